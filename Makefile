@@ -1,0 +1,44 @@
+# The two commands a new user needs: `make demo` and `make test`. Everything installs into .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test lint types pytest bench soak matrix clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e . --group dev
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	cd example_project && ../$(BIN)/python manage.py migrate --noinput
+	@echo "Serving the example project at http://127.0.0.1:8000/  (Ctrl+C stops it)"
+	cd example_project && ../$(BIN)/uvicorn example_project.asgi:application --host 127.0.0.1 --port 8000 --timeout-graceful-shutdown 1
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	rm -f .coverage .coverage.*
+	$(BIN)/coverage run -m pytest $(PYTEST_ARGS)
+	$(BIN)/coverage combine --quiet
+	$(BIN)/coverage report
+
+test: lint types pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+matrix: $(STAMP)
+	$(BIN)/tox run -e py310-django52,py313-django6
+
+clean:
+	rm -rf $(VENV) .tox .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache

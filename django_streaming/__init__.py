@@ -1,0 +1,31 @@
+"""Server-sent events and streaming chat for Django.
+
+The public API is what ``__all__`` names; everything else may change between releases. Names
+are imported on first use, so that ``django_streaming.sse`` can be used without Django.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .responses import SSEResponse, StreamItem
+    from .sse import Event
+    from .views import SSEView
+
+__all__ = ["Event", "SSEResponse", "SSEView", "StreamItem"]
+__version__ = "0.1.0.dev0"
+
+_HOMES = {
+    "Event": "sse",
+    "SSEResponse": "responses",
+    "StreamItem": "responses",
+    "SSEView": "views",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        return getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

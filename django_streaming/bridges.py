@@ -1,0 +1,78 @@
+"""Crossing between sync and async code, one stream at a time.
+
+Django buffers a sync iterator whole under ASGI and an async iterator whole under WSGI. These two
+bridges let every stream run through the one async engine in ``streams.py`` under either kind of
+server, chunk by chunk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+__all__ = ["SyncIterator", "iterate_in_thread"]
+
+T = TypeVar("T")
+_DONE = object()
+
+
+async def iterate_in_thread(iterable: Iterable[T]) -> AsyncIterator[T]:
+    """Iterate a sync iterable without blocking the event loop.
+
+    Each stream gets a thread of its own, as under a threaded WSGI server, so a generator that
+    sleeps or waits on I/O holds up no other stream. ``close()`` runs in that same thread after
+    the last ``next()``, so the generator's ``finally`` runs even when the client left mid-step.
+    """
+    iterator: Iterator[T] = iter(iterable)
+    context = contextvars.copy_context()
+    executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="django_streaming")
+    step = functools.partial(context.run, next, iterator, _DONE)
+    loop = asyncio.get_running_loop()
+    try:
+        while (item := await loop.run_in_executor(executor, step)) is not _DONE:
+            yield item  # type: ignore[misc]  # anything but _DONE is a T
+    finally:
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            executor.submit(context.run, close)
+        executor.shutdown(wait=False)
+
+
+class SyncIterator(Iterator[T]):
+    """Iterate an async iterable from sync code (a WSGI server's thread), one item at a time.
+
+    The async iterator runs on an event loop private to this stream, which runs only while the
+    server waits for the next item; timers (such as the heartbeat) fire during that wait.
+    ``close()``, which WSGI servers call when the client is gone, closes the async iterator on
+    that loop, so its ``finally`` runs before the server moves on.
+    """
+
+    def __init__(self, iterable: AsyncIterable[T]) -> None:
+        self._iterator = aiter(iterable)
+        self._loop = asyncio.new_event_loop()
+
+    def __next__(self) -> T:
+        if self._loop.is_closed():
+            raise StopIteration
+        try:
+            return self._loop.run_until_complete(self._iterator.__anext__())
+        except StopAsyncIteration:
+            self.close()
+            raise StopIteration from None
+
+    def close(self) -> None:
+        loop = self._loop
+        if loop.is_closed():
+            return
+        try:
+            aclose = getattr(self._iterator, "aclose", None)
+            if aclose is not None:
+                loop.run_until_complete(aclose())
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+        finally:
+            loop.close()

@@ -1,0 +1,63 @@
+"""Settings: one ``DJANGO_STREAMING`` dict in the project's settings, merged over these defaults.
+
+.. code-block:: python
+
+    DJANGO_STREAMING = {
+        # Seconds of silence after which a comment is sent to keep proxies from closing the
+        # connection (nginx and most load balancers give up after 60 s). None turns it off.
+        "HEARTBEAT_INTERVAL": 15.0,
+        # Milliseconds a browser's EventSource waits before reconnecting, sent first on every
+        # stream. None leaves the browser's default (about 3 s).
+        "RETRY": None,
+    }
+
+Values are checked by the system checks in ``checks.py``.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+from typing import Any, TypedDict
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+__all__ = ["DEFAULTS", "FROM_SETTINGS", "Config", "FromSettings", "get_config"]
+
+
+class Config(TypedDict):
+    HEARTBEAT_INTERVAL: float | None
+    RETRY: int | None
+
+
+DEFAULTS: Config = {
+    "HEARTBEAT_INTERVAL": 15.0,
+    "RETRY": None,
+}
+
+
+class FromSettings(enum.Enum):
+    """The type of ``FROM_SETTINGS``: a parameter left to the ``DJANGO_STREAMING`` setting."""
+
+    FROM_SETTINGS = "FROM_SETTINGS"
+
+
+FROM_SETTINGS = FromSettings.FROM_SETTINGS
+
+
+@functools.cache
+def get_config() -> Config:
+    """The ``DJANGO_STREAMING`` setting over the defaults; cached until the setting changes."""
+    user_config: Any = getattr(settings, "DJANGO_STREAMING", {})
+    config = DEFAULTS.copy()
+    if isinstance(user_config, dict):
+        config.update(user_config)  # type: ignore[typeddict-item]  # checked by checks.py
+    return config
+
+
+@receiver(setting_changed)
+def _clear_config(*, setting: str, **kwargs: Any) -> None:
+    if setting == "DJANGO_STREAMING":
+        get_config.cache_clear()

@@ -1,0 +1,124 @@
+"""``SSEResponse``: a ``StreamingHttpResponse`` that streams server-sent events under any server."""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
+from contextlib import aclosing
+from typing import Union
+
+import django
+from django.conf import settings
+from django.http import StreamingHttpResponse
+
+from .bridges import SyncIterator, iterate_in_thread
+from .checks import is_non_negative_int, is_positive_number
+from .conf import FROM_SETTINGS, FromSettings, get_config
+from .sse import Event, JSONData
+from .streams import event_stream
+
+__all__ = ["SSEResponse", "StreamItem"]
+
+logger = logging.getLogger("django_streaming")
+
+#: What a stream may yield: event data (text or JSON), an ``Event``, or bytes already encoded.
+StreamItem = Union[Event, bytes, JSONData]
+
+GENERIC_ERROR_MESSAGE = "The stream failed on the server."
+
+# Django 5.2's GZipMiddleware compresses each chunk of an async stream as a gzip member of its
+# own, and browsers stop reading after the first member. Django 6.0 flushes one stream instead.
+_GZIP_MIDDLEWARE_SPLITS_MEMBERS = django.VERSION < (6, 0)
+
+
+class SSEResponse(StreamingHttpResponse):
+    """Stream the items of ``content`` as server-sent events.
+
+    ``content`` is a sync or async iterable of ``str`` (one event's data), ``dict``/``list``/
+    numbers (JSON data), ``Event`` or ``bytes`` (sent as they are). It streams chunk by chunk
+    under ASGI and WSGI servers alike; a sync iterable runs in a thread of its own.
+
+    ``heartbeat`` is the seconds of silence after which a comment keeps the connection alive
+    (``None``: never); ``retry`` the milliseconds a browser waits before reconnecting. Both
+    default to the ``DJANGO_STREAMING`` setting.
+    """
+
+    def __init__(
+        self,
+        content: Iterable[StreamItem] | AsyncIterable[StreamItem] = (),
+        *,
+        heartbeat: float | None | FromSettings = FROM_SETTINGS,
+        retry: int | None | FromSettings = FROM_SETTINGS,
+        status: int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        config = get_config()
+        if heartbeat is FROM_SETTINGS:
+            heartbeat = config["HEARTBEAT_INTERVAL"]
+        if retry is FROM_SETTINGS:
+            retry = config["RETRY"]
+        if heartbeat is not None and not is_positive_number(heartbeat):
+            raise ValueError(
+                f"heartbeat must be a positive number of seconds or None, not {heartbeat!r}."
+            )
+        if retry is not None and not is_non_negative_int(retry):
+            raise ValueError(
+                f"retry must be a non-negative int of milliseconds or None, not {retry!r}."
+            )
+        source = content if isinstance(content, AsyncIterable) else iterate_in_thread(content)
+        self._stream = event_stream(
+            source, heartbeat=heartbeat, retry=retry, on_error=self.error_event
+        )
+        self._sync_iterator: SyncIterator[bytes] | None = None
+        super().__init__(
+            self._stream,
+            content_type="text/event-stream; charset=utf-8",
+            status=status,
+            headers=headers,
+        )
+        self.headers.setdefault("Cache-Control", "no-cache")
+        # nginx buffers proxied responses unless told not to.
+        self.headers.setdefault("X-Accel-Buffering", "no")
+
+    def error_event(self, error: Exception) -> bytes:
+        """Log ``error`` and return the event that ends the stream in its place.
+
+        The event is ``event: error`` with JSON ``{"message": ...}``; the message names the
+        exception only when ``DEBUG`` is on.
+        """
+        logger.error("Error while streaming a response", exc_info=error)
+        message = f"{type(error).__name__}: {error}" if settings.DEBUG else GENERIC_ERROR_MESSAGE
+        return Event(event="error", data={"message": message}).encode()
+
+    def _body(self) -> AsyncIterator[bytes]:
+        if self._iterator is self._stream:
+            return self._stream
+        if _GZIP_MIDDLEWARE_SPLITS_MEMBERS and self.get("Content-Encoding") == "gzip":
+            return _gzip(self._stream)
+        # A middleware wrapped the stream: serve what it made of it.
+        return aiter(self.streaming_content)
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._body()
+
+    def __iter__(self) -> Iterator[bytes]:
+        # Under WSGI: stream chunk by chunk rather than Django's collect-everything fallback.
+        self._sync_iterator = SyncIterator(self._body())
+        return self._sync_iterator
+
+    def close(self) -> None:
+        # A WSGI server calls this when the client is gone: stop the generator first.
+        if self._sync_iterator is not None:
+            self._sync_iterator.close()
+        super().close()
+
+
+async def _gzip(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """One gzip stream, flushed after every chunk so that no event waits in the compressor."""
+    compressor = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    async with aclosing(chunks):
+        async for chunk in chunks:
+            yield compressor.compress(chunk) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    yield compressor.flush()
+

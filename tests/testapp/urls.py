@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("count/", views.CountView.as_view()),
+    path("sync-count/", views.SyncCountView.as_view()),
+    path("wait/", views.WaitForeverView.as_view()),
+    path("silent/", views.SilentThenDoneView.as_view()),
+    path("fail/", views.FailingView.as_view()),
+    path("multiline/", views.MultilineView.as_view()),
+    path("last-event-id/", views.LastEventIdView.as_view()),
+    path("protected/", views.ProtectedView.as_view()),
+    path("permission/", views.PermissionView.as_view()),
+    path("function/", views.function_view),
+    path("probe/<str:token>/", views.probe_view),
+]

@@ -1,0 +1,133 @@
+"""Views the tests stream from. Query parameters shape each stream."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from django_streaming import Event, SSEResponse, SSEView, StreamItem
+
+from .probes import probe
+
+
+def _number(request: HttpRequest, name: str, default: float) -> float:
+    return float(request.GET.get(name, default))
+
+
+class CountView(SSEView):
+    """``n`` events ``0..n-1`` with ``delay`` seconds before each; ``token`` records clean-up."""
+
+    async def stream(self, request: HttpRequest, *args: Any, **kwargs: Any) -> AsyncIterator[StreamItem]:
+        state = probe(request.GET.get("token", "-"))
+        state.started.set()
+        delay = _number(request, "delay", 0)
+        try:
+            for number in range(int(_number(request, "n", 3))):
+                if delay:
+                    await asyncio.sleep(delay)
+                yield Event(data=str(number), id=str(number))
+        except asyncio.CancelledError:
+            state.finish(cancelled=True)
+            raise
+        state.finish(cancelled=False)
+
+
+class SyncCountView(SSEView):
+    """The sync twin of ``CountView``."""
+
+    def stream(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Iterator[StreamItem]:
+        state = probe(request.GET.get("token", "-"))
+        state.started.set()
+        delay = _number(request, "delay", 0)
+        completed = False
+        try:
+            for number in range(int(_number(request, "n", 3))):
+                if delay:
+                    time.sleep(delay)
+                yield Event(data=str(number), id=str(number))
+            completed = True
+        finally:
+            state.finish(cancelled=not completed)
+
+
+class WaitForeverView(SSEView):
+    """One event, then waits until the client leaves."""
+
+    async def stream(self, request: HttpRequest, *args: Any, **kwargs: Any) -> AsyncIterator[StreamItem]:
+        state = probe(request.GET.get("token", "-"))
+        yield "ready"
+        state.started.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            state.finish(cancelled=True)
+
+
+class SilentThenDoneView(SSEView):
+    """Silent for ``silence`` seconds (so heartbeats flow), then one event."""
+
+    heartbeat = 0.2
+
+    async def stream(self, request: HttpRequest, *args: Any, **kwargs: Any) -> AsyncIterator[StreamItem]:
+        await asyncio.sleep(_number(request, "silence", 1))
+        yield "done"
+
+
+class FailingView(SSEView):
+    async def stream(self, request: HttpRequest, *args: Any, **kwargs: Any) -> AsyncIterator[StreamItem]:
+        yield "before"
+        raise RuntimeError("secret detail")
+
+
+class MultilineView(SSEView):
+    retry = 2500
+
+    async def stream(self, request: HttpRequest, *args: Any, **kwargs: Any) -> AsyncIterator[StreamItem]:
+        yield "line one\nline two\r\nline three"
+        yield {"emoji": "😀", "cjk": "漢字"}
+        yield Event(event="custom", data="x", id="7")
+        yield b"data: raw\n\n"
+
+
+class LastEventIdView(SSEView):
+    async def stream(self, request: HttpRequest, *args: Any, **kwargs: Any) -> AsyncIterator[StreamItem]:
+        yield {"last_event_id": self.last_event_id}
+
+
+class ProtectedView(LoginRequiredMixin, SSEView):
+    raise_exception = True
+
+    async def stream(self, request: HttpRequest, *args: Any, **kwargs: Any) -> AsyncIterator[StreamItem]:
+        user = await request.auser()
+        yield {"user": user.get_username()}
+
+
+class PermissionView(PermissionRequiredMixin, SSEView):
+    permission_required = "auth.view_user"
+
+    async def stream(self, request: HttpRequest, *args: Any, **kwargs: Any) -> AsyncIterator[StreamItem]:
+        yield "allowed"
+
+
+async def function_view(request: HttpRequest) -> SSEResponse:
+    async def numbers() -> AsyncIterator[int]:
+        for number in range(3):
+            yield number
+
+    return SSEResponse(numbers(), heartbeat=None)
+
+
+def probe_view(request: HttpRequest, token: str) -> HttpResponse:
+    state = probe(token)
+    return JsonResponse(
+        {
+            "started": state.started.is_set(),
+            "finished": state.finished.is_set(),
+            "cancelled": state.cancelled,
+        }
+    )
