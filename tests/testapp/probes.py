@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 class Probe:
     started: threading.Event = field(default_factory=threading.Event)
     finished: threading.Event = field(default_factory=threading.Event)
+    gate: threading.Event = field(default_factory=threading.Event)  # the test opens it
     cancelled: bool = False
     finished_at: float | None = None
 

@@ -7,7 +7,10 @@ from . import views
 urlpatterns = [
     path("count/", views.CountView.as_view()),
     path("sync-count/", views.SyncCountView.as_view()),
+    path("gate/", views.GateView.as_view()),
+    path("sync-gate/", views.SyncGateView.as_view()),
     path("wait/", views.WaitForeverView.as_view()),
+    path("wait-heartbeat/", views.WaitForeverView.as_view(heartbeat=0.2)),
     path("silent/", views.SilentThenDoneView.as_view()),
     path("fail/", views.FailingView.as_view()),
     path("multiline/", views.MultilineView.as_view()),

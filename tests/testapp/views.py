@@ -55,6 +55,38 @@ class SyncCountView(SSEView):
             state.finish(cancelled=not completed)
 
 
+class GateView(SSEView):
+    """Sends "before", waits until the test opens the probe's gate, then sends "after"."""
+
+    async def stream(self, request: HttpRequest, *args: Any, **kwargs: Any) -> AsyncIterator[StreamItem]:
+        state = probe(request.GET.get("token", "-"))
+        try:
+            yield "before"
+            state.started.set()
+            await asyncio.to_thread(state.gate.wait, 30)
+            yield "after"
+        except asyncio.CancelledError:
+            state.finish(cancelled=True)
+            raise
+        state.finish(cancelled=False)
+
+
+class SyncGateView(SSEView):
+    """The sync twin of ``GateView``."""
+
+    def stream(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Iterator[StreamItem]:
+        state = probe(request.GET.get("token", "-"))
+        completed = False
+        try:
+            yield "before"
+            state.started.set()
+            state.gate.wait(30)
+            yield "after"
+            completed = True
+        finally:
+            state.finish(cancelled=not completed)
+
+
 class WaitForeverView(SSEView):
     """One event, then waits until the client leaves."""
 

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+
+import pytest
+
+IN_CI = bool(os.environ.get("CI"))
+
+
+def require(tool: str, path: str | None = None) -> str:
+    """The path of ``tool``; skip without it on a laptop, fail without it in CI."""
+    found = path if path and os.path.exists(path) else shutil.which(tool)
+    if found:
+        return found
+    if IN_CI:
+        pytest.fail(f"{tool} is required in CI (CI is set) but was not found")
+    pytest.skip(f"{tool} is not installed; .ci/run installs it")
+
+
+@pytest.fixture
+def token() -> str:
+    return uuid.uuid4().hex

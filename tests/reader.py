@@ -1,0 +1,49 @@
+"""Read a live event stream from a real server, chunk by chunk, as a browser would."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Iterator
+
+import httpx
+
+from tests.sse_parser import ParseResult, parse
+
+
+class StreamReader:
+    """Accumulates the bytes of a streaming ``httpx`` response and parses what has arrived."""
+
+    def __init__(self, response: httpx.Response, *, gzip: bool = False) -> None:
+        self.response = response
+        self._chunks: Iterator[bytes] = response.iter_raw()
+        self._decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS) if gzip else None
+        self.raw = b""
+        self.body = b""
+
+    def read_chunk(self) -> bool:
+        """Read one more chunk; False at the end of the response."""
+        chunk = next(self._chunks, None)
+        if chunk is None:
+            return False
+        self.raw += chunk
+        self.body += self._decompressor.decompress(chunk) if self._decompressor else chunk
+        return True
+
+    def until(self, condition: Callable[[ParseResult], bool]) -> ParseResult:
+        """Read until what arrived satisfies ``condition``; fail if the response ends first."""
+        while not condition(result := parse(self.body)):
+            if not self.read_chunk():
+                raise AssertionError(f"the stream ended without that; it sent {self.body!r}")
+        return result
+
+    def until_data(self, data: str) -> ParseResult:
+        return self.until(lambda result: data in [event.data for event in result.events])
+
+    def to_end(self) -> ParseResult:
+        while self.read_chunk():
+            pass
+        return parse(self.body)
+
+
+def data_of(result: ParseResult) -> list[str]:
+    return [event.data for event in result.events]

@@ -1,0 +1,156 @@
+"""Real servers on ephemeral loopback ports, for integration tests.
+
+uvicorn and wsgiref run in a thread of this process, so tests can look at the server's event
+loop (its tasks, the errors it logged) and at the probes the test views fill. Servers that fork
+(gunicorn) run as a subprocess that inherits an already listening socket, so no port can race.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import httpx
+import uvicorn
+from django.core.asgi import get_asgi_application
+from django.core.wsgi import get_wsgi_application
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
+    """Poll ``condition`` until it holds; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
+        time.sleep(0.005)
+
+
+def listening_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1024)
+    return sock
+
+
+@dataclass
+class RunningServer:
+    url: str
+    loop: asyncio.AbstractEventLoop | None = None
+    loop_errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def task_count(self) -> int:
+        assert self.loop is not None
+
+        async def count() -> int:
+            return len(asyncio.all_tasks()) - 1  # not this one
+
+        return asyncio.run_coroutine_threadsafe(count(), self.loop).result(timeout=5)
+
+
+@contextmanager
+def uvicorn_server(app: Any = None, **options: Any) -> Iterator[RunningServer]:
+    """uvicorn serving Django (or ``app``) in a thread with its own event loop."""
+    sock = listening_socket()
+    config = uvicorn.Config(
+        app or get_asgi_application(), lifespan="off", log_level="warning", **options
+    )
+    server = uvicorn.Server(config)
+    loop = asyncio.new_event_loop()
+    running = RunningServer(f"http://127.0.0.1:{sock.getsockname()[1]}", loop)
+    loop.set_exception_handler(lambda _loop, context: running.loop_errors.append(context))
+    thread = threading.Thread(
+        target=lambda: loop.run_until_complete(server.serve(sockets=[sock])), daemon=True
+    )
+    thread.start()
+    wait_until(lambda: server.started or not thread.is_alive(), what="uvicorn to start")
+    try:
+        yield running
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        loop.close()
+        sock.close()
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def wsgiref_server() -> Iterator[RunningServer]:
+    """The standard library's WSGI server serving Django, a thread per request."""
+    server = make_server(
+        "127.0.0.1",
+        0,
+        get_wsgi_application(),
+        server_class=_ThreadingWSGIServer,
+        handler_class=_QuietHandler,
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield RunningServer(f"http://127.0.0.1:{server.server_address[1]}")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def subprocess_server(
+    argv: list[str], *, env: dict[str, str] | None = None
+) -> Iterator[RunningServer]:
+    """A server command that takes its listening socket as fd 3 (``{fd}`` in ``argv``)."""
+    sock = listening_socket()
+    fd = sock.fileno()
+    command = [part.replace("{fd}", str(fd)) for part in argv]
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        pass_fds=(fd,),
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", **(env or {})},
+    )
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    try:
+        wait_until(lambda: _answers(url) or process.poll() is not None, 30, f"{argv[0]} to start")
+        assert process.poll() is None, f"{command} exited with {process.returncode}"
+        yield RunningServer(url)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        sock.close()
+
+
+def _answers(url: str) -> bool:
+    try:
+        httpx.get(url + "/probe/startup/", timeout=1)
+    except httpx.TransportError:
+        return False
+    return True
+
+
+def python_module(module: str) -> list[str]:
+    return [sys.executable, "-m", module]
