@@ -14,7 +14,9 @@ from .conf import DEFAULTS
 __all__ = ["check_settings"]
 
 
-def check_settings(app_configs: Sequence[AppConfig] | None = None, **kwargs: Any) -> list[CheckMessage]:
+def check_settings(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
     user_config = getattr(settings, "DJANGO_STREAMING", {})
     if not isinstance(user_config, dict):
         return [

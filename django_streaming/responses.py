@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import logging
 import zlib
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Iterable,
+    Iterator,
+    Mapping,
+)
 from contextlib import aclosing
-from typing import Union
+from typing import TypeAlias, cast
 
 import django
 from django.conf import settings
@@ -23,7 +30,7 @@ __all__ = ["SSEResponse", "StreamItem"]
 logger = logging.getLogger("django_streaming")
 
 #: What a stream may yield: event data (text or JSON), an ``Event``, or bytes already encoded.
-StreamItem = Union[Event, bytes, JSONData]
+StreamItem: TypeAlias = Event | bytes | JSONData
 
 GENERIC_ERROR_MESSAGE = "The stream failed on the server."
 
@@ -48,8 +55,8 @@ class SSEResponse(StreamingHttpResponse):
         self,
         content: Iterable[StreamItem] | AsyncIterable[StreamItem] = (),
         *,
-        heartbeat: float | None | FromSettings = FROM_SETTINGS,
-        retry: int | None | FromSettings = FROM_SETTINGS,
+        heartbeat: float | FromSettings | None = FROM_SETTINGS,
+        retry: int | FromSettings | None = FROM_SETTINGS,
         status: int | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
@@ -92,12 +99,14 @@ class SSEResponse(StreamingHttpResponse):
         return Event(event="error", data={"message": message}).encode()
 
     def _body(self) -> AsyncIterator[bytes]:
-        if self._iterator is self._stream:
+        replaced = getattr(self, "_iterator", None) is not self._stream
+        if not replaced:
             return self._stream
         if _GZIP_MIDDLEWARE_SPLITS_MEMBERS and self.get("Content-Encoding") == "gzip":
             return _gzip(self._stream)
-        # A middleware wrapped the stream: serve what it made of it.
-        return aiter(self.streaming_content)
+        # A middleware wrapped the stream: serve what it made of it. It stays async: the
+        # setter keeps an async iterator async.
+        return cast(AsyncIterator[bytes], self.streaming_content)
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._body()
@@ -114,11 +123,10 @@ class SSEResponse(StreamingHttpResponse):
         super().close()
 
 
-async def _gzip(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def _gzip(chunks: AsyncGenerator[bytes, None]) -> AsyncIterator[bytes]:
     """One gzip stream, flushed after every chunk so that no event waits in the compressor."""
     compressor = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
     async with aclosing(chunks):
         async for chunk in chunks:
             yield compressor.compress(chunk) + compressor.flush(zlib.Z_SYNC_FLUSH)
     yield compressor.flush()
-

@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, TypeAlias
 
-__all__ = ["JSONData", "Event", "encode", "encode_data"]
+__all__ = ["Event", "JSONData", "encode", "encode_data"]
 
 #: What ``data`` may hold: text, or a value that is sent as compact JSON.
-JSONData = Union[str, dict[str, Any], list[Any], int, float, bool]
+JSONData: TypeAlias = str | dict[str, Any] | list[Any] | int | float | bool
 
 # The three line terminators a conforming parser splits on. ``str.splitlines`` is no use here:
 # it also splits on \v, \f, U+2028 and others, which the parser keeps as part of the line.
@@ -78,7 +78,7 @@ class Event:
 
 def encode_data(data: JSONData) -> bytes:
     """Encode ``data`` as an event of its own: the fast path for a bare ``yield "text"``."""
-    if isinstance(data, str) or isinstance(data, _JSON_TYPES):
+    if isinstance(data, (str, _JSON_TYPES)):
         return (_data_lines(data) + "\n\n").encode()
     raise TypeError(
         "Stream items must be str, dict, list, int, float, bool, Event or bytes, "

@@ -18,7 +18,7 @@ generator cannot outrun a slow client.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterable, Callable
 from typing import Any
 
 from .sse import encode
@@ -74,7 +74,7 @@ async def event_stream(
     heartbeat: float | None,
     retry: int | None = None,
     on_error: Callable[[Exception], bytes],
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """Yield the bytes of an event stream for ``source``'s items.
 
     ``on_error`` turns an exception raised by ``source`` (or by encoding one of its items) into

@@ -37,8 +37,8 @@ class SSEView(View):
     """
 
     http_method_names: ClassVar[list[str]] = ["get", "options"]  # type: ignore[misc]
-    heartbeat: ClassVar[float | None | FromSettings] = FROM_SETTINGS
-    retry: ClassVar[int | None | FromSettings] = FROM_SETTINGS
+    heartbeat: ClassVar[float | FromSettings | None] = FROM_SETTINGS
+    retry: ClassVar[int | FromSettings | None] = FROM_SETTINGS
     headers: ClassVar[Mapping[str, str]] = {}
     response_class: ClassVar[type[SSEResponse]] = SSEResponse
 

@@ -63,7 +63,6 @@ def parse(stream: bytes) -> ParseResult:
         elif name == "id":
             if "\0" not in value:
                 id_buffer = value
-        elif name == "retry":
-            if value and all("0" <= char <= "9" for char in value):
-                result.retry = int(value)
+        elif name == "retry" and value and all("0" <= char <= "9" for char in value):
+            result.retry = int(value)
     return result

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from django_streaming.sse import Event, encode, encode_data
+from django_streaming.sse import Event, encode
 from tests.sse_parser import ParsedEvent, parse
 
 single_line = st.text().filter(lambda text: "\r" not in text and "\n" not in text)
@@ -77,7 +77,7 @@ def test_nan_is_not_json() -> None:
 @pytest.mark.parametrize("bad", ["a\nb", "a\rb"])
 def test_line_break_in_event_or_id(field: str, bad: str) -> None:
     with pytest.raises(ValueError, match=f"Event {field} must not contain CR or LF"):
-        Event(**{field: bad})
+        Event(**{field: bad})  # type: ignore[arg-type]
 
 
 def test_nul_in_id() -> None:
@@ -88,7 +88,7 @@ def test_nul_in_id() -> None:
 @pytest.mark.parametrize("field", ["event", "id", "comment"])
 def test_non_str_fields(field: str) -> None:
     with pytest.raises(TypeError, match=f"Event {field} must be str, not int"):
-        Event(**{field: 5})
+        Event(**{field: 5})  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("retry", [-1, 1.5, "10", True])

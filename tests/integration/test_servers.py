@@ -29,7 +29,9 @@ def asgi() -> Iterator[RunningServer]:
         yield running
 
 
-def open_stream(server: RunningServer, path: str, **kwargs: object) -> AbstractContextManager[httpx.Response]:
+def open_stream(
+    server: RunningServer, path: str, **kwargs: object
+) -> AbstractContextManager[httpx.Response]:
     return httpx.stream("GET", server.url + path, timeout=10, **kwargs)  # type: ignore[arg-type]
 
 

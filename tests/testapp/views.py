@@ -22,7 +22,9 @@ def _number(request: HttpRequest, name: str, default: float) -> float:
 class CountView(SSEView):
     """``n`` events ``0..n-1`` with ``delay`` seconds before each; ``token`` records clean-up."""
 
-    async def stream(self, request: HttpRequest, *args: Any, **kwargs: Any) -> AsyncIterator[StreamItem]:
+    async def stream(
+        self, request: HttpRequest, *args: Any, **kwargs: Any
+    ) -> AsyncIterator[StreamItem]:
         state = probe(request.GET.get("token", "-"))
         state.started.set()
         delay = _number(request, "delay", 0)
@@ -58,7 +60,9 @@ class SyncCountView(SSEView):
 class GateView(SSEView):
     """Sends "before", waits until the test opens the probe's gate, then sends "after"."""
 
-    async def stream(self, request: HttpRequest, *args: Any, **kwargs: Any) -> AsyncIterator[StreamItem]:
+    async def stream(
+        self, request: HttpRequest, *args: Any, **kwargs: Any
+    ) -> AsyncIterator[StreamItem]:
         state = probe(request.GET.get("token", "-"))
         try:
             yield "before"
@@ -90,7 +94,9 @@ class SyncGateView(SSEView):
 class WaitForeverView(SSEView):
     """One event, then waits until the client leaves."""
 
-    async def stream(self, request: HttpRequest, *args: Any, **kwargs: Any) -> AsyncIterator[StreamItem]:
+    async def stream(
+        self, request: HttpRequest, *args: Any, **kwargs: Any
+    ) -> AsyncIterator[StreamItem]:
         state = probe(request.GET.get("token", "-"))
         yield "ready"
         state.started.set()
@@ -105,13 +111,17 @@ class SilentThenDoneView(SSEView):
 
     heartbeat = 0.2
 
-    async def stream(self, request: HttpRequest, *args: Any, **kwargs: Any) -> AsyncIterator[StreamItem]:
+    async def stream(
+        self, request: HttpRequest, *args: Any, **kwargs: Any
+    ) -> AsyncIterator[StreamItem]:
         await asyncio.sleep(_number(request, "silence", 1))
         yield "done"
 
 
 class FailingView(SSEView):
-    async def stream(self, request: HttpRequest, *args: Any, **kwargs: Any) -> AsyncIterator[StreamItem]:
+    async def stream(
+        self, request: HttpRequest, *args: Any, **kwargs: Any
+    ) -> AsyncIterator[StreamItem]:
         yield "before"
         raise RuntimeError("secret detail")
 
@@ -119,7 +129,9 @@ class FailingView(SSEView):
 class MultilineView(SSEView):
     retry = 2500
 
-    async def stream(self, request: HttpRequest, *args: Any, **kwargs: Any) -> AsyncIterator[StreamItem]:
+    async def stream(
+        self, request: HttpRequest, *args: Any, **kwargs: Any
+    ) -> AsyncIterator[StreamItem]:
         yield "line one\nline two\r\nline three"
         yield {"emoji": "😀", "cjk": "漢字"}
         yield Event(event="custom", data="x", id="7")
@@ -127,14 +139,18 @@ class MultilineView(SSEView):
 
 
 class LastEventIdView(SSEView):
-    async def stream(self, request: HttpRequest, *args: Any, **kwargs: Any) -> AsyncIterator[StreamItem]:
+    async def stream(
+        self, request: HttpRequest, *args: Any, **kwargs: Any
+    ) -> AsyncIterator[StreamItem]:
         yield {"last_event_id": self.last_event_id}
 
 
 class ProtectedView(LoginRequiredMixin, SSEView):
     raise_exception = True
 
-    async def stream(self, request: HttpRequest, *args: Any, **kwargs: Any) -> AsyncIterator[StreamItem]:
+    async def stream(
+        self, request: HttpRequest, *args: Any, **kwargs: Any
+    ) -> AsyncIterator[StreamItem]:
         user = await request.auser()
         yield {"user": user.get_username()}
 
@@ -142,7 +158,9 @@ class ProtectedView(LoginRequiredMixin, SSEView):
 class PermissionView(PermissionRequiredMixin, SSEView):
     permission_required = "auth.view_user"
 
-    async def stream(self, request: HttpRequest, *args: Any, **kwargs: Any) -> AsyncIterator[StreamItem]:
+    async def stream(
+        self, request: HttpRequest, *args: Any, **kwargs: Any
+    ) -> AsyncIterator[StreamItem]:
         yield "allowed"
 
 
