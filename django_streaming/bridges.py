@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncGenerator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -20,7 +20,7 @@ T = TypeVar("T")
 _DONE = object()
 
 
-async def iterate_in_thread(iterable: Iterable[T]) -> AsyncIterator[T]:
+async def iterate_in_thread(iterable: Iterable[T]) -> AsyncGenerator[T, None]:
     """Iterate a sync iterable without blocking the event loop.
 
     Each stream gets a thread of its own, as under a threaded WSGI server, so a generator that
@@ -43,7 +43,7 @@ async def iterate_in_thread(iterable: Iterable[T]) -> AsyncIterator[T]:
 
 
 class SyncIterator(Iterator[T]):
-    """Iterate an async iterable from sync code (a WSGI server's thread), one item at a time.
+    """Iterate an async generator from sync code (a WSGI server's thread), one item at a time.
 
     The async iterator runs on an event loop private to this stream, which runs only while the
     server waits for the next item; timers (such as the heartbeat) fire during that wait.
@@ -51,8 +51,8 @@ class SyncIterator(Iterator[T]):
     that loop, so its ``finally`` runs before the server moves on.
     """
 
-    def __init__(self, iterable: AsyncIterable[T]) -> None:
-        self._iterator = aiter(iterable)
+    def __init__(self, iterator: AsyncGenerator[T, None]) -> None:
+        self._iterator = iterator
         self._loop = asyncio.new_event_loop()
 
     def __next__(self) -> T:
@@ -66,12 +66,12 @@ class SyncIterator(Iterator[T]):
 
     def close(self) -> None:
         loop = self._loop
-        if loop.is_closed():
+        if loop.is_closed() or loop.is_running():
+            # Running: close() was called from inside the iteration (Django's test client does
+            # that at the end); __next__ closes once the loop is back.
             return
         try:
-            aclose = getattr(self._iterator, "aclose", None)
-            if aclose is not None:
-                loop.run_until_complete(aclose())
+            loop.run_until_complete(self._iterator.aclose())
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.run_until_complete(loop.shutdown_default_executor())
         finally:

@@ -7,9 +7,7 @@ import zlib
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
-    AsyncIterator,
     Iterable,
-    Iterator,
     Mapping,
 )
 from contextlib import aclosing
@@ -98,7 +96,7 @@ class SSEResponse(StreamingHttpResponse):
         message = f"{type(error).__name__}: {error}" if settings.DEBUG else GENERIC_ERROR_MESSAGE
         return Event(event="error", data={"message": message}).encode()
 
-    def _body(self) -> AsyncIterator[bytes]:
+    def _body(self) -> AsyncGenerator[bytes, None]:
         replaced = getattr(self, "_iterator", None) is not self._stream
         if not replaced:
             return self._stream
@@ -106,12 +104,12 @@ class SSEResponse(StreamingHttpResponse):
             return _gzip(self._stream)
         # A middleware wrapped the stream: serve what it made of it. It stays async: the
         # setter keeps an async iterator async.
-        return cast(AsyncIterator[bytes], self.streaming_content)
+        return cast(AsyncGenerator[bytes, None], self.streaming_content)
 
-    def __aiter__(self) -> AsyncIterator[bytes]:
+    def __aiter__(self) -> AsyncGenerator[bytes, None]:
         return self._body()
 
-    def __iter__(self) -> Iterator[bytes]:
+    def __iter__(self) -> SyncIterator[bytes]:
         # Under WSGI: stream chunk by chunk rather than Django's collect-everything fallback.
         self._sync_iterator = SyncIterator(self._body())
         return self._sync_iterator
@@ -123,7 +121,7 @@ class SSEResponse(StreamingHttpResponse):
         super().close()
 
 
-async def _gzip(chunks: AsyncGenerator[bytes, None]) -> AsyncIterator[bytes]:
+async def _gzip(chunks: AsyncGenerator[bytes, None]) -> AsyncGenerator[bytes, None]:
     """One gzip stream, flushed after every chunk so that no event waits in the compressor."""
     compressor = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
     async with aclosing(chunks):

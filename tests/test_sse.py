@@ -97,6 +97,14 @@ def test_retry_must_be_a_non_negative_int(retry: Any) -> None:
         Event(retry=retry)
 
 
+def test_public_api() -> None:
+    import django_streaming
+
+    assert django_streaming.Event is Event
+    with pytest.raises(AttributeError, match="no attribute 'Stream'"):
+        django_streaming.Stream  # noqa: B018
+
+
 def test_module_imports_no_django() -> None:
     code = (
         "import sys, django_streaming.sse\n"

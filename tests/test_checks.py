@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.checks import run_checks
+from django.test import override_settings
+
+from django_streaming.conf import DEFAULTS, get_config
+
+
+def check_ids() -> list[str]:
+    return [message.id for message in run_checks() if message.id and "streaming" in message.id]
+
+
+def test_valid_settings_pass() -> None:
+    assert check_ids() == []
+
+
+@override_settings(DJANGO_STREAMING=["HEARTBEAT_INTERVAL"])
+def test_e001_not_a_dict() -> None:
+    assert check_ids() == ["django_streaming.E001"]
+
+
+@pytest.mark.parametrize("value", [0, -1, "15", True])
+def test_e002_heartbeat(value: Any) -> None:
+    with override_settings(DJANGO_STREAMING={"HEARTBEAT_INTERVAL": value}):
+        assert check_ids() == ["django_streaming.E002"]
+
+
+@pytest.mark.parametrize("value", [-1, 2.5, "1000", False])
+def test_e003_retry(value: Any) -> None:
+    with override_settings(DJANGO_STREAMING={"RETRY": value}):
+        assert check_ids() == ["django_streaming.E003"]
+
+
+@override_settings(DJANGO_STREAMING={"HEARTBEAT": 5})
+def test_w001_unknown_key() -> None:
+    messages = [message for message in run_checks() if message.id == "django_streaming.W001"]
+    assert len(messages) == 1
+    assert "'HEARTBEAT'" in messages[0].msg
+
+
+@override_settings(DJANGO_STREAMING={"HEARTBEAT_INTERVAL": None, "RETRY": 0})
+def test_none_and_zero_are_valid() -> None:
+    assert check_ids() == []
+
+
+def test_config_follows_the_setting() -> None:
+    with override_settings(DJANGO_STREAMING={"RETRY": 10}):
+        assert get_config()["RETRY"] == 10
+    assert get_config()["RETRY"] == DEFAULTS["RETRY"]
+
+
+@override_settings(DJANGO_STREAMING="broken")
+def test_config_ignores_a_setting_that_is_not_a_dict() -> None:
+    assert get_config() == DEFAULTS
