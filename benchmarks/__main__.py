@@ -1,0 +1,190 @@
+"""`make bench`: the same SSE load against four servers side by side, in one run.
+
+(a) a raw ASGI app, the floor; (b) sse-starlette on Starlette; (c) Django's plain
+StreamingHttpResponse; (d) django-streaming's SSEView. Each runs under uvicorn pinned to one
+core, with this load client pinned to the other. Printed per row: server CPU microseconds per
+event, events/s, server RSS per open stream, time to first byte p50/p99, and the CPU ratio to
+the raw ASGI row.
+
+    python -m benchmarks                    # both scenarios, full size
+    python -m benchmarks --scale 0.05       # a quick smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from benchmarks.load import LoadResult, run_load
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Server:
+    name: str
+    app: str
+    path: str
+    env: tuple[tuple[str, str], ...] = ()
+
+
+SERVERS = [
+    Server("raw ASGI (floor)", "benchmarks.apps.raw_asgi:app", "/stream"),
+    Server("sse-starlette", "benchmarks.apps.starlette_sse:app", "/stream"),
+    Server("Django StreamingHttpResponse", "benchmarks.apps.django_site:app", "/plain"),
+    Server("django-streaming SSEView", "benchmarks.apps.django_site:app", "/sseview"),
+]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    streams: int
+    events: int
+    delay: float
+
+
+@dataclass
+class Row:
+    server: str
+    cpu_us_per_event: float
+    events_per_second: float
+    rss_kib_per_stream: float
+    ttfb_p50_ms: float
+    ttfb_p99_ms: float
+    failures: int
+
+
+def _pin(core: int) -> None:
+    if len(os.sched_getaffinity(0)) > 1:
+        os.sched_setaffinity(0, {core})
+
+
+@contextmanager
+def serve(server: Server) -> Iterator[tuple[int, psutil.Process]]:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(4096)
+    fd = sock.fileno()
+    command = [
+        sys.executable, "-m", "uvicorn", server.app, "--fd", str(fd),
+        "--log-level", "warning", "--no-access-log", "--backlog", "4096",
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        command, cwd=ROOT, pass_fds=(fd,), env={**os.environ, **dict(server.env)},
+        preexec_fn=lambda: _pin(0),
+    )  # fmt: skip
+    port = sock.getsockname()[1]
+    try:
+        _wait_for(port, process)
+        yield port, psutil.Process(process.pid)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        sock.close()
+
+
+def _wait_for(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("server did not start")
+
+
+def measure(server: Server, port: int, process: psutil.Process, scenario: Scenario) -> Row:
+    path = f"{server.path}?n={scenario.events}&delay={scenario.delay}"
+    rss_before = process.memory_info().rss
+    rss_open = rss_before
+
+    def sample_rss() -> None:
+        nonlocal rss_open
+        rss_open = process.memory_info().rss
+
+    cpu_before = process.cpu_times()
+    result: LoadResult = asyncio.run(
+        run_load(
+            port, path, streams=scenario.streams, events=scenario.events, on_all_open=sample_rss
+        )
+    )
+    cpu_after = process.cpu_times()
+    cpu_seconds = (cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system)
+    first_bytes = sorted(result.first_byte_seconds) or [0.0]
+    return Row(
+        server=server.name,
+        cpu_us_per_event=cpu_seconds / max(result.events, 1) * 1e6,
+        events_per_second=result.events / result.seconds,
+        rss_kib_per_stream=max(rss_open - rss_before, 0) / scenario.streams / 1024,
+        ttfb_p50_ms=statistics.median(first_bytes) * 1000,
+        ttfb_p99_ms=first_bytes[min(len(first_bytes) - 1, int(len(first_bytes) * 0.99))] * 1000,
+        failures=result.failures,
+    )
+
+
+def print_table(scenario: Scenario, rows: list[Row]) -> None:
+    floor = rows[0].cpu_us_per_event
+    print(
+        f"\n### {scenario.name}: {scenario.streams} streams x {scenario.events} events, "
+        f"{scenario.delay * 1000:g} ms apart\n"
+    )
+    print(
+        "| server | CPU µs/event | ratio to raw | events/s | RSS KiB/stream "
+        "| TTFB p50 ms | TTFB p99 ms | failed streams |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for row in rows:
+        print(
+            f"| {row.server} | {row.cpu_us_per_event:.1f} | {row.cpu_us_per_event / max(floor, 1e-9):.2f}x "
+            f"| {row.events_per_second:,.0f} | {row.rss_kib_per_stream:.1f} "
+            f"| {row.ttfb_p50_ms:.1f} | {row.ttfb_p99_ms:.1f} | {row.failures} |"
+        )
+    sys.stdout.flush()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--scale", type=float, default=1.0, help="shrink streams and events")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per row; the median is kept")
+    arguments = parser.parse_args()
+
+    def scaled(number: int) -> int:
+        return max(1, round(number * arguments.scale))
+
+    scenarios = [
+        Scenario("back to back", scaled(100), scaled(1000), 0.0),
+        Scenario("an LLM's pace", scaled(1000), scaled(100), 0.05),
+    ]
+    _pin(1)
+    print(f"cores: {os.cpu_count()}; server pinned to core 0, load client to core 1")
+    results: dict[str, list[Row]] = {scenario.name: [] for scenario in scenarios}
+    for server in SERVERS:
+        with serve(server) as (port, process):
+            warm_up = Scenario("warm-up", 10, 100, 0.0)
+            measure(server, port, process, warm_up)
+            for scenario in scenarios:
+                runs = [measure(server, port, process, scenario) for _ in range(arguments.repeat)]
+                runs.sort(key=lambda row: row.cpu_us_per_event)
+                results[scenario.name].append(runs[len(runs) // 2])
+    for scenario in scenarios:
+        print_table(scenario, results[scenario.name])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""Settings, views and the ASGI app for the two Django rows: plain StreamingHttpResponse and
+SSEView. Both run with the same settings (no middleware), so the difference is the view alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+from django.http import HttpRequest, StreamingHttpResponse
+from django.urls import path
+
+from benchmarks.apps.raw_asgi import stream_parameters
+from django_streaming import SSEView, StreamItem
+
+SECRET_KEY = "benchmarks"
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+ROOT_URLCONF = __name__
+INSTALLED_APPS = ["django_streaming"]
+MIDDLEWARE: list[str] = []
+DATABASES: dict[str, Any] = {}
+DJANGO_STREAMING = {"HEARTBEAT_INTERVAL": 15.0}
+
+
+async def plain_stream(request: HttpRequest) -> StreamingHttpResponse:
+    count, delay = stream_parameters(request.META["QUERY_STRING"].encode())
+
+    async def events() -> AsyncIterator[bytes]:
+        for number in range(count):
+            if delay:
+                await asyncio.sleep(delay)
+            yield f"data: token {number}\n\n".encode()
+
+    return StreamingHttpResponse(events(), content_type="text/event-stream")
+
+
+class Tokens(SSEView):
+    async def stream(
+        self, request: HttpRequest, *args: Any, **kwargs: Any
+    ) -> AsyncIterator[StreamItem]:
+        count, delay = stream_parameters(request.META["QUERY_STRING"].encode())
+        for number in range(count):
+            if delay:
+                await asyncio.sleep(delay)
+            yield f"token {number}"
+
+
+urlpatterns = [path("plain", plain_stream), path("sseview", Tokens.as_view())]
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", __name__)
+
+if os.environ["DJANGO_SETTINGS_MODULE"] == __name__:
+    from django.core.asgi import get_asgi_application
+
+    app = get_asgi_application()
