@@ -40,11 +40,12 @@ class Server:
     env: tuple[tuple[str, str], ...] = ()
 
 
+DJANGO = (("DJANGO_SETTINGS_MODULE", "benchmarks.apps.django_site"),)
 SERVERS = [
     Server("raw ASGI (floor)", "benchmarks.apps.raw_asgi:app", "/stream"),
     Server("sse-starlette", "benchmarks.apps.starlette_sse:app", "/stream"),
-    Server("Django StreamingHttpResponse", "benchmarks.apps.django_site:app", "/plain"),
-    Server("django-streaming SSEView", "benchmarks.apps.django_site:app", "/sseview"),
+    Server("Django StreamingHttpResponse", "benchmarks.apps.django_site:app", "/plain", DJANGO),
+    Server("django-streaming SSEView", "benchmarks.apps.django_site:app", "/sseview", DJANGO),
 ]
 
 
@@ -88,7 +89,7 @@ def serve(server: Server) -> Iterator[tuple[int, psutil.Process]]:
     )  # fmt: skip
     port = sock.getsockname()[1]
     try:
-        _wait_for(port, process)
+        _wait_for(port, process, server.path)
         yield port, psutil.Process(process.pid)
     finally:
         process.terminate()
@@ -96,16 +97,21 @@ def serve(server: Server) -> Iterator[tuple[int, psutil.Process]]:
         sock.close()
 
 
-def _wait_for(port: int, process: subprocess.Popen[bytes]) -> None:
+def _wait_for(port: int, process: subprocess.Popen[bytes], path: str) -> None:
+    # The socket accepts connections before the server does (we made it), so only a response
+    # proves the server is up.
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as probe:
+                probe.sendall(f"GET {path}?n=1 HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode())
+                if probe.recv(12).startswith(b"HTTP/1.1 200"):
+                    return
         except OSError:
-            time.sleep(0.05)
+            pass
+        time.sleep(0.05)
     raise RuntimeError("server did not start")
 
 
@@ -138,20 +144,40 @@ def measure(server: Server, port: int, process: psutil.Process, scenario: Scenar
     )
 
 
+def median_row(rows: list[Row]) -> Row:
+    """Each figure's median over the rounds."""
+
+    def median(name: str) -> float:
+        return float(statistics.median(getattr(row, name) for row in rows))
+
+    return Row(
+        server=rows[0].server,
+        cpu_us_per_event=median("cpu_us_per_event"),
+        events_per_second=median("events_per_second"),
+        rss_kib_per_stream=median("rss_kib_per_stream"),
+        ttfb_p50_ms=median("ttfb_p50_ms"),
+        ttfb_p99_ms=median("ttfb_p99_ms"),
+        failures=sum(row.failures for row in rows),
+    )
+
+
 def print_table(scenario: Scenario, rows: list[Row]) -> None:
     floor = rows[0].cpu_us_per_event
+    django = next(row for row in rows if row.server.startswith("Django")).cpu_us_per_event
     print(
         f"\n### {scenario.name}: {scenario.streams} streams x {scenario.events} events, "
         f"{scenario.delay * 1000:g} ms apart\n"
     )
     print(
-        "| server | CPU µs/event | ratio to raw | events/s | RSS KiB/stream "
+        "| server | CPU µs/event | ratio to raw | ratio to Django | events/s | RSS KiB/stream "
         "| TTFB p50 ms | TTFB p99 ms | failed streams |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
+        ratio = row.cpu_us_per_event / max(floor, 1e-9)
         print(
-            f"| {row.server} | {row.cpu_us_per_event:.1f} | {row.cpu_us_per_event / max(floor, 1e-9):.2f}x "
+            f"| {row.server} | {row.cpu_us_per_event:.1f} | {ratio:.2f}x "
+            f"| {row.cpu_us_per_event / max(django, 1e-9):.2f}x "
             f"| {row.events_per_second:,.0f} | {row.rss_kib_per_stream:.1f} "
             f"| {row.ttfb_p50_ms:.1f} | {row.ttfb_p99_ms:.1f} | {row.failures} |"
         )
@@ -161,27 +187,35 @@ def print_table(scenario: Scenario, rows: list[Row]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--scale", type=float, default=1.0, help="shrink streams and events")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per row; the median is kept")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds; each row keeps its median")
+    parser.add_argument("--only", choices=["back-to-back", "llm-pace"], help="one scenario")
     arguments = parser.parse_args()
 
     def scaled(number: int) -> int:
-        return max(1, round(number * arguments.scale))
+        return max(1, int(number * float(arguments.scale)))
 
     scenarios = [
         Scenario("back to back", scaled(100), scaled(1000), 0.0),
         Scenario("an LLM's pace", scaled(1000), scaled(100), 0.05),
     ]
+    if arguments.only:
+        scenarios = [scenarios[0] if arguments.only == "back-to-back" else scenarios[1]]
     _pin(1)
     print(f"cores: {os.cpu_count()}; server pinned to core 0, load client to core 1")
-    results: dict[str, list[Row]] = {scenario.name: [] for scenario in scenarios}
-    for server in SERVERS:
-        with serve(server) as (port, process):
-            warm_up = Scenario("warm-up", 10, 100, 0.0)
-            measure(server, port, process, warm_up)
+    # Rounds interleave the servers, each round on fresh processes, so that drift on the
+    # machine spreads over every row alike; each row keeps its median round.
+    runs: dict[tuple[str, str], list[Row]] = {}
+    for _round in range(arguments.repeat):
+        for server in SERVERS:
             for scenario in scenarios:
-                runs = [measure(server, port, process, scenario) for _ in range(arguments.repeat)]
-                runs.sort(key=lambda row: row.cpu_us_per_event)
-                results[scenario.name].append(runs[len(runs) // 2])
+                with serve(server) as (port, process):
+                    measure(server, port, process, Scenario("warm-up", 10, 100, 0.0))
+                    row = measure(server, port, process, scenario)
+                runs.setdefault((scenario.name, server.name), []).append(row)
+    results = {
+        scenario.name: [median_row(runs[scenario.name, server.name]) for server in SERVERS]
+        for scenario in scenarios
+    }
     for scenario in scenarios:
         print_table(scenario, results[scenario.name])
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-from collections.abc import AsyncGenerator, Iterable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
-__all__ = ["SyncIterator", "iterate_in_thread"]
+__all__ = ["ClosableAsyncIterator", "SyncIterator", "iterate_in_thread"]
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 _DONE = object()
 
 
@@ -42,16 +43,25 @@ async def iterate_in_thread(iterable: Iterable[T]) -> AsyncGenerator[T, None]:
         executor.shutdown(wait=False)
 
 
+class ClosableAsyncIterator(Protocol[T_co]):
+    """An async iterator with ``aclose()``: an async generator, or an ``EventStream``."""
+
+    def __anext__(self) -> Awaitable[T_co]: ...
+
+    def aclose(self) -> Awaitable[object]: ...
+
+
 class SyncIterator(Iterator[T]):
-    """Iterate an async generator from sync code (a WSGI server's thread), one item at a time.
+    """Iterate an async iterator from sync code (a WSGI server's thread), one item at a time.
 
     The async iterator runs on an event loop private to this stream, which runs only while the
     server waits for the next item; timers (such as the heartbeat) fire during that wait.
     ``close()``, which WSGI servers call when the client is gone, closes the async iterator on
-    that loop, so its ``finally`` runs before the server moves on.
+    that loop, and cancels any task it left behind, so every ``finally`` runs before the server
+    moves on.
     """
 
-    def __init__(self, iterator: AsyncGenerator[T, None]) -> None:
+    def __init__(self, iterator: ClosableAsyncIterator[T]) -> None:
         self._iterator = iterator
         self._loop = asyncio.new_event_loop()
 
@@ -59,10 +69,14 @@ class SyncIterator(Iterator[T]):
         if self._loop.is_closed():
             raise StopIteration
         try:
-            return self._loop.run_until_complete(self._iterator.__anext__())
+            return self._loop.run_until_complete(self._next())
         except StopAsyncIteration:
             self.close()
             raise StopIteration from None
+
+    async def _next(self) -> T:
+        # Asked for inside the loop: an EventStream binds to the loop that runs it.
+        return await self._iterator.__anext__()
 
     def close(self) -> None:
         loop = self._loop
@@ -72,7 +86,15 @@ class SyncIterator(Iterator[T]):
             return
         try:
             loop.run_until_complete(self._iterator.aclose())
+            loop.run_until_complete(_cancel_leftover_tasks())
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.run_until_complete(loop.shutdown_default_executor())
         finally:
             loop.close()
+
+
+async def _cancel_leftover_tasks() -> None:
+    leftovers = asyncio.all_tasks() - {asyncio.current_task()}
+    for task in leftovers:
+        task.cancel()
+    await asyncio.gather(*leftovers, return_exceptions=True)

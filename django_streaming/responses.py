@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import logging
 import zlib
-from collections.abc import (
-    AsyncGenerator,
-    AsyncIterable,
-    Iterable,
-    Mapping,
-)
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable, Mapping
 from contextlib import aclosing
 from typing import TypeAlias, cast
 
@@ -17,11 +12,11 @@ import django
 from django.conf import settings
 from django.http import StreamingHttpResponse
 
-from .bridges import SyncIterator, iterate_in_thread
+from .bridges import ClosableAsyncIterator, SyncIterator, iterate_in_thread
 from .checks import is_non_negative_int, is_positive_number
 from .conf import FROM_SETTINGS, FromSettings, get_config
 from .sse import Event, JSONData
-from .streams import event_stream
+from .streams import EventStream
 
 __all__ = ["SSEResponse", "StreamItem"]
 
@@ -72,7 +67,7 @@ class SSEResponse(StreamingHttpResponse):
                 f"retry must be a non-negative int of milliseconds or None, not {retry!r}."
             )
         source = content if isinstance(content, AsyncIterable) else iterate_in_thread(content)
-        self._stream = event_stream(
+        self._stream = EventStream(
             source, heartbeat=heartbeat, retry=retry, on_error=self.error_event
         )
         self._sync_iterator: SyncIterator[bytes] | None = None
@@ -96,17 +91,17 @@ class SSEResponse(StreamingHttpResponse):
         message = f"{type(error).__name__}: {error}" if settings.DEBUG else GENERIC_ERROR_MESSAGE
         return Event(event="error", data={"message": message}).encode()
 
-    def _body(self) -> AsyncGenerator[bytes, None]:
+    def _body(self) -> ClosableAsyncIterator[bytes]:
         replaced = getattr(self, "_iterator", None) is not self._stream
         if not replaced:
             return self._stream
         if _GZIP_MIDDLEWARE_SPLITS_MEMBERS and self.get("Content-Encoding") == "gzip":
             return _gzip(self._stream)
-        # A middleware wrapped the stream: serve what it made of it. It stays async: the
-        # setter keeps an async iterator async.
-        return cast(AsyncGenerator[bytes, None], self.streaming_content)
+        # A middleware wrapped the stream: serve what it made of it. (It stays async: the
+        # setter keeps an async iterator async.)
+        return _closing(cast(AsyncIterator[bytes], self.streaming_content), self._stream)
 
-    def __aiter__(self) -> AsyncGenerator[bytes, None]:
+    def __aiter__(self) -> ClosableAsyncIterator[bytes]:  # type: ignore[override]
         return self._body()
 
     def __iter__(self) -> SyncIterator[bytes]:
@@ -121,7 +116,18 @@ class SSEResponse(StreamingHttpResponse):
         super().close()
 
 
-async def _gzip(chunks: AsyncGenerator[bytes, None]) -> AsyncGenerator[bytes, None]:
+async def _closing(
+    wrapped: AsyncIterator[bytes], stream: EventStream
+) -> AsyncGenerator[bytes, None]:
+    """Serve ``wrapped`` and close ``stream`` whatever happens, which a wrapper may not do."""
+    try:
+        async for chunk in wrapped:
+            yield chunk
+    finally:
+        await stream.aclose()
+
+
+async def _gzip(chunks: EventStream) -> AsyncGenerator[bytes, None]:
     """One gzip stream, flushed after every chunk so that no event waits in the compressor."""
     compressor = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
     async with aclosing(chunks):

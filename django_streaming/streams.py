@@ -1,10 +1,11 @@
 """The engine between a user's generator and the server: framing, heartbeats, errors, clean-up.
 
-``event_stream()`` runs the user's iterator in one task of its own (the *pump*) and yields the
-encoded bytes to whoever serves the response. Keeping the two apart is what lets a heartbeat go
-out while the generator is stuck in an ``await``, without a timer or a task per event:
+``EventStream`` runs the user's iterator in one task of its own (the *pump*) and hands the
+encoded bytes to whoever serves the response (the *writer*: Django's ASGI handler, or a WSGI
+server through ``bridges.SyncIterator``). Keeping the two apart is what lets a heartbeat go out
+while the generator is stuck in an ``await``, without a timer or a task per event:
 
-* the pump appends encoded events to a small buffer and wakes the writer through one future;
+* the pump resolves the future the writer waits on, or buffers the chunk if the writer is busy;
 * one timer per stream, re-armed at most once per heartbeat interval, adds a comment when nothing
   was written for that long;
 * when the writer is cancelled (the client went away) or closed, it cancels the pump, which
@@ -18,12 +19,12 @@ generator cannot outrun a slow client.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from typing import Any
 
 from .sse import encode
 
-__all__ = ["HEARTBEAT", "OPENING", "event_stream"]
+__all__ = ["HEARTBEAT", "OPENING", "EventStream"]
 
 #: A comment: it keeps proxies and clients from timing out and dispatches nothing.
 HEARTBEAT = b": heartbeat\n\n"
@@ -33,122 +34,156 @@ OPENING = b": stream open\n\n"
 HIGH_WATER_MARK = 64 * 1024
 
 
-class _Relay:
-    """What the pump, the heartbeat timer and the writer share."""
-
-    __slots__ = ("chunks", "drained", "finished", "loop", "size", "waiter", "written_at")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-        self.chunks: list[bytes] = []
-        self.size = 0
-        self.finished = False
-        self.waiter: asyncio.Future[None] | None = None  # the writer, waiting for a chunk
-        self.drained: asyncio.Future[None] | None = None  # the pump, waiting for room
-        self.written_at = loop.time()
-
-    def push(self, chunk: bytes) -> None:
-        self.chunks.append(chunk)
-        self.size += len(chunk)
-        self.wake_writer()
-
-    def wake_writer(self) -> None:
-        waiter = self.waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def take(self) -> bytes:
-        chunk = self.chunks[0] if len(self.chunks) == 1 else b"".join(self.chunks)
-        self.chunks.clear()
-        self.size = 0
-        drained = self.drained
-        if drained is not None and not drained.done():
-            drained.set_result(None)
-        self.written_at = self.loop.time()
-        return chunk
-
-
-async def event_stream(
-    source: AsyncIterable[Any],
-    *,
-    heartbeat: float | None,
-    retry: int | None = None,
-    on_error: Callable[[Exception], bytes],
-) -> AsyncGenerator[bytes, None]:
-    """Yield the bytes of an event stream for ``source``'s items.
+class EventStream(AsyncIterator[bytes]):
+    """The bytes of an event stream for ``source``'s items, as an async iterator.
 
     ``on_error`` turns an exception raised by ``source`` (or by encoding one of its items) into
-    the bytes of a final event; the stream then ends normally.
+    the bytes of a final event; the stream then ends normally. Whoever iterates it must call
+    ``aclose()`` when done, as Django's ASGI handler does (``aclosing``) even when cancelled: it
+    stops the source at its current ``await`` and waits for its clean-up.
+
+    ``__anext__()`` hands out a future that the pump or the heartbeat resolves: no coroutine or
+    generator frame per event, and the waiting is a plain ``await future`` in the server's task.
     """
-    loop = asyncio.get_running_loop()
-    relay = _Relay(loop)
-    yield f"retry: {retry}\n\n".encode() if retry is not None else OPENING
-    relay.written_at = loop.time()
-    pump = loop.create_task(_pump(source, relay, on_error))
-    timer = _HeartbeatTimer(relay, heartbeat) if heartbeat is not None else None
-    try:
-        while True:
-            if relay.chunks:
-                yield relay.take()
-            elif relay.finished:
-                return
-            else:
-                relay.waiter = loop.create_future()
-                await relay.waiter
-    finally:
-        if timer is not None:
-            timer.cancel()
-        if not pump.done():
-            # The client left: stop the generator at its current await and wait for its
-            # finally, so that no task outlives the response.
-            pump.cancel()
+
+    __slots__ = (
+        "_chunks", "_closed", "_drained", "_finished", "_heartbeat", "_loop", "_on_error",
+        "_opening", "_pump", "_size", "_source", "_timer", "_waiter", "_written_at",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        source: AsyncIterable[Any],
+        *,
+        heartbeat: float | None,
+        retry: int | None = None,
+        on_error: Callable[[Exception], bytes],
+    ) -> None:
+        self._source = source
+        self._heartbeat = heartbeat
+        self._on_error = on_error
+        self._opening = f"retry: {retry}\n\n".encode() if retry is not None else OPENING
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pump: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._chunks: list[bytes] = []  # empty whenever a waiter is pending
+        self._size = 0
+        self._waiter: asyncio.Future[bytes] | None = None  # the writer, waiting for a chunk
+        self._drained: asyncio.Future[None] | None = None  # the pump, waiting for room
+        self._finished = False  # the source is done; buffered chunks may remain
+        self._closed = False
+        self._written_at = 0.0
+
+    def __anext__(self) -> asyncio.Future[bytes]:
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+            self._pump = loop.create_task(self._run())
+            if self._heartbeat is not None:
+                self._timer = loop.call_at(loop.time() + self._heartbeat, self._beat)
+            return self._resolved(self._opening)
+        if self._chunks:
+            return self._resolved(self._take())
+        future = loop.create_future()
+        if self._finished or self._closed:
+            future.set_exception(StopAsyncIteration())
+        else:
+            self._waiter = future
+        return future
+
+    async def aclose(self) -> None:
+        """Stop the source at its current ``await`` and wait for its ``finally`` to run."""
+        self._abandon()
+        pump = self._pump
+        if pump is not None and not pump.done():
             await asyncio.wait((pump,))
 
+    def _abandon(self) -> None:
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._pump is not None:
+            self._pump.cancel()
 
-async def _pump(
-    source: AsyncIterable[Any], relay: _Relay, on_error: Callable[[Exception], bytes]
-) -> None:
-    iterator = aiter(source)
-    try:
+    def _resolved(self, chunk: bytes) -> asyncio.Future[bytes]:
+        assert self._loop is not None
+        self._written_at = self._loop.time()
+        future = self._loop.create_future()
+        future.set_result(chunk)
+        return future
+
+    def _deliver(self, chunk: bytes) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            self._waiter = None
+            self._written_at = self._loop.time()  # type: ignore[union-attr]
+            waiter.set_result(chunk)
+        else:
+            self._chunks.append(chunk)
+            self._size += len(chunk)
+
+    def _take(self) -> bytes:
+        chunks = self._chunks
+        chunk = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        chunks.clear()
+        self._size = 0
+        drained = self._drained
+        if drained is not None and not drained.done():
+            drained.set_result(None)
+        self._written_at = self._loop.time()  # type: ignore[union-attr]
+        return chunk
+
+    async def _run(self) -> None:
+        loop = self._loop
+        assert loop is not None
+        chunks = self._chunks
+        iterator = aiter(self._source)
         try:
-            async for item in iterator:
-                relay.push(encode(item))
-                if relay.size >= HIGH_WATER_MARK:
-                    relay.drained = relay.loop.create_future()
-                    await relay.drained
+            try:
+                async for item in iterator:
+                    # The hot path, inlined: most items are one line of text for a waiting writer.
+                    if type(item) is str and "\n" not in item and "\r" not in item:
+                        chunk = ("data: " + item + "\n\n").encode()
+                    else:
+                        chunk = encode(item)
+                    waiter = self._waiter
+                    if waiter is not None and not waiter.done():
+                        self._waiter = None
+                        self._written_at = loop.time()
+                        waiter.set_result(chunk)
+                        continue
+                    chunks.append(chunk)
+                    self._size += len(chunk)
+                    if self._size >= HIGH_WATER_MARK:
+                        self._drained = loop.create_future()
+                        await self._drained
+            finally:
+                # Runs the generator's finally when we stop early (a bad item, a cancel).
+                aclose = getattr(iterator, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+        except Exception as error:
+            self._deliver(self._on_error(error))
         finally:
-            # Runs the generator's finally when we stop early (a bad item, a cancel).
-            aclose = getattr(iterator, "aclose", None)
-            if aclose is not None:
-                await aclose()
-    except Exception as error:
-        relay.push(on_error(error))
-    finally:
-        relay.finished = True
-        relay.wake_writer()
+            self._finished = True
+            if self._timer is not None:
+                self._timer.cancel()
+            waiter = self._waiter
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(StopAsyncIteration())
 
-
-class _HeartbeatTimer:
-    """One timer per stream: it fires when the stream may have been idle for ``interval``."""
-
-    __slots__ = ("handle", "interval", "relay")
-
-    def __init__(self, relay: _Relay, interval: float) -> None:
-        self.relay = relay
-        self.interval = interval
-        self.handle = relay.loop.call_at(relay.written_at + interval, self.fire)
-
-    def fire(self) -> None:
-        relay = self.relay
-        now = relay.loop.time()
-        due = relay.written_at + self.interval
+    def _beat(self) -> None:
+        """The heartbeat timer: one per stream, re-armed at most once per interval."""
+        loop = self._loop
+        interval = self._heartbeat
+        assert loop is not None
+        assert interval is not None
+        now = loop.time()
+        due = self._written_at + interval
         if now >= due:
-            waiter = relay.waiter
+            waiter = self._waiter
             # A writer that is not waiting is busy sending: the connection is not idle.
             if waiter is not None and not waiter.done():
-                relay.push(HEARTBEAT)
-            due = now + self.interval
-        self.handle = relay.loop.call_at(due, self.fire)
-
-    def cancel(self) -> None:
-        self.handle.cancel()
+                self._deliver(HEARTBEAT)
+            due = now + interval
+        self._timer = loop.call_at(due, self._beat)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping
+import functools
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
@@ -32,8 +33,11 @@ class SSEView(View):
     client last received (the ``Last-Event-ID`` header a reconnecting ``EventSource`` sends, or
     a ``lastEventId`` query parameter), or ``None``.
 
-    Dispatch is sync, so Django's auth mixins (``LoginRequiredMixin``, ...) work as on any
-    view; under ASGI that costs one thread hop per request, never one per event.
+    Until the stream starts, this is a sync view like any other, so Django's auth mixins
+    (``LoginRequiredMixin``, ``PermissionRequiredMixin``, ...) work unchanged. Under ASGI it
+    runs on the event loop when nothing overrides ``setup()``, ``dispatch()`` or ``get()`` (they
+    do no I/O then); when something does, it may do sync I/O (a mixin loading the user, say),
+    so Django runs it in a thread: one hop per request, never one per event.
     """
 
     http_method_names: ClassVar[list[str]] = ["get", "options"]  # type: ignore[misc]
@@ -44,6 +48,21 @@ class SSEView(View):
 
     last_event_id: str | None = None
 
+    @classmethod
+    def as_view(cls, **initkwargs: Any) -> Callable[..., Any]:
+        view = super().as_view(**initkwargs)
+        if (
+            cls.setup is not View.setup
+            or cls.dispatch is not View.dispatch
+            or cls.get is not SSEView.get
+        ):
+            return view
+
+        async def on_event_loop(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            return view(request, *args, **kwargs)
+
+        return functools.update_wrapper(on_event_loop, view)
+
     def stream(
         self, request: HttpRequest, *args: Any, **kwargs: Any
     ) -> AsyncIterator[StreamItem] | Iterator[StreamItem]:
@@ -51,7 +70,7 @@ class SSEView(View):
         raise NotImplementedError(f"{type(self).__name__} must define stream().")
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        last_event_id = request.headers.get("Last-Event-ID", request.GET.get("lastEventId"))
+        last_event_id = _last_event_id(request)
         if last_event_id is not None:
             problem = _last_event_id_problem(last_event_id)
             if problem:
@@ -68,6 +87,15 @@ class SSEView(View):
 def error_response(status: int, code: str, message: str) -> JsonResponse:
     """The JSON error every 4xx of this package answers with."""
     return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+
+
+def _last_event_id(request: HttpRequest) -> str | None:
+    # META and the raw query string, not request.headers and request.GET: building those costs
+    # more than the rest of this view, and most requests carry neither.
+    header: str | None = request.META.get("HTTP_LAST_EVENT_ID")
+    if header is not None or "lastEventId=" not in request.META.get("QUERY_STRING", ""):
+        return header
+    return request.GET.get("lastEventId")
 
 
 def _last_event_id_problem(value: str) -> str | None:

@@ -2,20 +2,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 import pytest
 
 from django_streaming.sse import Event
-from django_streaming.streams import HEARTBEAT, HIGH_WATER_MARK, OPENING, event_stream
+from django_streaming.streams import HEARTBEAT, HIGH_WATER_MARK, OPENING, EventStream
 
 
 def error_bytes(error: Exception) -> bytes:
     return f"error: {error!r}\n\n".encode()
 
 
-def stream(source: Any, heartbeat: float | None = None, retry: int | None = None) -> Any:
-    return event_stream(source, heartbeat=heartbeat, retry=retry, on_error=error_bytes)
+def stream(source: Any, heartbeat: float | None = None, retry: int | None = None) -> EventStream:
+    return EventStream(source, heartbeat=heartbeat, retry=retry, on_error=error_bytes)
 
 
 async def collect(source: Any, **kwargs: Any) -> list[bytes]:
@@ -105,8 +106,10 @@ async def test_cancelling_the_writer_cancels_the_generator_at_its_await() -> Non
             outcome.append("finally")
 
     async def consume() -> None:
-        async for _chunk in stream(forever()):
-            pass
+        # As Django's ASGI handler does: iterate, and close whatever happens.
+        async with aclosing(stream(forever())) as events:
+            async for _chunk in events:
+                pass
 
     task = asyncio.create_task(consume())
     await waiting.wait()
@@ -116,6 +119,13 @@ async def test_cancelling_the_writer_cancels_the_generator_at_its_await() -> Non
     # The writer waited for the generator's clean-up before it let the cancel through.
     assert outcome == ["cancelled", "finally"]
     assert asyncio.all_tasks() == {asyncio.current_task()}
+
+
+async def test_next_after_the_end_stops() -> None:
+    events = stream(items("a"))
+    assert [chunk async for chunk in events][-1] == b"data: a\n\n"
+    with pytest.raises(StopAsyncIteration):
+        await anext(events)
 
 
 async def test_closing_the_writer_early_closes_the_generator() -> None:
@@ -164,8 +174,9 @@ async def test_events_ready_together_are_written_together() -> None:
         for letter in "abc":
             yield letter
 
+    # "a" goes straight to the waiting writer; "b" and "c" arrive while it is busy with "a".
     chunks = await collect(burst())
-    assert chunks == [OPENING, b"data: a\n\ndata: b\n\ndata: c\n\n"]
+    assert chunks == [OPENING, b"data: a\n\n", b"data: b\n\ndata: c\n\n"]
 
 
 async def test_heartbeat_timer_rearms_while_events_flow() -> None:

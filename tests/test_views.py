@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import inspect
 import json
 from typing import Any, cast
 
@@ -53,10 +54,19 @@ async def test_post_is_not_allowed() -> None:
     assert response.status_code == 405
 
 
-def test_stream_must_be_defined() -> None:
+async def test_stream_must_be_defined() -> None:
     view = SSEView.as_view()
     with pytest.raises(NotImplementedError, match="SSEView must define stream"):
-        view(RequestFactory().get("/"))
+        await view(RequestFactory().get("/"))
+
+
+def test_dispatch_runs_on_the_event_loop_unless_overridden() -> None:
+    from tests.testapp.views import CountView, ProtectedView
+
+    assert inspect.iscoroutinefunction(CountView.as_view())
+    # A mixin's dispatch may do sync I/O: Django must run it in a thread.
+    assert not inspect.iscoroutinefunction(ProtectedView.as_view())
+    assert CountView.as_view().view_class is CountView  # type: ignore[attr-defined]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -89,7 +99,7 @@ async def test_permission_required() -> None:
     assert await events_of(allowed) == ["allowed"]
 
 
-def test_view_attributes_reach_the_response() -> None:
+async def test_view_attributes_reach_the_response() -> None:
     class Configured(SSEView):
         heartbeat = None
         retry = 100
@@ -98,8 +108,8 @@ def test_view_attributes_reach_the_response() -> None:
         def stream(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
             yield "x"
 
-    response = cast(SSEResponse, Configured.as_view()(RequestFactory().get("/")))
+    response = cast(SSEResponse, await Configured.as_view()(RequestFactory().get("/")))
     assert response["X-Stream"] == "yes"
-    chunks = iter(response)
-    assert next(chunks) == b"retry: 100\n\n"
-    chunks.close()
+    chunks = aiter(response)
+    assert await anext(chunks) == b"retry: 100\n\n"
+    await chunks.aclose()

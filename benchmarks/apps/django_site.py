@@ -50,9 +50,7 @@ class Tokens(SSEView):
 
 urlpatterns = [path("plain", plain_stream), path("sseview", Tokens.as_view())]
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", __name__)
-
-if os.environ["DJANGO_SETTINGS_MODULE"] == __name__:
+if os.environ.get("DJANGO_SETTINGS_MODULE") == __name__:
     from django.core.asgi import get_asgi_application
 
     app = get_asgi_application()

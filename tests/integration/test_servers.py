@@ -168,3 +168,14 @@ def test_gzip_middleware_does_not_delay_events(token: str) -> None:
             reader.until_data("before")
             probe(token).gate.set()
             assert data_of(reader.to_end()) == ["before", "after"]
+
+
+def test_disconnect_reaches_the_generator_through_a_wrapping_middleware(token: str) -> None:
+    middleware = ["tests.testapp.middleware.WrapStreamMiddleware"]
+    with override_settings(MIDDLEWARE=middleware), uvicorn_server() as server:
+        baseline = server.task_count()
+        with open_stream(server, f"/wait/?token={token}") as response:
+            StreamReader(response).until_data("ready")
+        assert probe(token).finished.wait(5)
+        wait_until(lambda: server.task_count() <= baseline, what="tasks to drain")
+    assert probe(token).cancelled
