@@ -78,10 +78,11 @@ class EventStream(AsyncIterator[bytes]):
         loop = self._loop
         if loop is None:
             loop = self._loop = asyncio.get_running_loop()
-            self._pump = loop.create_task(self._run())
-            if self._heartbeat is not None:
-                self._timer = loop.call_at(loop.time() + self._heartbeat, self._beat)
-            return self._resolved(self._opening)
+            if not self._closed:
+                self._pump = loop.create_task(self._run())
+                if self._heartbeat is not None:
+                    self._timer = loop.call_at(loop.time() + self._heartbeat, self._beat)
+                return self._resolved(self._opening)
         if self._chunks:
             return self._resolved(self._take())
         future = loop.create_future()

@@ -90,3 +90,23 @@ def test_sync_iterator_close_runs_the_generators_finally() -> None:
 
 async def test_iterate_in_thread_takes_any_iterable() -> None:
     assert [item async for item in iterate_in_thread([1, 2])] == [1, 2]
+
+
+def test_sync_iterator_close_cancels_tasks_left_behind() -> None:
+    cancelled: list[bool] = []
+
+    async def background() -> None:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+
+    async def spawns() -> AsyncGenerator[int, None]:
+        asyncio.ensure_future(background())  # noqa: RUF006 - left behind on purpose
+        yield 1
+
+    iterator = SyncIterator(spawns())
+    assert next(iterator) == 1
+    iterator.close()
+    assert cancelled == [True]

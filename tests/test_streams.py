@@ -221,3 +221,10 @@ class Countdown:
 
 async def test_plain_async_iterator() -> None:
     assert b"".join((await collect(Countdown()))[1:]) == b"data: 1\n\ndata: 0\n\n"
+
+
+async def test_closing_before_the_first_chunk() -> None:
+    events = stream(items("never started"))
+    await events.aclose()
+    with pytest.raises(StopAsyncIteration):
+        await anext(events)
