@@ -10,11 +10,32 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .chat import (
+        ChatMessage,
+        ChatPart,
+        ChatResult,
+        ChatStreamView,
+        DataPart,
+        ReasoningDelta,
+        SourceURL,
+    )
     from .responses import SSEResponse, StreamItem
     from .sse import Event
     from .views import SSEView
 
-__all__ = ["Event", "SSEResponse", "SSEView", "StreamItem"]
+__all__ = [
+    "ChatMessage",
+    "ChatPart",
+    "ChatResult",
+    "ChatStreamView",
+    "DataPart",
+    "Event",
+    "ReasoningDelta",
+    "SSEResponse",
+    "SSEView",
+    "SourceURL",
+    "StreamItem",
+]
 __version__ = "0.1.0.dev0"
 
 _HOMES = {
@@ -22,6 +43,18 @@ _HOMES = {
     "SSEResponse": "responses",
     "StreamItem": "responses",
     "SSEView": "views",
+    **dict.fromkeys(
+        [
+            "ChatMessage",
+            "ChatPart",
+            "ChatResult",
+            "ChatStreamView",
+            "DataPart",
+            "ReasoningDelta",
+            "SourceURL",
+        ],
+        "chat",
+    ),
 }
 
 

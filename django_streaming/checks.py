@@ -53,6 +53,15 @@ def check_settings(
                 id="django_streaming.E003",
             )
         )
+    for number, key in enumerate(("MAX_BODY_BYTES", "MAX_MESSAGES", "MAX_MESSAGE_CHARS"), start=4):
+        value = user_config.get(key, DEFAULTS[key])  # type: ignore[literal-required]
+        if not is_non_negative_int(value) or value == 0:
+            messages.append(
+                Error(
+                    f"DJANGO_STREAMING[{key!r}] must be a positive int, not {value!r}.",
+                    id=f"django_streaming.E00{number}",
+                )
+            )
     return messages
 
 

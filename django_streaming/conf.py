@@ -9,6 +9,10 @@
         # Milliseconds a browser's EventSource waits before reconnecting, sent first on every
         # stream. None leaves the browser's default (about 3 s).
         "RETRY": None,
+        # Limits on a chat request (ChatStreamView): anything larger is refused with a 413.
+        "MAX_BODY_BYTES": 1024 * 1024,
+        "MAX_MESSAGES": 1000,
+        "MAX_MESSAGE_CHARS": 200_000,
     }
 
 Values are checked by the system checks in ``checks.py``.
@@ -30,11 +34,17 @@ __all__ = ["DEFAULTS", "FROM_SETTINGS", "Config", "FromSettings", "get_config"]
 class Config(TypedDict):
     HEARTBEAT_INTERVAL: float | None
     RETRY: int | None
+    MAX_BODY_BYTES: int
+    MAX_MESSAGES: int
+    MAX_MESSAGE_CHARS: int
 
 
 DEFAULTS: Config = {
     "HEARTBEAT_INTERVAL": 15.0,
     "RETRY": None,
+    "MAX_BODY_BYTES": 1024 * 1024,
+    "MAX_MESSAGES": 1000,
+    "MAX_MESSAGE_CHARS": 200_000,
 }
 
 

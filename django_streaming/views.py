@@ -35,9 +35,9 @@ class SSEView(View):
 
     Until the stream starts, this is a sync view like any other, so Django's auth mixins
     (``LoginRequiredMixin``, ``PermissionRequiredMixin``, ...) work unchanged. Under ASGI it
-    runs on the event loop when nothing overrides ``setup()``, ``dispatch()`` or ``get()`` (they
-    do no I/O then); when something does, it may do sync I/O (a mixin loading the user, say),
-    so Django runs it in a thread: one hop per request, never one per event.
+    runs on the event loop when ``setup()``, ``dispatch()`` and the handlers are Django's or
+    ours (they do no I/O); when a mixin or subclass overrides one, it may do sync I/O (loading
+    the user, say), so Django runs it in a thread: one hop per request, never one per event.
     """
 
     http_method_names: ClassVar[list[str]] = ["get", "options"]  # type: ignore[misc]
@@ -51,11 +51,11 @@ class SSEView(View):
     @classmethod
     def as_view(cls, **initkwargs: Any) -> Callable[..., Any]:
         view = super().as_view(**initkwargs)
-        if (
-            cls.setup is not View.setup
-            or cls.dispatch is not View.dispatch
-            or cls.get is not SSEView.get
-        ):
+        # Our own setup, dispatch and handlers do no I/O; anyone else's may.
+        methods = [cls.setup, cls.dispatch] + [
+            getattr(cls, name) for name in cls.http_method_names if name != "options"
+        ]
+        if not all(_is_ours(method) for method in methods):
             return view
 
         async def on_event_loop(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
@@ -82,6 +82,12 @@ class SSEView(View):
             retry=self.retry,
             headers=self.headers,
         )
+
+
+def _is_ours(method: Callable[..., Any]) -> bool:
+    return method.__module__ == "django.views.generic.base" or method.__module__.startswith(
+        "django_streaming."
+    )
 
 
 def error_response(status: int, code: str, message: str) -> JsonResponse:

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from django.urls import path
+from django.views.decorators.csrf import csrf_exempt
 
 from . import views
+from .chat import TestChat
 
 urlpatterns = [
     path("count/", views.CountView.as_view()),
@@ -19,4 +21,7 @@ urlpatterns = [
     path("permission/", views.PermissionView.as_view()),
     path("function/", views.function_view),
     path("probe/<str:token>/", views.probe_view),
+    path("chat/", TestChat.as_view(), name="test-chat"),
+    path("chat-exempt/", csrf_exempt(TestChat.as_view())),
+    path("chat-page/", views.chat_page),
 ]

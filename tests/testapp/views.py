@@ -9,6 +9,7 @@ from typing import Any
 
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 
 from django_streaming import Event, SSEResponse, SSEView, StreamItem
 
@@ -181,3 +182,18 @@ def probe_view(request: HttpRequest, token: str) -> HttpResponse:
             "cancelled": state.cancelled,
         }
     )
+
+
+def chat_page(request: HttpRequest) -> HttpResponse:
+    history = [
+        {"role": "user", "text": "Earlier <b>question</b>"},
+        {"role": "assistant", "text": "Earlier **answer**"},
+    ]
+    response = render(
+        request,
+        "testapp/chat.html",
+        {"history": history if "history" in request.GET else [], "second": "two" in request.GET},
+    )
+    if "csp" in request.GET:
+        response["Content-Security-Policy"] = "default-src 'self'; script-src 'self'"
+    return response

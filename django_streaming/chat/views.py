@@ -1,0 +1,204 @@
+"""``ChatStreamView``: a chat endpoint that speaks the AI SDK UI message stream protocol."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponseBase
+
+from django_streaming.conf import get_config
+from django_streaming.responses import StreamItem
+from django_streaming.views import SSEView, error_response
+
+from .messages import ChatMessage, ChatRequest, ChatRequestError, parse_chat_request
+from .parts import ChatPart, DataPart, ReasoningDelta, SourceURL
+
+__all__ = ["PROTOCOL_HEADERS", "ChatResult", "ChatStreamView"]
+
+logger = logging.getLogger("django_streaming")
+
+#: The header ``useChat`` checks to know it reads a UI message stream.
+PROTOCOL_HEADERS = {"x-vercel-ai-ui-message-stream": "v1"}
+GENERIC_ERROR_TEXT = "The answer failed on the server."
+
+Status = Literal["completed", "cancelled", "error"]
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    """What ``on_finish()`` receives once per request, however the answer ended."""
+
+    messages: list[ChatMessage]  # the conversation as the client sent it
+    text: str  # the assistant's answer, partial when cancelled or failed
+    status: Status
+    message_id: str  # the id the answer was streamed under
+    chat_id: str | None
+    error: Exception | None = None
+
+
+class ChatStreamView(SSEView):
+    """Subclass, write ``generate()``, and ``useChat`` (or the ``{% chat_widget %}``) talks to it.
+
+    .. code-block:: python
+
+        class Chat(ChatStreamView):
+            async def generate(self, messages):
+                async for token in my_model.stream(messages[-1].text):
+                    yield token
+
+    ``generate(messages)`` is an async generator of text deltas (``str``) and, optionally,
+    ``ReasoningDelta``, ``DataPart`` and ``SourceURL`` parts; ``self.request`` and
+    ``self.chat`` (the parsed ``ChatRequest``) are at hand. ``on_finish(result)`` runs exactly
+    once per request, also when the user stopped the answer or it failed, so an app can save
+    what was said. The ``heartbeat``, ``retry`` and ``headers`` attributes of ``SSEView`` apply.
+
+    POST only, with Django's CSRF protection as for any view: the widget sends the token; use
+    ``csrf_exempt`` on the URL for an API authenticated by tokens.
+    """
+
+    http_method_names: ClassVar[list[str]] = ["post", "options"]  # type: ignore[misc]
+
+    chat: ChatRequest
+
+    async def generate(self, messages: list[ChatMessage]) -> AsyncIterator[ChatPart]:
+        """Yield the answer to ``messages``. Override this."""
+        raise NotImplementedError(f"{type(self).__name__} must define generate().")
+        yield ""  # pragma: no cover - makes this an async generator
+
+    async def on_finish(self, result: ChatResult) -> None:
+        """Called once the answer is over, whatever its ``result.status``. Override to save it."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        try:
+            self.chat = self.parse_request(request)
+        except ChatRequestError as error:
+            return error_response(error.status, error.code, error.message)
+        return self.response_class(
+            self.message_stream(self.chat),
+            heartbeat=self.heartbeat,
+            retry=self.retry,
+            headers={**self.headers, **PROTOCOL_HEADERS},
+        )
+
+    def parse_request(self, request: HttpRequest) -> ChatRequest:
+        """Read and check the body, within the ``DJANGO_STREAMING`` limits."""
+        config = get_config()
+        limit = config["MAX_BODY_BYTES"]
+        too_large = ChatRequestError(
+            f"The body is larger than {limit} bytes.", status=413, code="body_too_large"
+        )
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > limit:
+            raise too_large
+        body = request.read(limit + 1)
+        if len(body) > limit:
+            raise too_large
+        return parse_chat_request(
+            body,
+            max_messages=config["MAX_MESSAGES"],
+            max_message_chars=config["MAX_MESSAGE_CHARS"],
+        )
+
+    async def message_stream(self, chat: ChatRequest) -> AsyncIterator[StreamItem]:
+        """The protocol's parts around what ``generate()`` yields."""
+        message_id = f"msg-{secrets.token_urlsafe(12)}"
+        blocks = _Blocks()
+        status: Status = "cancelled"  # unless we get to the end, or to an error
+        failure: Exception | None = None
+        yield {"type": "start", "messageId": message_id}
+        yield {"type": "start-step"}
+        try:
+            async for item in self.generate(chat.messages):
+                for part in blocks.parts_for(item):
+                    yield part
+            for part in blocks.close():
+                yield part
+            yield {"type": "finish-step"}
+            yield {"type": "finish", "finishReason": "stop"}
+            status = "completed"
+        except Exception as error:
+            status, failure = "error", error
+            logger.error("Error while generating a chat answer", exc_info=error)
+            yield {"type": "error", "errorText": _error_text(error)}
+        finally:
+            result = ChatResult(
+                messages=chat.messages,
+                text=blocks.text(),
+                status=status,
+                message_id=message_id,
+                chat_id=chat.chat_id,
+                error=failure,
+            )
+            try:
+                await self.on_finish(result)
+            except Exception:
+                logger.exception("Error in on_finish()")
+        yield "[DONE]"
+
+
+class _Blocks:
+    """Opens and closes the protocol's text and reasoning blocks around the deltas."""
+
+    def __init__(self) -> None:
+        self.open: tuple[str, str] | None = None  # (kind, id)
+        self.count = 0
+        self.texts: list[str] = []
+
+    def parts_for(self, item: ChatPart) -> list[dict[str, Any]]:
+        if isinstance(item, str):
+            if not item:
+                return []
+            self.texts.append(item)
+            return [*self._switch_to("text"), self._delta("text", item)]
+        if isinstance(item, ReasoningDelta):
+            return [*self._switch_to("reasoning"), self._delta("reasoning", item.text)]
+        if isinstance(item, DataPart):
+            return [item.to_part()]
+        if isinstance(item, SourceURL):
+            part = {
+                "type": "source-url",
+                "sourceId": item.source_id or f"source-{secrets.token_hex(4)}",
+                "url": item.url,
+            }
+            if item.title is not None:
+                part["title"] = item.title
+            return [part]
+        raise TypeError(
+            "generate() must yield str, ReasoningDelta, DataPart or SourceURL, "
+            f"not {type(item).__name__}."
+        )
+
+    def text(self) -> str:
+        return "".join(self.texts)
+
+    def close(self) -> list[dict[str, Any]]:
+        if self.open is None:
+            return []
+        kind, block_id = self.open
+        self.open = None
+        return [{"type": f"{kind}-end", "id": block_id}]
+
+    def _switch_to(self, kind: str) -> list[dict[str, Any]]:
+        if self.open is not None and self.open[0] == kind:
+            return []
+        parts = self.close()
+        self.count += 1
+        self.open = (kind, f"{kind}-{self.count}")
+        parts.append({"type": f"{kind}-start", "id": self.open[1]})
+        return parts
+
+    def _delta(self, kind: str, delta: str) -> dict[str, Any]:
+        assert self.open is not None
+        return {"type": f"{kind}-delta", "id": self.open[1], "delta": delta}
+
+
+def _error_text(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}" if settings.DEBUG else GENERIC_ERROR_TEXT

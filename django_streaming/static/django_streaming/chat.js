@@ -1,0 +1,307 @@
+// The {% chat_widget %} front end: one ChatWidget per [data-ds-chat] element on the page.
+// It POSTs the conversation as the AI SDK's DefaultChatTransport does and reads the UI message
+// stream protocol back (x-vercel-ai-ui-message-stream: v1). Configuration comes from data-*
+// attributes: no inline script, so it works under a strict Content-Security-Policy.
+import { fetchEvents } from "./sse-client.js";
+import { markdownRenderer, textRenderer } from "./markdown.js";
+
+const PIN_THRESHOLD = 70; // px from the bottom that still counts as "at the bottom"
+const BOTTOM = 2; // px: back at the very bottom
+const SCROLL_UP_KEYS = new Set(["PageUp", "Home", "ArrowUp"]);
+
+function newId(prefix) {
+  const random = globalThis.crypto?.randomUUID?.() ?? `${Date.now()}-${Math.random()}`;
+  return `${prefix}-${random}`;
+}
+
+function cookie(name) {
+  const match = document.cookie.match(new RegExp(`(?:^|; )${name}=([^;]*)`));
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+export class ChatWidget {
+  constructor(root) {
+    this.root = root;
+    this.endpoint = root.dataset.endpoint;
+    this.chatId = root.dataset.chatId || newId("chat");
+    this.markdown = root.dataset.markdown !== "false";
+    this.log = root.querySelector(".ds-chat__log");
+    this.list = root.querySelector(".ds-chat__messages");
+    this.form = root.querySelector(".ds-chat__form");
+    this.input = root.querySelector(".ds-chat__input");
+    this.sendButton = root.querySelector(".ds-chat__send");
+    this.stopButton = root.querySelector(".ds-chat__stop");
+    this.jumpButton = root.querySelector(".ds-chat__jump");
+    this.reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
+    this.messages = []; // the history sent to the server, as UI messages
+    this.controller = null; // the AbortController of the answer being streamed
+    this.pinned = true;
+    this.autoScrollTop = null;
+    this.restoreHistory();
+    this.bind();
+    this.scrollToBottom();
+  }
+
+  restoreHistory() {
+    for (const article of this.list.querySelectorAll(".ds-chat__message")) {
+      const content = article.querySelector(".ds-chat__content");
+      const text = content.textContent;
+      const role = article.dataset.role;
+      this.messages.push({ id: article.dataset.id || newId("msg"), role, parts: [{ type: "text", text }] });
+      if (role === "assistant" && this.markdown) {
+        content.textContent = "";
+        const renderer = markdownRenderer(content);
+        renderer.write(text);
+        renderer.end();
+      }
+    }
+  }
+
+  bind() {
+    this.form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.submit();
+    });
+    this.input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
+        event.preventDefault();
+        this.submit();
+      }
+    });
+    this.root.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && !event.isComposing && this.controller) {
+        event.preventDefault();
+        this.stop();
+      }
+    });
+    this.stopButton.addEventListener("click", () => this.stop());
+    this.jumpButton.addEventListener("click", () => {
+      this.pinned = true;
+      this.scrollToBottom(!this.reducedMotion.matches);
+      this.updateJumpButton();
+    });
+    this.root.addEventListener("click", (event) => {
+      const copy = event.target.closest(".ds-chat__copy");
+      if (copy) this.copyCode(copy);
+      const retry = event.target.closest(".ds-chat__retry");
+      if (retry) this.retry();
+    });
+    // The user's intent to read back: any of these unpins the view at once.
+    this.log.addEventListener("wheel", (event) => event.deltaY < 0 && this.unpin(), { passive: true });
+    this.log.addEventListener("touchmove", () => this.unpin(), { passive: true });
+    this.log.addEventListener("keydown", (event) => SCROLL_UP_KEYS.has(event.key) && this.unpin());
+    this.log.addEventListener("scroll", () => this.onScroll(), { passive: true });
+    // Content that grows without new text (a code block reflowing, an image) is followed too.
+    new ResizeObserver(() => this.follow()).observe(this.list);
+  }
+
+  unpin() {
+    this.pinned = false;
+    this.updateJumpButton();
+  }
+
+  onScroll() {
+    if (this.log.scrollTop === this.autoScrollTop) return; // our own scroll
+    const distance = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight;
+    if (distance <= BOTTOM) this.pinned = true;
+    else if (distance > PIN_THRESHOLD) this.pinned = false;
+    this.updateJumpButton();
+  }
+
+  follow() {
+    if (this.pinned) this.scrollToBottom();
+    this.updateJumpButton();
+  }
+
+  scrollToBottom(smooth = false) {
+    const top = this.log.scrollHeight - this.log.clientHeight;
+    if (smooth) {
+      this.log.scrollTo({ top, behavior: "smooth" });
+    } else {
+      this.log.scrollTop = top;
+      this.autoScrollTop = this.log.scrollTop;
+    }
+  }
+
+  updateJumpButton() {
+    const distance = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight;
+    this.jumpButton.hidden = this.pinned || distance <= BOTTOM;
+  }
+
+  submit() {
+    const text = this.input.value;
+    if (!text.trim() || this.controller) return;
+    this.input.value = "";
+    const message = { id: newId("msg"), role: "user", parts: [{ type: "text", text }] };
+    this.messages.push(message);
+    this.addMessageElement("user", message.id).content.textContent = text;
+    this.pinned = true;
+    this.answer({ trigger: "submit-message", messageId: undefined });
+  }
+
+  retry() {
+    if (this.controller) return;
+    this.list.querySelector(".ds-chat__message--failed")?.remove();
+    const last = this.messages.at(-1);
+    let messageId;
+    if (last?.role === "assistant") {
+      this.messages.pop();
+      messageId = last.id;
+    }
+    this.answer({ trigger: "regenerate-message", messageId });
+  }
+
+  stop() {
+    this.controller?.abort();
+  }
+
+  addMessageElement(role, id) {
+    const article = document.createElement("article");
+    article.className = `ds-chat__message ds-chat__message--${role}`;
+    article.dataset.role = role;
+    article.dataset.id = id;
+    const content = document.createElement("div");
+    content.className = "ds-chat__content";
+    article.append(content);
+    this.list.append(article);
+    return { article, content };
+  }
+
+  setBusy(busy) {
+    this.log.setAttribute("aria-busy", String(busy));
+    this.root.classList.toggle("ds-chat--busy", busy);
+    this.stopButton.hidden = !busy;
+    this.sendButton.hidden = busy;
+  }
+
+  async answer({ trigger, messageId }) {
+    const controller = (this.controller = new AbortController());
+    const assistant = { id: newId("msg"), role: "assistant", parts: [{ type: "text", text: "" }] };
+    const { article, content } = this.addMessageElement("assistant", assistant.id);
+    article.classList.add("ds-chat__message--streaming");
+    let renderer = null; // created at the first text, in its own block
+    let textBlock = null;
+    let reasoning = null;
+    let failure = null;
+    this.setBusy(true);
+    const headers = { "Content-Type": "application/json" };
+    const csrf = this.root.dataset.csrfToken || cookie("csrftoken");
+    if (csrf) headers["X-CSRFToken"] = csrf;
+    try {
+      const events = fetchEvents(this.endpoint, {
+        method: "POST",
+        headers,
+        credentials: "same-origin",
+        body: JSON.stringify({ id: this.chatId, messages: this.messages, trigger, messageId }),
+        signal: controller.signal,
+      });
+      for await (const { data } of events) {
+        if (data === "[DONE]") break;
+        const part = JSON.parse(data);
+        switch (part.type) {
+          case "start":
+            if (part.messageId) assistant.id = article.dataset.id = part.messageId;
+            break;
+          case "text-start":
+            textBlock = document.createElement("div");
+            textBlock.className = "ds-chat__text";
+            content.append(textBlock);
+            renderer = (this.markdown ? markdownRenderer : textRenderer)(textBlock);
+            break;
+          case "text-delta":
+            if (!renderer) {
+              textBlock = document.createElement("div");
+              content.append(textBlock);
+              renderer = (this.markdown ? markdownRenderer : textRenderer)(textBlock);
+            }
+            renderer.write(part.delta);
+            assistant.parts[0].text += part.delta;
+            break;
+          case "text-end":
+            renderer?.end();
+            renderer = null;
+            break;
+          case "reasoning-start":
+            reasoning = document.createElement("details");
+            reasoning.className = "ds-chat__reasoning";
+            reasoning.innerHTML = "<summary>Reasoning</summary>";
+            content.append(reasoning);
+            break;
+          case "reasoning-delta":
+            reasoning?.append(part.delta);
+            break;
+          case "source-url": {
+            const link = document.createElement("a");
+            link.className = "ds-chat__source";
+            link.textContent = part.title || part.url;
+            if (/^https?:/i.test(part.url)) link.href = part.url;
+            link.rel = "noopener noreferrer nofollow";
+            content.append(link);
+            break;
+          }
+          case "error":
+            failure = part.errorText || "The answer failed.";
+            break;
+          default:
+            if (part.type?.startsWith("data-")) {
+              this.root.dispatchEvent(new CustomEvent("ds-chat:data", { detail: part }));
+            }
+        }
+      }
+      renderer?.end();
+    } catch (error) {
+      renderer?.end();
+      if (error.name === "AbortError") {
+        article.classList.add("ds-chat__message--stopped");
+        this.addNote(article, "Stopped");
+      } else {
+        failure = error.name === "HTTPError" ? error.message : "The connection was lost.";
+      }
+    } finally {
+      this.controller = null;
+      article.classList.remove("ds-chat__message--streaming");
+      if (failure) {
+        article.classList.add("ds-chat__message--failed");
+        this.addError(article, failure);
+      }
+      if (assistant.parts[0].text || !failure) this.messages.push(assistant);
+      this.setBusy(false);
+      this.input.focus();
+    }
+  }
+
+  addNote(article, text) {
+    const note = document.createElement("p");
+    note.className = "ds-chat__note";
+    note.textContent = text;
+    article.append(note);
+  }
+
+  addError(article, text) {
+    const error = document.createElement("div");
+    error.className = "ds-chat__error";
+    error.setAttribute("role", "alert");
+    const message = document.createElement("p");
+    message.textContent = text;
+    const retry = document.createElement("button");
+    retry.type = "button";
+    retry.className = "ds-chat__retry";
+    retry.textContent = "Retry";
+    error.append(message, retry);
+    article.append(error);
+  }
+
+  async copyCode(button) {
+    const code = button.parentElement.querySelector("code")?.textContent ?? "";
+    try {
+      await navigator.clipboard.writeText(code);
+      button.textContent = "Copied";
+    } catch {
+      button.textContent = "Copy failed";
+    }
+  }
+}
+
+for (const root of document.querySelectorAll("[data-ds-chat]")) {
+  if (!root.dsChat) root.dsChat = new ChatWidget(root);
+}

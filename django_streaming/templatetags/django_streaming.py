@@ -1,0 +1,98 @@
+"""``{% load django_streaming %}``: the chat widget."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django import template
+from django.http import HttpRequest
+from django.middleware.csrf import get_token
+from django.template.loader import render_to_string
+from django.urls import NoReverseMatch, reverse
+from django.utils.safestring import SafeString
+
+register = template.Library()
+
+_widget_numbers = itertools.count(1)
+ROLES = ("system", "user", "assistant")
+
+
+@register.simple_tag(takes_context=True)
+def chat_widget(
+    context: template.Context,
+    endpoint: str,
+    *,
+    title: str = "Chat",
+    placeholder: str = "Send a message…",
+    messages: Iterable[Any] = (),
+    markdown: bool = True,
+    chat_id: str | None = None,
+) -> SafeString:
+    """Render a streaming chat widget that talks to the ``ChatStreamView`` at ``endpoint``.
+
+    ``endpoint`` is a URL name or a path. ``messages`` are shown first, rendered on the server
+    and escaped: objects or dicts with ``role`` and ``text`` (or ``content``), and an optional
+    ``id``. The CSS and JS are linked with the request's CSP nonce when there is one.
+    """
+    request = _request(context)
+    return SafeString(
+        render_to_string(
+            "django_streaming/chat_widget.html",
+            {
+                "endpoint": _resolve(endpoint),
+                "title": title,
+                "placeholder": placeholder,
+                "messages": [_message(message) for message in messages],
+                "markdown": markdown,
+                "chat_id": chat_id,
+                "widget_id": f"ds-chat-{next(_widget_numbers)}",
+                "csrf_token_value": get_token(request) if request is not None else None,
+                "csp_nonce": _csp_nonce(context),
+            },
+        )
+    )
+
+
+def _request(context: template.Context) -> HttpRequest | None:
+    # A RequestContext knows its request even without the "request" context processor.
+    request: HttpRequest | None = getattr(context, "request", None) or context.get("request")
+    return request
+
+
+def _resolve(endpoint: str) -> str:
+    if "/" in endpoint:
+        return endpoint
+    try:
+        return reverse(endpoint)
+    except NoReverseMatch:
+        raise template.TemplateSyntaxError(
+            f"chat_widget: {endpoint!r} is neither a URL name nor a path (a path has a '/')."
+        ) from None
+
+
+def _message(message: Any) -> dict[str, Any]:
+    def field(name: str) -> Any:
+        if isinstance(message, Mapping):
+            return message.get(name)
+        return getattr(message, name, None)
+
+    role = field("role")
+    if role not in ROLES:
+        raise template.TemplateSyntaxError(
+            f"chat_widget: a message's role must be one of {', '.join(ROLES)}, not {role!r}."
+        )
+    text = field("text")
+    if text is None:
+        text = field("content")
+    return {"role": role, "text": "" if text is None else str(text), "id": field("id")}
+
+
+def _csp_nonce(context: template.Context) -> str | None:
+    # django-csp and Django 6's CSP middleware put the nonce on the request or in the context.
+    nonce = context.get("csp_nonce")
+    request = _request(context)
+    if not nonce and request is not None:
+        nonce = getattr(request, "csp_nonce", None)
+    return str(nonce) if nonce else None

@@ -1,0 +1,168 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from django_streaming.chat.messages import ChatMessage, ChatRequestError, parse_chat_request
+
+
+def parse(payload: Any) -> Any:
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    return parse_chat_request(body, max_messages=5, max_message_chars=20)
+
+
+def test_ai_sdk_body() -> None:
+    chat = parse(
+        {
+            "id": "chat-1",
+            "trigger": "regenerate-message",
+            "messageId": "m2",
+            "messages": [
+                {
+                    "id": "m1",
+                    "role": "user",
+                    "parts": [
+                        {"type": "text", "text": "Hi "},
+                        {"type": "file", "url": "x"},
+                        {"type": "text", "text": "there"},
+                    ],
+                },  # fmt: skip
+                {"id": "m2", "role": "assistant", "parts": [], "metadata": {"x": 1}},
+            ],
+        }
+    )
+    assert chat.chat_id == "chat-1"
+    assert chat.trigger == "regenerate-message"
+    assert chat.message_id == "m2"
+    assert chat.messages == [
+        ChatMessage("user", "Hi there", "m1"),
+        ChatMessage("assistant", "", "m2"),
+    ]
+    assert chat.messages[0].parts[1] == {"type": "file", "url": "x"}  # kept, not an error
+
+
+def test_simple_body() -> None:
+    chat = parse({"messages": [{"role": "system", "content": "Be brief."}]})
+    assert chat.messages == [ChatMessage("system", "Be brief.")]
+    assert chat.trigger == "submit-message"
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "code", "message"),
+    [
+        (b"{not json", 400, "invalid_json", "The body is not valid JSON."),
+        (b"\xff\xfe", 400, "invalid_json", "The body is not valid UTF-8."),
+        (b"[" * 100_000, 400, "invalid_json", "The body is not valid JSON."),
+        ([], 400, "invalid_request", "The body must be a JSON object."),
+        ({}, 400, "invalid_request", '"messages" must be a list of messages.'),
+        ({"messages": []}, 400, "invalid_request", '"messages" is empty'),
+        ({"messages": [1]}, 400, "invalid_request", "messages[0] must be an object."),
+        (
+            {"messages": [{"role": "robot", "content": "x"}]},
+            400,
+            "invalid_request",
+            "messages[0].role must be one of system, user, assistant, not 'robot'.",
+        ),  # fmt: skip
+        ({"messages": [{"role": "user"}]}, 400, "invalid_request", 'messages[0] needs "parts"'),
+        (
+            {"messages": [{"role": "user", "parts": "x"}]},
+            400,
+            "invalid_request",
+            "messages[0].parts must be a list of objects.",
+        ),  # fmt: skip
+        (
+            {"messages": [{"role": "user", "parts": [{"type": "text", "text": 1}]}]},
+            400,
+            "invalid_request",
+            "messages[0].parts[0].text must be a string.",
+        ),  # fmt: skip
+        (
+            {"messages": [{"role": "user", "content": "x", "id": 5}]},
+            400,
+            "invalid_request",
+            "messages[0].id must be a string.",
+        ),  # fmt: skip
+        (
+            {"messages": [{"role": "user", "content": "x"}], "id": 5},
+            400,
+            "invalid_request",
+            '"id" must be a string.',
+        ),  # fmt: skip
+        (
+            {"messages": [{"role": "user", "content": "x"}], "trigger": "go"},
+            400,
+            "invalid_request",
+            '"trigger" must be one of',
+        ),  # fmt: skip
+        (
+            {"messages": [{"role": "user", "content": "x" * 21}]},
+            413,
+            "message_too_long",
+            "messages[0] has 21 characters; at most 20 are accepted.",
+        ),  # fmt: skip
+        (
+            {"messages": [{"role": "user", "content": "x"}] * 6},
+            413,
+            "too_many_messages",
+            '"messages" has 6 messages; at most 5 are accepted.',
+        ),  # fmt: skip
+    ],
+)
+def test_bad_requests(payload: Any, status: int, code: str, message: str) -> None:
+    with pytest.raises(ChatRequestError) as raised:
+        parse(payload)
+    assert (raised.value.status, raised.value.code) == (status, code)
+    assert raised.value.message.startswith(message)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: st.lists(children) | st.dictionaries(st.text(), children),
+    max_leaves=30,
+)
+message_like = st.fixed_dictionaries(
+    {},
+    optional={
+        "role": st.sampled_from(["user", "assistant", "system", "robot", 1]),
+        "content": json_values,
+        "parts": st.lists(
+            st.fixed_dictionaries(
+                {}, optional={"type": st.sampled_from(["text", "file", 3]), "text": json_values}
+            )  # fmt: skip
+        )
+        | json_values,
+        "id": json_values,
+    },
+)
+
+
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "messages": st.lists(message_like | json_values, max_size=7) | json_values,
+            "id": json_values,
+            "trigger": st.sampled_from(["submit-message", "regenerate-message", "x"]) | json_values,
+            "messageId": json_values,
+        },
+    )
+    | json_values
+)
+def test_any_json_is_parsed_or_refused_with_a_clear_error(payload: Any) -> None:
+    try:
+        parse(payload)
+    except ChatRequestError as error:
+        assert 400 <= error.status < 500
+        assert error.message
+
+
+@given(st.binary(max_size=200))
+def test_any_bytes_are_parsed_or_refused_with_a_clear_error(body: bytes) -> None:
+    try:
+        parse(body)
+    except ChatRequestError as error:
+        assert error.status == 400

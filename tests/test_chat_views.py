@@ -1,0 +1,168 @@
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import httpx
+import pytest
+from django.test import AsyncClient, Client, override_settings
+
+from tests.reader import StreamReader
+from tests.servers import uvicorn_server, wait_until
+from tests.sse_parser import parse
+from tests.testapp.chat import results
+from tests.testapp.probes import probe
+
+
+def body(text: str, chat_id: str = "c") -> dict[str, Any]:
+    return {
+        "id": chat_id,
+        "trigger": "submit-message",
+        "messages": [{"id": "u1", "role": "user", "parts": [{"type": "text", "text": text}]}],
+    }
+
+
+async def post(payload: Any, **kwargs: Any) -> Any:
+    data = payload if isinstance(payload, (bytes, str)) else json.dumps(payload)
+    return await AsyncClient().post(
+        "/chat-exempt/", data=data, content_type="application/json", **kwargs
+    )
+
+
+async def parts_of(response: Any) -> list[Any]:
+    raw = b"".join([chunk async for chunk in response.streaming_content])
+    return [
+        event.data if event.data == "[DONE]" else json.loads(event.data)
+        for event in parse(raw).events
+    ]
+
+
+async def test_a_plain_answer_is_exactly_the_protocol(token: str) -> None:
+    response = await post(body("hello", token))
+    assert response["x-vercel-ai-ui-message-stream"] == "v1"
+    assert response["Content-Type"] == "text/event-stream; charset=utf-8"
+    parts = await parts_of(response)
+    message_id = parts[0]["messageId"]
+    assert parts == [
+        {"type": "start", "messageId": message_id},
+        {"type": "start-step"},
+        {"type": "text-start", "id": "text-1"},
+        {"type": "text-delta", "id": "text-1", "delta": "You said: "},
+        {"type": "text-delta", "id": "text-1", "delta": "hello"},
+        {"type": "text-end", "id": "text-1"},
+        {"type": "finish-step"},
+        {"type": "finish", "finishReason": "stop"},
+        "[DONE]",
+    ]
+    [result] = results[token]
+    assert (result.status, result.text, result.message_id) == ("completed", "You said: hello", message_id)  # fmt: skip
+    assert [message.text for message in result.messages] == ["hello"]
+
+
+async def test_typed_parts(token: str) -> None:
+    parts = await parts_of(await post(body("parts", token)))
+    assert parts[2:-3] == [
+        {"type": "reasoning-start", "id": "reasoning-1"},
+        {"type": "reasoning-delta", "id": "reasoning-1", "delta": "thinking"},
+        {"type": "reasoning-end", "id": "reasoning-1"},
+        {"type": "text-start", "id": "text-2"},
+        {"type": "text-delta", "id": "text-2", "delta": "answer"},
+        {"type": "data-weather", "data": {"temperature": 21}, "id": "w1"},
+        {
+            "type": "source-url",
+            "sourceId": parts[8]["sourceId"],
+            "url": "https://example.com/source",
+            "title": "Source",
+        },  # fmt: skip
+        {"type": "text-end", "id": "text-2"},
+    ]
+
+
+async def test_simple_body_format(token: str) -> None:
+    payload = {"id": token, "messages": [{"role": "user", "content": "hi"}]}
+    parts = await parts_of(await post(payload))
+    assert {"type": "text-delta", "id": "text-1", "delta": "hi"} in parts
+
+
+async def test_error_part_is_generic_and_logged(
+    token: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, "django_streaming"):
+        parts = await parts_of(await post(body("fail", token)))
+    assert parts[-2:] == [{"type": "error", "errorText": "The answer failed on the server."}, "[DONE]"]  # fmt: skip
+    assert "secret detail" not in json.dumps(parts)
+    assert "secret detail" in str(caplog.records[0].exc_info[1])  # type: ignore[index]
+    [result] = results[token]
+    assert (result.status, result.text) == ("error", "partial ")
+    assert isinstance(result.error, RuntimeError)
+
+
+@override_settings(DEBUG=True)
+async def test_error_part_names_the_exception_in_debug(token: str) -> None:
+    parts = await parts_of(await post(body("fail", token)))
+    assert parts[-2] == {"type": "error", "errorText": "RuntimeError: secret detail"}
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "code"),
+    [
+        (b"{oops", 400, "invalid_json"),
+        ({"messages": []}, 400, "invalid_request"),
+        ({"messages": [{"role": "robot", "content": "x"}]}, 400, "invalid_request"),
+        ({"messages": "hi"}, 400, "invalid_request"),
+    ],
+)
+async def test_bad_requests_are_json_4xx(payload: Any, status: int, code: str) -> None:
+    response = await post(payload)
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code
+
+
+@override_settings(DJANGO_STREAMING={"MAX_BODY_BYTES": 100})
+async def test_body_over_the_limit_is_a_413() -> None:
+    response = await post(body("x" * 200))
+    assert response.status_code == 413
+    assert response.json() == {
+        "error": {"code": "body_too_large", "message": "The body is larger than 100 bytes."}
+    }
+
+
+@override_settings(DJANGO_STREAMING={"MAX_BODY_BYTES": 100})
+def test_chunked_body_over_the_limit_is_a_413() -> None:
+    # No Content-Length: the limit holds while reading.
+    with uvicorn_server() as server:
+        content = (chunk for chunk in [json.dumps(body("x" * 200)).encode()])
+        response = httpx.post(f"{server.url}/chat-exempt/", content=content)
+    assert response.status_code == 413
+
+
+async def test_get_is_not_allowed() -> None:
+    response = await AsyncClient().get("/chat-exempt/")
+    assert response.status_code == 405
+
+
+def test_csrf_is_enforced() -> None:
+    client = Client(enforce_csrf_checks=True)
+    response = client.post("/chat/", data=json.dumps(body("hi")), content_type="application/json")
+    assert response.status_code == 403
+    page = client.get("/chat-page/")
+    token = page.cookies["csrftoken"].value
+    allowed = client.post(
+        "/chat/",
+        data=json.dumps(body("hi")),
+        content_type="application/json",
+        headers={"X-CSRFToken": token},
+    )
+    assert allowed.status_code == 200
+    b"".join(allowed)  # type: ignore[arg-type]
+
+
+def test_disconnect_cancels_generate_and_on_finish_sees_it(token: str) -> None:
+    with uvicorn_server() as server:
+        with httpx.stream("POST", f"{server.url}/chat-exempt/", json=body("wait", token)) as r:
+            StreamReader(r).until(lambda result: '"partial answer"' in str(result.events))
+        assert probe(token).finished.wait(5)
+        wait_until(lambda: token in results)
+    [result] = results[token]
+    assert (result.status, result.text) == ("cancelled", "partial answer")

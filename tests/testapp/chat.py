@@ -1,0 +1,89 @@
+"""A chat view for the tests: the last message's text picks what it does."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from django_streaming import (
+    ChatMessage,
+    ChatPart,
+    ChatResult,
+    ChatStreamView,
+    DataPart,
+    ReasoningDelta,
+    SourceURL,
+)
+
+from .probes import probe
+
+MARKDOWN = (
+    "# Title\n\nSome *emphasis*, **strong** and `inline code`.\n\n"
+    "- one\n- two\n\n1. first\n2. second\n\n"
+    "```python\nprint('hi')\n```\n\n[a link](https://example.com/page)\n"
+)
+XSS = (
+    '<img src=x onerror="window.pwned=1"> <script>window.pwned=2</script>\n\n'
+    "[click](javascript:window.pwned=3) and ![img](javascript:window.pwned=4)\n\n"
+    "[ok](/relative) [mail](mailto:a@example.com)\n"
+)
+# What the interop test sends and expects back, piece by piece.
+TRICKY = [
+    "Hello 😀 ",
+    "漢字",
+    "\nline two\r\n",
+    "```js\nconst a = 1;\n```",
+    "\ndata: not a field\n\n",
+]
+
+results: dict[str, list[ChatResult]] = {}
+
+
+class TestChat(ChatStreamView):
+    heartbeat = 0.5
+
+    async def generate(self, messages: list[ChatMessage]) -> AsyncIterator[ChatPart]:
+        text = messages[-1].text
+        state = probe(self.chat.chat_id or "-")
+        state.started.set()
+        if text == "fail":
+            yield "partial "
+            raise RuntimeError("secret detail")
+        if text == "wait":
+            yield "partial answer"
+            await asyncio.Event().wait()
+        if text == "parts":
+            yield ReasoningDelta("thinking")
+            yield "answer"
+            yield DataPart("weather", {"temperature": 21}, id="w1")
+            yield SourceURL("https://example.com/source", title="Source")
+            return
+        if text == "markdown":
+            for start in range(0, len(MARKDOWN), 7):
+                yield MARKDOWN[start : start + 7]
+            return
+        if text == "xss":
+            yield XSS
+            return
+        if text == "unclosed":
+            yield "```python\nprint('still streaming')\n"
+            await asyncio.to_thread(state.gate.wait, 30)
+            yield "```\n"
+            return
+        if text == "tricky":
+            for piece in TRICKY:
+                yield piece
+            return
+        if text.startswith("lines:"):
+            count, _, delay = text.removeprefix("lines:").partition(":")
+            for number in range(int(count)):
+                yield f"Line {number} of a long answer.\n\n"
+                await asyncio.sleep(float(delay or 0.02))
+            return
+        yield "You said: "
+        yield text
+
+    async def on_finish(self, result: ChatResult) -> None:
+        key = result.chat_id or "-"
+        results.setdefault(key, []).append(result)
+        probe(key).finish(cancelled=result.status == "cancelled")
