@@ -56,7 +56,8 @@ async def test_a_plain_answer_is_exactly_the_protocol(token: str) -> None:
         "[DONE]",
     ]
     [result] = results[token]
-    assert (result.status, result.text, result.message_id) == ("completed", "You said: hello", message_id)  # fmt: skip
+    assert result.status == "completed"
+    assert (result.text, result.message_id) == ("You said: hello", message_id)
     assert [message.text for message in result.messages] == ["hello"]
 
 
@@ -74,7 +75,7 @@ async def test_typed_parts(token: str) -> None:
             "sourceId": parts[8]["sourceId"],
             "url": "https://example.com/source",
             "title": "Source",
-        },  # fmt: skip
+        },
         {"type": "text-end", "id": "text-2"},
     ]
 
@@ -90,7 +91,8 @@ async def test_error_part_is_generic_and_logged(
 ) -> None:
     with caplog.at_level(logging.ERROR, "django_streaming"):
         parts = await parts_of(await post(body("fail", token)))
-    assert parts[-2:] == [{"type": "error", "errorText": "The answer failed on the server."}, "[DONE]"]  # fmt: skip
+    error = {"type": "error", "errorText": "The answer failed on the server."}
+    assert parts[-2:] == [error, "[DONE]"]
     assert "secret detail" not in json.dumps(parts)
     assert "secret detail" in str(caplog.records[0].exc_info[1])  # type: ignore[index]
     [result] = results[token]
@@ -155,7 +157,7 @@ def test_csrf_is_enforced() -> None:
         headers={"X-CSRFToken": token},
     )
     assert allowed.status_code == 200
-    b"".join(allowed)  # type: ignore[arg-type]
+    b"".join(allowed)
 
 
 def test_disconnect_cancels_generate_and_on_finish_sees_it(token: str) -> None:
