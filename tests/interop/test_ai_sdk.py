@@ -1,0 +1,78 @@
+"""The real `ai` package (the AI SDK that useChat is built on) against ChatStreamView under a
+real uvicorn. Node and the package are installed by the test set-up (npm, pinned version)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import require
+from tests.servers import RunningServer, uvicorn_server, wait_until
+from tests.testapp.chat import MARKDOWN, TRICKY, results
+from tests.testapp.probes import probe
+
+FIXTURE = Path(__file__).parent / "fixture"
+
+
+@pytest.fixture(scope="module")
+def node() -> str:
+    node = require("node")
+    npm = require("npm")
+    if not (FIXTURE / "node_modules" / "ai").is_dir():
+        subprocess.run(
+            [npm, "install", "--no-package-lock", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=FIXTURE,
+            check=True,
+            timeout=300,
+        )
+    return node
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[RunningServer]:
+    with uvicorn_server() as running:
+        yield running
+
+
+def use_chat(node: str, server: RunningServer, text: str, abort_after: int = 0) -> Any:
+    argv = [node, "use_chat_transport.mjs", f"{server.url}/chat-exempt/", text]
+    if abort_after:
+        argv.append(str(abort_after))
+    completed = subprocess.run(
+        argv, cwd=FIXTURE, capture_output=True, text=True, timeout=60, check=True
+    )
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def test_the_final_message_is_what_generate_yielded(node: str, server: RunningServer) -> None:
+    result = use_chat(node, server, "tricky")
+    # Deltas travel as JSON strings, so even a CR survives the event stream.
+    assert result["text"] == "".join(TRICKY)
+    assert result["error"] is None
+    assert result["chunkTypes"][:3] == ["start", "start-step", "text-start"]
+    assert result["chunkTypes"][-3:] == ["text-end", "finish-step", "finish"]
+
+
+def test_markdown_answer(node: str, server: RunningServer) -> None:
+    assert use_chat(node, server, "markdown")["text"] == MARKDOWN
+
+
+def test_an_exception_surfaces_as_the_error(node: str, server: RunningServer) -> None:
+    result = use_chat(node, server, "fail")
+    assert result["error"] == "The answer failed on the server."
+    assert result["text"] == "partial "
+
+
+def test_an_abort_stops_the_servers_generator(node: str, server: RunningServer) -> None:
+    before = set(results)
+    result = use_chat(node, server, "wait", abort_after=4)  # start, start-step, text-start, delta
+    assert result["aborted"]
+    wait_until(lambda: set(results) - before != set(), what="on_finish")
+    [chat_id] = set(results) - before
+    assert probe(chat_id).finished.wait(5)
+    assert results[chat_id][0].status == "cancelled"
