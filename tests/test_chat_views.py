@@ -8,6 +8,7 @@ import httpx
 import pytest
 from django.test import AsyncClient, Client, override_settings
 
+from django_streaming import ChatStreamView, DataPart
 from tests.reader import StreamReader
 from tests.servers import uvicorn_server, wait_until
 from tests.sse_parser import parse
@@ -168,3 +169,48 @@ def test_disconnect_cancels_generate_and_on_finish_sees_it(token: str) -> None:
         wait_until(lambda: token in results)
     [result] = results[token]
     assert (result.status, result.text) == ("cancelled", "partial answer")
+
+
+@override_settings(DEBUG=True)
+async def test_odd_parts(token: str) -> None:
+    parts = await parts_of(await post(body("odd parts", token)))
+    source, data, error = parts[2:5]
+    assert source == {
+        "type": "source-url",
+        "sourceId": source["sourceId"],
+        "url": "https://example.com/untitled",
+    }
+    assert data == {"type": "data-progress", "data": {"step": 1}, "transient": True}
+    assert error["type"] == "error"
+    assert error["errorText"].startswith("TypeError: generate() must yield str, ReasoningDelta")
+    assert error["errorText"].endswith("not int.")
+
+
+async def test_a_failing_on_finish_is_logged_and_the_stream_still_ends(
+    token: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.ERROR, "django_streaming"):
+        parts = await parts_of(await post(body("on_finish fails", token)))
+    assert parts[-2:] == [{"type": "finish", "finishReason": "stop"}, "[DONE]"]
+    assert "Error in on_finish()" in caplog.text
+
+
+async def test_a_garbled_content_length_is_not_trusted(token: str) -> None:
+    response = await post(body("hi", token), CONTENT_LENGTH="lots")
+    # Not a 500: the length is ignored and the body read up to the limit.
+    assert response.status_code == 200
+    assert {"type": "text-delta", "id": "text-1", "delta": "hi"} in await parts_of(response)
+
+
+def test_data_part_needs_a_name() -> None:
+    with pytest.raises(ValueError, match="DataPart name must be a non-empty str"):
+        DataPart("", {})
+
+
+async def test_generate_must_be_defined() -> None:
+    class Bare(ChatStreamView):
+        pass
+
+    view = Bare()
+    with pytest.raises(NotImplementedError, match="Bare must define generate"):
+        await anext(aiter(view.generate([])))

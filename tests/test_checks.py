@@ -55,3 +55,13 @@ def test_config_follows_the_setting() -> None:
 @override_settings(DJANGO_STREAMING="broken")
 def test_config_ignores_a_setting_that_is_not_a_dict() -> None:
     assert get_config() == DEFAULTS
+
+
+@pytest.mark.parametrize(
+    ("key", "check_id"),
+    [("MAX_BODY_BYTES", "E004"), ("MAX_MESSAGES", "E005"), ("MAX_MESSAGE_CHARS", "E006")],
+)
+@pytest.mark.parametrize("value", [0, -5, 1.5, "10", None])
+def test_limits_must_be_positive_ints(key: str, check_id: str, value: Any) -> None:
+    with override_settings(DJANGO_STREAMING={key: value}):
+        assert check_ids() == [f"django_streaming.{check_id}"]

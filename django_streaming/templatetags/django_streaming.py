@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
+from django.utils.html import escape
 from django.utils.safestring import SafeString
 
 register = template.Library()
@@ -42,8 +43,9 @@ def chat_widget(
             "django_streaming/chat_widget.html",
             {
                 "endpoint": _resolve(endpoint),
-                "title": title,
-                "placeholder": placeholder,
+                # Text, never markup: escaped even when a template literal made it "safe".
+                "title": escape(title),
+                "placeholder": escape(placeholder),
                 "messages": [_message(message) for message in messages],
                 "markdown": markdown,
                 "chat_id": chat_id,
@@ -86,7 +88,7 @@ def _message(message: Any) -> dict[str, Any]:
     text = field("text")
     if text is None:
         text = field("content")
-    return {"role": role, "text": "" if text is None else str(text), "id": field("id")}
+    return {"role": role, "text": escape("" if text is None else text), "id": field("id")}
 
 
 def _csp_nonce(context: template.Context) -> str | None:

@@ -37,6 +37,7 @@ TRICKY = [
 ]
 
 results: dict[str, list[ChatResult]] = {}
+triggers: dict[str, list[str]] = {}
 
 
 class TestChat(ChatStreamView):
@@ -46,6 +47,11 @@ class TestChat(ChatStreamView):
         text = messages[-1].text
         state = probe(self.chat.chat_id or "-")
         state.started.set()
+        attempts = triggers.setdefault(self.chat.chat_id or "-", [])
+        attempts.append(self.chat.trigger)
+        if text == "flaky" and len(attempts) == 1:
+            yield "partial "
+            raise RuntimeError("first attempt fails")
         if text == "fail":
             yield "partial "
             raise RuntimeError("secret detail")
@@ -57,6 +63,16 @@ class TestChat(ChatStreamView):
             yield "answer"
             yield DataPart("weather", {"temperature": 21}, id="w1")
             yield SourceURL("https://example.com/source", title="Source")
+            return
+        if text == "odd parts":
+            yield ""
+            yield SourceURL("https://example.com/untitled")
+            yield DataPart("progress", {"step": 1}, transient=True)
+            yield 42  # type: ignore[misc]  # not a part: an error part
+            return
+        if text == "on_finish fails":
+            self.on_finish_fails = True
+            yield "fine"
             return
         if text == "markdown":
             for start in range(0, len(MARKDOWN), 7):
@@ -83,7 +99,11 @@ class TestChat(ChatStreamView):
         yield "You said: "
         yield text
 
+    on_finish_fails = False
+
     async def on_finish(self, result: ChatResult) -> None:
         key = result.chat_id or "-"
         results.setdefault(key, []).append(result)
         probe(key).finish(cancelled=result.status == "cancelled")
+        if self.on_finish_fails:
+            raise RuntimeError("on_finish failed")

@@ -24,4 +24,6 @@ urlpatterns = [
     path("chat/", TestChat.as_view(), name="test-chat"),
     path("chat-exempt/", csrf_exempt(TestChat.as_view())),
     path("chat-page/", views.chat_page),
+    path("byte-by-byte/", csrf_exempt(views.byte_by_byte)),
+    path("overloaded/", csrf_exempt(views.overloaded)),
 ]

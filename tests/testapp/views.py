@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 
 from django_streaming import Event, SSEResponse, SSEView, StreamItem
+from django_streaming.views import error_response
 
 from .probes import probe
 
@@ -189,11 +191,44 @@ def chat_page(request: HttpRequest) -> HttpResponse:
         {"role": "user", "text": "Earlier <b>question</b>"},
         {"role": "assistant", "text": "Earlier **answer**"},
     ]
-    response = render(
-        request,
-        "testapp/chat.html",
-        {"history": history if "history" in request.GET else [], "second": "two" in request.GET},
-    )
+    context = {
+        "history": history if "history" in request.GET else [],
+        "second": "two" in request.GET,
+        "endpoint": request.GET.get("endpoint", "test-chat"),
+        "chat_id": request.GET.get("chat"),
+    }
+    response = render(request, "testapp/chat.html", context)
     if "csp" in request.GET:
         response["Content-Security-Policy"] = "default-src 'self'; script-src 'self'"
     return response
+
+
+async def byte_by_byte(request: HttpRequest) -> StreamingHttpResponse:
+    """A protocol stream sent one byte per chunk, splitting every multi-byte character."""
+    body = (
+        "".join(
+            "data: " + json.dumps(part, ensure_ascii=False) + "\n\n"
+            for part in [
+                {"type": "start", "messageId": "m"},
+                {"type": "text-start", "id": "t"},
+                {"type": "text-delta", "id": "t", "delta": "Emoji 😀👍🏽 and 漢字かな"},
+                {"type": "text-delta", "id": "t", "delta": " — done"},
+                {"type": "text-end", "id": "t"},
+                {"type": "finish"},
+            ]
+        ).encode()
+        + b"data: [DONE]\n\n"
+    )
+
+    async def one_byte_each() -> AsyncIterator[bytes]:
+        for index in range(len(body)):
+            yield body[index : index + 1]
+            await asyncio.sleep(0)
+
+    response = StreamingHttpResponse(one_byte_each(), content_type="text/event-stream")
+    response["x-vercel-ai-ui-message-stream"] = "v1"
+    return response
+
+
+def overloaded(request: HttpRequest) -> HttpResponse:
+    return error_response(503, "overloaded", "The model is overloaded; try again in a minute.")

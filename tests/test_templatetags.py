@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from django.template import Context, Template, TemplateSyntaxError
+from django.test import RequestFactory
+
+
+def render(source: str, **context: object) -> str:
+    return Template("{% load django_streaming %}" + source).render(Context(context))
+
+
+def test_url_name_and_escaped_history() -> None:
+    html = render(
+        '{% chat_widget "test-chat" title="Help <desk>" messages=history %}',
+        history=[
+            {"role": "user", "content": "<script>alert(1)</script>"},
+            SimpleNamespace(role="assistant", text="**hi**", id="m1"),
+        ],
+    )
+    assert 'data-endpoint="/chat/"' in html
+    assert "Help &lt;desk&gt;" in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert 'data-role="assistant" data-id="m1"' in html
+    assert "<script>alert" not in html
+    assert 'data-markdown="true"' in html
+    assert 'role="log" aria-live="polite" aria-busy="false"' in html
+
+
+def test_a_path_and_options() -> None:
+    html = render('{% chat_widget "/api/chat/" markdown=False chat_id="c1" placeholder="Ask" %}')
+    assert 'data-endpoint="/api/chat/"' in html
+    assert 'data-markdown="false"' in html
+    assert 'data-chat-id="c1"' in html
+    assert 'placeholder="Ask"' in html
+
+
+def test_csrf_token_and_csp_nonce_from_the_request() -> None:
+    request = RequestFactory().get("/")
+    request.csp_nonce = "n0nce"  # type: ignore[attr-defined]
+    html = render('{% chat_widget "/c/" %}', request=request)
+    assert 'nonce="n0nce"' in html
+    assert html.count('nonce="n0nce"') == 2  # the stylesheet and the module
+    assert "data-csrf-token=" in html
+
+
+def test_csp_nonce_from_the_context() -> None:
+    assert 'nonce="ctx"' in render('{% chat_widget "/c/" %}', csp_nonce="ctx")
+
+
+def test_no_request_no_token_no_nonce() -> None:
+    html = render('{% chat_widget "/c/" %}')
+    assert "nonce=" not in html
+    assert "data-csrf-token" not in html
+
+
+def test_widgets_get_distinct_ids() -> None:
+    html = render('{% chat_widget "/a/" %}{% chat_widget "/b/" %}')
+    first = html.split('id="', 2)[1].split('"')[0]
+    second = html.split('id="')[-1].split('"')[0]
+    assert first != second
+
+
+def test_unknown_url_name() -> None:
+    with pytest.raises(TemplateSyntaxError, match="'nope' is neither a URL name nor a path"):
+        render('{% chat_widget "nope" %}')
+
+
+def test_unknown_role() -> None:
+    with pytest.raises(TemplateSyntaxError, match="role must be one of system, user, assistant"):
+        render('{% chat_widget "/c/" messages=history %}', history=[{"role": "bot", "text": "x"}])
+
+
+def test_message_without_text() -> None:
+    assert 'ds-chat__content"></div>' in render(
+        '{% chat_widget "/c/" messages=history %}', history=[{"role": "user"}]
+    )
