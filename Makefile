@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint types pytest bench soak matrix clean
+.PHONY: install demo test lint types pytest bench bench-widget matrix clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ test: lint types pytest
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+bench-widget: $(STAMP)
+	$(BIN)/python -m benchmarks.widget
 
 matrix: $(STAMP)
 	$(BIN)/tox run -e py310-django52,py313-django6

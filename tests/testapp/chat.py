@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from django_streaming import (
     ChatMessage,
@@ -69,6 +71,13 @@ class TestChat(ChatStreamView):
             yield SourceURL("https://example.com/untitled")
             yield DataPart("progress", {"step": 1}, transient=True)
             yield 42  # type: ignore[misc]  # not a part: an error part
+            return
+        if text == "bench":  # benchmarks/widget.py: a long answer at a steady pace
+            answer = await asyncio.to_thread(Path(os.environ["BENCH_ANSWER"]).read_text)
+            pause = 1 / float(os.environ["BENCH_RATE"])
+            for start in range(0, len(answer), 4):
+                yield answer[start : start + 4]
+                await asyncio.sleep(pause)
             return
         if text == "on_finish fails":
             self.on_finish_fails = True
