@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .chat import (
+        ChatError,
         ChatMessage,
         ChatPart,
         ChatResult,
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from .views import SSEView
 
 __all__ = [
+    "ChatError",
     "ChatMessage",
     "ChatPart",
     "ChatResult",
@@ -45,6 +47,7 @@ _HOMES = {
     "SSEView": "views",
     **dict.fromkeys(
         [
+            "ChatError",
             "ChatMessage",
             "ChatPart",
             "ChatResult",

@@ -117,7 +117,7 @@ def wsgiref_server() -> Iterator[RunningServer]:
 
 @contextmanager
 def subprocess_server(
-    argv: list[str], *, env: dict[str, str] | None = None
+    argv: list[str], *, env: dict[str, str] | None = None, cwd: Path = ROOT
 ) -> Iterator[RunningServer]:
     """A server command that takes its listening socket as fd 3 (``{fd}`` in ``argv``)."""
     sock = listening_socket()
@@ -125,7 +125,7 @@ def subprocess_server(
     command = [part.replace("{fd}", str(fd)) for part in argv]
     process = subprocess.Popen(
         command,
-        cwd=ROOT,
+        cwd=cwd,
         pass_fds=(fd,),
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", **(env or {})},
     )

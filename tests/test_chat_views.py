@@ -214,3 +214,8 @@ async def test_generate_must_be_defined() -> None:
     view = Bare()
     with pytest.raises(NotImplementedError, match="Bare must define generate"):
         await anext(aiter(view.generate([])))
+
+
+async def test_chat_error_text_reaches_the_user_without_debug(token: str) -> None:
+    parts = await parts_of(await post(body("busy", token)))
+    assert parts[-2] == {"type": "error", "errorText": "The model is busy; try again in a minute."}

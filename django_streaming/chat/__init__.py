@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from .messages import ChatMessage, ChatRequest, ChatRequestError
 from .parts import ChatPart, DataPart, ReasoningDelta, SourceURL
-from .views import ChatResult, ChatStreamView
+from .views import ChatError, ChatResult, ChatStreamView
 
 __all__ = [
+    "ChatError",
     "ChatMessage",
     "ChatPart",
     "ChatRequest",

@@ -18,7 +18,7 @@ from django_streaming.views import SSEView, error_response
 from .messages import ChatMessage, ChatRequest, ChatRequestError, parse_chat_request
 from .parts import ChatPart, DataPart, ReasoningDelta, SourceURL
 
-__all__ = ["PROTOCOL_HEADERS", "ChatResult", "ChatStreamView"]
+__all__ = ["PROTOCOL_HEADERS", "ChatError", "ChatResult", "ChatStreamView"]
 
 logger = logging.getLogger("django_streaming")
 
@@ -27,6 +27,16 @@ PROTOCOL_HEADERS = {"x-vercel-ai-ui-message-stream": "v1"}
 GENERIC_ERROR_TEXT = "The answer failed on the server."
 
 Status = Literal["completed", "cancelled", "error"]
+
+
+class ChatError(Exception):
+    """Raise from ``generate()`` to end the answer with an error whose text the user may read
+    ("The model is busy, try again in a minute."), with or without ``DEBUG``. Any other
+    exception shows a generic text unless ``DEBUG`` is on."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 @dataclass(frozen=True)
@@ -201,4 +211,6 @@ class _Blocks:
 
 
 def _error_text(error: Exception) -> str:
+    if isinstance(error, ChatError):
+        return error.message
     return f"{type(error).__name__}: {error}" if settings.DEBUG else GENERIC_ERROR_TEXT

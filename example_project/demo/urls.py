@@ -6,5 +6,5 @@ from . import views
 
 urlpatterns = [
     path("", views.ProgressPage.as_view(), name="progress"),
-    path("progress/stream/", views.ProgressStream.as_view(), name="progress-stream"),
+    path("stream/", views.ProgressStream.as_view(), name="progress-stream"),
 ]

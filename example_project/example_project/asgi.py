@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import os
 
+from django.conf import settings
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example_project.settings")
 
 application = get_asgi_application()
+if settings.DEBUG:
+    # What runserver does for static files; in production a web server or WhiteNoise does it.
+    application = ASGIStaticFilesHandler(application)

@@ -5,5 +5,6 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("", include("demo.urls")),
+    path("progress/", include("demo.urls")),
+    path("", include("chat.urls")),
 ]

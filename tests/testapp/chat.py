@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from django_streaming import (
+    ChatError,
     ChatMessage,
     ChatPart,
     ChatResult,
@@ -54,6 +55,8 @@ class TestChat(ChatStreamView):
         if text == "flaky" and len(attempts) == 1:
             yield "partial "
             raise RuntimeError("first attempt fails")
+        if text == "busy":
+            raise ChatError("The model is busy; try again in a minute.")
         if text == "fail":
             yield "partial "
             raise RuntimeError("secret detail")

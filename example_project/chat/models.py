@@ -1,0 +1,56 @@
+"""Conversations belong to an owner: a logged-in user, or else the visitor's session."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.http import HttpRequest
+
+
+def owner_key(request: HttpRequest) -> str:
+    """Who owns what this request creates and may see."""
+    if request.user.is_authenticated:
+        return f"user:{request.user.pk}"
+    if request.session.session_key is None:
+        request.session.save()  # give the visitor a session to own things with
+    return f"session:{request.session.session_key}"
+
+
+class Conversation(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.CharField(max_length=100, db_index=True)
+    title = models.CharField(max_length=200, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated"]
+
+    def __str__(self) -> str:
+        return self.title or "New chat"
+
+
+class Message(models.Model):
+    class Role(models.TextChoices):
+        USER = "user"
+        ASSISTANT = "assistant"
+
+    class Status(models.TextChoices):
+        COMPLETE = "complete"
+        STOPPED = "stopped"  # the user pressed Stop: a partial answer
+        FAILED = "failed"  # the model failed: a partial answer, if any
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices)
+    text = models.TextField(blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.COMPLETE)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.text[:40]}"

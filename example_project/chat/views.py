@@ -1,0 +1,114 @@
+"""The conversation list, a conversation's page, and the chat endpoint that saves what is said."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+from uuid import UUID
+
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseRedirect,
+)
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from django_streaming import ChatMessage, ChatResult, ChatStreamView, SSEResponse
+from django_streaming.views import error_response
+
+from .backends import get_backend
+from .models import Conversation, Message, owner_key
+
+STATUS_OF_RESULT = {
+    "completed": Message.Status.COMPLETE,
+    "cancelled": Message.Status.STOPPED,
+    "error": Message.Status.FAILED,
+}
+
+
+def owned(request: HttpRequest, pk: UUID) -> Conversation:
+    """The conversation, if this visitor owns it; a 404 otherwise, as if it did not exist."""
+    return get_object_or_404(Conversation, pk=pk, owner=owner_key(request))
+
+
+def conversation_list(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        conversation = Conversation.objects.create(owner=owner_key(request))
+        return HttpResponseRedirect(reverse("conversation", args=[conversation.pk]))
+    conversations = Conversation.objects.filter(owner=owner_key(request))
+    return render(request, "chat/conversation_list.html", {"conversations": conversations})
+
+
+def conversation_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
+    conversation = owned(request, pk)
+    return render(
+        request,
+        "chat/conversation_detail.html",
+        {"conversation": conversation, "history": conversation.messages.all()},
+    )
+
+
+@require_POST
+def rename(request: HttpRequest, pk: UUID) -> HttpResponse:
+    conversation = owned(request, pk)
+    conversation.title = request.POST.get("title", "").strip()[:200]
+    conversation.save(update_fields=["title", "updated"])
+    return HttpResponseRedirect(reverse("conversation", args=[conversation.pk]))
+
+
+@require_POST
+def delete(request: HttpRequest, pk: UUID) -> HttpResponse:
+    owned(request, pk).delete()
+    return HttpResponseRedirect(reverse("conversations"))
+
+
+class ConversationChat(ChatStreamView):
+    """Streams the model's answer; saves the question first and the answer in ``on_finish``.
+
+    ``post()`` does sync database work, so Django runs it in a thread; the stream itself is
+    async and saves through the ORM's async API.
+    """
+
+    conversation: Conversation
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        try:
+            self.conversation = owned(request, kwargs["pk"])
+        except Http404:
+            return error_response(404, "not_found", "No such conversation.")
+        response = super().post(request, *args, **kwargs)
+        if isinstance(response, SSEResponse):
+            self.record_question()
+        return response
+
+    def record_question(self) -> None:
+        messages = self.conversation.messages
+        if self.chat.trigger == "regenerate-message":
+            # The answer being regenerated (a failed or stopped one) makes way for the new one.
+            last = messages.last()
+            if last is not None and last.role == Message.Role.ASSISTANT:
+                last.delete()
+            return
+        question = self.chat.messages[-1]
+        if question.role == "user":
+            messages.create(role=Message.Role.USER, text=question.text)
+            if not self.conversation.title:
+                self.conversation.title = question.text.strip().splitlines()[0][:60]
+        self.conversation.save()
+
+    async def generate(self, messages: list[ChatMessage]) -> AsyncIterator[str]:
+        async for token in get_backend().stream(messages):
+            yield token
+
+    async def on_finish(self, result: ChatResult) -> None:
+        if result.text or result.status != "completed":
+            await Message.objects.acreate(
+                conversation=self.conversation,
+                role=Message.Role.ASSISTANT,
+                text=result.text,
+                status=STATUS_OF_RESULT[result.status],
+            )

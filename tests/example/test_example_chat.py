@@ -1,0 +1,152 @@
+"""The example project end to end: real uvicorn, real Chromium, its own SQLite database."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.browser.conftest import CHROMIUM_ARGS
+from tests.conftest import require
+from tests.servers import ROOT, RunningServer, subprocess_server
+
+pytestmark = pytest.mark.browser
+EXAMPLE = ROOT / "example_project"
+ANSWER = ".ds-chat__message--assistant"
+
+
+@pytest.fixture(scope="module")
+def example_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    database = tmp_path_factory.mktemp("example") / "db.sqlite3"
+    env = {
+        "DJANGO_SETTINGS_MODULE": "example_project.settings",
+        "EXAMPLE_DB": str(database),
+        "SIMULATED_TOKENS_PER_SECOND": "60",
+        "CHAT_BACKEND": "simulated",
+    }
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
+        cwd=EXAMPLE,
+        env={**_environ(), **env},
+        check=True,
+    )
+    argv = [sys.executable, "-m", "uvicorn", "example_project.asgi:application", "--fd", "{fd}"]
+    with subprocess_server(argv, env=env, cwd=EXAMPLE) as server:
+        yield server
+
+
+def _environ() -> dict[str, str]:
+    import os
+
+    return dict(os.environ)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    executable = require("chromium", "/usr/bin/chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def new_page(browser: Browser, server: RunningServer) -> Page:
+    return browser.new_context(base_url=server.url).new_page()
+
+
+def start_chat(page: Page) -> str:
+    page.goto("/")
+    page.get_by_role("button", name="New chat").click()
+    page.wait_for_url(re.compile(r"/[0-9a-f-]{36}/$"))
+    page.wait_for_function("document.querySelector('[data-ds-chat]')?.dsChat !== undefined")
+    return page.url
+
+
+def ask(page: Page, question: str) -> None:
+    page.get_by_label("Message").fill(question)
+    page.get_by_label("Message").press("Enter")
+
+
+def wait_idle(page: Page) -> None:
+    expect(page.get_by_role("log")).to_have_attribute("aria-busy", "false", timeout=20_000)
+
+
+def test_answer_streams_and_is_saved(browser: Browser, example_server: RunningServer) -> None:
+    page = new_page(browser, example_server)
+    start_chat(page)
+    ask(page, "How do I stream?")
+    heading = page.locator(f"{ANSWER} h2")
+    expect(heading).to_have_text("About “How do I stream?”")
+    expect(page.get_by_role("log")).to_have_attribute("aria-busy", "true")  # still streaming
+    wait_idle(page)
+    answer = page.locator(ANSWER).inner_text()
+    expect(page.locator(f"{ANSWER} table")).to_be_visible()
+    page.reload()
+    expect(page.locator(".ds-chat__message--user")).to_have_text("How do I stream?")
+    assert page.locator(ANSWER).inner_text() == answer
+    page.goto("/")
+    expect(page.get_by_role("link", name="How do I stream?")).to_be_visible()
+
+
+def test_a_stopped_answer_is_saved_as_stopped(
+    browser: Browser, example_server: RunningServer
+) -> None:
+    page = new_page(browser, example_server)
+    start_chat(page)
+    ask(page, "Tell me everything")
+    expect(page.locator(f"{ANSWER} h2")).to_be_visible()
+    page.get_by_role("button", name="Stop").click()
+    expect(page.locator(".ds-chat__message--stopped")).to_be_visible()
+    partial = page.locator(f"{ANSWER} .ds-chat__content").inner_text().strip()
+    assert "ありがとう" not in partial  # stopped well before the end
+    page.reload()
+    expect(page.locator('.history-note[data-status="stopped"]')).to_be_visible()
+    # The server saved what it had generated: what the browser showed, perhaps a token more.
+    assert page.locator(ANSWER).inner_text().strip().startswith(partial)
+
+
+def test_another_browser_cannot_see_or_use_a_conversation(
+    browser: Browser, example_server: RunningServer
+) -> None:
+    owner = new_page(browser, example_server)
+    url = start_chat(owner)
+    ask(owner, "A private question")
+    wait_idle(owner)
+    stranger = new_page(browser, example_server)
+    assert stranger.goto(url).status == 404  # type: ignore[union-attr]
+    stranger.goto("/")
+    expect(stranger.get_by_text("A private question")).to_have_count(0)
+    path = url.removeprefix(example_server.url)
+    # The stranger's own session and CSRF token, but someone else's conversation.
+    token = stranger.context.cookies()
+    csrf = next(cookie["value"] for cookie in token if cookie["name"] == "csrftoken")
+    answer = stranger.request.post(
+        f"{path}chat/",
+        data='{"messages": [{"role": "user", "content": "hi"}]}',
+        headers={"Content-Type": "application/json", "X-CSRFToken": csrf},
+    )
+    assert answer.status == 404
+    assert answer.json() == {"error": {"code": "not_found", "message": "No such conversation."}}
+    deleted = stranger.request.post(f"{path}delete/", form={"csrfmiddlewaretoken": csrf})
+    assert deleted.status == 404
+    owner.reload()
+    expect(owner.locator(".ds-chat__message--user")).to_have_text("A private question")
+
+
+def test_progress_page_streams(browser: Browser, example_server: RunningServer) -> None:
+    page = new_page(browser, example_server)
+    page.goto("/progress/")
+    expect(page.get_by_role("status")).to_contain_text("Processed report-03.csv")
+    with httpx.stream("GET", f"{example_server.url}/progress/stream/", timeout=10) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+
+
+def test_screenshot_script_exists() -> None:
+    assert (ROOT / "docs" / "screenshot.py").is_file()
+    assert Path(ROOT / "docs" / "chat.png").is_file()
