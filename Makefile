@@ -17,7 +17,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	cd example_project && ../$(BIN)/python manage.py migrate --noinput
 	@echo "Serving the example project at http://127.0.0.1:8000/  (Ctrl+C stops it)"
-	cd example_project && ../$(BIN)/uvicorn example_project.asgi:application --host 127.0.0.1 --port 8000 --timeout-graceful-shutdown 1
+	cd example_project && exec ../$(BIN)/uvicorn example_project.asgi:application --host 127.0.0.1 --port 8000 --timeout-graceful-shutdown 1
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

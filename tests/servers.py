@@ -119,17 +119,21 @@ def wsgiref_server() -> Iterator[RunningServer]:
 def subprocess_server(
     argv: list[str], *, env: dict[str, str] | None = None, cwd: Path = ROOT
 ) -> Iterator[RunningServer]:
-    """A server command that takes its listening socket as fd 3 (``{fd}`` in ``argv``)."""
+    """A server command that inherits its listening socket (``{fd}`` in ``argv``), or, for a
+    server that can only bind a port itself, is given a free one (``{port}``)."""
     sock = listening_socket()
     fd = sock.fileno()
-    command = [part.replace("{fd}", str(fd)) for part in argv]
+    port = str(sock.getsockname()[1])
+    command = [part.replace("{fd}", str(fd)).replace("{port}", port) for part in argv]
+    if any("{port}" in part for part in argv):
+        sock.close()  # the server binds it again; on loopback nothing else races for it
     process = subprocess.Popen(
         command,
         cwd=cwd,
-        pass_fds=(fd,),
+        pass_fds=(fd,) if sock.fileno() != -1 else (),
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", **(env or {})},
     )
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    url = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: _answers(url) or process.poll() is not None, 30, f"{argv[0]} to start")
         assert process.poll() is None, f"{command} exited with {process.returncode}"
