@@ -14,6 +14,7 @@ urlpatterns = [
     path("wait/", views.WaitForeverView.as_view()),
     path("wait-heartbeat/", views.WaitForeverView.as_view(heartbeat=0.2)),
     path("silent/", views.SilentThenDoneView.as_view()),
+    path("silent-no-heartbeat/", views.SilentThenDoneView.as_view(heartbeat=None)),
     path("fail/", views.FailingView.as_view()),
     path("multiline/", views.MultilineView.as_view()),
     path("last-event-id/", views.LastEventIdView.as_view()),

@@ -1,0 +1,137 @@
+"""Through a real nginx (Debian's package), configured with the README's snippet verbatim on
+top of nginx's defaults, in front of a real uvicorn."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import require
+from tests.reader import StreamReader, data_of
+from tests.servers import ROOT, RunningServer, listening_socket, uvicorn_server, wait_until
+from tests.testapp.probes import probe
+
+pytestmark = pytest.mark.nginx
+
+CONFIG = """
+daemon off;
+master_process off;
+worker_processes 1;
+error_log {folder}/error.log warn;
+pid {folder}/nginx.pid;
+events {{ worker_connections 512; }}
+http {{
+    access_log off;
+    client_body_temp_path {folder}/client_body;
+    proxy_temp_path {folder}/proxy;
+    fastcgi_temp_path {folder}/fastcgi;
+    uwsgi_temp_path {folder}/uwsgi;
+    scgi_temp_path {folder}/scgi;
+    upstream django {{ server 127.0.0.1:{upstream}; }}
+    server {{
+        listen 127.0.0.1:{port};
+        proxy_read_timeout 2s;  # short, so that the test can outlive it
+        {extra}
+{snippet}
+    }}
+}}
+"""
+
+
+def readme_snippet() -> str:
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"<!-- nginx-snippet:start -->\s*```nginx\n(.*?)```", readme, re.DOTALL)
+    assert block, "the README's nginx snippet is gone"
+    return block.group(1)
+
+
+@contextmanager
+def nginx(upstream: RunningServer, folder: Path, extra: str = "") -> Iterator[str]:
+    executable = require("nginx", "/usr/sbin/nginx")
+    sock = listening_socket()
+    port = sock.getsockname()[1]
+    sock.close()
+    config = folder / "nginx.conf"
+    config.write_text(
+        CONFIG.format(
+            folder=folder,
+            upstream=upstream.url.rsplit(":", 1)[1],
+            port=port,
+            extra=extra,
+            snippet=readme_snippet(),
+        )
+    )
+    process = subprocess.Popen([executable, "-c", str(config), "-p", str(folder)])
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _up(url) or process.poll() is not None, what="nginx to start")
+        assert process.poll() is None, (folder / "error.log").read_text()
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _up(url: str) -> bool:
+    try:
+        httpx.get(url + "/probe/up/", timeout=1)
+    except httpx.TransportError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[RunningServer]:
+    with uvicorn_server() as server:
+        yield server
+
+
+@pytest.fixture
+def proxy(upstream: RunningServer, tmp_path: Path) -> Iterator[str]:
+    with nginx(upstream, tmp_path) as url:
+        yield url
+
+
+def test_events_arrive_one_by_one(proxy: str) -> None:
+    with httpx.stream("GET", f"{proxy}/count/?n=2&delay=1.5", timeout=10) as response:
+        reader = StreamReader(response)
+        assert data_of(reader.until(lambda r: r.events != [])) == ["0"]
+        assert data_of(reader.to_end()) == ["0", "1"]
+
+
+def test_heartbeats_outlive_the_read_timeout(proxy: str) -> None:
+    with httpx.stream("GET", f"{proxy}/silent/?silence=3", timeout=10) as response:
+        assert data_of(StreamReader(response).to_end()) == ["done"]
+
+
+def test_without_heartbeats_the_read_timeout_cuts_the_stream(proxy: str) -> None:
+    # The control: the same silence without heartbeats, and nginx gives up at 2 s.
+    with (
+        pytest.raises(httpx.RemoteProtocolError),
+        httpx.stream("GET", f"{proxy}/silent-no-heartbeat/?silence=3", timeout=10) as response,
+    ):
+        StreamReader(response).to_end()
+
+
+def test_a_client_abort_at_nginx_reaches_the_generator(proxy: str, token: str) -> None:
+    with httpx.stream("GET", f"{proxy}/wait/?token={token}", timeout=10) as response:
+        StreamReader(response).until_data("ready")
+    assert probe(token).finished.wait(5)
+    assert probe(token).cancelled
+
+
+def test_nginx_gzip_still_streams(upstream: RunningServer, tmp_path: Path) -> None:
+    extra = "gzip on; gzip_types text/event-stream; gzip_min_length 0;"
+    with nginx(upstream, tmp_path, extra) as url:
+        headers = {"Accept-Encoding": "gzip"}
+        with httpx.stream("GET", f"{url}/count/?n=2&delay=1.5", headers=headers) as response:
+            assert response.headers["content-encoding"] == "gzip"
+            reader = StreamReader(response, gzip=True)
+            assert data_of(reader.until(lambda r: r.events != [])) == ["0"]
+            assert data_of(reader.to_end()) == ["0", "1"]
