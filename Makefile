@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint types pytest bench bench-widget matrix clean
+.PHONY: install demo test lint types pytest bench bench-widget soak matrix clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ test: lint types pytest
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+soak: $(STAMP)
+	$(BIN)/python -m benchmarks.soak --streams 1000 --seconds 120
 
 bench-widget: $(STAMP)
 	$(BIN)/python -m benchmarks.widget
