@@ -38,7 +38,8 @@ class Ticks(SSEView):
         global started, finished
         started += 1
         key = request.GET.get("key", "")
-        number = int(self.last_event_id) + 1 if (self.last_event_id or "").isdigit() else 0
+        resume_after = self.last_event_id or ""
+        number = int(resume_after) + 1 if resume_after.isdigit() else 0
         try:
             while True:
                 yield Event(id=str(number), data=f"tick {number}")
