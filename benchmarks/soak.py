@@ -54,8 +54,11 @@ async def http_get(
 class Client:
     """One simulated user: connects, reads for a while, drops the connection, comes back."""
 
-    def __init__(self, number: int, port: int, tally: Tally, rng: random.Random) -> None:
+    def __init__(
+        self, number: int, port: int, tally: Tally, rng: random.Random, pace: float
+    ) -> None:
         self.number = number
+        self.pace = pace
         self.port = port
         self.tally = tally
         self.rng = rng
@@ -71,9 +74,10 @@ class Client:
             resume = self.resumes and self.last_id is not None
             headers = f"Last-Event-ID: {self.last_id}\r\n" if resume else ""
             self.expected = self.last_id + 1 if resume and self.last_id is not None else 0
-            reader, writer = await http_get(self.port, f"/ticks?key={key}", headers)
+            path = f"/ticks?key={key}&pace={self.pace}"
+            reader, writer = await http_get(self.port, path, headers)
             self.tally.connections += 1
-            stay = min(self.rng.uniform(0.2, 3.0), max(deadline - time.monotonic(), 0.05))
+            stay = min(self.rng.uniform(0.5, 10.0), max(deadline - time.monotonic(), 0.05))
             try:
                 await asyncio.wait_for(self.read(reader, key), stay)
             except (TimeoutError, asyncio.TimeoutError):
@@ -103,9 +107,11 @@ class Client:
             body = body[complete:]
 
 
-async def load(port: int, streams: int, seconds: float, tally: Tally, rng: random.Random) -> None:
+async def load(
+    port: int, streams: int, seconds: float, tally: Tally, rng: random.Random, pace: float
+) -> None:
     end = time.monotonic() + seconds
-    await asyncio.gather(*(Client(n, port, tally, rng).run(end) for n in range(streams)))
+    await asyncio.gather(*(Client(n, port, tally, rng, pace).run(end) for n in range(streams)))
 
 
 def settle(port: int) -> None:
@@ -123,6 +129,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--streams", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=120.0)
+    parser.add_argument("--pace", type=float, default=0.05, help="seconds between events")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     arguments = parser.parse_args()
 
@@ -131,10 +138,15 @@ def main() -> None:
     sock.listen(4096)
     port = sock.getsockname()[1]
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "benchmarks.apps.soak_site"}
+    # As in `make bench`: the server on one core, this client on the other.
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) > 1:
+        os.sched_setaffinity(0, {cores[1]})
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "benchmarks.apps.soak_site:app", "--fd",
          str(sock.fileno()), "--log-level", "warning", "--backlog", "4096"],
         cwd=ROOT, pass_fds=(sock.fileno(),), env=env,
+        preexec_fn=(lambda: os.sched_setaffinity(0, {cores[0]})) if len(cores) > 1 else None,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 30
@@ -150,9 +162,10 @@ def main() -> None:
         rng = random.Random(1)
         # A warm-up with as many streams first: the start to compare with is a server that has
         # already grown its working set, so that what stays above it is what leaked.
-        asyncio.run(load(port, arguments.streams, min(5.0, arguments.seconds / 4), Tally(), rng))
+        warm_up = min(5.0, arguments.seconds / 4)
+        asyncio.run(load(port, arguments.streams, warm_up, Tally(), rng, arguments.pace))
         settle(port)
-        before = stats(port)
+        before = stats(port, "?collect")
         rss_before = process.memory_info().rss
         peak = rss_before
         tally = Tally()
@@ -161,7 +174,7 @@ def main() -> None:
             nonlocal peak
             end = time.monotonic() + arguments.seconds
             clients = [
-                asyncio.create_task(Client(n, port, tally, rng).run(end))
+                asyncio.create_task(Client(n, port, tally, rng, arguments.pace).run(end))
                 for n in range(arguments.streams)
             ]
             while not all(task.done() for task in clients):
@@ -173,8 +186,9 @@ def main() -> None:
 
         asyncio.run(run())
         settle(port)
-        after = stats(port, "?finally")
         rss_after = process.memory_info().rss
+        after = stats(port, "?finally&collect")
+        rss_after_collect = process.memory_info().rss
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -187,6 +201,7 @@ def main() -> None:
     ) or [0.0]
     report = {
         "streams": arguments.streams,
+        "pace_s": arguments.pace,
         "seconds": arguments.seconds,
         "connections": tally.connections,
         "events_delivered": tally.events,
@@ -195,6 +210,7 @@ def main() -> None:
         "rss_mib_before": round(rss_before / 2**20, 1),
         "rss_mib_peak": round(peak / 2**20, 1),
         "rss_mib_after": round(rss_after / 2**20, 1),
+        "rss_mib_after_gc_and_trim": round(rss_after_collect / 2**20, 1),
         "tasks_left_over": after["tasks"] - before["tasks"],
         "finally_not_run": after["started"] - after["finished"],
         "cancel_latency_ms_p50": round(statistics.median(latencies), 1),

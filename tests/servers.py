@@ -11,7 +11,6 @@ import asyncio
 import os
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -135,7 +134,7 @@ def subprocess_server(
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: _answers(url) or process.poll() is not None, 30, f"{argv[0]} to start")
+        wait_until(lambda: answers(url) or process.poll() is not None, 30, f"{argv[0]} to start")
         assert process.poll() is None, f"{command} exited with {process.returncode}"
         yield RunningServer(url)
     finally:
@@ -148,13 +147,10 @@ def subprocess_server(
         sock.close()
 
 
-def _answers(url: str) -> bool:
+def answers(url: str) -> bool:
+    """Whether an HTTP server answers at ``url`` (whatever its status)."""
     try:
         httpx.get(url + "/probe/startup/", timeout=1)
     except httpx.TransportError:
         return False
     return True
-
-
-def python_module(module: str) -> list[str]:
-    return [sys.executable, "-m", module]

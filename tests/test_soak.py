@@ -22,6 +22,6 @@ def test_short_soak_leaves_nothing_behind() -> None:
     report = json.loads(completed.stdout.strip().splitlines()[-1])
     assert report["errors"] == 0, report["first_errors"]
     assert report["events_delivered"] > 1000
-    assert report["connections"] > 200  # clients did leave and come back
+    assert report["connections"] > 120  # clients did leave and come back
     assert report["tasks_left_over"] == 0
     assert report["finally_not_run"] == 0

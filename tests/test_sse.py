@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from typing import Any
@@ -136,3 +137,33 @@ def test_consecutive_events_stay_apart(texts: list[str]) -> None:
     assert [event.data for event in result.events] == [
         text.replace("\r\n", "\n").replace("\r", "\n") for text in texts
     ]
+
+
+@given(
+    data=st.none() | st.text() | st.integers() | st.booleans() | st.floats() | st.lists(st.text()),
+    event=st.none() | st.text(),
+    event_id=st.none() | st.text(),
+    retry=st.none() | st.integers() | st.floats() | st.text(),
+    comment=st.none() | st.text(),
+)
+def test_any_field_values_encode_to_what_they_say_or_are_refused(
+    data: Any, event: Any, event_id: Any, retry: Any, comment: Any
+) -> None:
+    try:
+        encoded = Event(data=data, event=event, id=event_id, retry=retry, comment=comment).encode()
+    except (ValueError, TypeError):
+        return  # refused with a message; checked field by field above
+    result = parse(encoded)
+    assert result.retry == retry
+    if data is None:
+        assert result.events == []
+        return
+    [parsed] = result.events
+    expected = (
+        data
+        if isinstance(data, str)
+        else json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    )
+    assert parsed.data == expected.replace("\r\n", "\n").replace("\r", "\n")
+    assert parsed.type == (event or "message")
+    assert parsed.last_event_id == (event_id or "")

@@ -12,17 +12,11 @@ from typing import Any
 from django.http import HttpRequest, StreamingHttpResponse
 from django.urls import path
 
+from benchmarks.apps.base_settings import *  # noqa: F403 - these modules are the settings
 from benchmarks.apps.raw_asgi import stream_parameters
 from django_streaming import SSEView, StreamItem
 
-SECRET_KEY = "benchmarks"
-DEBUG = False
-ALLOWED_HOSTS = ["*"]
 ROOT_URLCONF = __name__
-INSTALLED_APPS = ["django_streaming"]
-MIDDLEWARE: list[str] = []
-DATABASES: dict[str, Any] = {}
-DJANGO_STREAMING = {"HEARTBEAT_INTERVAL": 15.0}
 
 
 async def plain_stream(request: HttpRequest) -> StreamingHttpResponse:

@@ -4,6 +4,8 @@ generator started and when its ``finally`` ran, and a stats view to read that ba
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import gc
 import os
 import time
 from collections.abc import AsyncIterator
@@ -13,16 +15,10 @@ import psutil
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 
+from benchmarks.apps.base_settings import *  # noqa: F403 - these modules are the settings
 from django_streaming import Event, SSEView, StreamItem
 
-SECRET_KEY = "soak"
-DEBUG = False
-ALLOWED_HOSTS = ["*"]
 ROOT_URLCONF = __name__
-INSTALLED_APPS = ["django_streaming"]
-MIDDLEWARE: list[str] = []
-DATABASES: dict[str, Any] = {}
-DJANGO_STREAMING = {"HEARTBEAT_INTERVAL": 15.0}
 
 started = 0
 finished = 0
@@ -30,7 +26,8 @@ finally_at: dict[str, float] = {}
 
 
 class Ticks(SSEView):
-    """One event every 50 ms, ids counting up; a reconnect resumes after Last-Event-ID."""
+    """An event every ``pace`` seconds, ids counting up; a reconnect resumes after its
+    Last-Event-ID."""
 
     async def stream(
         self, request: HttpRequest, *args: Any, **kwargs: Any
@@ -40,17 +37,23 @@ class Ticks(SSEView):
         key = request.GET.get("key", "")
         resume_after = self.last_event_id or ""
         number = int(resume_after) + 1 if resume_after.isdigit() else 0
+        pace = float(request.GET.get("pace", "0.05"))
         try:
             while True:
                 yield Event(id=str(number), data=f"tick {number}")
                 number += 1
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(pace)
         finally:
             finished += 1
             finally_at[key] = time.monotonic()
 
 
 async def stats(request: HttpRequest) -> JsonResponse:
+    if "collect" in request.GET:
+        # What is really kept, apart from what the allocators cache: collect, then hand free
+        # pages back to the system.
+        gc.collect()
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
     return JsonResponse(
         {
             "started": started,

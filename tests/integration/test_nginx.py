@@ -14,7 +14,14 @@ import pytest
 
 from tests.conftest import require
 from tests.reader import StreamReader, data_of
-from tests.servers import ROOT, RunningServer, listening_socket, uvicorn_server, wait_until
+from tests.servers import (
+    ROOT,
+    RunningServer,
+    answers,
+    listening_socket,
+    uvicorn_server,
+    wait_until,
+)
 from tests.testapp.probes import probe
 
 pytestmark = pytest.mark.nginx
@@ -70,20 +77,12 @@ def nginx(upstream: RunningServer, folder: Path, extra: str = "") -> Iterator[st
     process = subprocess.Popen([executable, "-c", str(config), "-p", str(folder)])
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: _up(url) or process.poll() is not None, what="nginx to start")
+        wait_until(lambda: answers(url) or process.poll() is not None, what="nginx to start")
         assert process.poll() is None, (folder / "error.log").read_text()
         yield url
     finally:
         process.terminate()
         process.wait(timeout=10)
-
-
-def _up(url: str) -> bool:
-    try:
-        httpx.get(url + "/probe/up/", timeout=1)
-    except httpx.TransportError:
-        return False
-    return True
 
 
 @pytest.fixture(scope="module")

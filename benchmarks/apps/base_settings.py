@@ -1,0 +1,13 @@
+"""What the benchmark sites share: a bare Django, no middleware, no database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+SECRET_KEY = "benchmarks"
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+INSTALLED_APPS = ["django_streaming"]
+MIDDLEWARE: list[str] = []
+DATABASES: dict[str, Any] = {}
+DJANGO_STREAMING = {"HEARTBEAT_INTERVAL": 15.0}
