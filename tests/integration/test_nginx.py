@@ -4,6 +4,7 @@ top of nginx's defaults, in front of a real uvicorn."""
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from django.test import override_settings
 
 from tests.conftest import require
 from tests.reader import StreamReader, data_of
@@ -134,3 +136,32 @@ def test_nginx_gzip_still_streams(upstream: RunningServer, tmp_path: Path) -> No
             reader = StreamReader(response, gzip=True)
             assert data_of(reader.until(lambda r: r.events != [])) == ["0"]
             assert data_of(reader.to_end()) == ["0", "1"]
+
+
+def test_http_1_0_client_through_nginx(proxy: str) -> None:
+    host, port = proxy.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as client:
+        client.sendall(b"GET /count/?n=2&delay=1.5 HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        received = b""
+        while b"data: 0" not in received:
+            received += client.recv(65536)
+        assert b"data: 1" not in received  # the first event came alone
+        while chunk := client.recv(65536):
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 200")
+    assert b"data: 1" in received
+
+
+def test_django_gzip_middleware_behind_nginx(tmp_path: Path) -> None:
+    middleware = ["django.middleware.gzip.GZipMiddleware"]
+    headers = {"Accept-Encoding": "gzip"}
+    with (
+        override_settings(MIDDLEWARE=middleware),
+        uvicorn_server() as upstream,
+        nginx(upstream, tmp_path) as url,
+        httpx.stream("GET", f"{url}/count/?n=2&delay=1.5", headers=headers) as response,
+    ):
+        assert response.headers["content-encoding"] == "gzip"
+        reader = StreamReader(response, gzip=True)
+        assert data_of(reader.until(lambda result: result.events != [])) == ["0"]
+        assert data_of(reader.to_end()) == ["0", "1"]
