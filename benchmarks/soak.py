@@ -6,7 +6,8 @@ at random moments too and reconnect with Last-Event-ID, checking that the ids co
 gap and no repeat. Reported: events delivered, errors, server RSS before/peak/after, asyncio
 tasks left over, generators whose ``finally`` did not run, and the cancel latency from a
 client's abort of a running stream (one that had delivered an event) to its generator's
-``finally`` (the monotonic clock is shared by the processes).
+``finally`` (the monotonic clock is shared by the processes), next to the longest pause of
+the server's garbage collector, which stops its event loop, cancellations included.
 
     python -m benchmarks.soak --streams 1000 --seconds 120     # make soak
     python -m benchmarks.soak --streams 100 --seconds 8        # the short run the tests use
@@ -218,6 +219,9 @@ def main() -> None:
         "rss_mib_after_gc_and_trim": round(rss_after_collect / 2**20, 1),
         "tasks_left_over": after["tasks"] - before["tasks"],
         "finally_not_run": after["started"] - after["finished"],
+        "tracked_objects_after": after["tracked_objects"],
+        "gc_pause_ms_max": after["gc_pause_ms_max"],
+        "gc_pauses_over_50ms": after["gc_pauses_over_50ms"],
         "cancel_latency_ms_p50": round(statistics.median(latencies), 1),
         "cancel_latency_ms_p99": round(latencies[int((len(latencies) - 1) * 0.99)], 1),
     }

@@ -23,6 +23,22 @@ ROOT_URLCONF = __name__
 started = 0
 finished = 0
 finally_at: dict[str, float] = {}
+gc_pauses: list[float] = []  # seconds, the collector's own pauses of the event loop
+_gc_started = 0.0
+_forced = False
+
+
+def _time_gc(phase: str, info: dict[str, Any]) -> None:
+    global _gc_started
+    if _forced:
+        return  # the stats view's own collection, not a pause the streams saw
+    if phase == "start":
+        _gc_started = time.perf_counter()
+    else:
+        gc_pauses.append(time.perf_counter() - _gc_started)
+
+
+gc.callbacks.append(_time_gc)
 
 
 class Ticks(SSEView):
@@ -49,11 +65,14 @@ class Ticks(SSEView):
 
 
 async def stats(request: HttpRequest) -> JsonResponse:
+    global _forced
     if "collect" in request.GET:
+        _forced = True
         # What is really kept, apart from what the allocators cache: collect, then hand free
         # pages back to the system.
         gc.collect()
         ctypes.CDLL("libc.so.6").malloc_trim(0)
+        _forced = False
     return JsonResponse(
         {
             "started": started,
@@ -61,6 +80,9 @@ async def stats(request: HttpRequest) -> JsonResponse:
             "tasks": len(asyncio.all_tasks()) - 1,
             "rss": psutil.Process(os.getpid()).memory_info().rss,
             "finally_at": finally_at if "finally" in request.GET else {},
+            "tracked_objects": len(gc.get_objects()),
+            "gc_pause_ms_max": round(max(gc_pauses, default=0) * 1000, 1),
+            "gc_pauses_over_50ms": sum(pause > 0.05 for pause in gc_pauses),
         }
     )
 
