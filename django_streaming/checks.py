@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.apps import AppConfig
@@ -35,31 +35,13 @@ def check_settings(
                 id="django_streaming.W001",
             )
         )
-    heartbeat = user_config.get("HEARTBEAT_INTERVAL", DEFAULTS["HEARTBEAT_INTERVAL"])
-    if heartbeat is not None and not is_positive_number(heartbeat):
-        messages.append(
-            Error(
-                "DJANGO_STREAMING['HEARTBEAT_INTERVAL'] must be a positive number of seconds "
-                f"or None, not {heartbeat!r}.",
-                id="django_streaming.E002",
-            )
-        )
-    retry = user_config.get("RETRY", DEFAULTS["RETRY"])
-    if retry is not None and not is_non_negative_int(retry):
-        messages.append(
-            Error(
-                "DJANGO_STREAMING['RETRY'] must be a non-negative int of milliseconds or None, "
-                f"not {retry!r}.",
-                id="django_streaming.E003",
-            )
-        )
-    for number, key in enumerate(("MAX_BODY_BYTES", "MAX_MESSAGES", "MAX_MESSAGE_CHARS"), start=4):
+    for key, valid, expected, check_id in RULES:
         value = user_config.get(key, DEFAULTS[key])  # type: ignore[literal-required]
-        if not is_non_negative_int(value) or value == 0:
+        if not valid(value):
             messages.append(
                 Error(
-                    f"DJANGO_STREAMING[{key!r}] must be a positive int, not {value!r}.",
-                    id=f"django_streaming.E00{number}",
+                    f"DJANGO_STREAMING[{key!r}] must be {expected}, not {value!r}.",
+                    id=f"django_streaming.{check_id}",
                 )
             )
     return messages
@@ -71,3 +53,27 @@ def is_positive_number(value: object) -> bool:
 
 def is_non_negative_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def is_positive_int(value: object) -> bool:
+    return is_non_negative_int(value) and value != 0
+
+
+#: Each setting's rule: its key, its test, what it must be, and the id of its check.
+RULES: list[tuple[str, Callable[[object], bool], str, str]] = [
+    (
+        "HEARTBEAT_INTERVAL",
+        lambda value: value is None or is_positive_number(value),
+        "a positive number of seconds or None",
+        "E002",
+    ),
+    (
+        "RETRY",
+        lambda value: value is None or is_non_negative_int(value),
+        "a non-negative int of milliseconds or None",
+        "E003",
+    ),
+    ("MAX_BODY_BYTES", is_positive_int, "a positive int", "E004"),
+    ("MAX_MESSAGES", is_positive_int, "a positive int", "E005"),
+    ("MAX_MESSAGE_CHARS", is_positive_int, "a positive int", "E006"),
+]
