@@ -37,6 +37,7 @@ export class ChatWidget {
     this.controller = null; // the AbortController of the answer being streamed
     this.pinned = true;
     this.autoScrollTop = null;
+    this.lastScrollTop = 0;
     this.restoreHistory();
     this.bind();
     this.scrollToBottom();
@@ -101,9 +102,14 @@ export class ChatWidget {
   }
 
   onScroll() {
-    if (this.log.scrollTop === this.autoScrollTop) return; // our own scroll
-    const distance = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight;
-    if (distance <= BOTTOM) this.pinned = true;
+    const top = this.log.scrollTop;
+    const movedDown = top > this.lastScrollTop;
+    this.lastScrollTop = top;
+    if (top === this.autoScrollTop) return; // our own scroll
+    const distance = this.log.scrollHeight - top - this.log.clientHeight;
+    // Back at the bottom pins again; so does scrolling down to within reach of it, since
+    // content may have grown while the scroll was on its way.
+    if (distance <= BOTTOM || (movedDown && distance <= PIN_THRESHOLD)) this.pinned = true;
     else if (distance > PIN_THRESHOLD) this.pinned = false;
     this.updateJumpButton();
   }
