@@ -28,7 +28,7 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: 
 from django.core.asgi import get_asgi_application  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from tests.browser.conftest import CHROMIUM_ARGS  # noqa: E402
+from tests.chromium import launch  # noqa: E402
 from tests.servers import uvicorn_server  # noqa: E402
 
 SECTION = (
@@ -86,9 +86,7 @@ def main() -> None:
         os.environ["BENCH_RATE"] = str(arguments.rate)
         app = ASGIStaticFilesHandler(get_asgi_application())
         with uvicorn_server(app=app) as server, sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-            )
+            browser = launch(playwright)
             page = browser.new_page(base_url=server.url)
             page.goto("/chat-page/?endpoint=/chat-exempt/")
             page.evaluate(

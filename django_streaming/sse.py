@@ -77,7 +77,7 @@ class Event:
 
 
 def encode_data(data: JSONData) -> bytes:
-    """Encode ``data`` as an event of its own: the fast path for a bare ``yield "text"``."""
+    """Encode ``data`` (text or a JSON value) as the data of an event of its own."""
     if isinstance(data, (str, _JSON_TYPES)):
         return (_data_lines(data) + "\n\n").encode()
     raise TypeError(

@@ -6,8 +6,6 @@ asks one question in Chromium and saves docs/chat.png once the answer has stream
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -17,46 +15,29 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from tests.browser.conftest import CHROMIUM_ARGS  # noqa: E402
-from tests.servers import subprocess_server  # noqa: E402
-
-EXAMPLE = ROOT / "example_project"
+from tests.chromium import launch  # noqa: E402
+from tests.servers import example_project_server  # noqa: E402
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        env = {
-            "DJANGO_SETTINGS_MODULE": "example_project.settings",
-            "EXAMPLE_DB": str(Path(folder) / "db.sqlite3"),
-            "SIMULATED_TOKENS_PER_SECOND": "120",
-            "CHAT_BACKEND": "simulated",
-        }
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
-            cwd=EXAMPLE,
-            env={**os.environ, **env},
-            check=True,
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        example_project_server(Path(folder) / "db.sqlite3", tokens_per_second=120) as server,
+        sync_playwright() as playwright,
+    ):
+        browser = launch(playwright)
+        page = browser.new_page(base_url=server.url, viewport={"width": 1000, "height": 900})
+        page.goto("/")
+        page.get_by_role("button", name="New chat").click()
+        page.wait_for_function("document.querySelector('[data-ds-chat]')?.dsChat")
+        page.get_by_label("Message").fill("How do I stream an LLM answer from Django?")
+        page.get_by_label("Message").press("Enter")
+        page.wait_for_function(
+            "document.querySelector('.ds-chat__log').getAttribute('aria-busy') === 'false'"
+            " && document.querySelector('.ds-chat__message--assistant table')"
         )
-        argv = [sys.executable, "-m", "uvicorn", "example_project.asgi:application"]
-        with (
-            subprocess_server([*argv, "--fd", "{fd}"], env=env, cwd=EXAMPLE) as server,
-            sync_playwright() as playwright,
-        ):
-            browser = playwright.chromium.launch(
-                executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-            )
-            page = browser.new_page(base_url=server.url, viewport={"width": 1000, "height": 900})
-            page.goto("/")
-            page.get_by_role("button", name="New chat").click()
-            page.wait_for_function("document.querySelector('[data-ds-chat]')?.dsChat")
-            page.get_by_label("Message").fill("How do I stream an LLM answer from Django?")
-            page.get_by_label("Message").press("Enter")
-            page.wait_for_function(
-                "document.querySelector('.ds-chat__log').getAttribute('aria-busy') === 'false'"
-                " && document.querySelector('.ds-chat__message--assistant table')"
-            )
-            page.screenshot(path=str(ROOT / "docs" / "chat.png"))
-            browser.close()
+        page.screenshot(path=str(ROOT / "docs" / "chat.png"))
+        browser.close()
     print("wrote docs/chat.png")
 
 

@@ -3,8 +3,12 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
+
+from tests.chromium import CHROMIUM, launch
 
 IN_CI = bool(os.environ.get("CI"))
 
@@ -22,3 +26,12 @@ def require(tool: str, path: str | None = None) -> str:
 @pytest.fixture
 def token() -> str:
     return uuid.uuid4().hex
+
+
+@pytest.fixture(scope="module")  # closed before other modules' asyncio tests run
+def browser() -> Iterator[Browser]:
+    executable = require("chromium", CHROMIUM)
+    with sync_playwright() as playwright:
+        browser = launch(playwright, executable)
+        yield browser
+        browser.close()

@@ -11,6 +11,7 @@ import asyncio
 import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -154,3 +155,26 @@ def answers(url: str) -> bool:
     except httpx.TransportError:
         return False
     return True
+
+
+EXAMPLE = ROOT / "example_project"
+
+
+@contextmanager
+def example_project_server(database: Path, tokens_per_second: float) -> Iterator[RunningServer]:
+    """The example project under uvicorn, on a fresh SQLite database, with the simulated model."""
+    env = {
+        "DJANGO_SETTINGS_MODULE": "example_project.settings",
+        "EXAMPLE_DB": str(database),
+        "SIMULATED_TOKENS_PER_SECOND": str(tokens_per_second),
+        "CHAT_BACKEND": "simulated",
+    }
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
+        cwd=EXAMPLE,
+        env={**os.environ, **env},
+        check=True,
+    )
+    argv = [sys.executable, "-m", "uvicorn", "example_project.asgi:application", "--fd", "{fd}"]
+    with subprocess_server(argv, env=env, cwd=EXAMPLE) as server:
+        yield server

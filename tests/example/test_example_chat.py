@@ -3,57 +3,24 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import CHROMIUM_ARGS
-from tests.conftest import require
-from tests.servers import ROOT, RunningServer, subprocess_server
+from tests.servers import ROOT, RunningServer, example_project_server
 
 pytestmark = pytest.mark.browser
-EXAMPLE = ROOT / "example_project"
 ANSWER = ".ds-chat__message--assistant"
 
 
 @pytest.fixture(scope="module")
 def example_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     database = tmp_path_factory.mktemp("example") / "db.sqlite3"
-    env = {
-        "DJANGO_SETTINGS_MODULE": "example_project.settings",
-        "EXAMPLE_DB": str(database),
-        "SIMULATED_TOKENS_PER_SECOND": "60",
-        "CHAT_BACKEND": "simulated",
-    }
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
-        cwd=EXAMPLE,
-        env={**_environ(), **env},
-        check=True,
-    )
-    argv = [sys.executable, "-m", "uvicorn", "example_project.asgi:application", "--fd", "{fd}"]
-    with subprocess_server(argv, env=env, cwd=EXAMPLE) as server:
+    with example_project_server(database, tokens_per_second=60) as server:
         yield server
-
-
-def _environ() -> dict[str, str]:
-    import os
-
-    return dict(os.environ)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    executable = require("chromium", "/usr/bin/chromium")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def new_page(browser: Browser, server: RunningServer) -> Page:
