@@ -8,8 +8,10 @@ from typing import Any
 from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
+from django.utils.module_loading import import_string
 
 from .conf import DEFAULTS
+from .stores.base import StreamStore
 
 __all__ = ["check_settings"]
 
@@ -44,7 +46,25 @@ def check_settings(
                     id=f"django_streaming.{check_id}",
                 )
             )
+    store_problem = _store_problem(user_config.get("STORE", DEFAULTS["STORE"]))
+    if store_problem:
+        messages.append(Error(store_problem, id="django_streaming.E008"))
     return messages
+
+
+def _store_problem(value: object) -> str | None:
+    if not isinstance(value, dict) or not isinstance(value.get("BACKEND"), str):
+        return f"DJANGO_STREAMING['STORE'] must be a dict with a 'BACKEND' path, not {value!r}."
+    if not isinstance(value.get("OPTIONS", {}), dict):
+        return "DJANGO_STREAMING['STORE']['OPTIONS'] must be a dict of keyword arguments."
+    try:
+        backend = import_string(value["BACKEND"])
+    except ImportError as error:
+        hint = " (pip install 'django-streaming[redis]')" if "redis" in str(error) else ""
+        return f"DJANGO_STREAMING['STORE'] backend cannot be imported: {error}{hint}."
+    if not (isinstance(backend, type) and issubclass(backend, StreamStore)):
+        return f"DJANGO_STREAMING['STORE'] backend {value['BACKEND']!r} is not a StreamStore."
+    return None
 
 
 def is_positive_number(value: object) -> bool:
@@ -76,4 +96,5 @@ RULES: list[tuple[str, Callable[[object], bool], str, str]] = [
     ("MAX_BODY_BYTES", is_positive_int, "a positive int", "E004"),
     ("MAX_MESSAGES", is_positive_int, "a positive int", "E005"),
     ("MAX_MESSAGE_CHARS", is_positive_int, "a positive int", "E006"),
+    ("MAX_DURATION", is_positive_number, "a positive number of seconds", "E007"),
 ]

@@ -13,6 +13,11 @@
         "MAX_BODY_BYTES": 1024 * 1024,
         "MAX_MESSAGES": 1000,
         "MAX_MESSAGE_CHARS": 200_000,
+        # Where resumable streams (resumable = True on a view) keep their events: this
+        # process's memory by default, or Redis for several workers (see stores/__init__.py).
+        "STORE": {"BACKEND": "django_streaming.stores.memory.MemoryStore", "OPTIONS": {}},
+        # Seconds a resumable generation may run before it is cancelled.
+        "MAX_DURATION": 600.0,
     }
 
 Values are checked by the system checks in ``checks.py``.
@@ -37,6 +42,8 @@ class Config(TypedDict):
     MAX_BODY_BYTES: int
     MAX_MESSAGES: int
     MAX_MESSAGE_CHARS: int
+    STORE: dict[str, Any]  # {"BACKEND": dotted path, "OPTIONS": keyword arguments}
+    MAX_DURATION: float
 
 
 DEFAULTS: Config = {
@@ -45,6 +52,8 @@ DEFAULTS: Config = {
     "MAX_BODY_BYTES": 1024 * 1024,
     "MAX_MESSAGES": 1000,
     "MAX_MESSAGE_CHARS": 200_000,
+    "STORE": {"BACKEND": "django_streaming.stores.memory.MemoryStore", "OPTIONS": {}},
+    "MAX_DURATION": 600.0,
 }
 
 

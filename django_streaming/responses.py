@@ -18,7 +18,7 @@ from .conf import FROM_SETTINGS, FromSettings, get_config
 from .sse import Event, JSONData
 from .streams import EventStream
 
-__all__ = ["SSEResponse", "StreamItem"]
+__all__ = ["SSEResponse", "StreamItem", "error_event"]
 
 logger = logging.getLogger("django_streaming")
 
@@ -87,9 +87,7 @@ class SSEResponse(StreamingHttpResponse):
         The event is ``event: error`` with JSON ``{"message": ...}``; the message names the
         exception only when ``DEBUG`` is on.
         """
-        logger.error("Error while streaming a response", exc_info=error)
-        message = f"{type(error).__name__}: {error}" if settings.DEBUG else GENERIC_ERROR_MESSAGE
-        return Event(event="error", data={"message": message}).encode()
+        return error_event(error).encode()
 
     def _body(self) -> ClosableAsyncIterator[bytes]:
         replaced = getattr(self, "_iterator", None) is not self._stream
@@ -114,6 +112,14 @@ class SSEResponse(StreamingHttpResponse):
         if self._sync_iterator is not None:
             self._sync_iterator.close()
         super().close()
+
+
+def error_event(error: Exception) -> Event:
+    """Log ``error`` and return the event that tells the client the stream failed: the
+    exception is named only when ``DEBUG`` is on."""
+    logger.error("Error while streaming a response", exc_info=error)
+    message = f"{type(error).__name__}: {error}" if settings.DEBUG else GENERIC_ERROR_MESSAGE
+    return Event(event="error", data={"message": message})
 
 
 async def _closing(

@@ -22,6 +22,7 @@ import asyncio
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from typing import Any
 
+from . import shutdown
 from .sse import encode
 
 __all__ = ["HEARTBEAT", "OPENING", "EventStream"]
@@ -30,6 +31,8 @@ __all__ = ["HEARTBEAT", "OPENING", "EventStream"]
 HEARTBEAT = b": heartbeat\n\n"
 #: Sent first, so the client and any proxy see the stream open before the first event is ready.
 OPENING = b": stream open\n\n"
+#: Milliseconds after which a client reconnects when the server stops, unless ``retry`` is set.
+SHUTDOWN_RETRY = 1000
 # Past this many buffered bytes the pump waits for the writer to catch up.
 HIGH_WATER_MARK = 64 * 1024
 
@@ -48,7 +51,8 @@ class EventStream(AsyncIterator[bytes]):
 
     __slots__ = (
         "_chunks", "_closed", "_drained", "_finished", "_heartbeat", "_loop", "_on_error",
-        "_opening", "_pump", "_size", "_source", "_timer", "_waiter", "_written_at",
+        "_opening", "_pump", "_retry", "_size", "_source", "_timer", "_waiter", "_written_at",
+        "__weakref__",
     )  # fmt: skip
 
     def __init__(
@@ -62,6 +66,7 @@ class EventStream(AsyncIterator[bytes]):
         self._source = source
         self._heartbeat = heartbeat
         self._on_error = on_error
+        self._retry = retry
         self._opening = f"retry: {retry}\n\n".encode() if retry is not None else OPENING
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pump: asyncio.Task[None] | None = None
@@ -80,6 +85,7 @@ class EventStream(AsyncIterator[bytes]):
             loop = self._loop = asyncio.get_running_loop()
             if not self._closed:
                 self._pump = loop.create_task(self._run())
+                shutdown.register(self)
                 if self._heartbeat is not None:
                     self._timer = loop.call_at(loop.time() + self._heartbeat, self._beat)
                 return self._resolved(self._opening)
@@ -98,6 +104,20 @@ class EventStream(AsyncIterator[bytes]):
         pump = self._pump
         if pump is not None and not pump.done():
             await asyncio.wait((pump,))
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The loop serving this stream, once it started."""
+        return self._loop
+
+    def shut_down(self) -> None:
+        """End the stream now, with a hint to reconnect soon: the server is stopping."""
+        if self._finished or self._closed:
+            return
+        retry = self._retry if self._retry is not None else SHUTDOWN_RETRY
+        self._deliver(f": server shutting down\nretry: {retry}\n\n".encode())
+        if self._pump is not None:
+            self._pump.cancel()
 
     def _abandon(self) -> None:
         self._closed = True

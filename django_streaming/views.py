@@ -3,19 +3,49 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from typing import Any, ClassVar
+import inspect
+import secrets
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from typing import Any, ClassVar, Literal
 
-from django.http import HttpRequest, HttpResponseBase, JsonResponse
+from asgiref.sync import sync_to_async
+from django.core.exceptions import ImproperlyConfigured
+from django.core.handlers.asgi import ASGIRequest
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseNotAllowed,
+    JsonResponse,
+)
+from django.urls import URLPattern, path
 from django.views import View
 
-from .conf import FROM_SETTINGS, FromSettings
-from .responses import SSEResponse, StreamItem
+from .bridges import iterate_in_thread
+from .conf import FROM_SETTINGS, FromSettings, get_config
+from .responses import SSEResponse, StreamItem, error_event
+from .resumable import Generation, new_stream_id, parse_event_id, tail
+from .sse import Event
+from .stores import EndStatus, StoreUnavailable, StreamStore, get_store
 
 __all__ = ["SSEView", "error_response"]
 
 #: Longer ids are refused: they only come from a client that is broken or hostile.
 LAST_EVENT_ID_MAX_LENGTH = 256
+# The session key under which a visitor's random owner token is kept.
+OWNER_SESSION_KEY = "_django_streaming_owner"
+
+Action = Literal["start", "resume", "stop"]
+ViewResult = HttpResponseBase | Awaitable[HttpResponseBase]
 
 
 class SSEView(View):
@@ -38,6 +68,16 @@ class SSEView(View):
     runs on the event loop when ``setup()``, ``dispatch()`` and the handlers are Django's or
     ours (they do no I/O); when a mixin or subclass overrides one, it may do sync I/O (loading
     the user, say), so Django runs it in a thread: one hop per request, never one per event.
+
+    With ``resumable = True`` (ASGI only) the generator runs as a task of its own that writes
+    each event, numbered in its id, to the stream store (``DJANGO_STREAMING["STORE"]``), and
+    the response tails the store: a client that disconnects does not stop the generation, and
+    a reconnect with ``Last-Event-ID`` gets every event after that id, then the live ones. The
+    stream ends with ``event: end`` and data ``{"status": ...}``: ``completed``, ``cancelled``
+    (stopped, or past ``max_duration``), ``error`` or ``interrupted`` (its worker went away).
+    Mount it with ``path("clock/", include(Clock.urls()))`` to also serve
+    ``POST clock/<stream_id>/stop``, which stops the generation on whichever worker runs it.
+    Only the visitor who started a stream (``stream_owner()``) may resume or stop it.
     """
 
     http_method_names: ClassVar[list[str]] = ["get", "options"]  # type: ignore[misc]
@@ -45,6 +85,12 @@ class SSEView(View):
     retry: ClassVar[int | FromSettings | None] = FROM_SETTINGS
     headers: ClassVar[Mapping[str, str]] = {}
     response_class: ClassVar[type[SSEResponse]] = SSEResponse
+    #: Run the generator apart from the response, resumable and stoppable through the store.
+    resumable: ClassVar[bool] = False
+    #: Seconds a resumable generation may run; the ``MAX_DURATION`` setting by default.
+    max_duration: ClassVar[float | FromSettings] = FROM_SETTINGS
+    #: What this URL does; set by ``urls()``.
+    action: Action = "start"
 
     last_event_id: str | None = None
 
@@ -55,13 +101,40 @@ class SSEView(View):
         methods = [cls.setup, cls.dispatch] + [
             getattr(cls, name) for name in cls.http_method_names if name != "options"
         ]
-        if not all(_is_ours(method) for method in methods):
+        on_loop = all(_is_ours(method) for method in methods)
+        if not cls.resumable and not on_loop:
             return view
 
-        async def on_event_loop(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-            return view(request, *args, **kwargs)
+        async def async_view(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            if cls.resumable and not isinstance(request, ASGIRequest):
+                raise ImproperlyConfigured(
+                    f"{cls.__name__} is resumable: its generation outlives the request, which "
+                    "needs an ASGI server (uvicorn, daphne, hypercorn, granian)."
+                )
+            response = (
+                view(request, *args, **kwargs)
+                if on_loop
+                else (await sync_to_async(view)(request, *args, **kwargs))
+            )
+            # A resumable handler returns a coroutine: the store is async.
+            return await response if inspect.isawaitable(response) else response
 
-        return functools.update_wrapper(on_event_loop, view)
+        return functools.update_wrapper(async_view, view)
+
+    @classmethod
+    def urls(
+        cls, *, decorators: Sequence[Callable[..., Any]] = (), **initkwargs: Any
+    ) -> list[URLPattern]:
+        """The URLs of a resumable view, for ``include()``: ``""`` serves the stream and
+        ``"<stream_id>/stop"`` (POST) stops it. ``decorators`` wrap each view
+        (``csrf_exempt`` for an API authenticated by tokens, say)."""
+        return [
+            path("", _decorate(cls.as_view(**initkwargs), decorators)),
+            path(
+                "<str:stream_id>/stop",
+                _decorate(cls.as_view(action="stop", **initkwargs), decorators),
+            ),
+        ]
 
     def stream(
         self, request: HttpRequest, *args: Any, **kwargs: Any
@@ -69,19 +142,148 @@ class SSEView(View):
         """Yield the events to send. Override this."""
         raise NotImplementedError(f"{type(self).__name__} must define stream().")
 
-    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+    async def stream_owner(self, request: HttpRequest) -> str:
+        """Who may resume and stop the resumable streams started by ``request``: the user when
+        logged in, else the session (a random token kept in it). Override for other schemes
+        (an API key, say)."""
+        auser = getattr(request, "auser", None)
+        if auser is not None:
+            user = await auser()
+            if user.is_authenticated:
+                return f"user:{user.pk}"
+        session = getattr(request, "session", None)
+        if session is None:
+            # No session middleware: the unguessable stream id is the only guard.
+            return "anonymous"
+        token = await session.aget(OWNER_SESSION_KEY)
+        if token is None:
+            token = secrets.token_urlsafe(18)
+            await session.aset(OWNER_SESSION_KEY, token)
+        return f"session:{token}"
+
+    def stream_ending(self, status: EndStatus) -> Iterable[StreamItem]:
+        """What a resumable stream sends after its last event, given how it ended."""
+        return [Event(event="end", data={"status": status})]
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        if self.action == "stop":
+            if request.method != "POST":
+                return HttpResponseNotAllowed(["POST"])
+            return _store_errors(self._stop(request, kwargs))
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> ViewResult:
         last_event_id = _last_event_id(request)
         if last_event_id is not None:
             problem = _last_event_id_problem(last_event_id)
             if problem:
                 return error_response(400, "invalid_last_event_id", problem)
         self.last_event_id = last_event_id
+        if self.resumable:
+            return _store_errors(self._start_or_resume(request, args, kwargs))
         return self.response_class(
             self.stream(request, *args, **kwargs),
             heartbeat=self.heartbeat,
             retry=self.retry,
             headers=self.headers,
         )
+
+    # Resumable streams.
+
+    async def _start_or_resume(
+        self, request: HttpRequest, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> HttpResponseBase:
+        store = get_store()
+        owner = await self.stream_owner(request)
+        if self.last_event_id is None:
+            stream_id = new_stream_id()
+            await store.create(stream_id, owner=owner)
+            self.start_generation(store, stream_id, self.stream(request, *args, **kwargs))
+            return self.tail_response(store, stream_id, after=0)
+        parsed = parse_event_id(self.last_event_id)
+        if parsed is None or not await _owns(store, parsed[0], owner):
+            return _not_found()
+        stream_id, after = parsed
+        entries, ended = await store.read(stream_id, after, timeout=0)
+        if ended and not entries:
+            # Nothing more will come: 204 tells EventSource to stop reconnecting.
+            return HttpResponse(status=204)
+        return self.tail_response(store, stream_id, after=after)
+
+    async def _stop(self, request: HttpRequest, kwargs: dict[str, Any]) -> HttpResponseBase:
+        store = get_store()
+        stream_id = await self.find_stream(store, request, kwargs)
+        if isinstance(stream_id, HttpResponseBase):
+            return stream_id
+        if stream_id is not None:
+            await store.request_stop(stream_id)
+        return HttpResponse(status=204)
+
+    async def find_stream(
+        self, store: StreamStore, request: HttpRequest, kwargs: dict[str, Any]
+    ) -> str | HttpResponseBase | None:
+        """The stream a stop or resume URL names, None if none is active, or a 404."""
+        stream_id = kwargs.get("stream_id", "")
+        if not await _owns(store, stream_id, await self.stream_owner(request)):
+            return _not_found()
+        return str(stream_id)
+
+    def start_generation(
+        self,
+        store: StreamStore,
+        stream_id: str,
+        source: AsyncIterable[Any] | Iterable[Any],
+        key: str | None = None,
+    ) -> Generation:
+        max_duration = self.max_duration
+        if max_duration is FROM_SETTINGS:
+            max_duration = get_config()["MAX_DURATION"]
+        generation = Generation(
+            store,
+            stream_id,
+            source if isinstance(source, AsyncIterable) else iterate_in_thread(source),
+            key=key,
+            max_duration=max_duration,
+            on_error=error_event,
+        )
+        generation.start()
+        return generation
+
+    def tail_response(
+        self, store: StreamStore, stream_id: str, *, after: int, headers: Mapping[str, str] = {}
+    ) -> SSEResponse:
+        return self.response_class(
+            tail(store, stream_id, after=after, ending=self.stream_ending),
+            heartbeat=self.heartbeat,
+            retry=self.retry,
+            headers={**self.headers, **headers},
+        )
+
+
+def _decorate(view: Callable[..., Any], decorators: Sequence[Callable[..., Any]]) -> Any:
+    for decorator in reversed(decorators):
+        view = decorator(view)
+    return view
+
+
+async def _owns(store: StreamStore, stream_id: str, owner: str) -> bool:
+    if not stream_id or len(stream_id) > LAST_EVENT_ID_MAX_LENGTH:
+        return False
+    info = await store.info(stream_id)
+    return info is not None and secrets.compare_digest(info.owner, owner)
+
+
+async def _store_errors(response: Awaitable[HttpResponseBase]) -> HttpResponseBase:
+    try:
+        return await response
+    except StoreUnavailable:
+        return error_response(
+            503, "store_unavailable", "Streams are unavailable for a moment; try again shortly."
+        )
+
+
+def _not_found() -> JsonResponse:
+    return error_response(404, "not_found", "There is no such stream.")
 
 
 def _is_ours(method: Callable[..., Any]) -> bool:

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+from typing import Any
+
 SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
@@ -23,4 +26,15 @@ TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP
 STATIC_URL = "/static/"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGIN_URL = "/login/"
-DJANGO_STREAMING = {"HEARTBEAT_INTERVAL": 15.0}
+# Sessions in a signed cookie: servers in several processes share them without a database.
+SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+DJANGO_STREAMING: dict[str, Any] = {"HEARTBEAT_INTERVAL": 15.0}
+if os.environ.get("TEST_REDIS_URL"):  # servers started as subprocesses by the Redis tests
+    DJANGO_STREAMING["STORE"] = {
+        "BACKEND": "django_streaming.stores.redis.RedisStore",
+        "OPTIONS": {
+            "url": os.environ["TEST_REDIS_URL"],
+            "prefix": os.environ["TEST_REDIS_PREFIX"],
+            "lease": float(os.environ.get("TEST_REDIS_LEASE", "10")),
+        },
+    }

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseNotAllowed
+from django.urls import URLPattern, path
 
 from django_streaming.conf import get_config
 from django_streaming.responses import StreamItem
-from django_streaming.views import SSEView, error_response
+from django_streaming.resumable import new_stream_id, tail
+from django_streaming.stores import EndStatus, StreamStore, get_store
+from django_streaming.views import SSEView, ViewResult, _store_errors, error_response
 
 from .messages import ChatMessage, ChatRequest, ChatRequestError, parse_chat_request
 from .parts import ChatPart, DataPart, ReasoningDelta, SourceURL
@@ -25,6 +28,8 @@ logger = logging.getLogger("django_streaming")
 #: The header ``useChat`` checks to know it reads a UI message stream.
 PROTOCOL_HEADERS = {"x-vercel-ai-ui-message-stream": "v1"}
 GENERIC_ERROR_TEXT = "The answer failed on the server."
+INTERRUPTED_TEXT = "The answer was interrupted: the server writing it went away."
+CHAT_ID_MAX_LENGTH = 256
 
 Status = Literal["completed", "cancelled", "error"]
 
@@ -75,6 +80,26 @@ class ChatStreamView(SSEView):
 
     chat: ChatRequest
 
+    @classmethod
+    def urls(
+        cls, *, decorators: Sequence[Callable[..., Any]] = (), **initkwargs: Any
+    ) -> list[URLPattern]:
+        """The URLs ``useChat`` calls, for ``include()``: ``""`` (POST) answers,
+        ``"<chat_id>/stream"`` (GET) resumes the answer in progress, ``"<chat_id>/stop"``
+        (POST) stops it. ``decorators`` wrap each view (``csrf_exempt``, say)."""
+
+        def view(action: str) -> Any:
+            view = cls.as_view(action=action, **initkwargs)
+            for decorator in reversed(decorators):
+                view = decorator(view)
+            return view
+
+        return [
+            path("", view("start")),
+            path("<str:chat_id>/stream", view("resume")),
+            path("<str:chat_id>/stop", view("stop")),
+        ]
+
     async def generate(self, messages: list[ChatMessage]) -> AsyncIterator[ChatPart]:
         """Yield the answer to ``messages``. Override this."""
         raise NotImplementedError(f"{type(self).__name__} must define generate().")
@@ -83,13 +108,93 @@ class ChatStreamView(SSEView):
     async def on_finish(self, result: ChatResult) -> None:
         """Called once the answer is over, whatever its ``result.status``. Override to save it."""
 
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        if self.action == "resume":
+            if request.method != "GET":
+                return HttpResponseNotAllowed(["GET"])
+            return _store_errors(self._resume(request, kwargs))
+        return super().dispatch(request, *args, **kwargs)
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> ViewResult:
         try:
             self.chat = self.parse_request(request)
         except ChatRequestError as error:
             return error_response(error.status, error.code, error.message)
+        if self.resumable:
+            return _store_errors(self._start(request))
         return self.response_class(
             self.message_stream(self.chat),
+            heartbeat=self.heartbeat,
+            retry=self.retry,
+            headers={**self.headers, **PROTOCOL_HEADERS},
+        )
+
+    def stream_ending(self, status: EndStatus) -> list[StreamItem]:
+        # An answer that completed or failed already ended with its finish or error part.
+        if status == "cancelled":
+            return [{"type": "abort", "reason": "stopped"}, "[DONE]"]
+        if status == "interrupted":
+            return [{"type": "error", "errorText": INTERRUPTED_TEXT}, "[DONE]"]
+        return []
+
+    def chat_key(self, chat_id: str) -> str:
+        """The store key naming the answer in progress for ``chat_id``."""
+        view = type(self)
+        return f"{view.__module__}.{view.__qualname__}:{chat_id}"
+
+    async def find_stream(
+        self, store: StreamStore, request: HttpRequest, kwargs: dict[str, Any]
+    ) -> str | HttpResponseBase | None:
+        chat_id = kwargs.get("chat_id", "")
+        if not chat_id or len(chat_id) > CHAT_ID_MAX_LENGTH:
+            return error_response(404, "not_found", "There is no such chat.")
+        stream_id = await store.active(self.chat_key(chat_id))
+        if stream_id is None:
+            return None
+        info = await store.info(stream_id)
+        if info is None or info.status != "active":
+            return None
+        if not secrets.compare_digest(info.owner, await self.stream_owner(request)):
+            return error_response(404, "not_found", "There is no such chat.")
+        return stream_id
+
+    async def _start(self, request: HttpRequest) -> HttpResponseBase:
+        chat_id = self.chat.chat_id
+        if not chat_id or len(chat_id) > CHAT_ID_MAX_LENGTH:
+            return error_response(
+                400,
+                "invalid_chat_id",
+                f"A resumable chat needs the chat's id (at most {CHAT_ID_MAX_LENGTH} characters).",
+            )
+        store = get_store()
+        previous = await self.find_stream(store, request, {"chat_id": chat_id})
+        if isinstance(previous, HttpResponseBase):
+            return previous
+        stream_id = new_stream_id()
+        await store.create(
+            stream_id, owner=await self.stream_owner(request), key=self.chat_key(chat_id)
+        )
+        if previous is not None:
+            # A new question supersedes the answer in progress: stop paying for it.
+            await store.request_stop(previous)
+        self.start_generation(
+            store, stream_id, self.message_stream(self.chat), key=self.chat_key(chat_id)
+        )
+        return self._tail(store, stream_id)
+
+    async def _resume(self, request: HttpRequest, kwargs: dict[str, Any]) -> HttpResponseBase:
+        store = get_store()
+        stream_id = await self.find_stream(store, request, kwargs)
+        if isinstance(stream_id, HttpResponseBase):
+            return stream_id
+        if stream_id is None:
+            return HttpResponse(status=204)
+        # The AI SDK treats a resume as a replay: the answer again from its start.
+        return self._tail(store, stream_id)
+
+    def _tail(self, store: StreamStore, stream_id: str) -> HttpResponseBase:
+        return self.response_class(
+            _chat_errors(tail(store, stream_id, after=0, ending=self.stream_ending)),
             heartbeat=self.heartbeat,
             retry=self.retry,
             headers={**self.headers, **PROTOCOL_HEADERS},
@@ -208,6 +313,17 @@ class _Blocks:
     def _delta(self, kind: str, delta: str) -> dict[str, Any]:
         assert self.open is not None
         return {"type": f"{kind}-delta", "id": self.open[1], "delta": delta}
+
+
+async def _chat_errors(source: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    """A failure of the store, as the protocol's error part rather than a bare SSE event."""
+    try:
+        async for item in source:
+            yield item
+    except Exception as error:
+        logger.error("Error while tailing a chat answer", exc_info=error)
+        yield {"type": "error", "errorText": _error_text(error)}
+        yield "[DONE]"
 
 
 def _error_text(error: Exception) -> str:

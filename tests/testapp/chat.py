@@ -119,3 +119,7 @@ class TestChat(ChatStreamView):
         probe(key).finish(cancelled=result.status == "cancelled")
         if self.on_finish_fails:
             raise RuntimeError("on_finish failed")
+
+
+class ResumableChat(TestChat):
+    resumable = True

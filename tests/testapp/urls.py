@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
 
 from . import views
-from .chat import TestChat
+from .chat import ResumableChat, TestChat
 
 urlpatterns = [
     path("count/", views.CountView.as_view()),
@@ -27,4 +27,8 @@ urlpatterns = [
     path("chat-page/", views.chat_page),
     path("byte-by-byte/", csrf_exempt(views.byte_by_byte)),
     path("overloaded/", csrf_exempt(views.overloaded)),
+    path("resumable/", include(views.ResumableCountView.urls())),
+    path("resumable-exempt/", include(views.ResumableCountView.urls(decorators=[csrf_exempt]))),
+    path("resumable-chat/", include(ResumableChat.urls(decorators=[csrf_exempt]))),
+    path("resumable-chat-csrf/", include(ResumableChat.urls())),
 ]

@@ -232,3 +232,32 @@ async def byte_by_byte(request: HttpRequest) -> StreamingHttpResponse:
 
 def overloaded(request: HttpRequest) -> HttpResponse:
     return error_response(503, "overloaded", "The model is overloaded; try again in a minute.")
+
+
+class ResumableCountView(SSEView):
+    """``CountView``, resumable: ``n`` events ``0..n-1``, ``delay`` seconds apart; with
+    ``gate`` it waits for the test to open the probe's gate before the last one."""
+
+    resumable = True
+    heartbeat = 0.5
+
+    async def stream(
+        self, request: HttpRequest, *args: Any, **kwargs: Any
+    ) -> AsyncIterator[StreamItem]:
+        state = probe(request.GET.get("token", "-"))
+        state.started.set()
+        delay = _number(request, "delay", 0)
+        count = int(_number(request, "n", 3))
+        try:
+            for number in range(count):
+                if "gate" in request.GET and number == count - 1:
+                    await asyncio.to_thread(state.gate.wait)
+                if delay:
+                    await asyncio.sleep(delay)
+                yield str(number)
+            if "fail" in request.GET:
+                raise RuntimeError("secret detail")
+        except asyncio.CancelledError:
+            state.finish(cancelled=True)
+            raise
+        state.finish(cancelled=False)

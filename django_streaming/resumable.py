@@ -1,0 +1,209 @@
+"""Resumable streams: the generation runs as a task of its own and writes every event to the
+stream store; each response, the first one included, only tails the store.
+
+So a client that goes away does not stop the generation, a client that comes back gets what it
+missed, and a stop request reaches the generation through the store, from any worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
+from dataclasses import replace
+from typing import Any
+
+from . import shutdown
+from .sse import Event
+from .stores import EndStatus, StreamStore
+
+__all__ = ["Generation", "event_id", "new_stream_id", "parse_event_id", "tail"]
+
+logger = logging.getLogger("django_streaming")
+
+# Stream ids are URL-safe base64, which never holds this.
+ID_SEPARATOR = ":"
+
+
+class StreamGap(Exception):
+    """The events a reader asked for were dropped (the store keeps at most ``max_len``)."""
+
+
+def new_stream_id() -> str:
+    """An unguessable id: 144 random bits."""
+    return secrets.token_urlsafe(18)
+
+
+def event_id(stream_id: str, seq: int) -> str:
+    return f"{stream_id}{ID_SEPARATOR}{seq}"
+
+
+def parse_event_id(value: str) -> tuple[str, int] | None:
+    """``(stream id, sequence number)`` from an event id we sent, or None."""
+    stream_id, separator, seq = value.rpartition(ID_SEPARATOR)
+    if not separator or not stream_id or not seq.isdigit() or not seq.isascii():
+        return None
+    return stream_id, int(seq)
+
+
+def _encode_with_id(item: object, stream_id: str, seq: int) -> bytes:
+    if isinstance(item, Event):
+        return replace(item, id=event_id(stream_id, seq)).encode()
+    if isinstance(item, bytes):
+        raise TypeError(
+            "A resumable stream numbers its events, so it cannot send ready-made bytes: "
+            "yield text, JSON data or Event."
+        )
+    return Event(data=item, id=event_id(stream_id, seq)).encode()  # type: ignore[arg-type]
+
+
+class Generation:
+    """Runs ``source`` as a task of its own, writing its events to ``store`` under
+    ``stream_id``, until it ends, is stopped, or runs longer than ``max_duration`` seconds."""
+
+    def __init__(
+        self,
+        store: StreamStore,
+        stream_id: str,
+        source: AsyncIterable[object],
+        *,
+        key: str | None,
+        max_duration: float,
+        on_error: Callable[[Exception], Event],
+    ) -> None:
+        self.store = store
+        self.stream_id = stream_id
+        self.source = source
+        self.key = key
+        self.max_duration = max_duration
+        self.on_error = on_error
+        self.status: EndStatus | None = None
+        self.task: asyncio.Task[None] | None = None
+        self._cancel_reason: EndStatus | None = None
+
+    def start(self) -> asyncio.Task[None]:
+        self.task = asyncio.get_running_loop().create_task(self._run())
+        shutdown.generations.add(self)
+        self.task.add_done_callback(lambda _: shutdown.generations.discard(self))
+        return self.task
+
+    def cancel(self, reason: EndStatus) -> None:
+        """Stop the generator at its current ``await``; the stream ends with ``reason``."""
+        if self.task is not None and not self.task.done() and self._cancel_reason is None:
+            self._cancel_reason = reason
+            self.task.cancel()
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        store, stream_id = self.store, self.stream_id
+        watch = loop.create_task(store.wait_for_stop(stream_id))
+        watch.add_done_callback(self._on_stop_request)
+        deadline = loop.call_later(self.max_duration, self._on_deadline)
+        lease = _Lease(store, stream_id)
+        status: EndStatus = "completed"
+        iterator = aiter(self.source)
+        seq = 0
+        try:
+            try:
+                async for item in iterator:
+                    seq += 1
+                    await store.append(stream_id, [(seq, _encode_with_id(item, stream_id, seq))])
+            finally:
+                aclose = getattr(iterator, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+        except asyncio.CancelledError:
+            status = self._cancel_reason or "interrupted"
+            if self._cancel_reason is None:
+                raise  # not ours: the loop is going away
+        except Exception as error:
+            status = "error"
+            try:
+                error_event = _encode_with_id(self.on_error(error), stream_id, seq + 1)
+                await store.append(stream_id, [(seq + 1, error_event)])
+            except Exception:
+                logger.exception("Could not store the error event of stream %s", stream_id)
+        finally:
+            self.status = status
+            deadline.cancel()
+            watch.cancel()
+            lease.cancel()
+            try:
+                await store.finish(stream_id, status, key=self.key)
+            except Exception:
+                logger.exception("Could not store the end of stream %s", stream_id)
+
+    def _on_stop_request(self, watch: asyncio.Task[None]) -> None:
+        if not watch.cancelled() and watch.exception() is None:
+            self.cancel("cancelled")
+
+    def _on_deadline(self) -> None:
+        logger.warning(
+            "Stream %s ran for its maximum of %s s and was cancelled.",
+            self.stream_id,
+            self.max_duration,
+        )
+        self.cancel("cancelled")
+
+
+class _Lease:
+    """Renews the generating worker's lease three times per the store's liveness interval."""
+
+    def __init__(self, store: StreamStore, stream_id: str) -> None:
+        self.store = store
+        self.stream_id = stream_id
+        self.interval = None if store.liveness_interval is None else store.liveness_interval / 3
+        self.loop = asyncio.get_running_loop()
+        self.renewal: asyncio.Task[None] | None = None
+        self.timer = (
+            None if self.interval is None else self.loop.call_later(self.interval, self._renew)
+        )
+
+    def _renew(self) -> None:
+        assert self.interval is not None
+        if self.renewal is None or self.renewal.done():
+            self.renewal = self.loop.create_task(self._keep_alive())
+        self.timer = self.loop.call_later(self.interval, self._renew)
+
+    async def _keep_alive(self) -> None:
+        try:
+            await self.store.keep_alive(self.stream_id)
+        except Exception:
+            logger.warning("Could not renew the lease of stream %s", self.stream_id, exc_info=True)
+
+    def cancel(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        if self.renewal is not None:
+            self.renewal.cancel()
+
+
+async def tail(
+    store: StreamStore,
+    stream_id: str,
+    *,
+    after: int,
+    ending: Callable[[EndStatus], Iterable[Any]],
+) -> AsyncIterator[Any]:
+    """The stored events of ``stream_id`` after ``after``, then its live events as they are
+    stored, then ``ending(status)``. A generation whose worker stopped renewing its lease is
+    marked ``interrupted``."""
+    interval = store.liveness_interval
+    while True:
+        entries, status = await store.read(stream_id, after, timeout=interval)
+        if entries:
+            if entries[0][0] > after + 1:
+                raise StreamGap(
+                    f"Events {after + 1} to {entries[0][0] - 1} of stream {stream_id} are no "
+                    "longer stored: the store keeps a limited number per stream."
+                )
+            after = entries[-1][0]
+            yield entries[0][1] if len(entries) == 1 else b"".join(data for _, data in entries)
+        if status is not None:
+            for item in ending(status):
+                yield item
+            return
+        if not entries and interval is not None and not await store.is_alive(stream_id):
+            logger.warning("Stream %s lost its worker: marking it interrupted.", stream_id)
+            await store.finish(stream_id, "interrupted")

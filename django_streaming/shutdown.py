@@ -1,0 +1,103 @@
+"""Graceful shutdown: streams end when the server is told to stop, instead of holding it up.
+
+A server stopping gracefully (uvicorn on SIGTERM or SIGINT, say) waits for open responses to
+finish, and a stream may never finish. So the first stream a process serves chains a handler in
+front of the server's own for those signals: it stops resumable generations running here (they
+end ``interrupted`` in the store) and ends every open stream with a ``retry:`` hint, so that
+``EventSource`` reconnects within a second, to a worker that is still running. Then the
+server's handler runs as before. Nothing is installed when the signal is not handled by the
+server (the process would die at once anyway) or off the main thread (Python forbids it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import threading
+import weakref
+from collections.abc import Callable
+from types import FrameType
+from typing import Any, Protocol
+
+__all__ = ["GENERATION_GRACE", "generations", "register", "shut_down", "watch_signals"]
+
+#: Seconds that resumable generations get to store their end before the streams close.
+GENERATION_GRACE = 1.0
+SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class _Stoppable(Protocol):
+    def shut_down(self) -> None: ...
+
+
+class _Generation(Protocol):
+    task: asyncio.Task[None] | None
+
+    def cancel(self, reason: Any) -> None: ...
+
+
+_streams: weakref.WeakSet[Any] = weakref.WeakSet()
+#: The resumable generations running in this process.
+generations: set[Any] = set()
+_watching = False
+
+
+def register(stream: _Stoppable) -> None:
+    """Note an open stream; ``shut_down()`` ends it. Installs the signal handlers once."""
+    _streams.add(stream)
+    if not _watching:
+        watch_signals()
+
+
+def watch_signals() -> None:
+    global _watching
+    _watching = True
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in SIGNALS:
+        previous = signal.getsignal(signum)
+        if callable(previous) and previous is not signal.default_int_handler:
+            signal.signal(signum, _chained(previous))
+
+
+def _chained(previous: Callable[[int, FrameType | None], Any]) -> Callable[..., Any]:
+    def handler(signum: int, frame: FrameType | None) -> Any:
+        shut_down()
+        return previous(signum, frame)
+
+    return handler
+
+
+def shut_down() -> None:
+    """End every open stream of this process, on the loop that serves it, after giving the
+    resumable generations running here ``GENERATION_GRACE`` seconds to store their end."""
+    loops: dict[asyncio.AbstractEventLoop, list[Any]] = {}
+    for generation in list(generations):
+        if generation.task is not None:
+            loops.setdefault(generation.task.get_loop(), []).append(generation)
+    for stream in list(_streams):
+        loop = getattr(stream, "loop", None)
+        if loop is not None:
+            loops.setdefault(loop, [])
+    for loop, generations in loops.items():
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(_shut_down_on_loop, loop, generations)
+
+
+def _shut_down_on_loop(loop: asyncio.AbstractEventLoop, generations: list[Any]) -> None:
+    for generation in generations:
+        generation.cancel("interrupted")
+    tasks = [generation.task for generation in generations if generation.task is not None]
+
+    async def end_streams() -> None:
+        if tasks:
+            await asyncio.wait(tasks, timeout=GENERATION_GRACE)
+        for stream in list(_streams):
+            if getattr(stream, "loop", None) is loop:
+                stream.shut_down()
+
+    _pending.add(task := loop.create_task(end_streams()))
+    task.add_done_callback(_pending.discard)
+
+
+_pending: set[asyncio.Task[None]] = set()

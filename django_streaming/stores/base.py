@@ -1,0 +1,86 @@
+"""``StreamStore``: where a resumable generation writes its events and every reader tails them."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, TypeAlias
+
+__all__ = ["END_STATUSES", "EndStatus", "Entry", "StoreUnavailable", "StreamInfo", "StreamStore"]
+
+#: How a resumable stream ended. ``interrupted``: the worker running it went away.
+EndStatus: TypeAlias = Literal["completed", "cancelled", "error", "interrupted"]
+END_STATUSES: tuple[EndStatus, ...] = ("completed", "cancelled", "error", "interrupted")
+
+#: One stored event: its sequence number (1, 2, ...) and its encoded bytes.
+Entry: TypeAlias = tuple[int, bytes]
+
+
+class StoreUnavailable(Exception):
+    """The store cannot be reached (Redis is down, say). Views answer 503."""
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    owner: str
+    status: EndStatus | Literal["active"]
+
+
+class StreamStore(ABC):
+    """The storage behind resumable streams. One instance per process (``get_store()``).
+
+    A stream is created active, gets entries appended by the one task that generates it, and
+    ends once with a status. Readers call ``read()`` from any worker. A *key* (a chat's id,
+    scoped by the view) can point at the stream currently active for it.
+    """
+
+    #: Seconds between a reader's checks that the generating worker is still alive, or None
+    #: when the store lives and dies with the process (nothing to check).
+    liveness_interval: float | None = None
+
+    @abstractmethod
+    async def create(self, stream_id: str, *, owner: str, key: str | None = None) -> str | None:
+        """Register ``stream_id`` as active. With ``key``, make it the key's active stream and
+        return the stream that was active for the key before, if any."""
+
+    @abstractmethod
+    async def append(self, stream_id: str, entries: Sequence[Entry]) -> None:
+        """Store ``entries`` (in order) and wake the readers."""
+
+    @abstractmethod
+    async def finish(self, stream_id: str, status: EndStatus, *, key: str | None = None) -> None:
+        """End the stream with ``status`` (once; later calls change nothing), wake the readers,
+        and clear ``key`` if it still points at this stream."""
+
+    @abstractmethod
+    async def info(self, stream_id: str) -> StreamInfo | None:
+        """The stream's owner and status, or None when there is no such stream (any more)."""
+
+    @abstractmethod
+    async def active(self, key: str) -> str | None:
+        """The id of the stream active for ``key``, or None."""
+
+    @abstractmethod
+    async def read(
+        self, stream_id: str, after: int, *, timeout: float | None
+    ) -> tuple[list[Entry], EndStatus | None]:
+        """The entries after sequence number ``after``, waiting up to ``timeout`` seconds
+        (``None``: for ever) for the first one; and the end status when the stream has ended
+        and nothing follows the entries returned."""
+
+    @abstractmethod
+    async def request_stop(self, stream_id: str) -> None:
+        """Ask the generation of ``stream_id`` to stop, wherever it runs."""
+
+    @abstractmethod
+    async def wait_for_stop(self, stream_id: str) -> None:
+        """Return when a stop of ``stream_id`` is requested. Called by the generating task."""
+
+    async def keep_alive(self, stream_id: str) -> None:  # noqa: B027 - a store may not need it
+        """Renew the generating worker's lease on ``stream_id``. Called every
+        ``liveness_interval / 3`` seconds by the generating task."""
+
+    async def is_alive(self, stream_id: str) -> bool:
+        """Whether the worker generating ``stream_id`` has renewed its lease in time."""
+        return True

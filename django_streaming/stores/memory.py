@@ -1,0 +1,141 @@
+"""``MemoryStore``: resumable streams in this process's memory (the default).
+
+Resume and stop work for any request that reaches this process: one server process, or a
+development server. Several workers or hosts need ``RedisStore``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Sequence
+
+from .base import EndStatus, Entry, StreamInfo, StreamStore
+
+__all__ = ["MemoryStore"]
+
+
+class _Stream:
+    __slots__ = ("entries", "first", "owner", "readers", "status", "stop_requested", "stoppers")
+
+    def __init__(self, owner: str) -> None:
+        self.owner = owner
+        self.entries: list[Entry] = []
+        self.first = 1  # the sequence number of entries[0], once older ones were dropped
+        self.status: EndStatus | None = None
+        self.readers: list[asyncio.Future[None]] = []
+        self.stoppers: list[asyncio.Future[None]] = []
+        self.stop_requested = False
+
+
+class MemoryStore(StreamStore):
+    """Streams kept in a dict; an ended stream is dropped ``ttl`` seconds later, and a stream
+    keeps its last ``max_len`` events."""
+
+    def __init__(self, *, ttl: float = 3600.0, max_len: int = 100_000) -> None:
+        self.ttl = ttl
+        self.max_len = max_len
+        self._streams: dict[str, _Stream] = {}
+        self._keys: dict[str, str] = {}
+        self._ended: deque[tuple[float, str]] = deque()  # (when, stream id), oldest first
+
+    async def create(self, stream_id: str, *, owner: str, key: str | None = None) -> str | None:
+        self._forget_expired()
+        self._streams[stream_id] = _Stream(owner)
+        if key is None:
+            return None
+        previous = self._keys.get(key)
+        self._keys[key] = stream_id
+        return previous
+
+    async def append(self, stream_id: str, entries: Sequence[Entry]) -> None:
+        stream = self._streams.get(stream_id)
+        if stream is None or stream.status is not None:
+            return
+        stream.entries.extend(entries)
+        excess = len(stream.entries) - self.max_len
+        if excess > self.max_len // 10:  # trim in batches: a slice per event would be O(n²)
+            del stream.entries[:excess]
+            stream.first = stream.entries[0][0]
+        _wake(stream.readers)
+
+    async def finish(self, stream_id: str, status: EndStatus, *, key: str | None = None) -> None:
+        stream = self._streams.get(stream_id)
+        if stream is not None and stream.status is None:
+            stream.status = status
+            self._ended.append((time.monotonic(), stream_id))
+            _wake(stream.readers)
+        if key is not None and self._keys.get(key) == stream_id:
+            del self._keys[key]
+
+    async def info(self, stream_id: str) -> StreamInfo | None:
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            return None
+        return StreamInfo(owner=stream.owner, status=stream.status or "active")
+
+    async def active(self, key: str) -> str | None:
+        return self._keys.get(key)
+
+    async def read(
+        self, stream_id: str, after: int, *, timeout: float | None
+    ) -> tuple[list[Entry], EndStatus | None]:
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            return [], "interrupted"
+        if not _has_news(stream, after):
+            waiter = asyncio.get_running_loop().create_future()
+            stream.readers.append(waiter)
+            try:
+                await asyncio.wait((waiter,), timeout=timeout)
+            finally:
+                if waiter in stream.readers:
+                    stream.readers.remove(waiter)
+        start = max(after + 1 - stream.first, 0)
+        entries = stream.entries[start:]
+        return entries, stream.status
+
+    async def request_stop(self, stream_id: str) -> None:
+        stream = self._streams.get(stream_id)
+        if stream is not None:
+            stream.stop_requested = True
+            _wake(stream.stoppers)
+
+    async def wait_for_stop(self, stream_id: str) -> None:
+        stream = self._streams.get(stream_id)
+        if stream is None or stream.stop_requested:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        stream.stoppers.append(waiter)
+        try:
+            await waiter
+        finally:
+            if waiter in stream.stoppers:
+                stream.stoppers.remove(waiter)
+
+    def _forget_expired(self) -> None:
+        deadline = time.monotonic() - self.ttl
+        while self._ended and self._ended[0][0] <= deadline:
+            _, stream_id = self._ended.popleft()
+            self._streams.pop(stream_id, None)
+
+
+def _has_news(stream: _Stream, after: int) -> bool:
+    last = stream.first + len(stream.entries) - 1
+    return last > after or stream.status is not None
+
+
+def _wake(waiters: list[asyncio.Future[None]]) -> None:
+    running = asyncio.get_running_loop()
+    for waiter in waiters:
+        if waiter.get_loop() is running:
+            _resolve(waiter)
+        else:  # a reader on another thread's loop: two servers in one process, say
+            waiter.get_loop().call_soon_threadsafe(_resolve, waiter)
+    waiters.clear()
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

@@ -1,0 +1,259 @@
+"""``RedisStore``: resumable streams in Redis, shared by every worker and host.
+
+Needs the ``redis`` extra (``pip install django-streaming[redis]``). Per stream, under the
+namespace ``prefix``:
+
+* ``{prefix}:stream:{id}`` a hash with the owner and the status (``active`` until it ends);
+* ``{prefix}:stream:{id}:events`` a Redis Stream, entry ids ``0-1``, ``0-2``, ... for the
+  sequence numbers, capped at about ``max_len`` entries, and one last entry marking the end;
+* ``{prefix}:stream:{id}:lease`` a key the generating worker renews; when it expires while the
+  stream is active, that worker is gone, and a reader marks the stream ``interrupted``;
+* ``{prefix}:stream:{id}:stop`` set when a stop is requested, also published on the channel
+  ``{prefix}:stop`` that each process generating streams listens to;
+* ``{prefix}:key:{key}`` the id of the stream active for a key (a chat).
+
+Every key expires ``ttl`` seconds after its last write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import weakref
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, ParamSpec, TypeVar
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError, RedisError, TimeoutError
+
+from .base import END_STATUSES, EndStatus, Entry, StoreUnavailable, StreamInfo, StreamStore
+
+__all__ = ["RedisStore"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# Sets the status once, so that a worker's own end and a reader's "interrupted" cannot both win.
+_FINISH = """
+if redis.call('HGET', KEYS[1], 'status') ~= 'active' then return 0 end
+redis.call('HSET', KEYS[1], 'status', ARGV[1])
+redis.call('XADD', KEYS[2], '*', 'end', ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+redis.call('DEL', KEYS[3])
+return 1
+"""
+# Clears a key only if it still points at the stream that ended.
+_CLEAR_KEY = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def _unavailable_on_error(
+    method: Callable[P, Coroutine[Any, Any, R]],
+) -> Callable[P, Coroutine[Any, Any, R]]:
+    @functools.wraps(method)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await method(*args, **kwargs)
+        except (ConnectionError, TimeoutError, OSError) as error:
+            raise StoreUnavailable(f"Redis is unavailable: {error}") from error
+
+    return wrapper
+
+
+class RedisStore(StreamStore):
+    """Streams in Redis, with Redis Streams for the events and pub/sub for stop requests."""
+
+    def __init__(
+        self,
+        *,
+        url: str = "redis://127.0.0.1:6379/0",
+        prefix: str = "django-streaming",
+        ttl: float = 3600.0,
+        max_len: int = 100_000,
+        lease: float = 10.0,
+        connect_timeout: float = 2.0,
+    ) -> None:
+        self.url = url
+        self.prefix = prefix
+        self.ttl = int(ttl)
+        self.max_len = max_len
+        self.lease = lease
+        self.liveness_interval = lease
+        self.connect_timeout = connect_timeout
+        # A client's connections belong to the loop that made them.
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Redis] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._listeners: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _StopListener] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def client(self) -> Redis:
+        """The Redis client of the running event loop."""
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            # One immediate retry: a pooled connection may be dead after a Redis restart, and a
+            # fresh one works; a Redis that is down fails fast instead of backing off for seconds.
+            client = Redis.from_url(
+                self.url, retry=Retry(NoBackoff(), 1), socket_connect_timeout=self.connect_timeout
+            )
+            self._clients[loop] = client
+        return client
+
+    def _key(self, stream_id: str, suffix: str = "") -> str:
+        return f"{self.prefix}:stream:{stream_id}{suffix}"
+
+    @_unavailable_on_error
+    async def create(self, stream_id: str, *, owner: str, key: str | None = None) -> str | None:
+        meta = self._key(stream_id)
+        async with self.client().pipeline(transaction=True) as pipe:
+            pipe.hset(meta, mapping={"owner": owner, "status": "active"})
+            pipe.expire(meta, self.ttl)
+            pipe.set(self._key(stream_id, ":lease"), 1, px=int(self.lease * 1000))
+            if key is not None:
+                pipe.set(f"{self.prefix}:key:{key}", stream_id, ex=self.ttl, get=True)
+            results = await pipe.execute()
+        previous = results[3] if key is not None else None
+        return previous.decode() if previous is not None else None
+
+    @_unavailable_on_error
+    async def append(self, stream_id: str, entries: Sequence[Entry]) -> None:
+        events = self._key(stream_id, ":events")
+        async with self.client().pipeline(transaction=False) as pipe:
+            for seq, data in entries:
+                pipe.xadd(events, {"d": data}, id=f"0-{seq}", maxlen=self.max_len)
+                if seq == 1:
+                    pipe.expire(events, self.ttl)  # renewed with the lease from then on
+            await pipe.execute()
+
+    @_unavailable_on_error
+    async def finish(self, stream_id: str, status: EndStatus, *, key: str | None = None) -> None:
+        client: Any = self.client()
+        meta, events, lease = (self._key(stream_id, suffix) for suffix in ("", ":events", ":lease"))
+        await client.eval(_FINISH, 3, meta, events, lease, status, self.ttl)
+        if key is not None:
+            await client.eval(_CLEAR_KEY, 1, f"{self.prefix}:key:{key}", stream_id)
+
+    @_unavailable_on_error
+    async def info(self, stream_id: str) -> StreamInfo | None:
+        client: Any = self.client()
+        owner, status = await client.hmget(self._key(stream_id), ["owner", "status"])
+        if owner is None or status is None:
+            return None
+        return StreamInfo(owner=owner.decode(), status=status.decode())
+
+    @_unavailable_on_error
+    async def active(self, key: str) -> str | None:
+        client: Any = self.client()
+        value: bytes | None = await client.get(f"{self.prefix}:key:{key}")
+        return value.decode() if value is not None else None
+
+    @_unavailable_on_error
+    async def read(
+        self, stream_id: str, after: int, *, timeout: float | None
+    ) -> tuple[list[Entry], EndStatus | None]:
+        # BLOCK 0 waits for ever; no BLOCK at all does not wait.
+        block = 0 if timeout is None else int(timeout * 1000) or None
+        events = self._key(stream_id, ":events")
+        client: Any = self.client()
+        reply = await client.xread({events: f"0-{after}"}, count=1000, block=block)
+        entries: list[Entry] = []
+        for _, items in reply or ():
+            for entry_id, fields in items:
+                if b"end" in fields:
+                    status = fields[b"end"].decode()
+                    return entries, status if status in END_STATUSES else "error"
+                entries.append((int(entry_id.split(b"-")[1]), fields[b"d"]))
+        return entries, None
+
+    @_unavailable_on_error
+    async def request_stop(self, stream_id: str) -> None:
+        async with self.client().pipeline(transaction=False) as pipe:
+            pipe.set(self._key(stream_id, ":stop"), 1, ex=self.ttl)
+            pipe.publish(f"{self.prefix}:stop", stream_id)
+            await pipe.execute()
+
+    async def wait_for_stop(self, stream_id: str) -> None:
+        loop = asyncio.get_running_loop()
+        listener = self._listeners.get(loop)
+        if listener is None:
+            listener = self._listeners[loop] = _StopListener(self)
+        async with listener.waiting(stream_id) as stopped:
+            await stopped
+
+    @_unavailable_on_error
+    async def keep_alive(self, stream_id: str) -> None:
+        async with self.client().pipeline(transaction=False) as pipe:
+            pipe.set(self._key(stream_id, ":lease"), 1, px=int(self.lease * 1000))
+            pipe.expire(self._key(stream_id), self.ttl)
+            pipe.expire(self._key(stream_id, ":events"), self.ttl)
+            await pipe.execute()
+
+    @_unavailable_on_error
+    async def is_alive(self, stream_id: str) -> bool:
+        client: Any = self.client()
+        return bool(await client.exists(self._key(stream_id, ":lease")))
+
+    async def stopped_in_store(self, stream_ids: Sequence[str]) -> list[str]:
+        """Which of ``stream_ids`` have a stop requested (the key survives a missed message)."""
+        if not stream_ids:
+            return []
+        client: Any = self.client()
+        flags = await client.mget([self._key(stream_id, ":stop") for stream_id in stream_ids])
+        return [stream_id for stream_id, flag in zip(stream_ids, flags, strict=True) if flag]
+
+
+class _StopListener:
+    """One subscription per process and loop to the stop channel, while streams run here."""
+
+    def __init__(self, store: RedisStore) -> None:
+        self.store = store
+        self.waiters: dict[str, set[asyncio.Future[None]]] = {}
+        self.task: asyncio.Task[None] | None = None
+
+    @asynccontextmanager
+    async def waiting(self, stream_id: str) -> AsyncIterator[asyncio.Future[None]]:
+        stopped: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiters.setdefault(stream_id, set()).add(stopped)
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._listen())
+        try:
+            yield stopped
+        finally:
+            waiters = self.waiters.get(stream_id, set())
+            waiters.discard(stopped)
+            if not waiters:
+                self.waiters.pop(stream_id, None)
+            if not self.waiters and self.task is not None:
+                self.task.cancel()
+                self.task = None
+
+    def _fire(self, stream_id: str) -> None:
+        for waiter in self.waiters.get(stream_id, ()):
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def _listen(self) -> None:
+        channel = f"{self.store.prefix}:stop"
+        delay = 0.05
+        while True:
+            try:
+                async with self.store.client().pubsub() as pubsub:
+                    await pubsub.subscribe(channel)
+                    # Stops requested before we (re)subscribed are in the keys.
+                    for stream_id in await self.store.stopped_in_store(list(self.waiters)):
+                        self._fire(stream_id)
+                    delay = 0.05
+                    async for message in pubsub.listen():
+                        if message["type"] == "message":
+                            self._fire(message["data"].decode())
+            except (RedisError, OSError):
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
