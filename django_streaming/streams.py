@@ -50,9 +50,22 @@ class EventStream(AsyncIterator[bytes]):
     """
 
     __slots__ = (
-        "_chunks", "_closed", "_drained", "_finished", "_heartbeat", "_loop", "_on_error",
-        "_opening", "_pump", "_retry", "_size", "_source", "_timer", "_waiter", "_written_at",
         "__weakref__",
+        "_chunks",
+        "_closed",
+        "_drained",
+        "_finished",
+        "_heartbeat",
+        "_loop",
+        "_on_error",
+        "_opening",
+        "_pump",
+        "_retry",
+        "_size",
+        "_source",
+        "_timer",
+        "_waiter",
+        "_written_at",
     )  # fmt: skip
 
     def __init__(

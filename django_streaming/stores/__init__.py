@@ -48,4 +48,6 @@ def get_store() -> StreamStore:
 @receiver(setting_changed)
 def _clear_store(*, setting: str, **kwargs: Any) -> None:
     if setting == "DJANGO_STREAMING":
+        if get_store.cache_info().currsize:
+            get_store().close()
         get_store.cache_clear()

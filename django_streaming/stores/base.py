@@ -81,6 +81,9 @@ class StreamStore(ABC):
         """Renew the generating worker's lease on ``stream_id``. Called every
         ``liveness_interval / 3`` seconds by the generating task."""
 
+    def close(self) -> None:  # noqa: B027 - a store may hold nothing to close
+        """Release connections; called when the settings change (in tests)."""
+
     async def is_alive(self, stream_id: str) -> bool:
         """Whether the worker generating ``stream_id`` has renewed its lease in time."""
         return True

@@ -107,6 +107,22 @@ class RedisStore(StreamStore):
             self._clients[loop] = client
         return client
 
+    def close(self) -> None:
+        for loop in list(self._clients):
+            if loop.is_running():
+                asyncio.run_coroutine_threadsafe(self.aclose(loop), loop)
+
+    async def aclose(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Close the connections of ``loop`` (the running one by default)."""
+        loop = loop or asyncio.get_running_loop()
+        listener = self._listeners.pop(loop, None)
+        if listener is not None and listener.task is not None:
+            listener.task.cancel()
+            await asyncio.wait((listener.task,))
+        client = self._clients.pop(loop, None)
+        if client is not None:
+            await client.aclose()
+
     def _key(self, stream_id: str, suffix: str = "") -> str:
         return f"{self.prefix}:stream:{stream_id}{suffix}"
 
@@ -210,6 +226,9 @@ class RedisStore(StreamStore):
         return [stream_id for stream_id, flag in zip(stream_ids, flags, strict=True) if flag]
 
 
+_listening: set[asyncio.Task[None]] = set()
+
+
 class _StopListener:
     """One subscription per process and loop to the stop channel, while streams run here."""
 
@@ -224,6 +243,10 @@ class _StopListener:
         self.waiters.setdefault(stream_id, set()).add(stopped)
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self._listen())
+            # The loop holds tasks weakly; one cancelled while closing its connection must
+            # not be collected half way.
+            _listening.add(self.task)
+            self.task.add_done_callback(_listening.discard)
         try:
             yield stopped
         finally:

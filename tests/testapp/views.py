@@ -251,7 +251,7 @@ class ResumableCountView(SSEView):
         try:
             for number in range(count):
                 if "gate" in request.GET and number == count - 1:
-                    await asyncio.to_thread(state.gate.wait)
+                    await asyncio.to_thread(state.gate.wait, 30)
                 if delay:
                     await asyncio.sleep(delay)
                 yield str(number)

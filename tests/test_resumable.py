@@ -1,0 +1,302 @@
+"""Resumable streams under a real uvicorn, with the in-memory store and with Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from django.test import Client
+from pytest_django.fixtures import Settings as SettingsWrapper
+
+from django_streaming import shutdown
+from django_streaming.resumable import parse_event_id
+from django_streaming.stores import get_store
+from tests.reader import StreamReader, data_of
+from tests.redis_servers import shared_redis, unique_prefix
+from tests.servers import RunningServer, uvicorn_server, wait_until
+from tests.sse_parser import ParseResult
+from tests.testapp.chat import results
+from tests.testapp.probes import probe
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[RunningServer]:
+    with uvicorn_server() as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def generations_end() -> Iterator[None]:
+    """Each test waits for the generations it started to store their end."""
+    yield
+    wait_until(lambda: not shutdown.generations, what="the generations to end")
+
+
+@pytest.fixture(params=["memory", "redis"])
+def store(
+    request: pytest.FixtureRequest, settings: SettingsWrapper, server: RunningServer
+) -> Iterator[str]:
+    if request.param == "memory":
+        yield "memory"
+        return
+    settings.DJANGO_STREAMING = {
+        **settings.DJANGO_STREAMING,
+        "STORE": {
+            "BACKEND": "django_streaming.stores.redis.RedisStore",
+            "OPTIONS": {"url": shared_redis(), "prefix": unique_prefix()},
+        },
+    }
+    store = get_store()
+    yield "redis"
+    wait_until(lambda: not shutdown.generations, what="the generations to end")
+    assert server.loop is not None
+    asyncio.run_coroutine_threadsafe(store.aclose(server.loop), server.loop).result(5)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def client(server: RunningServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        yield client
+
+
+def ids(result: ParseResult) -> list[str]:
+    return [event.last_event_id for event in result.events if event.type == "message"]
+
+
+def ending(result: ParseResult) -> Any:
+    [end] = [event for event in result.events if event.type == "end"]
+    return json.loads(end.data)
+
+
+def chat_body(chat_id: str, text: str) -> dict[str, Any]:
+    message = {"id": "u1", "role": "user", "parts": [{"type": "text", "text": text}]}
+    return {"id": chat_id, "messages": [message], "trigger": "submit-message"}
+
+
+def chunks(result: ParseResult) -> list[Any]:
+    return [json.loads(e.data) if e.data != "[DONE]" else e.data for e in result.events]
+
+
+# SSEView
+
+
+def test_a_reconnect_with_last_event_id_gets_the_rest_exactly_once(
+    store: str, client: httpx.Client, token: str
+) -> None:
+    with client.stream("GET", f"/resumable/?n=6&gate=1&token={token}") as response:
+        reader = StreamReader(response)
+        first = reader.until(lambda result: len(result.events) >= 2)
+    # The client went away; the generation did not: it is waiting at the gate.
+    assert not probe(token).finished.wait(0.2)
+    probe(token).gate.set()
+    assert probe(token).finished.wait(5)
+    assert probe(token).cancelled is False
+    last_seen = first.events[1].last_event_id
+    with client.stream("GET", "/resumable/", headers={"Last-Event-ID": last_seen}) as response:
+        rest = StreamReader(response).to_end()
+    assert data_of(first)[:2] + data_of(rest)[:-1] == ["0", "1", "2", "3", "4", "5"]
+    assert ending(rest) == {"status": "completed"}
+    every_id = ids(first)[:2] + ids(rest)
+    assert len(set(every_id)) == 6
+    assert [parse_event_id(event_id)[1] for event_id in every_id] == [1, 2, 3, 4, 5, 6]  # type: ignore[index]
+    # Nothing after the last event: 204 tells EventSource to stop reconnecting.
+    final = client.get("/resumable/", headers={"Last-Event-ID": every_id[-1]})
+    assert final.status_code == 204
+
+
+def test_a_reconnect_joins_the_live_tail(store: str, client: httpx.Client, token: str) -> None:
+    with client.stream("GET", f"/resumable/?n=3&gate=1&token={token}") as response:
+        first = StreamReader(response).until(lambda result: len(result.events) >= 1)
+    last_seen = first.events[0].last_event_id
+    with client.stream("GET", f"/resumable/?lastEventId={last_seen}") as response:
+        reader = StreamReader(response)
+        assert data_of(reader.until_data("1")) == ["1"]  # stored, then live:
+        probe(token).gate.set()
+        rest = reader.to_end()
+    assert data_of(rest) == ["1", "2", '{"status":"completed"}']
+
+
+def test_stop_cancels_the_generation(store: str, client: httpx.Client, token: str) -> None:
+    with client.stream("GET", f"/resumable-exempt/?n=3&gate=1&token={token}") as response:
+        reader = StreamReader(response)
+        first = reader.until(lambda result: len(result.events) >= 1)
+        stream_id = parse_event_id(first.events[0].last_event_id)[0]  # type: ignore[index]
+        asked_at = time.monotonic()
+        assert client.post(f"/resumable-exempt/{stream_id}/stop").status_code == 204
+        assert probe(token).finished.wait(5)
+        rest = reader.to_end()
+    probe(token).gate.set()  # frees the thread waiting on it
+    assert probe(token).cancelled is True
+    assert probe(token).finished_at is not None
+    assert probe(token).finished_at - asked_at < 0.2
+    assert ending(rest) == {"status": "cancelled"}
+
+
+def test_another_visitor_gets_404(store: str, client: httpx.Client, token: str) -> None:
+    with client.stream("GET", f"/resumable-exempt/?n=2&gate=1&token={token}") as response:
+        first = StreamReader(response).until(lambda result: len(result.events) >= 1)
+    event_id = first.events[0].last_event_id
+    stream_id = parse_event_id(event_id)[0]  # type: ignore[index]
+    with httpx.Client(base_url=str(client.base_url)) as stranger:
+        resume = stranger.get("/resumable-exempt/", headers={"Last-Event-ID": event_id})
+        stop = stranger.post(f"/resumable-exempt/{stream_id}/stop")
+    assert (resume.status_code, stop.status_code) == (404, 404)
+    assert resume.json()["error"]["code"] == "not_found"
+    assert not probe(token).finished.is_set()  # the stranger's stop did nothing
+    probe(token).gate.set()
+    assert probe(token).finished.wait(5)
+
+
+@pytest.mark.parametrize(
+    "last_event_id", ["nonsense", "abc:", ":1", "x" * 200 + ":1", "unknown-stream:3"]
+)
+def test_unknown_ids_get_404(client: httpx.Client, last_event_id: str) -> None:
+    response = client.get("/resumable/", headers={"Last-Event-ID": last_event_id})
+    assert response.status_code == 404
+    assert client.post("/resumable-exempt/unknown-stream/stop").status_code == 404
+
+
+def test_stop_needs_post_and_csrf(client: httpx.Client, token: str) -> None:
+    with client.stream("GET", f"/resumable/?n=2&gate=1&token={token}") as response:
+        first = StreamReader(response).until(lambda result: len(result.events) >= 1)
+    stream_id = parse_event_id(first.events[0].last_event_id)[0]  # type: ignore[index]
+    assert client.get(f"/resumable/{stream_id}/stop").status_code == 405
+    assert client.post(f"/resumable/{stream_id}/stop").status_code == 403  # no CSRF token
+    probe(token).gate.set()
+    assert probe(token).finished.wait(5)
+    assert probe(token).cancelled is False
+
+
+def test_an_error_ends_with_an_error_event_without_details(
+    store: str, client: httpx.Client, token: str
+) -> None:
+    with client.stream("GET", f"/resumable/?n=1&fail=1&token={token}") as response:
+        result = StreamReader(response).to_end()
+    assert [event.type for event in result.events] == ["message", "error", "end"]
+    assert "secret" not in result.events[1].data
+    assert ending(result) == {"status": "error"}
+
+
+def test_a_generation_past_its_maximum_duration_is_cancelled(
+    settings: SettingsWrapper, client: httpx.Client, token: str
+) -> None:
+    settings.DJANGO_STREAMING = {**settings.DJANGO_STREAMING, "MAX_DURATION": 0.3}
+    with client.stream("GET", f"/resumable/?n=2&gate=1&token={token}") as response:
+        result = StreamReader(response).to_end()
+    assert data_of(result) == ["0", '{"status":"cancelled"}']
+    probe(token).gate.set()
+
+
+def test_a_store_that_is_down_answers_503(settings: SettingsWrapper, client: httpx.Client) -> None:
+    with __import__("socket").socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]  # nothing listens once it is closed
+    settings.DJANGO_STREAMING = {
+        **settings.DJANGO_STREAMING,
+        "STORE": {
+            "BACKEND": "django_streaming.stores.redis.RedisStore",
+            "OPTIONS": {"url": f"redis://127.0.0.1:{closed_port}/0"},
+        },
+    }
+    for response in (
+        client.get("/resumable/"),
+        client.post("/resumable-chat/", json=chat_body("down", "hello")),
+        client.get("/resumable-chat/down/stream"),
+        client.post("/resumable-chat/down/stop"),
+    ):
+        assert response.status_code == 503
+        assert response.json()["error"]["code"] == "store_unavailable"
+
+
+def test_resumable_views_need_asgi() -> None:
+    with pytest.raises(Exception, match="needs an ASGI server"):
+        Client().get("/resumable/")
+
+
+# ChatStreamView
+
+
+def test_chat_resume_replays_the_answer_then_tails_it(
+    store: str, client: httpx.Client, token: str
+) -> None:
+    with client.stream("POST", "/resumable-chat/", json=chat_body(token, "unclosed")) as response:
+        assert response.headers["x-vercel-ai-ui-message-stream"] == "v1"
+        StreamReader(response).until(lambda result: len(result.events) >= 4)
+    with client.stream("GET", f"/resumable-chat/{token}/stream") as response:
+        reader = StreamReader(response)
+        replay = reader.until(lambda result: len(result.events) >= 4)
+        assert [part["type"] for part in chunks(replay)] == [
+            "start", "start-step", "text-start", "text-delta"
+        ]  # fmt: skip
+        probe(token).gate.set()
+        answer = chunks(reader.to_end())
+    text = "".join(
+        part["delta"] for part in answer if part != "[DONE]" and part["type"] == "text-delta"
+    )
+    assert text == "```python\nprint('still streaming')\n```\n"
+    assert answer[-2:] == [{"type": "finish", "finishReason": "stop"}, "[DONE]"]
+    assert results[token][-1].status == "completed"
+    # Over: nothing to resume.
+    assert client.get(f"/resumable-chat/{token}/stream").status_code == 204
+
+
+def test_chat_stop_cancels_the_generation(store: str, client: httpx.Client, token: str) -> None:
+    with client.stream("POST", "/resumable-chat/", json=chat_body(token, "wait")) as response:
+        reader = StreamReader(response)
+        reader.until(lambda result: len(result.events) >= 4)
+        asked_at = time.monotonic()
+        assert client.post(f"/resumable-chat/{token}/stop").status_code == 204
+        assert probe(token).finished.wait(5)
+        rest = chunks(reader.to_end())
+    assert probe(token).finished_at - asked_at < 0.2  # type: ignore[operator]
+    assert results[token][-1].status == "cancelled"
+    assert results[token][-1].text == "partial answer"
+    assert rest[-2:] == [{"type": "abort", "reason": "stopped"}, "[DONE]"]
+    assert client.post(f"/resumable-chat/{token}/stop").status_code == 204  # nothing to stop
+
+
+def test_chat_without_an_active_answer_is_204(client: httpx.Client, token: str) -> None:
+    assert client.get(f"/resumable-chat/{token}/stream").status_code == 204
+
+
+def test_chat_of_another_visitor_is_404(store: str, client: httpx.Client, token: str) -> None:
+    with client.stream("POST", "/resumable-chat/", json=chat_body(token, "wait")) as response:
+        StreamReader(response).until(lambda result: len(result.events) >= 4)
+    with httpx.Client(base_url=str(client.base_url)) as stranger:
+        assert stranger.get(f"/resumable-chat/{token}/stream").status_code == 404
+        assert stranger.post(f"/resumable-chat/{token}/stop").status_code == 404
+        assert stranger.post("/resumable-chat/", json=chat_body(token, "hi")).status_code == 404
+    assert not probe(token).finished.is_set()
+    assert client.post(f"/resumable-chat/{token}/stop").status_code == 204
+    assert probe(token).finished.wait(5)
+
+
+def test_a_new_question_supersedes_the_answer_in_progress(
+    store: str, client: httpx.Client, token: str
+) -> None:
+    with client.stream("POST", "/resumable-chat/", json=chat_body(token, "wait")) as response:
+        StreamReader(response).until(lambda result: len(result.events) >= 4)
+    with client.stream("POST", "/resumable-chat/", json=chat_body(token, "hello")) as response:
+        answer = chunks(StreamReader(response).to_end())
+    assert probe(token).finished.wait(5)
+    wait_until(lambda: len(results.get(token, [])) == 2, what="both answers to finish")
+    assert sorted(result.status for result in results[token]) == ["cancelled", "completed"]
+    assert answer[-1] == "[DONE]"
+
+
+@pytest.mark.parametrize("chat_id", [None, "", "x" * 257])
+def test_a_resumable_chat_needs_an_id(client: httpx.Client, chat_id: str | None) -> None:
+    response = client.post("/resumable-chat/", json=chat_body(chat_id, "hi"))  # type: ignore[arg-type]
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_chat_id"
+
+
+def test_chat_urls_check_methods(client: httpx.Client) -> None:
+    assert client.post("/resumable-chat/x/stream").status_code == 405
+    assert client.get("/resumable-chat/x/stop").status_code == 405
+    assert client.get("/resumable-chat/" + "x" * 300 + "/stream").status_code == 404
