@@ -27,6 +27,8 @@ SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 class _Stoppable(Protocol):
+    def hint_reconnect(self) -> None: ...
+
     def shut_down(self) -> None: ...
 
 
@@ -79,22 +81,24 @@ def shut_down() -> None:
         loop = getattr(stream, "loop", None)
         if loop is not None:
             loops.setdefault(loop, [])
-    for loop, generations in loops.items():
+    for loop, on_loop in loops.items():
         if not loop.is_closed():
-            loop.call_soon_threadsafe(_shut_down_on_loop, loop, generations)
+            loop.call_soon_threadsafe(_shut_down_on_loop, loop, on_loop)
 
 
-def _shut_down_on_loop(loop: asyncio.AbstractEventLoop, generations: list[Any]) -> None:
-    for generation in generations:
+def _shut_down_on_loop(loop: asyncio.AbstractEventLoop, on_loop: list[Any]) -> None:
+    streams = [stream for stream in list(_streams) if getattr(stream, "loop", None) is loop]
+    for stream in streams:
+        stream.hint_reconnect()
+    for generation in on_loop:
         generation.cancel("interrupted")
-    tasks = [generation.task for generation in generations if generation.task is not None]
+    tasks = [generation.task for generation in on_loop if generation.task is not None]
 
     async def end_streams() -> None:
         if tasks:
             await asyncio.wait(tasks, timeout=GENERATION_GRACE)
-        for stream in list(_streams):
-            if getattr(stream, "loop", None) is loop:
-                stream.shut_down()
+        for stream in streams:
+            stream.shut_down()
 
     _pending.add(task := loop.create_task(end_streams()))
     task.add_done_callback(_pending.discard)

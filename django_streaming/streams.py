@@ -123,12 +123,14 @@ class EventStream(AsyncIterator[bytes]):
         """The loop serving this stream, once it started."""
         return self._loop
 
+    def hint_reconnect(self) -> None:
+        """Tell the client to reconnect soon (the server is stopping) with a ``retry:`` field."""
+        if not (self._finished or self._closed):
+            retry = self._retry if self._retry is not None else SHUTDOWN_RETRY
+            self._deliver(f": server shutting down\nretry: {retry}\n\n".encode())
+
     def shut_down(self) -> None:
-        """End the stream now, with a hint to reconnect soon: the server is stopping."""
-        if self._finished or self._closed:
-            return
-        retry = self._retry if self._retry is not None else SHUTDOWN_RETRY
-        self._deliver(f": server shutting down\nretry: {retry}\n\n".encode())
+        """End the stream now: stop the source, send what is buffered, and finish."""
         if self._pump is not None:
             self._pump.cancel()
 
