@@ -30,13 +30,23 @@ def chat_widget(
     messages: Iterable[Any] = (),
     markdown: bool = True,
     chat_id: str | None = None,
+    resumable: bool = False,
 ) -> SafeString:
     """Render a streaming chat widget that talks to the ``ChatStreamView`` at ``endpoint``.
 
     ``endpoint`` is a URL name or a path. ``messages`` are shown first, rendered on the server
     and escaped: objects or dicts with ``role`` and ``text`` (or ``content``), and an optional
     ``id``. The CSS and JS are linked with the request's CSP nonce when there is one.
+
+    With ``resumable=True`` (for a resumable ``ChatStreamView`` mounted with ``urls()``), the
+    widget resumes an answer still being written when the page loads, and Stop stops the
+    generation on the server; the chat needs its ``chat_id`` to be found again.
     """
+    if resumable and not chat_id:
+        raise template.TemplateSyntaxError(
+            "chat_widget: resumable=True needs a chat_id, so that a reloaded page finds the "
+            "answer in progress."
+        )
     request = _request(context)
     return SafeString(
         render_to_string(
@@ -49,6 +59,7 @@ def chat_widget(
                 "messages": [_message(message) for message in messages],
                 "markdown": markdown,
                 "chat_id": chat_id,
+                "resumable": resumable,
                 "widget_id": f"ds-chat-{next(_widget_numbers)}",
                 "csrf_token_value": get_token(request) if request is not None else None,
                 "csp_nonce": _csp_nonce(context),

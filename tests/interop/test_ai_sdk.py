@@ -76,3 +76,18 @@ def test_an_abort_stops_the_servers_generator(node: str, server: RunningServer) 
     [chat_id] = set(results) - before
     assert probe(chat_id).finished.wait(5)
     assert results[chat_id][0].status == "cancelled"
+
+
+def test_reconnect_to_stream_replays_the_answer_in_progress(
+    node: str, server: RunningServer, token: str
+) -> None:
+    argv = [node, "resume_stream.mjs", f"{server.url}/resumable-chat/", token, "lines:20:0.03"]
+    completed = subprocess.run(
+        argv, cwd=FIXTURE, capture_output=True, text=True, timeout=60, check=True
+    )
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert result["firstChunks"] == ["start", "start-step", "text-start", "text-delta"]
+    # The SDK treats a resume as a replay: the whole answer, once, though we left after one line.
+    assert result["text"] == "".join(f"Line {number} of a long answer.\n\n" for number in range(20))
+    assert result["finishReason"] == "stop"
+    assert result["resumedAfterEnd"] is None  # 204: nothing active any more

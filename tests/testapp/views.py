@@ -196,8 +196,11 @@ def chat_page(request: HttpRequest) -> HttpResponse:
         "second": "two" in request.GET,
         "endpoint": request.GET.get("endpoint", "test-chat"),
         "chat_id": request.GET.get("chat"),
+        "resumable": "resumable" in request.GET,
     }
     response = render(request, "testapp/chat.html", context)
+    if "resumable" in request.GET:
+        context["endpoint"] = "/resumable-chat-csrf/"
     if "csp" in request.GET:
         response["Content-Security-Policy"] = "default-src 'self'; script-src 'self'"
     return response

@@ -25,6 +25,9 @@ export class ChatWidget {
     this.endpoint = root.dataset.endpoint;
     this.chatId = root.dataset.chatId || newId("chat");
     this.markdown = root.dataset.markdown !== "false";
+    // A resumable chat (ChatStreamView.urls()) picks up an answer still being written when the
+    // page loads, and its Stop stops the server too, not just this page.
+    this.resumable = root.dataset.resumable === "true";
     this.log = root.querySelector(".ds-chat__log");
     this.list = root.querySelector(".ds-chat__messages");
     this.form = root.querySelector(".ds-chat__form");
@@ -41,6 +44,21 @@ export class ChatWidget {
     this.restoreHistory();
     this.bind();
     this.scrollToBottom();
+    if (this.resumable) this.resume();
+  }
+
+  // The URLs DefaultChatTransport uses too: <endpoint>/<chat id>/stream and .../stop.
+  chatUrl(action) {
+    return `${this.endpoint.replace(/\/$/, "")}/${encodeURIComponent(this.chatId)}/${action}`;
+  }
+
+  csrfHeaders() {
+    const csrf = this.root.dataset.csrfToken || cookie("csrftoken");
+    return csrf ? { "X-CSRFToken": csrf } : {};
+  }
+
+  resume() {
+    this.answer({ url: this.chatUrl("stream"), init: { method: "GET" }, resuming: true });
   }
 
   restoreHistory() {
@@ -142,7 +160,7 @@ export class ChatWidget {
     this.messages.push(message);
     this.addMessageElement("user", message.id).content.textContent = text;
     this.pinned = true;
-    this.answer({ trigger: "submit-message", messageId: undefined });
+    this.post({ trigger: "submit-message", messageId: undefined });
   }
 
   retry() {
@@ -154,11 +172,31 @@ export class ChatWidget {
       this.messages.pop();
       messageId = last.id;
     }
-    this.answer({ trigger: "regenerate-message", messageId });
+    this.post({ trigger: "regenerate-message", messageId });
+  }
+
+  post({ trigger, messageId }) {
+    this.answer({
+      url: this.endpoint,
+      init: {
+        method: "POST",
+        headers: { "Content-Type": "application/json", ...this.csrfHeaders() },
+        body: JSON.stringify({ id: this.chatId, messages: this.messages, trigger, messageId }),
+      },
+    });
   }
 
   stop() {
-    this.controller?.abort();
+    if (!this.controller) return;
+    if (this.resumable) {
+      // Stop the generation on the server, wherever it runs; the page stops reading at once.
+      fetch(this.chatUrl("stop"), {
+        method: "POST",
+        headers: this.csrfHeaders(),
+        credentials: "same-origin",
+      }).catch(() => {});
+    }
+    this.controller.abort();
   }
 
   addMessageElement(role, id) {
@@ -180,7 +218,7 @@ export class ChatWidget {
     this.sendButton.hidden = busy;
   }
 
-  async answer({ trigger, messageId }) {
+  async answer({ url, init, resuming = false }) {
     const controller = (this.controller = new AbortController());
     const assistant = { id: newId("msg"), role: "assistant", parts: [{ type: "text", text: "" }] };
     const { article, content } = this.addMessageElement("assistant", assistant.id);
@@ -189,19 +227,17 @@ export class ChatWidget {
     let textBlock = null;
     let reasoning = null;
     let failure = null;
+    let received = false; // a resume answered with 204 sends nothing: no answer to show
+    let stopped = false;
     this.setBusy(true);
-    const headers = { "Content-Type": "application/json" };
-    const csrf = this.root.dataset.csrfToken || cookie("csrftoken");
-    if (csrf) headers["X-CSRFToken"] = csrf;
     try {
-      const events = fetchEvents(this.endpoint, {
-        method: "POST",
-        headers,
+      const events = fetchEvents(url, {
+        ...init,
         credentials: "same-origin",
-        body: JSON.stringify({ id: this.chatId, messages: this.messages, trigger, messageId }),
         signal: controller.signal,
       });
       for await (const { data } of events) {
+        received = true;
         if (data === "[DONE]") break;
         const part = JSON.parse(data);
         switch (part.type) {
@@ -248,6 +284,9 @@ export class ChatWidget {
           case "error":
             failure = part.errorText || "The answer failed.";
             break;
+          case "abort": // stopped on the server (from this page or another)
+            stopped = true;
+            break;
           default:
             if (part.type?.startsWith("data-")) {
               this.root.dispatchEvent(new CustomEvent("ds-chat:data", { detail: part }));
@@ -258,14 +297,22 @@ export class ChatWidget {
     } catch (error) {
       renderer?.end();
       if (error.name === "AbortError") {
-        article.classList.add("ds-chat__message--stopped");
-        this.addNote(article, "Stopped");
+        stopped = true;
       } else {
         failure = error.name === "HTTPError" ? error.message : "The connection was lost.";
       }
     } finally {
       this.controller = null;
       article.classList.remove("ds-chat__message--streaming");
+      if (stopped) {
+        article.classList.add("ds-chat__message--stopped");
+        this.addNote(article, "Stopped");
+      }
+      if (resuming && !received && !failure) {
+        article.remove();
+        this.setBusy(false);
+        return;
+      }
       if (failure) {
         article.classList.add("ds-chat__message--failed");
         this.addError(article, failure);

@@ -77,7 +77,7 @@ export class HTTPError extends Error {
 }
 
 /**
- * fetch() a stream and yield its events; throws HTTPError for a non-2xx answer, with the
+ * fetch() a stream and yield its events (none for a 204); throws HTTPError for a non-2xx answer, with the
  * message of a JSON error body ({"error": {"message"}}) when there is one.
  * @param {string} url
  * @param {RequestInit} init
@@ -97,5 +97,6 @@ export async function* fetchEvents(url, init = {}) {
     }
     throw new HTTPError(response, message);
   }
+  if (response.status === 204 || !response.body) return; // nothing to stream
   yield* readEvents(response.body);
 }
