@@ -1,10 +1,12 @@
 """`make bench`: the same SSE load against four servers side by side, in one run.
 
 (a) a raw ASGI app, the floor; (b) sse-starlette on Starlette; (c) Django's plain
-StreamingHttpResponse; (d) django-streaming's SSEView. Each runs under uvicorn pinned to one
-core, with this load client pinned to the other. Printed per row: server CPU microseconds per
-event, events/s, server RSS per open stream, time to first byte p50/p99, and the CPU ratio to
-the raw ASGI row.
+StreamingHttpResponse; (d) django-streaming's SSEView; (e, f) the same view with
+``resumable = True``, through the in-memory store and through Redis (127.0.0.1:6379). Then
+the time to replay 1000 stored events to a reconnecting client, per store. Each runs under
+uvicorn pinned to one core, with this load client pinned to the other. Printed per row:
+server CPU microseconds per event, events/s, server RSS per open stream, time to first byte
+p50/p99, and the CPU ratio to the raw ASGI row.
 
     python -m benchmarks                    # both scenarios, full size
     python -m benchmarks --scale 0.05       # a quick smoke run
@@ -41,12 +43,22 @@ class Server:
 
 
 DJANGO = (("DJANGO_SETTINGS_MODULE", "benchmarks.apps.django_site"),)
+REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS = (*DJANGO, ("BENCH_STORE", "redis"), ("BENCH_REDIS_URL", REDIS_URL))
 SERVERS = [
     Server("raw ASGI (floor)", "benchmarks.apps.raw_asgi:app", "/stream"),
     Server("sse-starlette", "benchmarks.apps.starlette_sse:app", "/stream"),
     Server("Django StreamingHttpResponse", "benchmarks.apps.django_site:app", "/plain", DJANGO),
     Server("django-streaming SSEView", "benchmarks.apps.django_site:app", "/sseview", DJANGO),
+    Server(
+        "SSEView resumable, memory store", "benchmarks.apps.django_site:app", "/resumable", DJANGO
+    ),
+    Server(
+        "SSEView resumable, Redis store", "benchmarks.apps.django_site:app", "/resumable", REDIS
+    ),
 ]
+#: The rows whose store is the point of the comparison (redis-server's own CPU is not counted).
+RESUMABLE = SERVERS[-2:]
 
 
 @dataclass(frozen=True)
@@ -184,6 +196,33 @@ def print_table(scenario: Scenario, rows: list[Row]) -> None:
     sys.stdout.flush()
 
 
+def replay_time(port: int, events: int, rounds: int = 5) -> float:
+    """Median milliseconds for a reconnect to receive ``events`` stored events of an ended
+    stream (Last-Event-ID at its start), from sending the request to the last byte."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(f"GET /resumable?n={events} HTTP/1.0\r\nHost: x\r\n\r\n".encode())
+        body = _read_all(sock)
+    first_id = body.split(b"\nid: ", 1)[1].split(b"\n", 1)[0].decode()
+    stream_start = first_id.rpartition(":")[0] + ":0"
+    timings = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            request = f"GET /resumable HTTP/1.0\r\nHost: x\r\nLast-Event-ID: {stream_start}\r\n\r\n"
+            sock.sendall(request.encode())
+            replayed = _read_all(sock)
+        timings.append(time.perf_counter() - started)
+        assert replayed.count(b"\nid: ") == events, "the replay lost events"
+    return statistics.median(timings) * 1000
+
+
+def _read_all(sock: socket.socket) -> bytes:
+    chunks = []
+    while chunk := sock.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--scale", type=float, default=1.0, help="shrink streams and events")
@@ -218,6 +257,12 @@ def main() -> None:
     }
     for scenario in scenarios:
         print_table(scenario, results[scenario.name])
+    print("\n### Resume: replaying 1000 stored events to a reconnecting client\n")
+    print("| store | replay ms (median of 5) |")
+    print("|---|---:|")
+    for server in RESUMABLE:
+        with serve(server) as (port, _process):
+            print(f"| {server.name} | {replay_time(port, 1000):.1f} |")
 
 
 if __name__ == "__main__":

@@ -42,7 +42,24 @@ class Tokens(SSEView):
             yield f"token {number}"
 
 
-urlpatterns = [path("plain", plain_stream), path("sseview", Tokens.as_view())]
+class ResumableTokens(Tokens):
+    resumable = True
+
+
+# The resumable rows: the same view writing through a store, in memory or in Redis.
+if os.environ.get("BENCH_STORE") == "redis":
+    DJANGO_STREAMING = {
+        "STORE": {
+            "BACKEND": "django_streaming.stores.redis.RedisStore",
+            "OPTIONS": {"url": os.environ["BENCH_REDIS_URL"], "prefix": "django-streaming-bench"},
+        }
+    }
+
+urlpatterns = [
+    path("plain", plain_stream),
+    path("sseview", Tokens.as_view()),
+    path("resumable", ResumableTokens.as_view()),
+]
 
 if os.environ.get("DJANGO_SETTINGS_MODULE") == __name__:
     from django.core.asgi import get_asgi_application
