@@ -198,9 +198,9 @@ def chat_page(request: HttpRequest) -> HttpResponse:
         "chat_id": request.GET.get("chat"),
         "resumable": "resumable" in request.GET,
     }
-    response = render(request, "testapp/chat.html", context)
     if "resumable" in request.GET:
         context["endpoint"] = "/resumable-chat-csrf/"
+    response = render(request, "testapp/chat.html", context)
     if "csp" in request.GET:
         response["Content-Security-Policy"] = "default-src 'self'; script-src 'self'"
     return response
