@@ -65,3 +65,37 @@ def test_config_ignores_a_setting_that_is_not_a_dict() -> None:
 def test_limits_must_be_positive_ints(key: str, check_id: str, value: Any) -> None:
     with override_settings(DJANGO_STREAMING={key: value}):
         assert check_ids() == [f"django_streaming.{check_id}"]
+
+
+@pytest.mark.parametrize("value", [0, -5, "600", None])
+def test_e007_max_duration(value: Any) -> None:
+    with override_settings(DJANGO_STREAMING={"MAX_DURATION": value}):
+        assert check_ids() == ["django_streaming.E007"]
+
+
+@pytest.mark.parametrize(
+    ("store", "complaint"),
+    [
+        ("redis", "must be a dict with a 'BACKEND'"),
+        ({"OPTIONS": {}}, "must be a dict with a 'BACKEND'"),
+        ({"BACKEND": "django_streaming.stores.memory.MemoryStore", "OPTIONS": []}, "OPTIONS"),
+        ({"BACKEND": "no.such.Store"}, "cannot be imported"),
+        ({"BACKEND": "django_streaming.sse.Event"}, "is not a StreamStore"),
+    ],
+)
+def test_e008_store(store: Any, complaint: str) -> None:
+    with override_settings(DJANGO_STREAMING={"STORE": store}):
+        messages = [m for m in run_checks() if m.id == "django_streaming.E008"]
+    assert len(messages) == 1
+    assert complaint in messages[0].msg
+
+
+def test_e008_names_the_redis_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    modules = __import__("sys").modules
+    for name in {"redis", *(name for name in modules if name.startswith("redis."))}:
+        monkeypatch.setitem(modules, name, None)  # as if not installed
+    monkeypatch.delitem(modules, "django_streaming.stores.redis", raising=False)
+    store = {"BACKEND": "django_streaming.stores.redis.RedisStore"}
+    with override_settings(DJANGO_STREAMING={"STORE": store}):
+        [message] = [m for m in run_checks() if m.id == "django_streaming.E008"]
+    assert "django-streaming[redis]" in message.msg

@@ -1,0 +1,130 @@
+"""The stores' contract, on MemoryStore and on a RedisStore against the shared Redis."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from django_streaming.resumable import StreamGap, event_id, parse_event_id, tail
+from django_streaming.sse import Event
+from django_streaming.stores import StreamStore
+from django_streaming.stores.memory import MemoryStore
+from django_streaming.stores.redis import RedisStore
+from tests.redis_servers import shared_redis, unique_prefix
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[StreamStore]:
+    if request.param == "memory":
+        yield MemoryStore(max_len=10)
+        return
+    redis = RedisStore(url=shared_redis(), prefix=unique_prefix(), max_len=10, lease=0.3)
+    yield redis
+    await redis.aclose()
+
+
+async def test_a_stream_from_creation_to_its_end(store: StreamStore) -> None:
+    assert await store.create("s1", owner="me", key="chat") is None
+    assert await store.active("chat") == "s1"
+    info = await store.info("s1")
+    assert info is not None
+    assert (info.owner, info.status) == ("me", "active")
+    await store.append("s1", [(1, b"a"), (2, b"b")])
+    assert await store.read("s1", 0, timeout=0) == ([(1, b"a"), (2, b"b")], None)
+    assert await store.read("s1", 1, timeout=0) == ([(2, b"b")], None)
+    assert await store.read("s1", 2, timeout=0.05) == ([], None)
+    await store.finish("s1", "completed", key="chat")
+    await store.finish("s1", "error")  # the first end wins
+    assert await store.read("s1", 2, timeout=None) == ([], "completed")
+    assert await store.active("chat") is None
+    assert (await store.info("s1")).status == "completed"  # type: ignore[union-attr]
+    assert await store.info("nothing") is None
+
+
+async def test_a_reader_wakes_for_new_entries_and_for_the_end(store: StreamStore) -> None:
+    await store.create("s2", owner="me")
+    reading = asyncio.ensure_future(store.read("s2", 0, timeout=None))
+    await asyncio.sleep(0.05)  # let the reader block first; the test is that it wakes
+    assert not reading.done()
+    await store.append("s2", [(1, b"x")])
+    assert await asyncio.wait_for(reading, 5) == ([(1, b"x")], None)
+    ending = asyncio.ensure_future(store.read("s2", 1, timeout=None))
+    await asyncio.sleep(0.05)
+    await store.finish("s2", "cancelled")
+    assert await asyncio.wait_for(ending, 5) == ([], "cancelled")
+
+
+async def test_a_new_stream_for_a_key_returns_the_one_it_replaces(store: StreamStore) -> None:
+    await store.create("old", owner="me", key="k")
+    assert await store.create("new", owner="me", key="k") == "old"
+    await store.finish("old", "cancelled", key="k")  # no longer the key's stream: kept
+    assert await store.active("k") == "new"
+
+
+async def test_stop_requests_reach_the_waiting_generation(store: StreamStore) -> None:
+    await store.create("s3", owner="me")
+    waiting = asyncio.ensure_future(store.wait_for_stop("s3"))
+    await asyncio.sleep(0.1)
+    assert not waiting.done()
+    await store.request_stop("s3")
+    await asyncio.wait_for(waiting, 5)
+    # A stop asked before anyone waits is not lost.
+    await store.create("s4", owner="me")
+    await store.request_stop("s4")
+    await asyncio.wait_for(store.wait_for_stop("s4"), 5)
+
+
+async def test_only_the_last_entries_are_kept_and_a_gap_is_an_error(store: StreamStore) -> None:
+    await store.create("long", owner="me")
+    for seq in range(1, 251):  # Redis trims whole nodes of 100 entries
+        await store.append("long", [(seq, f"data: {seq}\n\n".encode())])
+    await store.finish("long", "completed")
+    entries, _ = await store.read("long", 0, timeout=0)
+    assert entries[0][0] > 1
+    with pytest.raises(StreamGap, match="no longer stored"):
+        async for _ in tail(store, "long", after=0, ending=lambda status: []):
+            pass
+
+
+async def test_memory_forgets_ended_streams_after_their_ttl() -> None:
+    store = MemoryStore(ttl=0)
+    await store.create("gone", owner="me")
+    await store.request_stop("nothing")  # no such stream: nothing to do
+    await store.append("nothing", [(1, b"x")])
+    await store.finish("gone", "completed")
+    await store.create("next", owner="me")
+    assert await store.info("gone") is None
+    assert await store.read("gone", 0, timeout=0) == ([], "interrupted")
+    await asyncio.wait_for(store.wait_for_stop("gone"), 1)  # gone: nothing will ever stop it
+
+
+async def test_redis_lease_lapses_without_renewal() -> None:
+    store = RedisStore(url=shared_redis(), prefix=unique_prefix(), lease=0.2)
+    await store.create("leased", owner="me")
+    assert await store.is_alive("leased")
+    await store.keep_alive("leased")
+    await asyncio.sleep(0.3)  # the lease is the thing measured here: it must lapse by itself
+    assert not await store.is_alive("leased")
+    entries: list[object] = []
+    async for item in tail(store, "leased", after=0, ending=lambda status: [status]):
+        entries.append(item)
+    assert entries == ["interrupted"]
+    await store.aclose()
+
+
+def test_event_ids_round_trip() -> None:
+    assert parse_event_id(event_id("abc-_x", 12)) == ("abc-_x", 12)
+    for bad in ["", "abc", "abc:", ":3", "abc:-1", "abc:1.5", "abc:٣"]:
+        assert parse_event_id(bad) is None
+
+
+def test_events_keep_their_type_and_get_the_stores_id() -> None:
+    from django_streaming.resumable import _encode_with_id
+
+    assert _encode_with_id(Event(data="x", event="tick", id="mine"), "s", 3) == (
+        b"id: s:3\nevent: tick\ndata: x\n\n"
+    )
+    with pytest.raises(TypeError, match="ready-made bytes"):
+        _encode_with_id(b"data: x\n\n", "s", 1)
