@@ -34,7 +34,8 @@ def test_the_handler_ends_streams_then_calls_the_servers(restore_signals: None) 
     shutdown.watch_signals()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     chained = signal.getsignal(signal.SIGTERM)
-    assert callable(chained) and chained is not server_handler
+    assert callable(chained)
+    assert chained is not server_handler
     chained(signal.SIGTERM, None)
     assert calls == [signal.SIGTERM]
 

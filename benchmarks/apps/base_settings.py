@@ -10,4 +10,4 @@ ALLOWED_HOSTS = ["*"]
 INSTALLED_APPS = ["django_streaming"]
 MIDDLEWARE: list[str] = []
 DATABASES: dict[str, Any] = {}
-DJANGO_STREAMING = {"HEARTBEAT_INTERVAL": 15.0}
+DJANGO_STREAMING: dict[str, Any] = {"HEARTBEAT_INTERVAL": 15.0}
