@@ -48,7 +48,7 @@ class ResumableTokens(Tokens):
 
 # The resumable rows: the same view writing through a store, in memory or in Redis.
 if os.environ.get("BENCH_STORE") == "redis":
-    DJANGO_STREAMING = {  # noqa: F405
+    DJANGO_STREAMING = {
         **DJANGO_STREAMING,  # noqa: F405
         "STORE": {
             "BACKEND": "django_streaming.stores.redis.RedisStore",
