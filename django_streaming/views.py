@@ -123,13 +123,17 @@ class SSEView(View):
 
     @classmethod
     def urls(
-        cls, *, decorators: Sequence[Callable[..., Any]] = (), **initkwargs: Any
+        cls,
+        *,
+        name: str | None = None,
+        decorators: Sequence[Callable[..., Any]] = (),
+        **initkwargs: Any,
     ) -> list[URLPattern]:
-        """The URLs of a resumable view, for ``include()``: ``""`` serves the stream and
-        ``"<stream_id>/stop"`` (POST) stops it. ``decorators`` wrap each view
+        """The URLs of a resumable view, for ``include()``: ``""`` (named ``name``) serves the
+        stream and ``"<stream_id>/stop"`` (POST) stops it. ``decorators`` wrap each view
         (``csrf_exempt`` for an API authenticated by tokens, say)."""
         return [
-            path("", _decorate(cls.as_view(**initkwargs), decorators)),
+            path("", _decorate(cls.as_view(**initkwargs), decorators), name=name),
             path(
                 "<str:stream_id>/stop",
                 _decorate(cls.as_view(action="stop", **initkwargs), decorators),

@@ -82,9 +82,13 @@ class ChatStreamView(SSEView):
 
     @classmethod
     def urls(
-        cls, *, decorators: Sequence[Callable[..., Any]] = (), **initkwargs: Any
+        cls,
+        *,
+        name: str | None = None,
+        decorators: Sequence[Callable[..., Any]] = (),
+        **initkwargs: Any,
     ) -> list[URLPattern]:
-        """The URLs ``useChat`` calls, for ``include()``: ``""`` (POST) answers,
+        """The URLs ``useChat`` calls, for ``include()``: ``""`` (POST, named ``name``) answers,
         ``"<chat_id>/stream"`` (GET) resumes the answer in progress, ``"<chat_id>/stop"``
         (POST) stops it. ``decorators`` wrap each view (``csrf_exempt``, say)."""
 
@@ -95,7 +99,7 @@ class ChatStreamView(SSEView):
             return view
 
         return [
-            path("", view("start")),
+            path("", view("start"), name=name),
             path("<str:chat_id>/stream", view("resume")),
             path("<str:chat_id>/stop", view("stop")),
         ]

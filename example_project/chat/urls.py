@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -9,5 +9,6 @@ urlpatterns = [
     path("<uuid:pk>/", views.conversation_detail, name="conversation"),
     path("<uuid:pk>/rename/", views.rename, name="conversation-rename"),
     path("<uuid:pk>/delete/", views.delete, name="conversation-delete"),
-    path("<uuid:pk>/chat/", views.ConversationChat.as_view(), name="conversation-chat"),
+    # The answer (POST), its resume (GET <chat id>/stream) and its stop (POST <chat id>/stop).
+    path("<uuid:pk>/chat/", include(views.ConversationChat.urls(name="conversation-chat"))),
 ]

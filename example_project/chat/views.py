@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 from uuid import UUID
 
+from asgiref.sync import sync_to_async
 from django.http import (
     Http404,
     HttpRequest,
@@ -69,20 +70,31 @@ def delete(request: HttpRequest, pk: UUID) -> HttpResponse:
 class ConversationChat(ChatStreamView):
     """Streams the model's answer; saves the question first and the answer in ``on_finish``.
 
-    ``post()`` does sync database work, so Django runs it in a thread; the stream itself is
-    async and saves through the ORM's async API.
+    Resumable: the answer is generated apart from the request, so a reload picks it up where it
+    is (the page shows the saved question, the widget replays the answer in progress), and Stop
+    stops the model. ``post()`` does sync database work, so Django runs it in a thread; the
+    stream itself is async and saves through the ORM's async API.
     """
 
+    resumable = True
     conversation: Conversation
 
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         try:
             self.conversation = owned(request, kwargs["pk"])
         except Http404:
             return error_response(404, "not_found", "No such conversation.")
         response = super().post(request, *args, **kwargs)
+        if isinstance(response, HttpResponseBase):
+            return response  # the request was refused
+        return self.record_question_once_started(response)
+
+    async def record_question_once_started(
+        self, starting: Awaitable[HttpResponseBase]
+    ) -> HttpResponseBase:
+        response = await starting
         if isinstance(response, SSEResponse):
-            self.record_question()
+            await sync_to_async(self.record_question)()
         return response
 
     def record_question(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -64,9 +65,16 @@ USE_TZ = True
 STATIC_URL = "static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-DJANGO_STREAMING = {
+DJANGO_STREAMING: dict[str, Any] = {
     "HEARTBEAT_INTERVAL": 15.0,
 }
+# Answers in progress live in this process's memory; with REDIS_URL set, in Redis, so that
+# several workers (uvicorn --workers 4) can resume and stop each other's answers.
+if os.environ.get("REDIS_URL"):
+    DJANGO_STREAMING["STORE"] = {
+        "BACKEND": "django_streaming.stores.redis.RedisStore",
+        "OPTIONS": {"url": os.environ["REDIS_URL"]},
+    }
 
 LOGGING = {
     "version": 1,
