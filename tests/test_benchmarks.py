@@ -6,10 +6,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from tests.redis_servers import shared_redis
 from tests.servers import ROOT
 
 
 def test_benchmark_smoke_run() -> None:
+    shared_redis()  # the Redis rows need it
     completed = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--scale", "0.02", "--repeat", "1"],
         cwd=ROOT,
@@ -18,7 +20,10 @@ def test_benchmark_smoke_run() -> None:
         timeout=300,
         check=True,
     )
-    rows = [line for line in completed.stdout.splitlines() if line.startswith("| ")]
+    load, _, replay = completed.stdout.partition("### Resume")
+    rows = [line for line in load.splitlines() if line.startswith("| ")]
     data_rows = [row for row in rows if not row.startswith("| server")]
-    assert len(data_rows) == 8, completed.stdout  # four servers, two scenarios
+    assert len(data_rows) == 12, completed.stdout  # six servers, two scenarios
     assert all(row.rstrip(" |").endswith("| 0") for row in data_rows), completed.stdout
+    replay_rows = [line for line in replay.splitlines() if line.startswith("| SSEView")]
+    assert len(replay_rows) == 2, completed.stdout  # the memory and the Redis store
