@@ -160,6 +160,7 @@ def test_unknown_ids_get_404(client: httpx.Client, last_event_id: str) -> None:
     response = client.get("/resumable/", headers={"Last-Event-ID": last_event_id})
     assert response.status_code == 404
     assert client.post("/resumable-exempt/unknown-stream/stop").status_code == 404
+    assert client.post(f"/resumable-exempt/{'x' * 300}/stop").status_code == 404
 
 
 def test_stop_needs_post_and_csrf(client: httpx.Client, token: str) -> None:

@@ -128,3 +128,41 @@ def test_events_keep_their_type_and_get_the_stores_id() -> None:
     )
     with pytest.raises(TypeError, match="ready-made bytes"):
         _encode_with_id(b"data: x\n\n", "s", 1)
+
+
+async def test_a_running_generation_renews_its_lease() -> None:
+    from django_streaming.resumable import Generation
+
+    store = RedisStore(url=shared_redis(), prefix=unique_prefix(), lease=0.3)
+    release = asyncio.Event()
+
+    async def slow() -> AsyncIterator[str]:
+        yield "first"
+        await release.wait()
+
+    await store.create("renewed", owner="me")
+    generation = Generation(
+        store, "renewed", slow(), key=None, max_duration=10, on_error=lambda error: Event()
+    )
+    task = generation.start()
+    await asyncio.sleep(0.6)  # two lease periods: only renewals keep it alive
+    assert await store.is_alive("renewed")
+    release.set()
+    await task
+    assert generation.status == "completed"
+    assert not await store.is_alive("renewed")  # the end removes the lease
+    await store.aclose()
+
+
+async def test_a_chat_whose_store_fails_mid_answer_ends_with_an_error_part() -> None:
+    from django_streaming.chat.views import _chat_errors
+
+    async def failing() -> AsyncIterator[str]:
+        yield "data: first\n\n"
+        raise StreamGap("gone")
+
+    parts = [part async for part in _chat_errors(failing())]
+    assert parts[1:] == [
+        {"type": "error", "errorText": "The answer failed on the server."},
+        "[DONE]",
+    ]

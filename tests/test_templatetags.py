@@ -76,3 +76,11 @@ def test_message_without_text() -> None:
     assert 'ds-chat__content"></div>' in render(
         '{% chat_widget "/c/" messages=history %}', history=[{"role": "user"}]
     )
+
+
+def test_resumable_needs_a_chat_id() -> None:
+    with pytest.raises(TemplateSyntaxError, match="resumable=True needs a chat_id"):
+        render('{% chat_widget "/c/" resumable=True %}')
+    html = render('{% chat_widget "/c/" resumable=True chat_id="c1" %}')
+    assert 'data-resumable="true"' in html
+    assert 'data-chat-id="c1"' in html

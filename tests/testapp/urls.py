@@ -29,6 +29,7 @@ urlpatterns = [
     path("overloaded/", csrf_exempt(views.overloaded)),
     path("resumable/", include(views.ResumableCountView.urls())),
     path("resumable-exempt/", include(views.ResumableCountView.urls(decorators=[csrf_exempt]))),
+    path("resumable-protected/", include(views.ProtectedResumableView.urls(name="protected"))),
     path("resumable-chat/", include(ResumableChat.urls(decorators=[csrf_exempt]))),
     path("resumable-chat-csrf/", include(ResumableChat.urls())),
 ]

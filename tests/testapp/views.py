@@ -264,3 +264,10 @@ class ResumableCountView(SSEView):
             state.finish(cancelled=True)
             raise
         state.finish(cancelled=False)
+
+
+class ProtectedResumableView(LoginRequiredMixin, ResumableCountView):
+    """A resumable stream behind a mixin: its dispatch runs in a thread, its store work on the
+    loop; resume and stop are bound to the user, not to one browser's session."""
+
+    raise_exception = True
