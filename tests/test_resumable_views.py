@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -57,9 +58,9 @@ def test_resumable_views_have_urls_for_include() -> None:
 def test_an_interrupted_chat_ends_with_an_error_the_user_can_read() -> None:
     from django_streaming.chat import ChatStreamView
 
-    ending = ChatStreamView().stream_ending("interrupted")
-    assert ending[0]["type"] == "error"  # type: ignore[index]
-    assert "interrupted" in ending[0]["errorText"]  # type: ignore[index]
+    ending: list[Any] = ChatStreamView().stream_ending("interrupted")
+    assert ending[0]["type"] == "error"
+    assert "interrupted" in ending[0]["errorText"]
     assert ChatStreamView().stream_ending("completed") == []
 
 
