@@ -78,6 +78,7 @@ class RedisStore(StreamStore):
         max_len: int = 100_000,
         lease: float = 10.0,
         connect_timeout: float = 2.0,
+        max_connections: int = 10_000,
     ) -> None:
         self.url = url
         self.prefix = prefix
@@ -86,6 +87,7 @@ class RedisStore(StreamStore):
         self.lease = lease
         self.liveness_interval = lease
         self.connect_timeout = connect_timeout
+        self.max_connections = max_connections
         # A client's connections belong to the loop that made them.
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Redis] = (
             weakref.WeakKeyDictionary()
@@ -101,8 +103,15 @@ class RedisStore(StreamStore):
         if client is None:
             # One immediate retry: a pooled connection may be dead after a Redis restart, and a
             # fresh one works; a Redis that is down fails fast instead of backing off for seconds.
+            # Each response tailing a stream holds a connection in a blocking XREAD of up to
+            # ``lease`` seconds: the pool must allow as many as there are open responses, and
+            # a read may take that long before it counts as timed out.
             client = Redis.from_url(
-                self.url, retry=Retry(NoBackoff(), 1), socket_connect_timeout=self.connect_timeout
+                self.url,
+                retry=Retry(NoBackoff(), 1),
+                socket_connect_timeout=self.connect_timeout,
+                socket_timeout=self.lease + self.connect_timeout + 1,
+                max_connections=self.max_connections,
             )
             self._clients[loop] = client
         return client
