@@ -175,7 +175,9 @@ def median_row(rows: list[Row]) -> Row:
 
 def print_table(scenario: Scenario, rows: list[Row]) -> None:
     floor = rows[0].cpu_us_per_event
-    django = next(row for row in rows if row.server.startswith("Django")).cpu_us_per_event
+    django = next(
+        (row for row in rows if row.server.startswith("Django")), rows[0]
+    ).cpu_us_per_event
     print(
         f"\n### {scenario.name}: {scenario.streams} streams x {scenario.events} events, "
         f"{scenario.delay * 1000:g} ms apart\n"
@@ -228,6 +230,7 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="shrink streams and events")
     parser.add_argument("--repeat", type=int, default=3, help="rounds; each row keeps its median")
     parser.add_argument("--only", choices=["back-to-back", "llm-pace"], help="one scenario")
+    parser.add_argument("--servers", help="only the rows whose name contains this text")
     arguments = parser.parse_args()
 
     def scaled(number: int) -> int:
@@ -239,20 +242,21 @@ def main() -> None:
     ]
     if arguments.only:
         scenarios = [scenarios[0] if arguments.only == "back-to-back" else scenarios[1]]
+    servers = [server for server in SERVERS if (arguments.servers or "") in server.name]
     _pin(1)
     print(f"cores: {os.cpu_count()}; server pinned to core 0, load client to core 1")
     # Rounds interleave the servers, each round on fresh processes, so that drift on the
     # machine spreads over every row alike; each row keeps its median round.
     runs: dict[tuple[str, str], list[Row]] = {}
     for _round in range(arguments.repeat):
-        for server in SERVERS:
+        for server in servers:
             for scenario in scenarios:
                 with serve(server) as (port, process):
                     measure(server, port, process, Scenario("warm-up", 10, 100, 0.0))
                     row = measure(server, port, process, scenario)
                 runs.setdefault((scenario.name, server.name), []).append(row)
     results = {
-        scenario.name: [median_row(runs[scenario.name, server.name]) for server in SERVERS]
+        scenario.name: [median_row(runs[scenario.name, server.name]) for server in servers]
         for scenario in scenarios
     }
     for scenario in scenarios:
@@ -260,7 +264,7 @@ def main() -> None:
     print("\n### Resume: replaying 1000 stored events to a reconnecting client\n")
     print("| store | replay ms (median of 5) |")
     print("|---|---:|")
-    for server in RESUMABLE:
+    for server in [server for server in RESUMABLE if server in servers]:
         with serve(server) as (port, _process):
             print(f"| {server.name} | {replay_time(port, 1000):.1f} |")
 
