@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from collections.abc import Iterator
 from typing import Any
@@ -10,8 +11,10 @@ import httpx
 import pytest
 
 from django_streaming import shutdown
+from django_streaming.stores import get_store
 from tests.reader import StreamReader
 from tests.servers import uvicorn_server, wait_until
+from tests.sse_parser import parse
 from tests.testapp.probes import probe
 
 
@@ -60,3 +63,10 @@ def test_shut_down_ends_open_streams_with_a_retry_hint(token: str) -> None:
         wait_until(lambda: probe(f"{token}-r").finished.is_set(), what="the generation to end")
         assert probe(f"{token}-r").cancelled
         probe(f"{token}-r").gate.set()
+        event_id = parse(resumable_reader.body).events[0].last_event_id
+        assert server.loop is not None
+        info = asyncio.run_coroutine_threadsafe(
+            get_store().info(event_id.rpartition(":")[0]), server.loop
+        ).result(5)
+        assert info is not None
+        assert info.status == "interrupted"
