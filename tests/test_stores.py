@@ -166,3 +166,51 @@ async def test_a_chat_whose_store_fails_mid_answer_ends_with_an_error_part() -> 
         {"type": "error", "errorText": "The answer failed on the server."},
         "[DONE]",
     ]
+
+
+async def test_a_generation_whose_redis_goes_away_ends_without_hanging(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from django_streaming.resumable import Generation
+    from tests.redis_servers import private_redis
+
+    with private_redis() as server:
+        store = RedisStore(url=server.url, prefix=unique_prefix(), lease=0.3)
+        redis_gone = asyncio.Event()
+
+        async def tokens() -> AsyncIterator[str]:
+            yield "before"
+            await redis_gone.wait()
+            yield "after"  # cannot be stored
+
+        await store.create("doomed", owner="me")
+        generation = Generation(
+            store, "doomed", tokens(), key=None, max_duration=10, on_error=lambda e: Event()
+        )
+        task = generation.start()
+        await asyncio.sleep(0.05)  # the stop listener subscribes
+        await asyncio.to_thread(server.stop)
+        await asyncio.sleep(0.25)  # a lease renewal falls due while Redis is down
+        redis_gone.set()
+        await asyncio.wait_for(task, 10)
+        assert generation.status == "error"
+        assert "Could not store the end of stream doomed" in caplog.text
+        await store.aclose()
+
+
+def test_memory_wakes_a_reader_waiting_on_another_loop() -> None:
+    import threading
+
+    from tests.servers import wait_until
+
+    store = MemoryStore()
+    asyncio.run(store.create("shared", owner="me"))
+    got: list[object] = []
+    reader = threading.Thread(
+        target=lambda: got.append(asyncio.run(store.read("shared", 0, timeout=None)))
+    )
+    reader.start()
+    wait_until(lambda: bool(store._streams["shared"].readers), what="the reader to wait")
+    asyncio.run(store.append("shared", [(1, b"x")]))  # another thread, another loop
+    reader.join(5)
+    assert got == [([(1, b"x")], None)]
