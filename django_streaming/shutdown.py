@@ -27,6 +27,9 @@ SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 class _Stoppable(Protocol):
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None: ...
+
     def hint_reconnect(self) -> None: ...
 
     def shut_down(self) -> None: ...
@@ -38,10 +41,12 @@ class _Generation(Protocol):
     def cancel(self, reason: Any) -> None: ...
 
 
-_streams: weakref.WeakSet[Any] = weakref.WeakSet()
+_streams: weakref.WeakSet[_Stoppable] = weakref.WeakSet()
 #: The resumable generations running in this process.
-generations: set[Any] = set()
+generations: set[_Generation] = set()
 _watching = False
+# The loops' shut-down tasks, held until done: a loop keeps only weak references to tasks.
+_pending: set[asyncio.Task[None]] = set()
 
 
 def register(stream: _Stoppable) -> None:
@@ -73,21 +78,21 @@ def _chained(previous: Callable[[int, FrameType | None], Any]) -> Callable[..., 
 def shut_down() -> None:
     """End every open stream of this process, on the loop that serves it, after giving the
     resumable generations running here ``GENERATION_GRACE`` seconds to store their end."""
-    loops: dict[asyncio.AbstractEventLoop, list[Any]] = {}
+    per_loop: dict[asyncio.AbstractEventLoop, tuple[list[_Stoppable], list[_Generation]]] = {}
+    for stream in list(_streams):
+        if stream.loop is not None:
+            per_loop.setdefault(stream.loop, ([], []))[0].append(stream)
     for generation in list(generations):
         if generation.task is not None:
-            loops.setdefault(generation.task.get_loop(), []).append(generation)
-    for stream in list(_streams):
-        loop = getattr(stream, "loop", None)
-        if loop is not None:
-            loops.setdefault(loop, [])
-    for loop, on_loop in loops.items():
+            per_loop.setdefault(generation.task.get_loop(), ([], []))[1].append(generation)
+    for loop, (streams, on_loop) in per_loop.items():
         if not loop.is_closed():
-            loop.call_soon_threadsafe(_shut_down_on_loop, loop, on_loop)
+            loop.call_soon_threadsafe(_shut_down_on_loop, loop, streams, on_loop)
 
 
-def _shut_down_on_loop(loop: asyncio.AbstractEventLoop, on_loop: list[Any]) -> None:
-    streams = [stream for stream in list(_streams) if getattr(stream, "loop", None) is loop]
+def _shut_down_on_loop(
+    loop: asyncio.AbstractEventLoop, streams: list[_Stoppable], on_loop: list[_Generation]
+) -> None:
     for stream in streams:
         stream.hint_reconnect()
     for generation in on_loop:
@@ -102,6 +107,3 @@ def _shut_down_on_loop(loop: asyncio.AbstractEventLoop, on_loop: list[Any]) -> N
 
     _pending.add(task := loop.create_task(end_streams()))
     task.add_done_callback(_pending.discard)
-
-
-_pending: set[asyncio.Task[None]] = set()

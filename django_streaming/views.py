@@ -133,12 +133,19 @@ class SSEView(View):
         stream and ``"<stream_id>/stop"`` (POST) stops it. ``decorators`` wrap each view
         (``csrf_exempt`` for an API authenticated by tokens, say)."""
         return [
-            path("", _decorate(cls.as_view(**initkwargs), decorators), name=name),
-            path(
-                "<str:stream_id>/stop",
-                _decorate(cls.as_view(action="stop", **initkwargs), decorators),
-            ),
+            path("", cls.action_view("start", decorators, **initkwargs), name=name),
+            path("<str:stream_id>/stop", cls.action_view("stop", decorators, **initkwargs)),
         ]
+
+    @classmethod
+    def action_view(
+        cls, action: Action, decorators: Sequence[Callable[..., Any]] = (), **initkwargs: Any
+    ) -> Any:
+        """``as_view()`` for one of the URLs of ``urls()``, wrapped in ``decorators``."""
+        view = cls.as_view(action=action, **initkwargs)
+        for decorator in reversed(decorators):
+            view = decorator(view)
+        return view
 
     def stream(
         self, request: HttpRequest, *args: Any, **kwargs: Any
@@ -185,11 +192,12 @@ class SSEView(View):
         self.last_event_id = last_event_id
         if self.resumable:
             return _store_errors(self._start_or_resume(request, args, kwargs))
+        return self.stream_response(self.stream(request, *args, **kwargs))
+
+    def stream_response(self, source: Any) -> SSEResponse:
+        """The response streaming ``source``, with this view's heartbeat, retry and headers."""
         return self.response_class(
-            self.stream(request, *args, **kwargs),
-            heartbeat=self.heartbeat,
-            retry=self.retry,
-            headers=self.headers,
+            source, heartbeat=self.heartbeat, retry=self.retry, headers=self.headers
         )
 
     # Resumable streams.
@@ -216,7 +224,8 @@ class SSEView(View):
 
     async def _stop(self, request: HttpRequest, kwargs: dict[str, Any]) -> HttpResponseBase:
         store = get_store()
-        stream_id = await self.find_stream(store, request, kwargs)
+        owner = await self.stream_owner(request)
+        stream_id = await self.find_stream(store, owner, kwargs)
         if isinstance(stream_id, HttpResponseBase):
             return stream_id
         if stream_id is not None:
@@ -224,11 +233,12 @@ class SSEView(View):
         return HttpResponse(status=204)
 
     async def find_stream(
-        self, store: StreamStore, request: HttpRequest, kwargs: dict[str, Any]
+        self, store: StreamStore, owner: str, kwargs: dict[str, Any]
     ) -> str | HttpResponseBase | None:
-        """The stream a stop or resume URL names, None if none is active, or a 404."""
+        """The stream a stop or resume URL names, None if none is active, or a 404 when it
+        is not ``owner``'s."""
         stream_id = kwargs.get("stream_id", "")
-        if not await _owns(store, stream_id, await self.stream_owner(request)):
+        if not await _owns(store, stream_id, owner):
             return _not_found()
         return str(stream_id)
 
@@ -253,21 +263,8 @@ class SSEView(View):
         generation.start()
         return generation
 
-    def tail_response(
-        self, store: StreamStore, stream_id: str, *, after: int, headers: Mapping[str, str] = {}
-    ) -> SSEResponse:
-        return self.response_class(
-            tail(store, stream_id, after=after, ending=self.stream_ending),
-            heartbeat=self.heartbeat,
-            retry=self.retry,
-            headers={**self.headers, **headers},
-        )
-
-
-def _decorate(view: Callable[..., Any], decorators: Sequence[Callable[..., Any]]) -> Any:
-    for decorator in reversed(decorators):
-        view = decorator(view)
-    return view
+    def tail_response(self, store: StreamStore, stream_id: str, *, after: int) -> SSEResponse:
+        return self.stream_response(tail(store, stream_id, after=after, ending=self.stream_ending))
 
 
 async def _owns(store: StreamStore, stream_id: str, owner: str) -> bool:

@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpRespons
 from django.urls import URLPattern, path
 
 from django_streaming.conf import get_config
-from django_streaming.responses import StreamItem
+from django_streaming.responses import SSEResponse, StreamItem
 from django_streaming.resumable import new_stream_id, tail
 from django_streaming.stores import EndStatus, StreamStore, get_store
 from django_streaming.views import SSEView, ViewResult, _store_errors, error_response
@@ -91,17 +91,10 @@ class ChatStreamView(SSEView):
         """The URLs ``useChat`` calls, for ``include()``: ``""`` (POST, named ``name``) answers,
         ``"<chat_id>/stream"`` (GET) resumes the answer in progress, ``"<chat_id>/stop"``
         (POST) stops it. ``decorators`` wrap each view (``csrf_exempt``, say)."""
-
-        def view(action: str) -> Any:
-            view = cls.as_view(action=action, **initkwargs)
-            for decorator in reversed(decorators):
-                view = decorator(view)
-            return view
-
         return [
-            path("", view("start"), name=name),
-            path("<str:chat_id>/stream", view("resume")),
-            path("<str:chat_id>/stop", view("stop")),
+            path("", cls.action_view("start", decorators, **initkwargs), name=name),
+            path("<str:chat_id>/stream", cls.action_view("resume", decorators, **initkwargs)),
+            path("<str:chat_id>/stop", cls.action_view("stop", decorators, **initkwargs)),
         ]
 
     async def generate(self, messages: list[ChatMessage]) -> AsyncIterator[ChatPart]:
@@ -126,11 +119,18 @@ class ChatStreamView(SSEView):
             return error_response(error.status, error.code, error.message)
         if self.resumable:
             return _store_errors(self._start(request))
-        return self.response_class(
-            self.message_stream(self.chat),
-            heartbeat=self.heartbeat,
-            retry=self.retry,
-            headers={**self.headers, **PROTOCOL_HEADERS},
+        return self.stream_response(self.message_stream(self.chat))
+
+    def stream_response(self, source: Any) -> SSEResponse:
+        response = super().stream_response(source)
+        for name, value in PROTOCOL_HEADERS.items():
+            response[name] = value
+        return response
+
+    def tail_response(self, store: StreamStore, stream_id: str, *, after: int) -> SSEResponse:
+        # A failing store ends the answer with the protocol's error part.
+        return self.stream_response(
+            _chat_errors(tail(store, stream_id, after=after, ending=self.stream_ending))
         )
 
     def stream_ending(self, status: EndStatus) -> list[StreamItem]:
@@ -147,7 +147,7 @@ class ChatStreamView(SSEView):
         return f"{view.__module__}.{view.__qualname__}:{chat_id}"
 
     async def find_stream(
-        self, store: StreamStore, request: HttpRequest, kwargs: dict[str, Any]
+        self, store: StreamStore, owner: str, kwargs: dict[str, Any]
     ) -> str | HttpResponseBase | None:
         chat_id = kwargs.get("chat_id", "")
         if not chat_id or len(chat_id) > CHAT_ID_MAX_LENGTH:
@@ -158,7 +158,7 @@ class ChatStreamView(SSEView):
         info = await store.info(stream_id)
         if info is None or info.status != "active":
             return None
-        if not secrets.compare_digest(info.owner, await self.stream_owner(request)):
+        if not secrets.compare_digest(info.owner, owner):
             return error_response(404, "not_found", "There is no such chat.")
         return stream_id
 
@@ -171,38 +171,30 @@ class ChatStreamView(SSEView):
                 f"A resumable chat needs the chat's id (at most {CHAT_ID_MAX_LENGTH} characters).",
             )
         store = get_store()
-        previous = await self.find_stream(store, request, {"chat_id": chat_id})
+        owner = await self.stream_owner(request)
+        previous = await self.find_stream(store, owner, {"chat_id": chat_id})
         if isinstance(previous, HttpResponseBase):
             return previous
         stream_id = new_stream_id()
-        await store.create(
-            stream_id, owner=await self.stream_owner(request), key=self.chat_key(chat_id)
-        )
+        await store.create(stream_id, owner=owner, key=self.chat_key(chat_id))
         if previous is not None:
             # A new question supersedes the answer in progress: stop paying for it.
             await store.request_stop(previous)
         self.start_generation(
             store, stream_id, self.message_stream(self.chat), key=self.chat_key(chat_id)
         )
-        return self._tail(store, stream_id)
+        return self.tail_response(store, stream_id, after=0)
 
     async def _resume(self, request: HttpRequest, kwargs: dict[str, Any]) -> HttpResponseBase:
         store = get_store()
-        stream_id = await self.find_stream(store, request, kwargs)
+        owner = await self.stream_owner(request)
+        stream_id = await self.find_stream(store, owner, kwargs)
         if isinstance(stream_id, HttpResponseBase):
             return stream_id
         if stream_id is None:
             return HttpResponse(status=204)
         # The AI SDK treats a resume as a replay: the answer again from its start.
-        return self._tail(store, stream_id)
-
-    def _tail(self, store: StreamStore, stream_id: str) -> HttpResponseBase:
-        return self.response_class(
-            _chat_errors(tail(store, stream_id, after=0, ending=self.stream_ending)),
-            heartbeat=self.heartbeat,
-            retry=self.retry,
-            headers={**self.headers, **PROTOCOL_HEADERS},
-        )
+        return self.tail_response(store, stream_id, after=0)
 
     def parse_request(self, request: HttpRequest) -> ChatRequest:
         """Read and check the body, within the ``DJANGO_STREAMING`` limits."""

@@ -36,8 +36,10 @@ __all__ = ["RedisStore"]
 P = ParamSpec("P")
 R = TypeVar("R")
 
-# Sets the status once, so that a worker's own end and a reader's "interrupted" cannot both win.
+# Sets the status once, so that a worker's own end and a reader's "interrupted" cannot both win;
+# and clears the key (KEYS[4], when given) if it still points at this stream (ARGV[3]).
 _FINISH = """
+if KEYS[4] and redis.call('GET', KEYS[4]) == ARGV[3] then redis.call('DEL', KEYS[4]) end
 if redis.call('HGET', KEYS[1], 'status') ~= 'active' then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[1])
 redis.call('XADD', KEYS[2], '*', 'end', ARGV[1])
@@ -45,11 +47,6 @@ redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('EXPIRE', KEYS[2], ARGV[2])
 redis.call('DEL', KEYS[3])
 return 1
-"""
-# Clears a key only if it still points at the stream that ended.
-_CLEAR_KEY = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-return 0
 """
 
 
@@ -167,10 +164,10 @@ class RedisStore(StreamStore):
     @_unavailable_on_error
     async def finish(self, stream_id: str, status: EndStatus, *, key: str | None = None) -> None:
         client: Any = self.client()
-        meta, events, lease = (self._key(stream_id, suffix) for suffix in ("", ":events", ":lease"))
-        await client.eval(_FINISH, 3, meta, events, lease, status, self.ttl)
+        keys = [self._key(stream_id, suffix) for suffix in ("", ":events", ":lease")]
         if key is not None:
-            await client.eval(_CLEAR_KEY, 1, f"{self.prefix}:key:{key}", stream_id)
+            keys.append(f"{self.prefix}:key:{key}")
+        await client.eval(_FINISH, len(keys), *keys, status, self.ttl, stream_id)
 
     @_unavailable_on_error
     async def info(self, stream_id: str) -> StreamInfo | None:
