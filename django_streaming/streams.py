@@ -57,12 +57,11 @@ class EventStream(AsyncIterator[bytes]):
         "_finished",
         "_heartbeat",
         "_loop",
-        "_on_error",
         "_opening",
         "_pump",
         "_retry",
         "_size",
-        "_source",
+        "_start",
         "_timer",
         "_waiter",
         "_written_at",
@@ -76,9 +75,13 @@ class EventStream(AsyncIterator[bytes]):
         retry: int | None = None,
         on_error: Callable[[Exception], bytes],
     ) -> None:
-        self._source = source
+        # Handed to the pump when it starts and dropped here: ``on_error`` is usually a method of
+        # the response that holds this stream, and a cycle would leave both to the collector.
+        self._start: tuple[AsyncIterable[Any], Callable[[Exception], bytes]] | None = (
+            source,
+            on_error,
+        )
         self._heartbeat = heartbeat
-        self._on_error = on_error
         self._retry = retry
         self._opening = f"retry: {retry}\n\n".encode() if retry is not None else OPENING
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -96,8 +99,9 @@ class EventStream(AsyncIterator[bytes]):
         loop = self._loop
         if loop is None:
             loop = self._loop = asyncio.get_running_loop()
-            if not self._closed:
-                self._pump = loop.create_task(self._run())
+            start, self._start = self._start, None
+            if start is not None:
+                self._pump = loop.create_task(self._run(*start))
                 shutdown.register(self)
                 if self._heartbeat is not None:
                     self._timer = loop.call_at(loop.time() + self._heartbeat, self._beat)
@@ -136,6 +140,7 @@ class EventStream(AsyncIterator[bytes]):
 
     def _abandon(self) -> None:
         self._closed = True
+        self._start = None
         if self._timer is not None:
             self._timer.cancel()
         if self._pump is not None:
@@ -169,11 +174,13 @@ class EventStream(AsyncIterator[bytes]):
         self._written_at = self._loop.time()  # type: ignore[union-attr]
         return chunk
 
-    async def _run(self) -> None:
+    async def _run(
+        self, source: AsyncIterable[Any], on_error: Callable[[Exception], bytes]
+    ) -> None:
         loop = self._loop
         assert loop is not None
         chunks = self._chunks
-        iterator = aiter(self._source)
+        iterator = aiter(source)
         try:
             try:
                 async for item in iterator:
@@ -199,13 +206,19 @@ class EventStream(AsyncIterator[bytes]):
                 if aclose is not None:
                     await aclose()
         except Exception as error:
-            self._deliver(self._on_error(error))
+            self._deliver(on_error(error))
+        except asyncio.CancelledError:
+            # Only this stream cancels its pump. Ending quietly rather than keeping the error
+            # on the task matters: its traceback holds this frame, which holds the task, and
+            # such a cycle waits for a full garbage collection, a pause of the whole loop.
+            pass
         finally:
             self._finished = True
             if self._timer is not None:
                 self._timer.cancel()
-            waiter = self._waiter
+            waiter, self._waiter = self._waiter, None
             if waiter is not None and not waiter.done():
+                # (Not kept: the error's traceback will hold the writer's frame.)
                 waiter.set_exception(StopAsyncIteration())
 
     def _beat(self) -> None:

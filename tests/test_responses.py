@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from collections.abc import AsyncIterator, Iterator
+from contextlib import aclosing
 from typing import Any
 
 import pytest
@@ -69,6 +72,46 @@ async def test_sync_generator_under_asgi() -> None:
 
     result = parse(await body_of(SSEResponse(words())))
     assert [event.data for event in result.events] == ["one", "two"]
+
+
+async def serve_until_cancelled(response: SSEResponse, started: asyncio.Event) -> None:
+    """As Django's ASGI handler serves a response whose client went away."""
+    chunks = aiter(response)
+    try:
+        async with aclosing(chunks):
+            while True:
+                await anext(chunks)
+                started.set()
+    except (StopAsyncIteration, asyncio.CancelledError):
+        pass  # Django's handler ends quietly too
+
+
+@pytest.mark.parametrize("ending", ["client gone", "finished"])
+async def test_a_served_response_is_freed_without_the_garbage_collector(ending: str) -> None:
+    # A reference cycle would keep the response, its stream and all they hold until a full
+    # collection, which pauses the event loop for as long as it takes to walk every object.
+    started = asyncio.Event()
+
+    async def ticks() -> AsyncIterator[str]:
+        yield "tick"
+        if ending == "client gone":
+            await asyncio.Event().wait()
+
+    gc.collect()
+    gc.disable()
+    try:
+        response = SSEResponse(ticks())
+        freed = weakref.ref(response)
+        serving = asyncio.create_task(serve_until_cancelled(response, started))
+        del response
+        await started.wait()
+        if ending == "client gone":
+            serving.cancel()
+        await serving
+        del serving
+        assert freed() is None
+    finally:
+        gc.enable()
 
 
 @override_settings(DJANGO_STREAMING={"RETRY": 3000})
