@@ -194,6 +194,11 @@ class SSEView(View):
             return _store_errors(self._start_or_resume(request, args, kwargs))
         return self.stream_response(self.stream(request, *args, **kwargs))
 
+    def head(self, request: HttpRequest, *args: Any, **kwargs: Any) -> ViewResult:
+        # What View.setup() would otherwise store on each view, as ``self.head = self.get``:
+        # a reference cycle that keeps the view and its request until a full collection.
+        return self.get(request, *args, **kwargs)
+
     def stream_response(self, source: Any) -> SSEResponse:
         """The response streaming ``source``, with this view's heartbeat, retry and headers."""
         return self.response_class(

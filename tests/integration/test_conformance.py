@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from django_streaming import asgi as streaming_asgi
 from tests.reader import StreamReader, data_of
 from tests.servers import (
     RunningServer,
@@ -44,6 +45,11 @@ def _subprocess(argv: list[str]) -> Callable[[], AbstractContextManager[RunningS
 
 SERVERS: dict[str, tuple[str, Callable[[], AbstractContextManager[RunningServer]]]] = {
     "uvicorn": ("asgi", uvicorn_server),
+    # Our handler in place of Django's (see django_streaming.asgi).
+    "uvicorn+django_streaming.asgi": (
+        "asgi",
+        lambda: uvicorn_server(streaming_asgi.get_asgi_application()),
+    ),
     "daphne": (
         "asgi",
         _subprocess([PYTHON, "-m", "daphne", "--fd", "{fd}", "-v", "0", "tests.asgi:application"]),
