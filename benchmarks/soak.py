@@ -10,13 +10,18 @@ client's abort of a running stream (one that had delivered an event) to its gene
 the server's garbage collector, which stops its event loop, cancellations included.
 
     python -m benchmarks.soak --streams 1000 --seconds 120     # make soak
-    python -m benchmarks.soak --streams 100 --seconds 8        # the short run the tests use
+    python -m benchmarks.soak --streams 100 --seconds 6        # the short run the tests use
+
+The server is deployed as the README advises for many streams per process
+(``django_streaming.asgi`` and its garbage-collector lines); ``--plain`` serves it with Django's
+own handler and CPython's defaults, for comparison.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -42,6 +47,7 @@ class Tally:
     events: int = 0
     errors: list[str] = field(default_factory=list)
     closed_at: dict[str, float] = field(default_factory=dict)
+    finally_at: dict[str, float] = field(default_factory=dict)  # drained from the server
     connections: int = 0
 
 
@@ -131,12 +137,25 @@ def stats(port: int, query: str = "") -> Any:
     return httpx.get(f"http://127.0.0.1:{port}/stats{query}", timeout=10).json()
 
 
+async def drain_finally_times(port: int, tally: Tally, until: asyncio.Event) -> None:
+    """Take the server's record of ``finally`` times every second, so that it stays small."""
+    async with httpx.AsyncClient(timeout=10) as client:
+        while not until.is_set():
+            response = await client.get(f"http://127.0.0.1:{port}/stats?finally")
+            tally.finally_at.update(response.json()["finally_at"])
+            with contextlib.suppress(TimeoutError, asyncio.TimeoutError):
+                await asyncio.wait_for(until.wait(), 1.0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--streams", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=120.0)
     parser.add_argument("--pace", type=float, default=0.05, help="seconds between events")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--plain", action="store_true", help="Django's own ASGI handler and CPython's GC defaults"
+    )
     arguments = parser.parse_args()
 
     sock = socket.socket()
@@ -144,6 +163,8 @@ def main() -> None:
     sock.listen(4096)
     port = sock.getsockname()[1]
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "benchmarks.apps.soak_site"}
+    if arguments.plain:
+        env["SOAK_PLAIN"] = "1"
     # As in `make bench`: the server on one core, this client on the other.
     cores = sorted(os.sched_getaffinity(0))
     if len(cores) > 1:
@@ -171,10 +192,12 @@ def main() -> None:
         warm_up = min(5.0, arguments.seconds / 4)
         asyncio.run(load(port, arguments.streams, warm_up, Tally(), rng, arguments.pace))
         settle(port)
-        before = stats(port, "?collect")
+        before = stats(port, "?finally&collect")
         rss_before = process.memory_info().rss
         peak = rss_before
         tally = Tally()
+        cpu_before = process.cpu_times()
+        started_at = time.monotonic()
 
         async def run() -> None:
             nonlocal peak
@@ -183,17 +206,25 @@ def main() -> None:
                 asyncio.create_task(Client(n, port, tally, rng, arguments.pace).run(end))
                 for n in range(arguments.streams)
             ]
+            done = asyncio.Event()
+            draining = asyncio.create_task(drain_finally_times(port, tally, done))
             while not all(task.done() for task in clients):
                 peak = max(peak, process.memory_info().rss)
                 await asyncio.sleep(0.25)
+            done.set()
+            await draining
             for task in clients:
                 if task.exception():
                     tally.errors.append(repr(task.exception()))
 
         asyncio.run(run())
+        cpu_after = process.cpu_times()
+        cpu_seconds = sum(cpu_after[:2]) - sum(cpu_before[:2])  # user + system
+        cpu_share = cpu_seconds / (time.monotonic() - started_at)
         settle(port)
         rss_after = process.memory_info().rss
         after = stats(port, "?finally&collect")
+        tally.finally_at.update(after["finally_at"])
         rss_after_collect = process.memory_info().rss
     finally:
         server.terminate()
@@ -201,11 +232,12 @@ def main() -> None:
         sock.close()
 
     latencies = sorted(
-        (after["finally_at"][key] - closed) * 1000
+        (tally.finally_at[key] - closed) * 1000
         for key, closed in tally.closed_at.items()
-        if key in after["finally_at"]
+        if key in tally.finally_at
     ) or [0.0]
     report = {
+        "deployment": "plain Django" if arguments.plain else "as the README advises",
         "streams": arguments.streams,
         "pace_s": arguments.pace,
         "seconds": arguments.seconds,
@@ -217,11 +249,14 @@ def main() -> None:
         "rss_mib_peak": round(peak / 2**20, 1),
         "rss_mib_after": round(rss_after / 2**20, 1),
         "rss_mib_after_gc_and_trim": round(rss_after_collect / 2**20, 1),
+        "rss_change_percent": round((rss_after_collect / rss_before - 1) * 100, 1),
+        "server_cpu_percent": round(cpu_share * 100),
         "tasks_left_over": after["tasks"] - before["tasks"],
         "finally_not_run": after["started"] - after["finished"],
         "tracked_objects_after": after["tracked_objects"],
         "gc_pause_ms_max": after["gc_pause_ms_max"],
         "gc_pauses_over_50ms": after["gc_pauses_over_50ms"],
+        "gc_pause_s_total": after["gc_pause_s_total"],
         "cancel_latency_ms_p50": round(statistics.median(latencies), 1),
         "cancel_latency_ms_p99": round(latencies[int((len(latencies) - 1) * 0.99)], 1),
     }
