@@ -1,10 +1,11 @@
 """``django_streaming.asgi``: Django's ASGI handler, leaving no reference cycle behind a client
-that went away."""
+that went away, whichever of our views it was streaming from."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import weakref
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,74 +15,106 @@ from django.http import HttpRequest
 from django.urls import path
 from pytest_django.fixtures import Settings as SettingsWrapper
 
-from django_streaming import SSEView, StreamItem
+from django_streaming import ChatMessage, ChatStreamView, SSEView, StreamItem
 from django_streaming.asgi import ASGIHandler, get_asgi_application
 
 requests: list[weakref.ref[HttpRequest]] = []
+finished: list[asyncio.Event] = []
 
 
-class Forever(SSEView):
-    async def stream(
-        self, request: HttpRequest, *args: Any, **kwargs: Any
-    ) -> AsyncIterator[StreamItem]:
-        requests.append(weakref.ref(request))
+async def first_then_a_while(request: HttpRequest) -> AsyncIterator[str]:
+    requests.append(weakref.ref(request))
+    try:
         yield "first"
-        await asyncio.Event().wait()
+        # The client leaves meanwhile: this is cancelled, or, resumable, runs on to the end.
+        await asyncio.sleep(0.05)
+    finally:
+        finished[-1].set()
 
 
-urlpatterns = [path("forever", Forever.as_view())]
-
-SCOPE = {
-    "type": "http",
-    "asgi": {"version": "3.0"},
-    "http_version": "1.1",
-    "method": "GET",
-    "scheme": "http",
-    "path": "/forever",
-    "raw_path": b"/forever",
-    "query_string": b"",
-    "headers": [(b"host", b"testserver")],
-    "client": ("127.0.0.1", 50000),
-    "server": ("127.0.0.1", 80),
-}
+class Stream(SSEView):
+    def stream(self, request: HttpRequest, *args: Any, **kwargs: Any) -> AsyncIterator[StreamItem]:
+        return first_then_a_while(request)
 
 
-async def serve_until_the_client_leaves(handler: Any) -> list[bytes]:
-    """Serve /forever as a server would, the client leaving after the first event."""
+class Resumable(Stream):
+    resumable = True
+
+
+class Chat(ChatStreamView):
+    def generate(self, messages: list[ChatMessage]) -> AsyncIterator[str]:
+        return first_then_a_while(self.request)
+
+
+urlpatterns = [
+    path("stream", Stream.as_view()),
+    path("resumable", Resumable.as_view()),
+    path("chat", Chat.as_view()),
+]
+
+
+def scope(path: str) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST" if path == "/chat" else "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": [(b"host", b"testserver"), (b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 80),
+    }
+
+
+async def serve_until_the_client_leaves(handler: Any, path: str) -> bytes:
+    """Serve ``path`` as a server would, the client leaving after the first text."""
     left = asyncio.Event()
-    body: list[bytes] = []
-    requests = iter([{"type": "http.request", "body": b"", "more_body": False}])
+    body = json.dumps({"messages": [{"role": "user", "content": "hi"}]}).encode()
+    received: list[bytes] = []
+    messages = iter([{"type": "http.request", "body": body, "more_body": False}])
 
     async def receive() -> dict[str, Any]:
-        for message in requests:
+        for message in messages:
             return message
         await left.wait()
         return {"type": "http.disconnect"}
 
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.body":
-            body.append(message["body"])
-            if b"data: first" in message["body"]:
+            received.append(message["body"])
+            if b"first" in message["body"]:
                 left.set()
 
-    await asyncio.wait_for(handler(SCOPE, receive, send), timeout=10)
-    return body
+    await asyncio.wait_for(handler(scope(path), receive, send), timeout=10)
+    return b"".join(received)
 
 
 def test_the_application_is_ours() -> None:
     assert isinstance(get_asgi_application(), ASGIHandler)
 
 
-async def test_a_client_that_leaves_leaves_no_reference_cycle(settings: SettingsWrapper) -> None:
+@pytest.mark.parametrize("path", ["/stream", "/resumable", "/chat"])
+async def test_a_client_that_leaves_leaves_no_reference_cycle(
+    settings: SettingsWrapper, path: str
+) -> None:
     settings.ROOT_URLCONF = __name__
     # Django's AuthenticationMiddleware leaves a cycle of its own (request.user's closure
-    # holds the request); without middleware, what stays is the handler's doing.
+    # holds the request); without middleware, what stays is the handler's and the views' doing.
     settings.MIDDLEWARE = []
+    finished.append(asyncio.Event())
+    handler = get_asgi_application()
     gc.collect()
     gc.disable()  # what stays without it is what a full collection would have to find
     try:
-        body = await serve_until_the_client_leaves(get_asgi_application())
-        assert b"data: first\n\n" in b"".join(body)
+        assert b"first" in await serve_until_the_client_leaves(handler, path)
+        await asyncio.wait_for(finished[-1].wait(), timeout=10)
+        for _ in range(100):  # a resumable generation's task ends a few steps after it
+            if requests[-1]() is None:
+                break
+            await asyncio.sleep(0)
         assert requests[-1]() is None
     finally:
         gc.enable()
