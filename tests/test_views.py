@@ -54,6 +54,16 @@ async def test_post_is_not_allowed() -> None:
     assert response.status_code == 405
 
 
+async def test_head_is_refused_unless_allowed_then_answered_as_get() -> None:
+    from tests.testapp.views import CountView
+
+    assert (await CountView.as_view()(RequestFactory().head("/"))).status_code == 405
+    allowed = CountView.as_view(http_method_names=["get", "head"])
+    response = await allowed(RequestFactory().head("/"))
+    assert isinstance(response, SSEResponse)
+    assert await events_of(response)
+
+
 async def test_stream_must_be_defined() -> None:
     view = SSEView.as_view()
     with pytest.raises(NotImplementedError, match="SSEView must define stream"):
