@@ -44,7 +44,7 @@ bench-widget: $(STAMP)
 	$(BIN)/python -m benchmarks.widget
 
 matrix: $(STAMP)
-	$(BIN)/tox run -e py310-django52,py313-django6
+	$(BIN)/tox run -e py310-django52,py312-django60,py313-django6
 
 clean:
 	rm -rf $(VENV) .tox .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache
