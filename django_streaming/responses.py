@@ -27,9 +27,10 @@ StreamItem: TypeAlias = Event | bytes | JSONData
 
 GENERIC_ERROR_MESSAGE = "The stream failed on the server."
 
-# Django 5.2's GZipMiddleware compresses each chunk of an async stream as a gzip member of its
-# own, and browsers stop reading after the first member. Django 6.0 flushes one stream instead.
-_GZIP_MIDDLEWARE_SPLITS_MEMBERS = django.VERSION < (6, 0)
+# GZipMiddleware before Django 6.1 holds an async stream's events back: 5.2 compresses each
+# chunk as a gzip member of its own (browsers stop reading after the first), 6.0 compresses one
+# stream without flushing it. 6.1 flushes after each chunk.
+_GZIP_MIDDLEWARE_HOLDS_EVENTS = django.VERSION < (6, 1)
 
 
 class SSEResponse(StreamingHttpResponse):
@@ -93,7 +94,7 @@ class SSEResponse(StreamingHttpResponse):
         replaced = getattr(self, "_iterator", None) is not self._stream
         if not replaced:
             return self._stream
-        if _GZIP_MIDDLEWARE_SPLITS_MEMBERS and self.get("Content-Encoding") == "gzip":
+        if _GZIP_MIDDLEWARE_HOLDS_EVENTS and self.get("Content-Encoding") == "gzip":
             return _gzip(self._stream)
         # A middleware wrapped the stream: serve what it made of it. (It stays async: the
         # setter keeps an async iterator async.)
