@@ -219,3 +219,17 @@ async def test_generate_must_be_defined() -> None:
 async def test_chat_error_text_reaches_the_user_without_debug(token: str) -> None:
     parts = await parts_of(await post(body("busy", token)))
     assert parts[-2] == {"type": "error", "errorText": "The model is busy; try again in a minute."}
+
+
+async def test_a_chat_whose_answer_ended_has_none_to_find() -> None:
+    # The store may still name an answer that has ended (its key cleared late, or never, by a
+    # worker that died): resume and stop then find nothing rather than a finished stream.
+    from django_streaming.stores.memory import MemoryStore
+
+    store = MemoryStore()
+    view = ChatStreamView()
+    await store.create("ended", owner="me", key=view.chat_key("c1"))
+    assert await view.find_stream(store, "me", {"chat_id": "c1"}) == "ended"
+    await store.finish("ended", "completed")  # the key not cleared
+    assert await store.active(view.chat_key("c1")) == "ended"
+    assert await view.find_stream(store, "me", {"chat_id": "c1"}) is None

@@ -214,3 +214,36 @@ def test_memory_wakes_a_reader_waiting_on_another_loop() -> None:
     asyncio.run(store.append("shared", [(1, b"x")]))  # another thread, another loop
     reader.join(5)
     assert got == [([(1, b"x")], None)]
+
+
+async def test_a_generation_cancelled_from_outside_lets_the_cancel_through(
+    store: StreamStore,
+) -> None:
+    from django_streaming.resumable import Generation
+
+    started = asyncio.Event()
+
+    async def forever() -> AsyncIterator[str]:
+        yield "first"
+        started.set()
+        await asyncio.Event().wait()
+
+    await store.create("outside", owner="me")
+    generation = Generation(
+        store, "outside", forever(), key=None, max_duration=10, on_error=lambda e: Event()
+    )
+    task = generation.start()
+    await started.wait()
+    task.cancel()  # as asyncio.run() does with the tasks left when its loop ends
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert generation.status == "interrupted"
+    assert await store.read("outside", 1, timeout=0) == ([], "interrupted")
+    generation.cancel("cancelled")  # too late: nothing to stop
+    assert generation.status == "interrupted"
+
+
+async def test_a_memory_stream_is_alive_while_this_process_runs() -> None:
+    store = MemoryStore()
+    await store.create("here", owner="me")
+    assert await store.is_alive("here")

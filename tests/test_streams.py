@@ -228,3 +228,14 @@ async def test_closing_before_the_first_chunk() -> None:
     await events.aclose()
     with pytest.raises(StopAsyncIteration):
         await anext(events)
+
+
+async def test_shutdown_calls_skip_a_stream_that_is_over_or_not_started() -> None:
+    over = stream(items("a"))
+    await over.aclose()
+    over.hint_reconnect()  # over: nothing to tell its client
+    with pytest.raises(StopAsyncIteration):
+        await anext(over)
+    fresh = stream(items("a"))
+    fresh.shut_down()  # nothing runs yet, so nothing to stop
+    assert [chunk async for chunk in fresh] == [OPENING, b"data: a\n\n"]
