@@ -11,11 +11,8 @@ import asyncio
 import ctypes
 import gc
 import os
-import re
-import textwrap
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import psutil
@@ -23,6 +20,7 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import path
 
 from benchmarks.apps.base_settings import *  # noqa: F403 - these modules are the settings
+from benchmarks.readme import readme_block
 from django_streaming import Event, SSEView, StreamItem
 
 ROOT_URLCONF = __name__
@@ -109,14 +107,6 @@ async def stats(request: HttpRequest) -> JsonResponse:
 urlpatterns = [path("ticks", Ticks.as_view()), path("stats", stats)]
 
 
-def readme_gc_snippet() -> str:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    block = re.search(r"<!-- gc-snippet:start -->\s*```python\n(.*?)```", readme, re.DOTALL)
-    if block is None:
-        raise RuntimeError("the README's garbage-collector snippet is gone")
-    return textwrap.dedent(block.group(1))
-
-
 if os.environ.get("DJANGO_SETTINGS_MODULE") == __name__:
     if os.environ.get("SOAK_PLAIN"):
         from django.core.asgi import get_asgi_application
@@ -126,4 +116,4 @@ if os.environ.get("DJANGO_SETTINGS_MODULE") == __name__:
         from django_streaming.asgi import get_asgi_application
 
         app = get_asgi_application()
-        exec(readme_gc_snippet(), {})
+        exec(readme_block("gc-snippet", "python"), {})

@@ -3,7 +3,6 @@ top of nginx's defaults, in front of a real uvicorn."""
 
 from __future__ import annotations
 
-import re
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -14,10 +13,10 @@ import httpx
 import pytest
 from django.test import override_settings
 
+from benchmarks.readme import readme_block
 from tests.conftest import require
 from tests.reader import StreamReader, data_of
 from tests.servers import (
-    ROOT,
     RunningServer,
     answers,
     listening_socket,
@@ -53,13 +52,6 @@ http {{
 """
 
 
-def readme_snippet() -> str:
-    readme = (ROOT / "README.md").read_text()
-    block = re.search(r"<!-- nginx-snippet:start -->\s*```nginx\n(.*?)```", readme, re.DOTALL)
-    assert block, "the README's nginx snippet is gone"
-    return block.group(1)
-
-
 @contextmanager
 def nginx(upstream: RunningServer, folder: Path, extra: str = "") -> Iterator[str]:
     executable = require("nginx", "/usr/sbin/nginx")
@@ -73,7 +65,7 @@ def nginx(upstream: RunningServer, folder: Path, extra: str = "") -> Iterator[st
             upstream=upstream.url.rsplit(":", 1)[1],
             port=port,
             extra=extra,
-            snippet=readme_snippet(),
+            snippet=readme_block("nginx-snippet", "nginx"),
         )
     )
     process = subprocess.Popen([executable, "-c", str(config), "-p", str(folder)])
