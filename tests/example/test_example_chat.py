@@ -108,8 +108,27 @@ def test_another_browser_cannot_see_or_use_a_conversation(
 
 def test_progress_page_streams(browser: Browser, example_server: RunningServer) -> None:
     page = new_page(browser, example_server)
+    # Polling the status would race a text that changes every 100 ms: record every change instead.
+    page.add_init_script(
+        """
+        window.statuses = [];
+        document.addEventListener("DOMContentLoaded", () => {
+          const status = document.querySelector("[role=status]");
+          new MutationObserver(() => window.statuses.push([status.textContent, performance.now()]))
+            .observe(status, {childList: true, characterData: true, subtree: true});
+        });
+        """
+    )
     page.goto("/progress/")
-    expect(page.get_by_role("status")).to_contain_text("Processed report-03.csv")
+    expect(page.get_by_role("status")).to_have_text("Done: 50 files processed.", timeout=20_000)
+    statuses = page.evaluate("window.statuses")
+    progress = [(text, at) for text, at in statuses if text.startswith("Processed")]
+    assert [text for text, _ in progress] == [
+        f"Processed report-{n:02}.csv ({n} of 50)" for n in range(1, 51)
+    ]
+    assert statuses[-1][0] == "Done: 50 files processed."
+    # Streamed, not buffered: the first step showed well before the 5 s task finished.
+    assert statuses[-1][1] - progress[0][1] > 1000
     with httpx.stream("GET", f"{example_server.url}/progress/stream/", timeout=10) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
 
