@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
@@ -23,6 +24,22 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[StreamStore]:
     redis = RedisStore(url=shared_redis(), prefix=unique_prefix(), max_len=10, lease=0.3)
     yield redis
     await redis.aclose()
+
+
+async def until(condition: Callable[[], Awaitable[bool]], what: str) -> None:
+    deadline = time.monotonic() + 10
+    while not await condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.005)
+
+
+async def blocked_readers(store: StreamStore) -> int:
+    """Readers waiting for news: in the memory store's lists, or Redis clients blocked in XREAD."""
+    if isinstance(store, MemoryStore):
+        return sum(len(stream.readers) for stream in store._streams.values())
+    assert isinstance(store, RedisStore)
+    clients = await store.client().client_list()
+    return sum("b" in client["flags"] and client["cmd"] == "xread" for client in clients)
 
 
 async def test_a_stream_from_creation_to_its_end(store: StreamStore) -> None:
@@ -45,13 +62,18 @@ async def test_a_stream_from_creation_to_its_end(store: StreamStore) -> None:
 
 async def test_a_reader_wakes_for_new_entries_and_for_the_end(store: StreamStore) -> None:
     await store.create("s2", owner="me")
+    already = await blocked_readers(store)
+
+    async def a_reader_blocks() -> bool:
+        return await blocked_readers(store) > already
+
+    # The test is that a reader that already waits wakes.
     reading = asyncio.ensure_future(store.read("s2", 0, timeout=None))
-    await asyncio.sleep(0.05)  # let the reader block first; the test is that it wakes
-    assert not reading.done()
+    await until(a_reader_blocks, "the reader to block")
     await store.append("s2", [(1, b"x")])
     assert await asyncio.wait_for(reading, 5) == ([(1, b"x")], None)
     ending = asyncio.ensure_future(store.read("s2", 1, timeout=None))
-    await asyncio.sleep(0.05)
+    await until(a_reader_blocks, "the reader to block")
     await store.finish("s2", "cancelled")
     assert await asyncio.wait_for(ending, 5) == ([], "cancelled")
 
@@ -188,9 +210,16 @@ async def test_a_generation_whose_redis_goes_away_ends_without_hanging(
             store, "doomed", tokens(), key=None, max_duration=10, on_error=lambda e: Event()
         )
         task = generation.start()
-        await asyncio.sleep(0.05)  # the stop listener subscribes
+
+        async def subscribed() -> bool:
+            return bool((await store.client().pubsub_numsub(f"{store.prefix}:stop"))[0][1])
+
+        async def renewal_failed() -> bool:
+            return "Could not renew the lease of stream doomed" in caplog.text
+
+        await until(subscribed, "the stop listener to subscribe")
         await asyncio.to_thread(server.stop)
-        await asyncio.sleep(0.25)  # a lease renewal falls due while Redis is down
+        await until(renewal_failed, "a lease renewal to fail while Redis is down")
         redis_gone.set()
         await asyncio.wait_for(task, 10)
         assert generation.status == "error"
