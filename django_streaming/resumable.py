@@ -3,6 +3,10 @@ stream store; each response, the first one included, only tails the store.
 
 So a client that goes away does not stop the generation, a client that comes back gets what it
 missed, and a stop request reaches the generation through the store, from any worker.
+
+With a shared store (Redis), a generation also keeps its latest events in this process's
+memory, once they are stored: the responses in the same process (the first one, usually) read
+them from there instead of asking the store for each event.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 from . import shutdown
 from .sse import Event
 from .stores import EndStatus, StreamStore
+from .stores.memory import MemoryStore
 
 __all__ = ["Generation", "event_id", "new_stream_id", "parse_event_id", "tail"]
 
@@ -24,6 +29,14 @@ logger = logging.getLogger("django_streaming")
 
 # Stream ids are URL-safe base64, which never holds this.
 ID_SEPARATOR = ":"
+
+
+#: How many of its latest events a generation keeps for readers in its process. A reader
+#: further behind reads the store instead.
+LOCAL_COPY_LEN = 100
+
+# The in-memory copies of the generations running in this process, by store and stream id.
+_local_copies: dict[tuple[int, str], MemoryStore] = {}
 
 
 class StreamGap(Exception):
@@ -81,11 +94,18 @@ class Generation:
         self.status: EndStatus | None = None
         self.task: asyncio.Task[None] | None = None
         self._cancel_reason: EndStatus | None = None
+        self._copy: MemoryStore | None = None
 
     def start(self) -> asyncio.Task[None]:
         self.task = asyncio.get_running_loop().create_task(self._run())
         shutdown.generations.add(self)
         self.task.add_done_callback(lambda _: shutdown.generations.discard(self))
+        if self.store.liveness_interval is not None:  # a shared store: keep a copy here
+            self._copy = MemoryStore(max_len=LOCAL_COPY_LEN)
+            self._copy.create_now(self.stream_id, owner="")
+            place = (id(self.store), self.stream_id)
+            _local_copies[place] = self._copy
+            self.task.add_done_callback(lambda _: _local_copies.pop(place, None))
         return self.task
 
     def cancel(self, reason: EndStatus) -> None:
@@ -96,7 +116,7 @@ class Generation:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        store, stream_id = self.store, self.stream_id
+        store, stream_id, copy = self.store, self.stream_id, self._copy
         watch = loop.create_task(store.wait_for_stop(stream_id))
         watch.add_done_callback(self._on_stop_request)
         deadline = loop.call_later(self.max_duration, self._on_deadline)
@@ -108,7 +128,10 @@ class Generation:
             try:
                 async for item in iterator:
                     seq += 1
-                    await store.append(stream_id, [(seq, _encode_with_id(item, stream_id, seq))])
+                    entry = [(seq, _encode_with_id(item, stream_id, seq))]
+                    await store.append(stream_id, entry)
+                    if copy is not None:  # only once stored: what a reader saw, a resume finds
+                        await copy.append(stream_id, entry)
             finally:
                 aclose = getattr(iterator, "aclose", None)
                 if aclose is not None:
@@ -120,8 +143,10 @@ class Generation:
         except Exception as error:
             status = "error"
             try:
-                error_event = _encode_with_id(self.on_error(error), stream_id, seq + 1)
-                await store.append(stream_id, [(seq + 1, error_event)])
+                error_entry = [(seq + 1, _encode_with_id(self.on_error(error), stream_id, seq + 1))]
+                if copy is not None:  # the readers here learn of the error even if the store failed
+                    await copy.append(stream_id, error_entry)
+                await store.append(stream_id, error_entry)
             except Exception:
                 logger.exception("Could not store the error event of stream %s", stream_id)
         finally:
@@ -133,6 +158,9 @@ class Generation:
                 await store.finish(stream_id, status, key=self.key)
             except Exception:
                 logger.exception("Could not store the end of stream %s", stream_id)
+            finally:
+                if copy is not None:
+                    await copy.finish(stream_id, status)
 
     def _on_stop_request(self, watch: asyncio.Task[None]) -> None:
         if not watch.cancelled() and watch.exception() is None:
@@ -188,10 +216,23 @@ async def tail(
 ) -> AsyncIterator[Any]:
     """The stored events of ``stream_id`` after ``after``, then its live events as they are
     stored, then ``ending(status)``. A generation whose worker stopped renewing its lease is
-    marked ``interrupted``."""
+    marked ``interrupted``. While the generation runs in this process, its copy of the latest
+    events stands in for the store."""
     interval = store.liveness_interval
+    place = (id(store), stream_id)
+    copy = _local_copies.get(place)
     while True:
-        entries, status = await store.read(stream_id, after, timeout=interval)
+        if copy is None:
+            entries, status = await store.read(stream_id, after, timeout=interval)
+        else:
+            entries, status = await copy.read(stream_id, after, timeout=interval)
+            if (entries and entries[0][0] > after + 1) or (
+                not entries and status is None and _local_copies.get(place) is not copy
+            ):
+                # Further behind than the copy reaches, or its generation ended without
+                # running (cancelled at once): the store has the rest.
+                copy = None
+                continue
         if entries:
             if entries[0][0] > after + 1:
                 raise StreamGap(
@@ -204,6 +245,11 @@ async def tail(
             for item in ending(status):
                 yield item
             return
-        if not entries and interval is not None and not await store.is_alive(stream_id):
+        if (
+            copy is None
+            and not entries
+            and interval is not None
+            and not await store.is_alive(stream_id)
+        ):
             logger.warning("Stream %s lost its worker: marking it interrupted.", stream_id)
             await store.finish(stream_id, "interrupted")

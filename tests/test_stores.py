@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -14,6 +13,7 @@ from django_streaming.stores import StreamStore
 from django_streaming.stores.memory import MemoryStore
 from django_streaming.stores.redis import RedisStore
 from tests.redis_servers import shared_redis, unique_prefix
+from tests.servers import until
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -24,13 +24,6 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[StreamStore]:
     redis = RedisStore(url=shared_redis(), prefix=unique_prefix(), max_len=10, lease=0.3)
     yield redis
     await redis.aclose()
-
-
-async def until(condition: Callable[[], Awaitable[bool]], what: str) -> None:
-    deadline = time.monotonic() + 10
-    while not await condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.005)
 
 
 async def blocked_readers(store: StreamStore) -> int:

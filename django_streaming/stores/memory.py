@@ -41,6 +41,10 @@ class MemoryStore(StreamStore):
         self._ended: deque[tuple[float, str]] = deque()  # (when, stream id), oldest first
 
     async def create(self, stream_id: str, *, owner: str, key: str | None = None) -> str | None:
+        return self.create_now(stream_id, owner=owner, key=key)
+
+    def create_now(self, stream_id: str, *, owner: str, key: str | None = None) -> str | None:
+        """``create()`` for code that cannot await: this store never has to wait."""
         self._forget_expired()
         self._streams[stream_id] = _Stream(owner)
         if key is None:
