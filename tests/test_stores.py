@@ -269,3 +269,52 @@ async def test_a_memory_stream_is_alive_while_this_process_runs() -> None:
     store = MemoryStore()
     await store.create("here", owner="me")
     assert await store.is_alive("here")
+
+
+async def test_redis_sends_the_appends_of_one_loop_turn_together() -> None:
+    from tests.redis_servers import private_redis
+
+    with private_redis() as server:
+        store = RedisStore(url=server.url, prefix=unique_prefix())
+        for n in range(100):
+            await store.create(f"s{n}", owner="me")
+        client = store.client()
+        connections = (await client.info("stats"))["total_connections_received"]
+        # A hundred generations append at once: one pipeline, so one connection, not a hundred.
+        await asyncio.gather(*(store.append(f"s{n}", [(1, b"x"), (2, b"y")]) for n in range(100)))
+        assert (await client.info("stats"))["total_connections_received"] == connections
+        assert await store.read("s99", 0, timeout=0) == ([(1, b"x"), (2, b"y")], None)
+        await store.aclose()
+
+
+async def test_redis_fails_only_the_append_that_failed() -> None:
+    from redis.exceptions import ResponseError
+
+    store = RedisStore(url=shared_redis(), prefix=unique_prefix())
+    await store.create("twice", owner="me")
+    await store.create("once", owner="me")
+    await store.append("twice", [(1, b"x")])
+    twice, once = await asyncio.gather(
+        store.append("twice", [(1, b"again")]),  # Redis refuses an id it has
+        store.append("once", [(1, b"x")]),
+        return_exceptions=True,
+    )
+    assert isinstance(twice, ResponseError)
+    assert once is None
+    assert await store.read("once", 0, timeout=0) == ([(1, b"x")], None)
+    await store.aclose()
+
+
+async def test_redis_appends_cut_short_fail_instead_of_hanging() -> None:
+    from django_streaming.stores import StoreUnavailable
+    from django_streaming.stores import redis as redis_store
+
+    store = RedisStore(url=shared_redis(), prefix=unique_prefix())
+    await store.create("cut", owner="me")
+    appending = asyncio.ensure_future(store.append("cut", [(1, b"x")]))
+    await asyncio.sleep(0)  # the append is queued and its sending task created
+    (sending,) = [task for task in redis_store._running if "_send" in task.get_coro().__qualname__]
+    sending.cancel()  # as when the loop closes
+    with pytest.raises(StoreUnavailable, match="cancelled"):
+        await asyncio.wait_for(appending, 5)
+    await store.aclose()

@@ -22,6 +22,7 @@ import functools
 import weakref
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
+from itertools import islice
 from typing import Any, ParamSpec, TypeVar
 
 from redis.asyncio import Redis
@@ -92,6 +93,9 @@ class RedisStore(StreamStore):
         self._listeners: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _StopListener] = (
             weakref.WeakKeyDictionary()
         )
+        self._appends: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Appends] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def client(self) -> Redis:
         """The Redis client of the running event loop."""
@@ -145,21 +149,11 @@ class RedisStore(StreamStore):
         previous = results[3] if key is not None else None
         return previous.decode() if previous is not None else None
 
-    @_unavailable_on_error
     async def append(self, stream_id: str, entries: Sequence[Entry]) -> None:
-        events = self._key(stream_id, ":events")
-        client: Any = self.client()
-        if len(entries) == 1 and entries[0][0] != 1:
-            # The common case, one event: a plain command costs a fraction of a pipeline.
-            seq, data = entries[0]
-            await client.xadd(events, {"d": data}, id=f"0-{seq}", maxlen=self.max_len)
-            return
-        async with client.pipeline(transaction=False) as pipe:
-            for seq, data in entries:
-                pipe.xadd(events, {"d": data}, id=f"0-{seq}", maxlen=self.max_len)
-                if seq == 1:
-                    pipe.expire(events, self.ttl)  # renewed with the lease from then on
-            await pipe.execute()
+        appends = self._appends.get(asyncio.get_running_loop())
+        if appends is None:
+            appends = self._appends[asyncio.get_running_loop()] = _Appends(self)
+        await appends.add(stream_id, entries)
 
     @_unavailable_on_error
     async def finish(self, stream_id: str, status: EndStatus, *, key: str | None = None) -> None:
@@ -238,7 +232,66 @@ class RedisStore(StreamStore):
         return [stream_id for stream_id, flag in zip(stream_ids, flags, strict=True) if flag]
 
 
-_listening: set[asyncio.Task[None]] = set()
+# An append waiting to be sent: the stream, its entries, and the future its generation awaits.
+_Append = tuple[str, Sequence[Entry], asyncio.Future[None]]
+
+
+class _Appends:
+    """The appends of every generation on one event loop, sent as one pipeline per turn of the
+    loop: a command on its own costs the client several times its share of a pipeline."""
+
+    def __init__(self, store: RedisStore) -> None:
+        self.store = store
+        self.batch: list[_Append] | None = None
+
+    def add(self, stream_id: str, entries: Sequence[Entry]) -> asyncio.Future[None]:
+        loop = asyncio.get_running_loop()
+        stored = loop.create_future()
+        if self.batch is None:  # the first this turn: sent once the others ready now join it
+            self.batch = []
+            sending = loop.create_task(self._send(self.batch))
+            _running.add(sending)
+            sending.add_done_callback(_running.discard)
+            sending.add_done_callback(functools.partial(_fail_unsent, self.batch))
+        self.batch.append((stream_id, entries, stored))
+        return stored
+
+    async def _send(self, batch: list[_Append]) -> None:
+        self.batch = None  # appends from now on go in the next pipeline
+        store = self.store
+        async with store.client().pipeline(transaction=False) as pipe:
+            for stream_id, entries, _ in batch:
+                events = store._key(stream_id, ":events")
+                for seq, data in entries:
+                    pipe.xadd(events, {"d": data}, id=f"0-{seq}", maxlen=store.max_len)
+                    if seq == 1:
+                        pipe.expire(events, store.ttl)  # renewed with the lease from then on
+            replies = iter(await pipe.execute(raise_on_error=False))
+        for _, entries, stored in batch:
+            count = len(entries) + sum(seq == 1 for seq, _ in entries)
+            failed = [reply for reply in islice(replies, count) if isinstance(reply, Exception)]
+            if stored.done():  # the generation was cancelled meanwhile
+                continue
+            if failed:
+                stored.set_exception(failed[0])
+            else:
+                stored.set_result(None)
+
+
+def _fail_unsent(batch: list[_Append], sending: asyncio.Task[None]) -> None:
+    """Redis went away, or the loop is closing: whoever still waits must not wait for ever."""
+    error = None if sending.cancelled() else sending.exception()
+    for _, _, stored in batch:
+        if not stored.done():
+            stored.set_exception(
+                StoreUnavailable(
+                    f"Redis is unavailable: {error}" if error else "Not sent: cancelled"
+                )
+            )
+
+
+# The loop holds tasks weakly: these must not be collected half way.
+_running: set[asyncio.Task[None]] = set()
 
 
 class _StopListener:
@@ -255,10 +308,8 @@ class _StopListener:
         self.waiters.setdefault(stream_id, set()).add(stopped)
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self._listen())
-            # The loop holds tasks weakly; one cancelled while closing its connection must
-            # not be collected half way.
-            _listening.add(self.task)
-            self.task.add_done_callback(_listening.discard)
+            _running.add(self.task)
+            self.task.add_done_callback(_running.discard)
         try:
             yield stopped
         finally:
