@@ -313,8 +313,42 @@ async def test_redis_appends_cut_short_fail_instead_of_hanging() -> None:
     await store.create("cut", owner="me")
     appending = asyncio.ensure_future(store.append("cut", [(1, b"x")]))
     await asyncio.sleep(0)  # the append is queued and its sending task created
-    (sending,) = [task for task in redis_store._running if "_send" in task.get_coro().__qualname__]
+    (sending,) = [
+        task for task in redis_store._running if task.get_name() == redis_store.SENDING_TASK_NAME
+    ]
     sending.cancel()  # as when the loop closes
     with pytest.raises(StoreUnavailable, match="cancelled"):
         await asyncio.wait_for(appending, 5)
     await store.aclose()
+
+
+async def test_redis_an_append_given_up_on_leaves_the_others_alone() -> None:
+    store = RedisStore(url=shared_redis(), prefix=unique_prefix())
+    await store.create("left", owner="me")
+    await store.create("kept", owner="me")
+    left = asyncio.ensure_future(store.append("left", [(1, b"x")]))
+    kept = asyncio.ensure_future(store.append("kept", [(1, b"y")]))
+    await asyncio.sleep(0)  # both queued for the same pipeline
+    left.cancel()  # its generation was stopped meanwhile
+    await kept
+    assert await store.read("kept", 0, timeout=0) == ([(1, b"y")], None)
+    await store.aclose()
+
+
+async def test_a_stop_reaches_its_generation_across_a_redis_restart() -> None:
+    from tests.redis_servers import private_redis
+
+    with private_redis() as server:
+        store = RedisStore(url=server.url, prefix=unique_prefix())
+        await store.create("restarted", owner="me")
+        waiting = asyncio.ensure_future(store.wait_for_stop("restarted"))
+
+        async def subscribed() -> bool:
+            return bool((await store.client().pubsub_numsub(f"{store.prefix}:stop"))[0][1])
+
+        await until(subscribed, "the stop listener to subscribe")
+        await asyncio.to_thread(server.stop)
+        await asyncio.to_thread(server.start)  # empty: no persistence
+        await store.request_stop("restarted")  # the listener may not be back yet: the key waits
+        await asyncio.wait_for(waiting, 5)
+        await store.aclose()

@@ -232,6 +232,9 @@ class RedisStore(StreamStore):
         return [stream_id for stream_id, flag in zip(stream_ids, flags, strict=True) if flag]
 
 
+#: The name of the task that sends a turn's appends (a name shows in asyncio's debug output).
+SENDING_TASK_NAME = "django_streaming: appends to Redis"
+
 # An append waiting to be sent: the stream, its entries, and the future its generation awaits.
 _Append = tuple[str, Sequence[Entry], asyncio.Future[None]]
 
@@ -249,7 +252,7 @@ class _Appends:
         stored = loop.create_future()
         if self.batch is None:  # the first this turn: sent once the others ready now join it
             self.batch = []
-            sending = loop.create_task(self._send(self.batch))
+            sending = loop.create_task(self._send(self.batch), name=SENDING_TASK_NAME)
             _running.add(sending)
             sending.add_done_callback(_running.discard)
             sending.add_done_callback(functools.partial(_fail_unsent, self.batch))
