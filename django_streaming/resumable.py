@@ -39,6 +39,10 @@ LOCAL_COPY_LEN = 100
 _local_copies: dict[tuple[int, str], MemoryStore] = {}
 
 
+def _copy_key(store: StreamStore, stream_id: str) -> tuple[int, str]:
+    return id(store), stream_id  # the generation holds its store: the id stays unique
+
+
 class StreamGap(Exception):
     """The events a reader asked for were dropped (the store keeps at most ``max_len``)."""
 
@@ -103,7 +107,7 @@ class Generation:
         if self.store.liveness_interval is not None:  # a shared store: keep a copy here
             self._copy = MemoryStore(max_len=LOCAL_COPY_LEN)
             self._copy.create_now(self.stream_id, owner="")
-            place = (id(self.store), self.stream_id)
+            place = _copy_key(self.store, self.stream_id)
             _local_copies[place] = self._copy
             self.task.add_done_callback(lambda _: _local_copies.pop(place, None))
         return self.task
@@ -219,7 +223,7 @@ async def tail(
     marked ``interrupted``. While the generation runs in this process, its copy of the latest
     events stands in for the store."""
     interval = store.liveness_interval
-    place = (id(store), stream_id)
+    place = _copy_key(store, stream_id)
     copy = _local_copies.get(place)
     while True:
         if copy is None:

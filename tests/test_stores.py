@@ -12,7 +12,7 @@ from django_streaming.sse import Event
 from django_streaming.stores import StreamStore
 from django_streaming.stores.memory import MemoryStore
 from django_streaming.stores.redis import RedisStore
-from tests.redis_servers import shared_redis, unique_prefix
+from tests.redis_servers import private_redis, shared_redis, unique_prefix
 from tests.servers import until
 
 
@@ -33,6 +33,13 @@ async def blocked_readers(store: StreamStore) -> int:
     assert isinstance(store, RedisStore)
     clients = await store.client().client_list()
     return sum("b" in client["flags"] and client["cmd"] == "xread" for client in clients)
+
+
+async def until_the_stop_listener_subscribes(store: RedisStore) -> None:
+    async def subscribed() -> bool:
+        return bool((await store.client().pubsub_numsub(f"{store.prefix}:stop"))[0][1])
+
+    await until(subscribed, "the stop listener to subscribe")
 
 
 async def test_a_stream_from_creation_to_its_end(store: StreamStore) -> None:
@@ -187,7 +194,6 @@ async def test_a_generation_whose_redis_goes_away_ends_without_hanging(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     from django_streaming.resumable import Generation
-    from tests.redis_servers import private_redis
 
     with private_redis() as server:
         store = RedisStore(url=server.url, prefix=unique_prefix(), lease=0.3)
@@ -204,13 +210,10 @@ async def test_a_generation_whose_redis_goes_away_ends_without_hanging(
         )
         task = generation.start()
 
-        async def subscribed() -> bool:
-            return bool((await store.client().pubsub_numsub(f"{store.prefix}:stop"))[0][1])
-
         async def renewal_failed() -> bool:
             return "Could not renew the lease of stream doomed" in caplog.text
 
-        await until(subscribed, "the stop listener to subscribe")
+        await until_the_stop_listener_subscribes(store)
         await asyncio.to_thread(server.stop)
         await until(renewal_failed, "a lease renewal to fail while Redis is down")
         redis_gone.set()
@@ -272,8 +275,6 @@ async def test_a_memory_stream_is_alive_while_this_process_runs() -> None:
 
 
 async def test_redis_sends_the_appends_of_one_loop_turn_together() -> None:
-    from tests.redis_servers import private_redis
-
     with private_redis() as server:
         store = RedisStore(url=server.url, prefix=unique_prefix())
         for n in range(100):
@@ -336,17 +337,12 @@ async def test_redis_an_append_given_up_on_leaves_the_others_alone() -> None:
 
 
 async def test_a_stop_reaches_its_generation_across_a_redis_restart() -> None:
-    from tests.redis_servers import private_redis
-
     with private_redis() as server:
         store = RedisStore(url=server.url, prefix=unique_prefix())
         await store.create("restarted", owner="me")
         waiting = asyncio.ensure_future(store.wait_for_stop("restarted"))
 
-        async def subscribed() -> bool:
-            return bool((await store.client().pubsub_numsub(f"{store.prefix}:stop"))[0][1])
-
-        await until(subscribed, "the stop listener to subscribe")
+        await until_the_stop_listener_subscribes(store)
         await asyncio.to_thread(server.stop)
         await asyncio.to_thread(server.start)  # empty: no persistence
         await store.request_stop("restarted")  # the listener may not be back yet: the key waits

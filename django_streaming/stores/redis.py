@@ -59,9 +59,16 @@ def _unavailable_on_error(
         try:
             return await method(*args, **kwargs)
         except (ConnectionError, TimeoutError, OSError) as error:
-            raise StoreUnavailable(f"Redis is unavailable: {error}") from error
+            raise _unavailable(error) from error
 
     return wrapper
+
+
+def _unavailable(error: BaseException) -> StoreUnavailable:
+    """What a store call raises when Redis cannot be reached, caused by ``error``."""
+    unavailable = StoreUnavailable(f"Redis is unavailable: {error}")
+    unavailable.__cause__ = error
+    return unavailable
 
 
 class RedisStore(StreamStore):
@@ -150,9 +157,10 @@ class RedisStore(StreamStore):
         return previous.decode() if previous is not None else None
 
     async def append(self, stream_id: str, entries: Sequence[Entry]) -> None:
-        appends = self._appends.get(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        appends = self._appends.get(loop)
         if appends is None:
-            appends = self._appends[asyncio.get_running_loop()] = _Appends(self)
+            appends = self._appends[loop] = _Appends(self)
         await appends.add(stream_id, entries)
 
     @_unavailable_on_error
@@ -287,9 +295,7 @@ def _fail_unsent(batch: list[_Append], sending: asyncio.Task[None]) -> None:
     for _, _, stored in batch:
         if not stored.done():
             stored.set_exception(
-                StoreUnavailable(
-                    f"Redis is unavailable: {error}" if error else "Not sent: cancelled"
-                )
+                _unavailable(error) if error else StoreUnavailable("Not sent: cancelled")
             )
 
 
