@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-from collections.abc import AsyncGenerator, Awaitable, Iterable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol, TypeVar
+
+from .threads import release_connections
 
 __all__ = ["ClosableAsyncIterator", "SyncIterator", "iterate_in_thread"]
 
@@ -24,14 +26,16 @@ _DONE = object()
 async def iterate_in_thread(iterable: Iterable[T]) -> AsyncGenerator[T, None]:
     """Iterate a sync iterable without blocking the event loop.
 
-    Each stream gets a thread of its own, as under a threaded WSGI server, so a generator that
-    sleeps or waits on I/O holds up no other stream. ``close()`` runs in that same thread after
-    the last ``next()``, so the generator's ``finally`` runs even when the client left mid-step.
+    Each stream gets a thread of its own while it runs, as under a threaded WSGI server, so a
+    generator that sleeps or waits on I/O holds up no other stream. ``close()`` runs in that
+    same thread after the last ``next()``, so the generator's ``finally`` runs even when the
+    client left mid-step. Each step gives back the database connections it used, as a request
+    does when it ends.
     """
     iterator: Iterator[T] = iter(iterable)
     context = contextvars.copy_context()
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="django_streaming")
-    step = functools.partial(context.run, next, iterator, _DONE)
+    step = functools.partial(context.run, _step, iterator)
     loop = asyncio.get_running_loop()
     try:
         while (item := await loop.run_in_executor(executor, step)) is not _DONE:
@@ -39,8 +43,22 @@ async def iterate_in_thread(iterable: Iterable[T]) -> AsyncGenerator[T, None]:
     finally:
         close = getattr(iterator, "close", None)
         if close is not None:
-            executor.submit(context.run, close)
+            executor.submit(context.run, _close, close)
         executor.shutdown(wait=False)
+
+
+def _step(iterator: Iterator[T]) -> T | object:
+    try:
+        return next(iterator, _DONE)
+    finally:
+        release_connections()
+
+
+def _close(close: Callable[[], object]) -> None:
+    try:
+        close()
+    finally:
+        release_connections()
 
 
 class ClosableAsyncIterator(Protocol[T_co]):

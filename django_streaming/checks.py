@@ -79,6 +79,15 @@ def is_positive_int(value: object) -> bool:
     return is_non_negative_int(value) and value != 0
 
 
+def is_retry_range(value: object) -> bool:
+    return (
+        isinstance(value, (tuple, list))
+        and len(value) == 2
+        and all(is_non_negative_int(bound) for bound in value)
+        and value[0] <= value[1]
+    )
+
+
 #: Each setting's rule: its key, its test, what it must be, and the id of its check.
 RULES: list[tuple[str, Callable[[object], bool], str, str]] = [
     (
@@ -97,4 +106,23 @@ RULES: list[tuple[str, Callable[[object], bool], str, str]] = [
     ("MAX_MESSAGES", is_positive_int, "a positive int", "E005"),
     ("MAX_MESSAGE_CHARS", is_positive_int, "a positive int", "E006"),
     ("MAX_DURATION", is_positive_number, "a positive number of seconds", "E007"),
+    (
+        "MAX_ACTIVE_PER_OWNER",
+        lambda value: value is None or is_positive_int(value),
+        "a positive int or None",
+        "E009",
+    ),
+    (
+        "SEND_TIMEOUT",
+        lambda value: value is None or is_positive_number(value),
+        "a positive number of seconds or None",
+        "E010",
+    ),
+    (
+        "SHUTDOWN_RETRY",
+        lambda value: is_non_negative_int(value) or is_retry_range(value),
+        "a non-negative int of milliseconds or a (low, high) pair of them",
+        "E011",
+    ),
+    ("THREADS", is_positive_int, "a positive int", "E012"),
 ]

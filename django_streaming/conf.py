@@ -18,6 +18,19 @@
         "STORE": {"BACKEND": "django_streaming.stores.memory.MemoryStore", "OPTIONS": {}},
         # Seconds a resumable generation may run before it is cancelled.
         "MAX_DURATION": 600.0,
+        # Resumable generations one owner (a user, a session) may run at once; the next start
+        # is a 429. None: no limit.
+        "MAX_ACTIVE_PER_OWNER": 10,
+        # Seconds a write to a client may make no progress (it stopped reading) before its
+        # stream ends and its generator is cancelled (ASGI only). None: wait for ever.
+        "SEND_TIMEOUT": 30.0,
+        # The retry: hint, in milliseconds, that each open stream gets when the server stops:
+        # a random value in (low, high), so that clients do not all come back at once, or one
+        # int for all.
+        "SHUTDOWN_RETRY": (1000, 5000),
+        # Threads for the sync work of streams (and, with django_streaming.asgi, of requests):
+        # each holds at most one connection per database, and only while it runs a call.
+        "THREADS": 10,
     }
 
 Values are checked by the system checks in ``checks.py``.
@@ -44,6 +57,10 @@ class Config(TypedDict):
     MAX_MESSAGE_CHARS: int
     STORE: dict[str, Any]  # {"BACKEND": dotted path, "OPTIONS": keyword arguments}
     MAX_DURATION: float
+    MAX_ACTIVE_PER_OWNER: int | None
+    SEND_TIMEOUT: float | None
+    SHUTDOWN_RETRY: int | tuple[int, int]
+    THREADS: int
 
 
 DEFAULTS: Config = {
@@ -54,6 +71,10 @@ DEFAULTS: Config = {
     "MAX_MESSAGE_CHARS": 200_000,
     "STORE": {"BACKEND": "django_streaming.stores.memory.MemoryStore", "OPTIONS": {}},
     "MAX_DURATION": 600.0,
+    "MAX_ACTIVE_PER_OWNER": 10,
+    "SEND_TIMEOUT": 30.0,
+    "SHUTDOWN_RETRY": (1000, 5000),
+    "THREADS": 10,
 }
 
 

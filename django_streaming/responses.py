@@ -17,6 +17,7 @@ from .checks import is_non_negative_int, is_positive_number
 from .conf import FROM_SETTINGS, FromSettings, get_config
 from .sse import Event, JSONData
 from .streams import EventStream
+from .threads import release_connections
 
 __all__ = ["SSEResponse", "StreamItem", "error_event"]
 
@@ -69,7 +70,12 @@ class SSEResponse(StreamingHttpResponse):
             )
         source = content if isinstance(content, AsyncIterable) else iterate_in_thread(content)
         self._stream = EventStream(
-            source, heartbeat=heartbeat, retry=retry, on_error=self.error_event
+            source,
+            heartbeat=heartbeat,
+            retry=retry,
+            on_error=self.error_event,
+            send_timeout=config["SEND_TIMEOUT"],
+            shutdown_retry=config["SHUTDOWN_RETRY"],
         )
         self._sync_iterator: SyncIterator[bytes] | None = None
         super().__init__(
@@ -104,7 +110,9 @@ class SSEResponse(StreamingHttpResponse):
         return self._body()
 
     def __iter__(self) -> SyncIterator[bytes]:
-        # Under WSGI: stream chunk by chunk rather than Django's collect-everything fallback.
+        # Under WSGI: stream chunk by chunk rather than Django's collect-everything fallback,
+        # and give back the request's database connections now rather than when it ends.
+        release_connections()
         self._sync_iterator = SyncIterator(self._body())
         return self._sync_iterator
 

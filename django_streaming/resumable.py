@@ -22,6 +22,7 @@ from . import shutdown
 from .sse import Event
 from .stores import EndStatus, StreamStore
 from .stores.memory import MemoryStore
+from .threads import use_pool
 
 __all__ = ["Generation", "event_id", "new_stream_id", "parse_event_id", "tail"]
 
@@ -119,6 +120,8 @@ class Generation:
             self.task.cancel()
 
     async def _run(self) -> None:
+        # Not the request's thread (it ends with the request) nor an async_to_sync caller's.
+        use_pool()
         loop = asyncio.get_running_loop()
         store, stream_id, copy = self.store, self.stream_id, self._copy
         watch = loop.create_task(store.wait_for_stop(stream_id))

@@ -10,7 +10,12 @@ while the generator is stuck in an ``await``, without a timer or a task per even
   was written for that long;
 * when the writer is cancelled (the client went away) or closed, it cancels the pump, which
   throws ``CancelledError`` into the generator at its current ``await`` so its ``finally`` runs,
-  and waits for it before returning, so no task outlives the response.
+  and waits for it before returning, so no task outlives the response;
+* a writer that has not come back for the next chunk within ``send_timeout`` seconds is stuck
+  on a client that stopped reading: the same timer cancels the pump and the writer's task.
+
+The pump sends the generator's sync work to the pool of ``threads.py``, never to the request's
+thread, so a stream that waits holds neither a thread nor a database connection.
 
 Events that are ready together are written together, and the buffer is bounded, so a fast
 generator cannot outrun a slow client.
@@ -19,11 +24,14 @@ generator cannot outrun a slow client.
 from __future__ import annotations
 
 import asyncio
+import logging
+import random
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from typing import Any
 
 from . import shutdown
 from .sse import encode
+from .threads import release_request_thread, use_pool
 
 __all__ = ["HEARTBEAT", "OPENING", "EventStream"]
 
@@ -31,10 +39,10 @@ __all__ = ["HEARTBEAT", "OPENING", "EventStream"]
 HEARTBEAT = b": heartbeat\n\n"
 #: Sent first, so the client and any proxy see the stream open before the first event is ready.
 OPENING = b": stream open\n\n"
-#: Milliseconds after which a client reconnects when the server stops, unless ``retry`` is set.
-SHUTDOWN_RETRY = 1000
 # Past this many buffered bytes the pump waits for the writer to catch up.
 HIGH_WATER_MARK = 64 * 1024
+
+logger = logging.getLogger("django_streaming")
 
 
 class EventStream(AsyncIterator[bytes]):
@@ -59,11 +67,13 @@ class EventStream(AsyncIterator[bytes]):
         "_loop",
         "_opening",
         "_pump",
-        "_retry",
+        "_send_timeout",
+        "_shutdown_retry",
         "_size",
         "_start",
         "_timer",
         "_waiter",
+        "_writer",
         "_written_at",
     )  # fmt: skip
 
@@ -74,6 +84,8 @@ class EventStream(AsyncIterator[bytes]):
         heartbeat: float | None,
         retry: int | None = None,
         on_error: Callable[[Exception], bytes],
+        send_timeout: float | None = None,
+        shutdown_retry: int | tuple[int, int] = (1000, 5000),
     ) -> None:
         # Handed to the pump when it starts and dropped here: ``on_error`` is usually a method of
         # the response that holds this stream, and a cycle would leave both to the collector.
@@ -82,7 +94,8 @@ class EventStream(AsyncIterator[bytes]):
             on_error,
         )
         self._heartbeat = heartbeat
-        self._retry = retry
+        self._send_timeout = send_timeout
+        self._shutdown_retry = shutdown_retry
         self._opening = f"retry: {retry}\n\n".encode() if retry is not None else OPENING
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pump: asyncio.Task[None] | None = None
@@ -93,7 +106,8 @@ class EventStream(AsyncIterator[bytes]):
         self._drained: asyncio.Future[None] | None = None  # the pump, waiting for room
         self._finished = False  # the source is done; buffered chunks may remain
         self._closed = False
-        self._written_at = 0.0
+        self._written_at = 0.0  # when the writer last got a chunk
+        self._writer: asyncio.Task[Any] | None = None
 
     def __anext__(self) -> asyncio.Future[bytes]:
         loop = self._loop
@@ -102,9 +116,11 @@ class EventStream(AsyncIterator[bytes]):
             start, self._start = self._start, None
             if start is not None:
                 self._pump = loop.create_task(self._run(*start))
+                self._writer = asyncio.current_task()
                 shutdown.register(self)
-                if self._heartbeat is not None:
-                    self._timer = loop.call_at(loop.time() + self._heartbeat, self._beat)
+                period = self._heartbeat or self._send_timeout
+                if period is not None:
+                    self._timer = loop.call_at(loop.time() + period, self._tick)
                 return self._resolved(self._opening)
         if self._chunks:
             return self._resolved(self._take())
@@ -128,9 +144,12 @@ class EventStream(AsyncIterator[bytes]):
         return self._loop
 
     def hint_reconnect(self) -> None:
-        """Tell the client to reconnect soon (the server is stopping) with a ``retry:`` field."""
+        """Tell the client to reconnect soon (the server is stopping) with a ``retry:`` field,
+        drawn from the ``shutdown_retry`` range so that clients come back spread out."""
         if not (self._finished or self._closed):
-            retry = self._retry if self._retry is not None else SHUTDOWN_RETRY
+            retry = self._shutdown_retry
+            if not isinstance(retry, int):
+                retry = random.randint(*retry)
             self._deliver(f": server shutting down\nretry: {retry}\n\n".encode())
 
     def shut_down(self) -> None:
@@ -183,6 +202,8 @@ class EventStream(AsyncIterator[bytes]):
         iterator = aiter(source)
         try:
             try:
+                await release_request_thread()
+                use_pool()
                 async for item in iterator:
                     # The hot path, inlined: most items are one line of text for a waiting writer.
                     if type(item) is str and "\n" not in item and "\r" not in item:
@@ -221,18 +242,38 @@ class EventStream(AsyncIterator[bytes]):
                 # (Not kept: the error's traceback will hold the writer's frame.)
                 waiter.set_exception(StopAsyncIteration())
 
-    def _beat(self) -> None:
-        """The heartbeat timer: one per stream, re-armed at most once per interval."""
+    def _tick(self) -> None:
+        """The stream's one timer, re-armed at most once per interval: a heartbeat when the
+        writer has waited ``heartbeat`` seconds for a chunk, the end when it has been writing
+        one for ``send_timeout`` seconds."""
         loop = self._loop
-        interval = self._heartbeat
         assert loop is not None
-        assert interval is not None
+        heartbeat, send_timeout = self._heartbeat, self._send_timeout
         now = loop.time()
-        due = self._written_at + interval
-        if now >= due:
-            waiter = self._waiter
-            # A writer that is not waiting is busy sending: the connection is not idle.
-            if waiter is not None and not waiter.done():
-                self._deliver(HEARTBEAT)
-            due = now + interval
-        self._timer = loop.call_at(due, self._beat)
+        waiter = self._waiter
+        writing = waiter is None or waiter.done()  # it has a chunk and has not come back
+        if writing:
+            if send_timeout is not None and now >= self._written_at + send_timeout:
+                self._stalled(send_timeout)
+                return
+        elif heartbeat is not None and now >= self._written_at + heartbeat:
+            self._deliver(HEARTBEAT)
+            writing = True
+        deadlines = [
+            deadline
+            for deadline in (
+                None if heartbeat is None else self._written_at + heartbeat,
+                None if send_timeout is None or not writing else self._written_at + send_timeout,
+            )
+            if deadline is not None and deadline > now
+        ]
+        due = min(deadlines) if deadlines else now + (heartbeat or send_timeout or 0)
+        self._timer = loop.call_at(due, self._tick)
+
+    def _stalled(self, send_timeout: float) -> None:
+        logger.warning(
+            "A client read nothing for %s s (SEND_TIMEOUT): its stream was ended.", send_timeout
+        )
+        self._abandon()
+        if self._writer is not None:
+            self._writer.cancel()

@@ -1,14 +1,24 @@
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 from typing import Any
+
+from example_project.database_url import parse_database_url
 
 SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
 ROOT_URLCONF = "tests.testapp.urls"
 USE_TZ = True
-DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+# SQLite in a file (an in-memory one lives in the one connection Django never closes, which
+# hides what a stream leaves open), or TEST_DATABASE_URL (postgres://...: make test runs the
+# database tests again on PostgreSQL).
+_sqlite = Path(tempfile.gettempdir()) / f"django-streaming-tests-{os.getpid()}.sqlite3"
+DATABASES = {"default": parse_database_url(os.environ.get("TEST_DATABASE_URL", ""))}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    DATABASES["default"]["TEST"] = {"NAME": str(_sqlite)}
 INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",

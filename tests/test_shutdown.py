@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
+import socket
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from pytest_django.fixtures import Settings as SettingsWrapper
 
 from django_streaming import shutdown
 from django_streaming.stores import get_store
@@ -16,6 +19,55 @@ from tests.reader import StreamReader
 from tests.servers import uvicorn_server, wait_until
 from tests.sse_parser import parse
 from tests.testapp.probes import probe
+
+
+RETRY_HINT = re.compile(rb": server shutting down\nretry: (\d+)\n\n")
+
+
+def shutdown_hints(streams: int) -> list[int]:
+    """The retry hints that ``streams`` open streams of a real server get when it stops."""
+    with uvicorn_server() as server:
+        host, port = server.url.removeprefix("http://").split(":")
+        sockets = [socket.create_connection((host, int(port))) for _ in range(streams)]
+        try:
+            for sock in sockets:
+                sock.sendall(b"GET /wait-heartbeat/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            for sock in sockets:
+                assert b"stream open" in _read_until(sock, b"stream open")
+            shutdown.shut_down()
+            hints = []
+            for sock in sockets:
+                body = _read_until(sock, b"0\r\n\r\n")
+                hints += [int(hint) for hint in RETRY_HINT.findall(body)]
+            return hints
+        finally:
+            for sock in sockets:
+                sock.close()
+
+
+def _read_until(sock: socket.socket, marker: bytes) -> bytes:
+    sock.settimeout(10)
+    body = b""
+    while marker not in body:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return body
+
+
+def test_shutdown_spreads_the_retry_hints_over_the_range() -> None:
+    """Regression: every stream got ``retry: 1000``, so all clients came back in one second."""
+    hints = shutdown_hints(40)
+    assert len(hints) == 40
+    assert all(1000 <= hint <= 5000 for hint in hints)
+    assert len(set(hints)) > 20  # 40 draws from 4001 values
+    assert max(hints) - min(hints) > 2000
+
+
+def test_shutdown_retry_can_be_one_value(settings: SettingsWrapper) -> None:
+    settings.DJANGO_STREAMING = {"SHUTDOWN_RETRY": 2500}
+    assert shutdown_hints(5) == [2500] * 5
 
 
 @pytest.fixture
@@ -55,8 +107,11 @@ def test_shut_down_ends_open_streams_with_a_retry_hint(token: str) -> None:
             shutdown.shut_down()
             plain_reader.to_end()
             resumable_reader.to_end()
-        assert plain_reader.body.endswith(b": server shutting down\nretry: 1000\n\n")
-        assert b"retry: 1000\n\n" in resumable_reader.body
+        for body in (plain_reader.body, resumable_reader.body):
+            hints = RETRY_HINT.findall(body)
+            assert len(hints) == 1
+            assert 1000 <= int(hints[0]) <= 5000
+        assert plain_reader.body.endswith(b"\n\n")
         assert probe(token).finished.wait(5)
         assert probe(token).cancelled
         # The resumable generation ended "interrupted" rather than running on unseen.

@@ -1,10 +1,13 @@
-"""Settings for the example project: SQLite, no other service needed."""
+"""Settings for the example project: SQLite by default, no other service needed;
+``DATABASE_URL=postgres://user:password@host:5432/name`` for PostgreSQL."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 from typing import Any
+
+from example_project.database_url import parse_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -55,10 +58,10 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": os.environ.get("EXAMPLE_DB", str(BASE_DIR / "db.sqlite3")),
-    }
+    "default": parse_database_url(
+        os.environ.get("DATABASE_URL")
+        or f"sqlite:///{os.environ.get('EXAMPLE_DB', BASE_DIR / 'db.sqlite3')}"
+    )
 }
 
 USE_TZ = True
