@@ -35,7 +35,7 @@ from .conf import FROM_SETTINGS, FromSettings, get_config
 from .responses import SSEResponse, StreamItem, error_event
 from .resumable import Generation, new_stream_id, parse_event_id, tail
 from .sse import Event
-from .stores import EndStatus, StoreUnavailable, StreamStore, get_store
+from .stores import EndStatus, StoreUnavailable, StreamStore, TooManyStreams, get_store
 
 __all__ = ["SSEView", "error_response"]
 
@@ -43,6 +43,10 @@ __all__ = ["SSEView", "error_response"]
 LAST_EVENT_ID_MAX_LENGTH = 256
 # The session key under which a visitor's random owner token is kept.
 OWNER_SESSION_KEY = "_django_streaming_owner"
+#: The owner of streams started without a session or a user.
+ANONYMOUS_OWNER = "anonymous"
+#: Seconds a client refused for having too many streams is told to wait (``Retry-After``).
+TOO_MANY_STREAMS_RETRY_AFTER = 5
 
 Action = Literal["start", "resume", "stop"]
 ViewResult = HttpResponseBase | Awaitable[HttpResponseBase]
@@ -165,7 +169,7 @@ class SSEView(View):
         session = getattr(request, "session", None)
         if session is None:
             # No session middleware: the unguessable stream id is the only guard.
-            return "anonymous"
+            return ANONYMOUS_OWNER
         token = await session.aget(OWNER_SESSION_KEY)
         if token is None:
             token = secrets.token_urlsafe(18)
@@ -214,7 +218,7 @@ class SSEView(View):
         owner = await self.stream_owner(request)
         if self.last_event_id is None:
             stream_id = new_stream_id()
-            await store.create(stream_id, owner=owner)
+            await self.create_stream(store, stream_id, owner)
             self.start_generation(store, stream_id, self.stream(request, *args, **kwargs))
             return self.tail_response(store, stream_id, after=0)
         parsed = parse_event_id(self.last_event_id)
@@ -247,6 +251,28 @@ class SSEView(View):
             return _not_found()
         return str(stream_id)
 
+    async def create_stream(
+        self, store: StreamStore, stream_id: str, owner: str, key: str | None = None
+    ) -> str | None:
+        """Register a new stream of ``owner``'s in ``store`` (see ``StreamStore.create()``),
+        within the ``MAX_ACTIVE_PER_OWNER`` setting: beyond it, ``TooManyStreams`` (a 429).
+        Visitors without a session all share the ``anonymous`` owner, so they are not
+        limited: a view that knows them better overrides ``stream_owner()``."""
+        limit = get_config()["MAX_ACTIVE_PER_OWNER"]
+        return await store.create(
+            stream_id,
+            owner=owner,
+            key=key,
+            max_active=None if owner == ANONYMOUS_OWNER else limit,
+            max_duration=self.get_max_duration(),
+        )
+
+    def get_max_duration(self) -> float:
+        """Seconds a generation of this view may run: ``max_duration`` or the setting."""
+        if self.max_duration is FROM_SETTINGS:
+            return get_config()["MAX_DURATION"]
+        return self.max_duration
+
     def start_generation(
         self,
         store: StreamStore,
@@ -254,15 +280,12 @@ class SSEView(View):
         source: AsyncIterable[Any] | Iterable[Any],
         key: str | None = None,
     ) -> Generation:
-        max_duration = self.max_duration
-        if max_duration is FROM_SETTINGS:
-            max_duration = get_config()["MAX_DURATION"]
         generation = Generation(
             store,
             stream_id,
             source if isinstance(source, AsyncIterable) else iterate_in_thread(source),
             key=key,
-            max_duration=max_duration,
+            max_duration=self.get_max_duration(),
             on_error=error_event,
         )
         generation.start()
@@ -286,6 +309,14 @@ async def _store_errors(response: Awaitable[HttpResponseBase]) -> HttpResponseBa
         return error_response(
             503, "store_unavailable", "Streams are unavailable for a moment; try again shortly."
         )
+    except TooManyStreams:
+        refused = error_response(
+            429,
+            "too_many_streams",
+            "You have as many answers in progress as allowed; wait for one to finish.",
+        )
+        refused["Retry-After"] = str(TOO_MANY_STREAMS_RETRY_AFTER)
+        return refused
 
 
 def _not_found() -> JsonResponse:

@@ -99,3 +99,40 @@ def test_e008_names_the_redis_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     with override_settings(DJANGO_STREAMING={"STORE": store}):
         [message] = [m for m in run_checks() if m.id == "django_streaming.E008"]
     assert "django-streaming[redis]" in message.msg
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "check_id"),
+    [
+        ("MAX_ACTIVE_PER_OWNER", 0, "E009"),
+        ("MAX_ACTIVE_PER_OWNER", 2.5, "E009"),
+        ("MAX_ACTIVE_PER_OWNER", "10", "E009"),
+        ("SEND_TIMEOUT", 0, "E010"),
+        ("SEND_TIMEOUT", "30", "E010"),
+        ("SHUTDOWN_RETRY", -1, "E011"),
+        ("SHUTDOWN_RETRY", (5000, 1000), "E011"),
+        ("SHUTDOWN_RETRY", (1000,), "E011"),
+        ("SHUTDOWN_RETRY", (1000.0, 2000), "E011"),
+        ("SHUTDOWN_RETRY", "1000", "E011"),
+        ("THREADS", 0, "E012"),
+        ("THREADS", None, "E012"),
+    ],
+)
+def test_production_settings(key: str, value: Any, check_id: str) -> None:
+    with override_settings(DJANGO_STREAMING={key: value}):
+        assert check_ids() == [f"django_streaming.{check_id}"]
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("MAX_ACTIVE_PER_OWNER", None),
+        ("SEND_TIMEOUT", None),
+        ("SEND_TIMEOUT", 0.5),
+        ("SHUTDOWN_RETRY", 0),
+        ("SHUTDOWN_RETRY", [2000, 2000]),
+    ],
+)
+def test_production_settings_that_are_valid(key: str, value: Any) -> None:
+    with override_settings(DJANGO_STREAMING={key: value}):
+        assert check_ids() == []

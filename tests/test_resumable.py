@@ -302,3 +302,45 @@ def test_chat_urls_check_methods(client: httpx.Client) -> None:
     assert client.post("/resumable-chat/x/stream").status_code == 405
     assert client.get("/resumable-chat/x/stop").status_code == 405
     assert client.get("/resumable-chat/" + "x" * 300 + "/stream").status_code == 404
+
+
+def test_an_owner_past_max_active_per_owner_gets_429(
+    store: str, settings: SettingsWrapper, client: httpx.Client, token: str
+) -> None:
+    settings.DJANGO_STREAMING = {**settings.DJANGO_STREAMING, "MAX_ACTIVE_PER_OWNER": 2}
+    with (
+        client.stream("GET", f"/resumable/?n=2&gate=1&token={token}-1") as first,
+        client.stream("GET", f"/resumable/?n=2&gate=1&token={token}-2") as second,
+    ):
+        for response in (first, second):
+            StreamReader(response).until(lambda result: len(result.events) >= 1)
+        refused = client.get(f"/resumable/?n=2&gate=1&token={token}-3")
+        assert refused.status_code == 429
+        assert refused.json()["error"]["code"] == "too_many_streams"
+        assert int(refused.headers["Retry-After"]) > 0
+        assert not probe(f"{token}-3").started.is_set()  # no generation was started
+        # Another visitor has room of their own.
+        with httpx.Client(base_url=str(client.base_url)) as stranger:
+            assert stranger.get("/resumable/?n=1").status_code == 200
+        probe(f"{token}-1").gate.set()
+        assert probe(f"{token}-1").finished.wait(5)
+        wait_until(
+            lambda: client.get("/resumable/?n=1").status_code == 200, what="room for one more"
+        )
+    probe(f"{token}-2").gate.set()
+
+
+def test_a_new_question_in_the_same_chat_does_not_count_twice(
+    store: str, settings: SettingsWrapper, client: httpx.Client, token: str
+) -> None:
+    settings.DJANGO_STREAMING = {**settings.DJANGO_STREAMING, "MAX_ACTIVE_PER_OWNER": 1}
+    with client.stream("POST", "/resumable-chat/", json=chat_body(token, "wait")) as response:
+        StreamReader(response).until(lambda result: len(result.events) >= 4)
+    # At the limit, but a new question supersedes the answer in progress.
+    with client.stream("POST", "/resumable-chat/", json=chat_body(token, "wait")) as response:
+        assert response.status_code == 200
+        StreamReader(response).until(lambda result: len(result.events) >= 4)
+    refused = client.post("/resumable-chat/", json=chat_body(f"{token}-other", "hi"))
+    assert refused.status_code == 429
+    assert client.post(f"/resumable-chat/{token}/stop").status_code == 204
+    wait_until(lambda: len(results.get(token, [])) == 2, what="both answers to end")

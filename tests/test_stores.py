@@ -9,7 +9,7 @@ import pytest
 
 from django_streaming.resumable import StreamGap, event_id, parse_event_id, tail
 from django_streaming.sse import Event
-from django_streaming.stores import StreamStore
+from django_streaming.stores import StreamStore, TooManyStreams
 from django_streaming.stores.memory import MemoryStore
 from django_streaming.stores.redis import RedisStore
 from tests.redis_servers import private_redis, shared_redis, unique_prefix
@@ -348,3 +348,43 @@ async def test_a_stop_reaches_its_generation_across_a_redis_restart() -> None:
         await store.request_stop("restarted")  # the listener may not be back yet: the key waits
         await asyncio.wait_for(waiting, 5)
         await store.aclose()
+
+
+async def test_max_active_refuses_an_owners_stream_beyond_the_limit(store: StreamStore) -> None:
+    for number in range(3):
+        await store.create(f"mine-{number}", owner="me", max_active=3)
+    with pytest.raises(TooManyStreams):
+        await store.create("one-too-many", owner="me", max_active=3)
+    assert await store.info("one-too-many") is None  # refused: nothing registered
+    await store.create("theirs", owner="someone else", max_active=3)
+    await store.finish("mine-0", "completed")
+    await store.create("mine-3", owner="me", max_active=3)  # one ended: room for one
+
+
+async def test_max_active_does_not_count_the_stream_a_new_one_supersedes(
+    store: StreamStore,
+) -> None:
+    await store.create("other", owner="me", max_active=2)
+    await store.create("first answer", owner="me", key="chat", max_active=2)
+    # A new question in the same chat replaces its answer in progress: still two.
+    assert await store.create("second answer", owner="me", key="chat", max_active=2) == (
+        "first answer"
+    )
+    with pytest.raises(TooManyStreams):
+        await store.create("third", owner="me", key="another chat", max_active=2)
+
+
+async def test_a_stream_whose_worker_died_stops_counting_after_its_maximum_duration() -> None:
+    redis = RedisStore(url=shared_redis(), prefix=unique_prefix())
+    try:
+        await redis.create("orphan", owner="me", max_active=1, max_duration=0)
+        # Never finished (its worker died): it counts for max_duration (+1 s) at most.
+        with pytest.raises(TooManyStreams):
+            await redis.create("refused", owner="me", max_active=1)
+        owners = f"{redis.prefix}:owner:me"
+        score = await redis.client().zscore(owners, "orphan")
+        now = (await redis.client().time())[0]
+        assert score is not None
+        assert now <= score <= now + 1
+    finally:
+        await redis.aclose()

@@ -176,7 +176,7 @@ class ChatStreamView(SSEView):
         if isinstance(previous, HttpResponseBase):
             return previous
         stream_id = new_stream_id()
-        await store.create(stream_id, owner=owner, key=self.chat_key(chat_id))
+        await self.create_stream(store, stream_id, owner, key=self.chat_key(chat_id))
         if previous is not None:
             # A new question supersedes the answer in progress: stop paying for it.
             await store.request_stop(previous)

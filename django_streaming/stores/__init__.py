@@ -23,7 +23,15 @@ from django.utils.module_loading import import_string
 
 from django_streaming.conf import get_config
 
-from .base import END_STATUSES, EndStatus, Entry, StoreUnavailable, StreamInfo, StreamStore
+from .base import (
+    END_STATUSES,
+    EndStatus,
+    Entry,
+    StoreUnavailable,
+    StreamInfo,
+    StreamStore,
+    TooManyStreams,
+)
 
 __all__ = [
     "END_STATUSES",
@@ -32,6 +40,7 @@ __all__ = [
     "StoreUnavailable",
     "StreamInfo",
     "StreamStore",
+    "TooManyStreams",
     "get_store",
 ]
 

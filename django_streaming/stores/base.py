@@ -7,7 +7,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
-__all__ = ["END_STATUSES", "EndStatus", "Entry", "StoreUnavailable", "StreamInfo", "StreamStore"]
+__all__ = [
+    "END_STATUSES",
+    "EndStatus",
+    "Entry",
+    "StoreUnavailable",
+    "StreamInfo",
+    "StreamStore",
+    "TooManyStreams",
+]
 
 #: How a resumable stream ended. ``interrupted``: the worker running it went away.
 EndStatus: TypeAlias = Literal["completed", "cancelled", "error", "interrupted"]
@@ -19,6 +27,10 @@ Entry: TypeAlias = tuple[int, bytes]
 
 class StoreUnavailable(Exception):
     """The store cannot be reached (Redis is down, say). Views answer 503."""
+
+
+class TooManyStreams(Exception):
+    """The owner already has as many active streams as allowed. Views answer 429."""
 
 
 @dataclass(frozen=True)
@@ -40,9 +52,22 @@ class StreamStore(ABC):
     liveness_interval: float | None = None
 
     @abstractmethod
-    async def create(self, stream_id: str, *, owner: str, key: str | None = None) -> str | None:
+    async def create(
+        self,
+        stream_id: str,
+        *,
+        owner: str,
+        key: str | None = None,
+        max_active: int | None = None,
+        max_duration: float = 3600.0,
+    ) -> str | None:
         """Register ``stream_id`` as active. With ``key``, make it the key's active stream and
-        return the stream that was active for the key before, if any."""
+        return the stream that was active for the key before, if any.
+
+        With ``max_active``, raise ``TooManyStreams`` (and register nothing) when ``owner``
+        already has that many active streams, not counting the one active for ``key``, which
+        the new one supersedes. A stream counts until it ends, or for ``max_duration`` seconds
+        at most (its worker may have died without ending it)."""
 
     @abstractmethod
     async def append(self, stream_id: str, entries: Sequence[Entry]) -> None:

@@ -11,7 +11,7 @@ import time
 from collections import deque
 from collections.abc import Sequence
 
-from .base import EndStatus, Entry, StreamInfo, StreamStore
+from .base import EndStatus, Entry, StreamInfo, StreamStore, TooManyStreams
 
 __all__ = ["MemoryStore"]
 
@@ -38,19 +38,39 @@ class MemoryStore(StreamStore):
         self.max_len = max_len
         self._streams: dict[str, _Stream] = {}
         self._keys: dict[str, str] = {}
+        self._active: dict[str, set[str]] = {}  # by owner
         self._ended: deque[tuple[float, str]] = deque()  # (when, stream id), oldest first
 
-    async def create(self, stream_id: str, *, owner: str, key: str | None = None) -> str | None:
-        return self.create_now(stream_id, owner=owner, key=key)
+    async def create(
+        self,
+        stream_id: str,
+        *,
+        owner: str,
+        key: str | None = None,
+        max_active: int | None = None,
+        max_duration: float = 3600.0,
+    ) -> str | None:
+        return self.create_now(stream_id, owner=owner, key=key, max_active=max_active)
 
-    def create_now(self, stream_id: str, *, owner: str, key: str | None = None) -> str | None:
-        """``create()`` for code that cannot await: this store never has to wait."""
+    def create_now(
+        self,
+        stream_id: str,
+        *,
+        owner: str,
+        key: str | None = None,
+        max_active: int | None = None,
+    ) -> str | None:
+        """``create()`` for code that cannot await: this store never has to wait. (Its streams
+        always end in this process, so none needs ``max_duration`` to stop counting.)"""
         self._forget_expired()
+        previous = None if key is None else self._keys.get(key)
+        active = self._active.setdefault(owner, set())
+        if max_active is not None and len(active - {previous}) >= max_active:
+            raise TooManyStreams(f"{owner} has {len(active)} active streams already.")
+        active.add(stream_id)
         self._streams[stream_id] = _Stream(owner)
-        if key is None:
-            return None
-        previous = self._keys.get(key)
-        self._keys[key] = stream_id
+        if key is not None:
+            self._keys[key] = stream_id
         return previous
 
     async def append(self, stream_id: str, entries: Sequence[Entry]) -> None:
@@ -69,6 +89,10 @@ class MemoryStore(StreamStore):
         if stream is not None and stream.status is None:
             stream.status = status
             self._ended.append((time.monotonic(), stream_id))
+            active = self._active.get(stream.owner, set())
+            active.discard(stream_id)
+            if not active:
+                self._active.pop(stream.owner, None)
             _wake(stream.readers)
         if key is not None and self._keys.get(key) == stream_id:
             del self._keys[key]

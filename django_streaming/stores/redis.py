@@ -10,7 +10,9 @@ namespace ``prefix``:
   stream is active, that worker is gone, and a reader marks the stream ``interrupted``;
 * ``{prefix}:stream:{id}:stop`` set when a stop is requested, also published on the channel
   ``{prefix}:stop`` that each process generating streams listens to;
-* ``{prefix}:key:{key}`` the id of the stream active for a key (a chat).
+* ``{prefix}:key:{key}`` the id of the stream active for a key (a chat);
+* ``{prefix}:owner:{owner}`` a sorted set of the owner's active streams, each scored with the
+  time after which it no longer counts (its maximum duration), for ``max_active``.
 
 Every key expires ``ttl`` seconds after its last write.
 """
@@ -30,18 +32,51 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError, RedisError, TimeoutError
 
-from .base import END_STATUSES, EndStatus, Entry, StoreUnavailable, StreamInfo, StreamStore
+from .base import (
+    END_STATUSES,
+    EndStatus,
+    Entry,
+    StoreUnavailable,
+    StreamInfo,
+    StreamStore,
+    TooManyStreams,
+)
 
 __all__ = ["RedisStore"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
+# Registers a stream (ARGV[4]) unless its owner (ARGV[1], set KEYS[4]) already has ARGV[5]
+# active ones (0: no limit), not counting the one active for the key (KEYS[3], when ARGV[7] is
+# 1), which it supersedes; returns {1, the key's previous stream or ''}, or {0} when refused.
+_CREATE = """
+local now = tonumber(redis.call('TIME')[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
+local count = redis.call('ZCARD', KEYS[4])
+local previous = false
+local keyed = ARGV[7] == '1'
+if keyed then previous = redis.call('GET', KEYS[3]) end
+if previous and redis.call('ZSCORE', KEYS[4], previous) then count = count - 1 end
+local limit = tonumber(ARGV[5])
+if limit > 0 and count >= limit then return {0} end
+redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'status', 'active')
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('SET', KEYS[2], 1, 'PX', ARGV[3])
+if keyed then redis.call('SET', KEYS[3], ARGV[4], 'EX', ARGV[2]) end
+redis.call('ZADD', KEYS[4], now + tonumber(ARGV[6]), ARGV[4])
+redis.call('EXPIRE', KEYS[4], math.max(tonumber(ARGV[2]), tonumber(ARGV[6])))
+return {1, previous or ''}
+"""
+
 # Sets the status once, so that a worker's own end and a reader's "interrupted" cannot both win;
-# and clears the key (KEYS[4], when given) if it still points at this stream (ARGV[3]).
+# clears the key (KEYS[4], when given) if it still points at this stream (ARGV[3]); and takes
+# the stream off its owner's active set (named from ARGV[4] and the owner).
 _FINISH = """
 if KEYS[4] and redis.call('GET', KEYS[4]) == ARGV[3] then redis.call('DEL', KEYS[4]) end
 if redis.call('HGET', KEYS[1], 'status') ~= 'active' then return 0 end
+local owner = redis.call('HGET', KEYS[1], 'owner')
+if owner then redis.call('ZREM', ARGV[4] .. owner, ARGV[3]) end
 redis.call('HSET', KEYS[1], 'status', ARGV[1])
 redis.call('XADD', KEYS[2], '*', 'end', ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
@@ -144,17 +179,37 @@ class RedisStore(StreamStore):
         return f"{self.prefix}:stream:{stream_id}{suffix}"
 
     @_unavailable_on_error
-    async def create(self, stream_id: str, *, owner: str, key: str | None = None) -> str | None:
-        meta = self._key(stream_id)
-        async with self.client().pipeline(transaction=True) as pipe:
-            pipe.hset(meta, mapping={"owner": owner, "status": "active"})
-            pipe.expire(meta, self.ttl)
-            pipe.set(self._key(stream_id, ":lease"), 1, px=int(self.lease * 1000))
-            if key is not None:
-                pipe.set(f"{self.prefix}:key:{key}", stream_id, ex=self.ttl, get=True)
-            results = await pipe.execute()
-        previous = results[3] if key is not None else None
-        return previous.decode() if previous is not None else None
+    async def create(
+        self,
+        stream_id: str,
+        *,
+        owner: str,
+        key: str | None = None,
+        max_active: int | None = None,
+        max_duration: float = 3600.0,
+    ) -> str | None:
+        keys = [
+            self._key(stream_id),
+            self._key(stream_id, ":lease"),
+            f"{self.prefix}:key:{key or ''}",
+            f"{self.prefix}:owner:{owner}",
+        ]
+        client: Any = self.client()
+        created = await client.eval(
+            _CREATE,
+            len(keys),
+            *keys,
+            owner,
+            self.ttl,
+            int(self.lease * 1000),
+            stream_id,
+            max_active or 0,
+            int(max_duration) + 1,
+            int(key is not None),
+        )
+        if created[0] == 0:
+            raise TooManyStreams(f"{owner} has {max_active} active streams already.")
+        return created[1].decode() or None
 
     async def append(self, stream_id: str, entries: Sequence[Entry]) -> None:
         loop = asyncio.get_running_loop()
@@ -169,7 +224,8 @@ class RedisStore(StreamStore):
         keys = [self._key(stream_id, suffix) for suffix in ("", ":events", ":lease")]
         if key is not None:
             keys.append(f"{self.prefix}:key:{key}")
-        await client.eval(_FINISH, len(keys), *keys, status, self.ttl, stream_id)
+        owners = f"{self.prefix}:owner:"
+        await client.eval(_FINISH, len(keys), *keys, status, self.ttl, stream_id, owners)
 
     @_unavailable_on_error
     async def info(self, stream_id: str) -> StreamInfo | None:
