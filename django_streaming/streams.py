@@ -118,9 +118,9 @@ class EventStream(AsyncIterator[bytes]):
                 self._pump = loop.create_task(self._run(*start))
                 self._writer = asyncio.current_task()
                 shutdown.register(self)
-                period = self._heartbeat or self._send_timeout
-                if period is not None:
-                    self._timer = loop.call_at(loop.time() + period, self._tick)
+                periods = [p for p in (self._heartbeat, self._send_timeout) if p is not None]
+                if periods:
+                    self._timer = loop.call_at(loop.time() + min(periods), self._tick)
                 return self._resolved(self._opening)
         if self._chunks:
             return self._resolved(self._take())

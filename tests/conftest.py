@@ -4,6 +4,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, sync_playwright
@@ -11,6 +12,9 @@ from playwright.sync_api import Browser, sync_playwright
 from tests.chromium import CHROMIUM, launch
 
 IN_CI = bool(os.environ.get("CI"))
+# What pytest's ``pythonpath`` gives this process, for the servers and commands it starts.
+_EXAMPLE = str(Path(__file__).resolve().parent.parent / "example_project")
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [_EXAMPLE, os.environ.get("PYTHONPATH")]))
 
 
 def require(tool: str, path: str | None = None) -> str:

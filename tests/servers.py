@@ -60,6 +60,7 @@ class RunningServer:
     url: str
     loop: asyncio.AbstractEventLoop | None = None
     loop_errors: list[dict[str, Any]] = field(default_factory=list)
+    pid: int | None = None  # a server in a process of its own
 
     def task_count(self) -> int:
         assert self.loop is not None
@@ -145,7 +146,7 @@ def subprocess_server(
     try:
         wait_until(lambda: answers(url) or process.poll() is not None, 30, f"{argv[0]} to start")
         assert process.poll() is None, f"{command} exited with {process.returncode}"
-        yield RunningServer(url)
+        yield RunningServer(url, pid=process.pid)
     finally:
         process.terminate()
         try:

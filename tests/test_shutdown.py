@@ -20,7 +20,6 @@ from tests.servers import uvicorn_server, wait_until
 from tests.sse_parser import parse
 from tests.testapp.probes import probe
 
-
 RETRY_HINT = re.compile(rb": server shutting down\nretry: (\d+)\n\n")
 
 

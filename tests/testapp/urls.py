@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
 
-from . import views
+from . import production, views
 from .chat import ResumableChat, TestChat
 
 urlpatterns = [
@@ -12,6 +12,7 @@ urlpatterns = [
     path("gate/", views.GateView.as_view()),
     path("sync-gate/", views.SyncGateView.as_view()),
     path("wait/", views.WaitForeverView.as_view()),
+    path("firehose/", views.FirehoseView.as_view()),
     path("wait-heartbeat/", views.WaitForeverView.as_view(heartbeat=0.2)),
     path("silent/", views.SilentThenDoneView.as_view()),
     path("silent-no-heartbeat/", views.SilentThenDoneView.as_view(heartbeat=None)),
@@ -32,4 +33,11 @@ urlpatterns = [
     path("resumable-protected/", include(views.ProtectedResumableView.urls(name="protected"))),
     path("resumable-chat/", include(ResumableChat.urls(decorators=[csrf_exempt]))),
     path("resumable-chat-csrf/", include(ResumableChat.urls())),
+    path("production/query-then-wait/", production.QueryThenWait.as_view()),
+    path("production/query-stream-write/", production.QueryStreamWrite.as_view()),
+    path(
+        "production/recording-chat/",
+        include(production.RecordingChat.urls(decorators=[csrf_exempt])),
+    ),
+    path("production/state/", production.process_state),
 ]

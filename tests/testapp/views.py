@@ -271,3 +271,19 @@ class ProtectedResumableView(LoginRequiredMixin, ResumableCountView):
     loop; resume and stop are bound to the user, not to one browser's session."""
 
     raise_exception = True
+
+
+class FirehoseView(SSEView):
+    """16 KiB events as fast as the client takes them, for ever; ``token`` records the end."""
+
+    async def stream(
+        self, request: HttpRequest, *args: Any, **kwargs: Any
+    ) -> AsyncIterator[StreamItem]:
+        state = probe(request.GET.get("token", "-"))
+        state.started.set()
+        try:
+            while True:
+                yield "x" * 16384
+                await asyncio.sleep(0)
+        finally:
+            state.finish(cancelled=True)

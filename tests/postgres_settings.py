@@ -1,0 +1,25 @@
+"""The test project in production shape, for the PostgreSQL tests' servers: the database of
+TEST_DATABASE_URL, sessions in it, and ``startproject``'s middleware."""
+
+from __future__ import annotations
+
+import os
+
+from tests.settings import *  # noqa: F403
+
+INSTALLED_APPS = [*INSTALLED_APPS, "django.contrib.messages"]  # noqa: F405
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+DJANGO_STREAMING = {
+    **DJANGO_STREAMING,  # noqa: F405
+    "THREADS": int(os.environ.get("TEST_THREADS", "10")),
+    "MAX_ACTIVE_PER_OWNER": None,
+}
