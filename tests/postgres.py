@@ -72,4 +72,4 @@ def connections_to(url: str) -> int:
 
 def rows(url: str, query: str) -> list[tuple[object, ...]]:
     with psycopg.connect(url, autocommit=True) as connection:
-        return connection.execute(query.encode()).fetchall()  # type: ignore[arg-type]
+        return connection.execute(query.encode()).fetchall()

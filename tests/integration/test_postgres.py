@@ -88,7 +88,7 @@ def test_issue_12_abandoned_resumable_answers_leave_no_connection(
             what="every on_finish() to save its answer",
         )
         saved = rows(database, "SELECT name FROM auth_group")
-        assert sorted(name for (name,) in saved) == sorted(
+        assert sorted(str(name) for (name,) in saved) == sorted(
             f"c{number}:completed" for number in range(answers)
         )
         wait_until(lambda: connections_to(database) == 0, 5, "the connections to be closed")
