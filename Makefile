@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint types pytest bench bench-widget soak matrix clean
+.PHONY: install demo test lint types pytest bench bench-capacity bench-widget soak matrix clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ test: lint types pytest
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks.capacity
+
+# Idle capacity, PostgreSQL connections and a reconnect storm (needs PostgreSQL, as the tests).
+bench-capacity: $(STAMP)
+	$(BIN)/python -m benchmarks.capacity
 
 soak: $(STAMP)
 	$(BIN)/python -m benchmarks.soak --streams 1000 --seconds 120

@@ -19,27 +19,17 @@ import asyncio
 import os
 import socket
 import statistics
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
 from benchmarks.load import LoadResult, run_load
+from benchmarks.serving import Server, pin, serve
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@dataclass(frozen=True)
-class Server:
-    name: str
-    app: str
-    path: str
-    env: tuple[tuple[str, str], ...] = ()
 
 
 DJANGO = (("DJANGO_SETTINGS_MODULE", "benchmarks.apps.django_site"),)
@@ -78,53 +68,6 @@ class Row:
     ttfb_p50_ms: float
     ttfb_p99_ms: float
     failures: int
-
-
-def _pin(core: int) -> None:
-    if len(os.sched_getaffinity(0)) > 1:
-        os.sched_setaffinity(0, {core})
-
-
-@contextmanager
-def serve(server: Server) -> Iterator[tuple[int, psutil.Process]]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(4096)
-    fd = sock.fileno()
-    command = [
-        sys.executable, "-m", "uvicorn", server.app, "--fd", str(fd),
-        "--log-level", "warning", "--no-access-log", "--backlog", "4096",
-    ]  # fmt: skip
-    process = subprocess.Popen(
-        command, cwd=ROOT, pass_fds=(fd,), env={**os.environ, **dict(server.env)},
-        preexec_fn=lambda: _pin(0),
-    )  # fmt: skip
-    port = sock.getsockname()[1]
-    try:
-        _wait_for(port, process, server.path)
-        yield port, psutil.Process(process.pid)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        sock.close()
-
-
-def _wait_for(port: int, process: subprocess.Popen[bytes], path: str) -> None:
-    # The socket accepts connections before the server does (we made it), so only a response
-    # proves the server is up.
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as probe:
-                probe.sendall(f"GET {path}?n=1 HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode())
-                if probe.recv(12).startswith(b"HTTP/1.1 200"):
-                    return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError("server did not start")
 
 
 def measure(server: Server, port: int, process: psutil.Process, scenario: Scenario) -> Row:
@@ -243,7 +186,7 @@ def main() -> None:
     if arguments.only:
         scenarios = [scenarios[0] if arguments.only == "back-to-back" else scenarios[1]]
     servers = [server for server in SERVERS if (arguments.servers or "") in server.name]
-    _pin(1)
+    pin(1)
     print(f"cores: {os.cpu_count()}; server pinned to core 0, load client to core 1")
     # Rounds interleave the servers, each round on fresh processes, so that drift on the
     # machine spreads over every row alike; each row keeps its median round.

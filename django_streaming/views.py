@@ -123,7 +123,12 @@ class SSEView(View):
             # A resumable handler returns a coroutine: the store is async.
             return await response if inspect.isawaitable(response) else response
 
-        return functools.update_wrapper(async_view, view)
+        wrapper = functools.update_wrapper(async_view, view)
+        if not cls.resumable:
+            # Where the request is already in a thread (django_streaming.asgi), this view
+            # runs there as it is, rather than going back to the event loop.
+            wrapper.sync_view = view  # type: ignore[attr-defined]
+        return wrapper
 
     @classmethod
     def urls(

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from urllib.parse import urlsplit, urlunsplit
 
+from tests.postgres import SERVER_URL, require_postgres
 from tests.redis_servers import shared_redis
 from tests.servers import ROOT
 
@@ -27,3 +29,20 @@ def test_benchmark_smoke_run() -> None:
     assert all(row.rstrip(" |").endswith("| 0") for row in data_rows), completed.stdout
     replay_rows = [line for line in replay.splitlines() if line.startswith("| SSEView")]
     assert len(replay_rows) == 2, completed.stdout  # the memory and the Redis store
+
+
+def test_capacity_benchmark_smoke_run() -> None:
+    require_postgres()
+    database = urlunsplit(urlsplit(SERVER_URL)._replace(path="/django_streaming_bench_smoke"))
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks.capacity", "--scale", "0.01", "--database", database],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    rows = [line for line in completed.stdout.splitlines() if line.startswith("| ")]
+    data_rows = [row for row in rows if not row.startswith(("| server", "| SHUTDOWN"))]
+    assert len(data_rows) == 5 + 3 + 2, completed.stdout  # idle, PostgreSQL, storm
+    assert all(row.rstrip(" |").endswith("| 0") for row in data_rows), completed.stdout

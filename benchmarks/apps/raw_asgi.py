@@ -14,6 +14,11 @@ def stream_parameters(query_string: bytes) -> tuple[int, float]:
     return int(query.get("n", ["100"])[0]), float(query.get("delay", ["0"])[0])
 
 
+def idle(query_string: bytes) -> bool:
+    """``idle=1``: after its events the stream stays open, silent, until the client leaves."""
+    return b"idle=1" in query_string
+
+
 async def app(scope: Scope, receive: Any, send: Any) -> None:
     assert scope["type"] == "http"
     count, delay = stream_parameters(scope["query_string"])
@@ -29,4 +34,8 @@ async def app(scope: Scope, receive: Any, send: Any) -> None:
             await asyncio.sleep(delay)
         body = f"data: token {number}\n\n".encode()
         await send({"type": "http.response.body", "body": body, "more_body": True})
+    if idle(scope["query_string"]):
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        return
     await send({"type": "http.response.body", "body": b""})

@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.routing import Route
 
-from benchmarks.apps.raw_asgi import stream_parameters
+from benchmarks.apps.raw_asgi import idle, stream_parameters
 
 
 async def stream(request: Request) -> EventSourceResponse:
@@ -21,6 +21,8 @@ async def stream(request: Request) -> EventSourceResponse:
             if delay:
                 await asyncio.sleep(delay)
             yield f"token {number}"
+        if idle(request.scope["query_string"]):
+            await asyncio.Event().wait()
 
     return EventSourceResponse(tokens(), ping=15)
 
