@@ -13,6 +13,7 @@ from typing import Any
 
 import django
 import pytest
+from django.core.handlers.asgi import ASGIHandler as DjangoASGIHandler
 from django.http import HttpRequest
 from django.urls import path
 from pytest_django.fixtures import Settings as SettingsWrapper
@@ -97,8 +98,10 @@ async def serve_until_the_client_leaves(handler: Any, path: str) -> bytes:
 HANDLER_IS_OURS = django.VERSION < (6, 1)
 
 
-def test_the_application_is_ours_where_django_leaves_the_cycle() -> None:
-    assert isinstance(get_asgi_application(), ASGIHandler) is HANDLER_IS_OURS
+def test_the_application_is_ours_its_disconnect_watch_where_django_leaves_the_cycle() -> None:
+    assert isinstance(get_asgi_application(), ASGIHandler)
+    ours = ASGIHandler.listen_for_disconnect is not DjangoASGIHandler.listen_for_disconnect
+    assert ours is HANDLER_IS_OURS
 
 
 @pytest.mark.skipif(
