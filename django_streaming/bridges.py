@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol, TypeVar
 
-from .threads import release_connections
+from .threads import call_and_release
 
 __all__ = ["ClosableAsyncIterator", "SyncIterator", "iterate_in_thread"]
 
@@ -35,30 +35,16 @@ async def iterate_in_thread(iterable: Iterable[T]) -> AsyncGenerator[T, None]:
     iterator: Iterator[T] = iter(iterable)
     context = contextvars.copy_context()
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="django_streaming")
-    step = functools.partial(context.run, _step, iterator)
+    step = functools.partial(context.run, call_and_release, next, iterator, _DONE)
     loop = asyncio.get_running_loop()
     try:
         while (item := await loop.run_in_executor(executor, step)) is not _DONE:
-            yield item  # type: ignore[misc]  # anything but _DONE is a T
+            yield item  # anything but _DONE is a T
     finally:
         close = getattr(iterator, "close", None)
         if close is not None:
-            executor.submit(context.run, _close, close)
+            executor.submit(context.run, call_and_release, close)
         executor.shutdown(wait=False)
-
-
-def _step(iterator: Iterator[T]) -> T | object:
-    try:
-        return next(iterator, _DONE)
-    finally:
-        release_connections()
-
-
-def _close(close: Callable[[], object]) -> None:
-    try:
-        close()
-    finally:
-        release_connections()
 
 
 class ClosableAsyncIterator(Protocol[T_co]):

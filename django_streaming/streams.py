@@ -30,6 +30,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable
 from typing import Any
 
 from . import shutdown
+from .conf import DEFAULTS
 from .sse import encode
 from .threads import release_request_thread, use_pool
 
@@ -85,7 +86,7 @@ class EventStream(AsyncIterator[bytes]):
         retry: int | None = None,
         on_error: Callable[[Exception], bytes],
         send_timeout: float | None = None,
-        shutdown_retry: int | tuple[int, int] = (1000, 5000),
+        shutdown_retry: int | tuple[int, int] = DEFAULTS["SHUTDOWN_RETRY"],
     ) -> None:
         # Handed to the pump when it starts and dropped here: ``on_error`` is usually a method of
         # the response that holds this stream, and a cycle would leave both to the collector.

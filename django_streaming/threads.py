@@ -29,7 +29,14 @@ from django.db import connections
 
 from .conf import get_config
 
-__all__ = ["POOL", "pool_context", "release_connections", "release_request_thread", "use_pool"]
+__all__ = [
+    "POOL",
+    "call_and_release",
+    "pool_context",
+    "release_connections",
+    "release_request_thread",
+    "use_pool",
+]
 
 T = TypeVar("T")
 
@@ -46,7 +53,8 @@ def release_connections() -> None:
         connection.close_if_unusable_or_obsolete()
 
 
-def _call_and_release(function: Callable[..., T], args: Any, kwargs: Any) -> T:
+def call_and_release(function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """``function(*args, **kwargs)``, then ``release_connections()``: a call on the pool."""
     try:
         return function(*args, **kwargs)
     finally:
@@ -63,7 +71,7 @@ class PoolExecutor(Executor):
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
         pool = self._pool or self._start()
-        return pool.submit(_call_and_release, fn, args, kwargs)
+        return pool.submit(call_and_release, fn, *args, **kwargs)
 
     def _start(self) -> ThreadPoolExecutor:
         with self._lock:

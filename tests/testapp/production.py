@@ -8,7 +8,6 @@ import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
-from asgiref.sync import SyncToAsync
 from django.contrib.auth.models import Group
 from django.db import connections
 from django.http import HttpRequest, JsonResponse
@@ -65,7 +64,6 @@ def process_state(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {
             "threads": threading.active_count(),
-            "executors": len(SyncToAsync.context_to_thread_executor),
             "pool": pool.get_stats() if pool is not None else None,
         }
     )
