@@ -84,6 +84,9 @@ class Opened:
     first_event: list[float] = field(default_factory=list)
     failures: int = 0
     writers: list[asyncio.StreamWriter] = field(default_factory=list)
+    # The server's, read once every stream was open (when a ramp was given the process).
+    server_threads: int = 0
+    server_rss: int = 0
 
 
 async def open_stream(port: int, path: str, opened: Opened) -> None:
@@ -128,18 +131,13 @@ def measure_idle(server: Server, streams: int, ramp: float) -> IdleRow:
         opened = asyncio.run(_ramp(port, path, streams, ramp, process))
         return IdleRow(
             server=server.name,
-            threads=opened_threads[0],
-            rss_kib_per_stream=max(opened_rss[0] - rss_before, 0) / streams / 1024,
+            threads=opened.server_threads,
+            rss_kib_per_stream=max(opened.server_rss - rss_before, 0) / streams / 1024,
             cpu_ms_per_stream=_cpu(process, cpu_before) / streams * 1000,
             first_p50_ms=statistics.median(opened.first_event or [0.0]) * 1000,
             first_p99_ms=percentile(opened.first_event, 0.99) * 1000,
             failures=opened.failures,
         )
-
-
-# What the ramp read off the server once every stream was open (threads, RSS).
-opened_threads = [0]
-opened_rss = [0]
 
 
 async def _ramp(
@@ -157,8 +155,8 @@ async def _ramp(
         tasks.append(asyncio.create_task(open_stream(port, path, opened)))
     await asyncio.gather(*tasks)
     if process is not None:
-        opened_threads[0] = process.num_threads()
-        opened_rss[0] = process.memory_info().rss
+        opened.server_threads = process.num_threads()
+        opened.server_rss = process.memory_info().rss
     for writer in opened.writers:
         writer.close()
     return opened
@@ -177,6 +175,7 @@ class DatabaseRow:
 
 
 def measure_database(server: Server, streams: int) -> DatabaseRow:
+    database_port = urlsplit(dict(server.env)["BENCH_DATABASE_URL"]).port or 5432
     with serve(server) as (port, process):
         peak = [0]
         done = threading.Event()
@@ -186,7 +185,7 @@ def measure_database(server: Server, streams: int) -> DatabaseRow:
                 open_now = sum(
                     sock.status == psutil.CONN_ESTABLISHED
                     and bool(sock.raddr)
-                    and sock.raddr.port == 5432
+                    and sock.raddr.port == database_port
                     for sock in process.net_connections("tcp")
                 )
                 peak[0] = max(peak[0], open_now)
