@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import zlib
 from collections.abc import Callable, Iterator
 
@@ -47,3 +48,15 @@ class StreamReader:
 
 def data_of(result: ParseResult) -> list[str]:
     return [event.data for event in result.events]
+
+
+def read_until(sock: socket.socket, marker: bytes, timeout: float = 10.0) -> bytes:
+    """What a raw socket receives until ``marker`` has come, or the connection ended."""
+    sock.settimeout(timeout)
+    received = b""
+    while marker not in received:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        received += chunk
+    return received

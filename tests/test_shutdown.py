@@ -15,7 +15,7 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 
 from django_streaming import shutdown
 from django_streaming.stores import get_store
-from tests.reader import StreamReader
+from tests.reader import StreamReader, read_until
 from tests.servers import uvicorn_server, wait_until
 from tests.sse_parser import parse
 from tests.testapp.probes import probe
@@ -32,27 +32,16 @@ def shutdown_hints(streams: int) -> list[int]:
             for sock in sockets:
                 sock.sendall(b"GET /wait-heartbeat/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             for sock in sockets:
-                assert b"stream open" in _read_until(sock, b"stream open")
+                assert b"stream open" in read_until(sock, b"stream open")
             shutdown.shut_down()
             hints = []
             for sock in sockets:
-                body = _read_until(sock, b"0\r\n\r\n")
+                body = read_until(sock, b"0\r\n\r\n")
                 hints += [int(hint) for hint in RETRY_HINT.findall(body)]
             return hints
         finally:
             for sock in sockets:
                 sock.close()
-
-
-def _read_until(sock: socket.socket, marker: bytes) -> bytes:
-    sock.settimeout(10)
-    body = b""
-    while marker not in body:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        body += chunk
-    return body
 
 
 def test_shutdown_spreads_the_retry_hints_over_the_range() -> None:

@@ -20,7 +20,7 @@ import psutil
 import pytest
 
 from tests.postgres import SERVER_URL, SETTINGS, connections_to, fresh_database, rows
-from tests.reader import StreamReader
+from tests.reader import StreamReader, read_until
 from tests.servers import RunningServer, subprocess_server, wait_until
 
 pytestmark = pytest.mark.postgres
@@ -117,12 +117,8 @@ def open_streams(server: RunningServer, count: int) -> Iterator[None]:
         for sock in sockets:  # all at once, as visitors come
             sock.sendall(b"GET /production/query-then-wait/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         for sock in sockets:
-            sock.settimeout(10)
-            received = b""
-            while b"groups" not in received:
-                chunk = sock.recv(65536)
-                assert chunk, f"the stream ended: {received!r}"
-                received += chunk
+            received = read_until(sock, b"groups")
+            assert b"groups" in received, f"the stream ended: {received!r}"
         yield
     finally:
         for sock in sockets:
