@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     )
     from .responses import SSEResponse, StreamItem
     from .sse import Event
-    from .views import SSEView
+    from .views import SSEView, error_response
 
 __all__ = [
     "ChatError",
@@ -37,6 +37,7 @@ __all__ = [
     "SSEView",
     "SourceURL",
     "StreamItem",
+    "error_response",
 ]
 __version__ = "0.1.0.dev0"
 
@@ -45,6 +46,7 @@ _HOMES = {
     "SSEResponse": "responses",
     "StreamItem": "responses",
     "SSEView": "views",
+    "error_response": "views",
     **dict.fromkeys(
         [
             "ChatError",

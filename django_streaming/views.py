@@ -335,7 +335,13 @@ def _is_ours(method: Callable[..., Any]) -> bool:
 
 
 def error_response(status: int, code: str, message: str) -> JsonResponse:
-    """The JSON error every 4xx of this package answers with."""
+    """The JSON error every 4xx of this package answers with: ``{"error": {"code", "message"}}``.
+
+    Use it in your own views (an ``SSEView.get()`` that refuses early, say) so that clients see
+    one error shape::
+
+        return error_response(404, "not_found", "No such conversation.")
+    """
     return JsonResponse({"error": {"code": code, "message": message}}, status=status)
 
 

@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from django.shortcuts import render
 
 from django_streaming import Event, SSEResponse, SSEView, StreamItem
-from django_streaming.views import error_response
+from django_streaming import error_response
 
 from .probes import probe
 
