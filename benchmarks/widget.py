@@ -28,8 +28,9 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: 
 from django.core.asgi import get_asgi_application  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from tests.chromium import launch  # noqa: E402
-from tests.servers import uvicorn_server  # noqa: E402
+from tests.browser.chromium import launch  # noqa: E402
+from tests.support.servers import uvicorn_server  # noqa: E402
+from tests.testapp.chat import Prompt  # noqa: E402
 
 SECTION = (
     "## Section {n}\n\nSome *emphasis*, **strong text**, `inline code` and a "
@@ -95,7 +96,7 @@ def main() -> None:
                     ...list.getEntries().map((e) => e.duration))
                 ).observe({ type: 'longtask', buffered: true }); }"""
             )
-            page.fill(".ds-chat__input", "bench")
+            page.fill(".ds-chat__input", Prompt.BENCH)
             page.press(".ds-chat__input", "Enter")
             page.wait_for_function(
                 "document.querySelector('.ds-chat__log').getAttribute('aria-busy') === 'false'"

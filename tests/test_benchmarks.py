@@ -7,9 +7,9 @@ import subprocess
 import sys
 from urllib.parse import urlsplit, urlunsplit
 
-from tests.postgres import SERVER_URL, require_postgres
-from tests.redis_servers import shared_redis
-from tests.servers import ROOT
+from tests.support.postgres import SERVER_URL, require_postgres
+from tests.support.redis_servers import shared_redis
+from tests.support.servers import ROOT
 
 
 def test_benchmark_smoke_run() -> None:

@@ -9,19 +9,11 @@ import pytest
 from django.test import AsyncClient, Client, override_settings
 
 from django_streaming import ChatStreamView, DataPart
-from tests.reader import StreamReader
-from tests.servers import uvicorn_server, wait_until
-from tests.sse_parser import parse
-from tests.testapp.chat import results
+from tests.support.chat import chat_body, parts
+from tests.support.reader import StreamReader
+from tests.support.servers import uvicorn_server, wait_until
+from tests.testapp.chat import Prompt, results
 from tests.testapp.probes import probe
-
-
-def body(text: str, chat_id: str = "c") -> dict[str, Any]:
-    return {
-        "id": chat_id,
-        "trigger": "submit-message",
-        "messages": [{"id": "u1", "role": "user", "parts": [{"type": "text", "text": text}]}],
-    }
 
 
 async def post(payload: Any, **kwargs: Any) -> Any:
@@ -32,15 +24,11 @@ async def post(payload: Any, **kwargs: Any) -> Any:
 
 
 async def parts_of(response: Any) -> list[Any]:
-    raw = b"".join([chunk async for chunk in response.streaming_content])
-    return [
-        event.data if event.data == "[DONE]" else json.loads(event.data)
-        for event in parse(raw).events
-    ]
+    return parts(b"".join([chunk async for chunk in response.streaming_content]))
 
 
 async def test_a_plain_answer_is_exactly_the_protocol(token: str) -> None:
-    response = await post(body("hello", token))
+    response = await post(chat_body(token, "hello"))
     assert response["x-vercel-ai-ui-message-stream"] == "v1"
     assert response["Content-Type"] == "text/event-stream; charset=utf-8"
     parts = await parts_of(response)
@@ -63,7 +51,7 @@ async def test_a_plain_answer_is_exactly_the_protocol(token: str) -> None:
 
 
 async def test_typed_parts(token: str) -> None:
-    parts = await parts_of(await post(body("parts", token)))
+    parts = await parts_of(await post(chat_body(token, Prompt.PARTS)))
     assert parts[2:-3] == [
         {"type": "reasoning-start", "id": "reasoning-1"},
         {"type": "reasoning-delta", "id": "reasoning-1", "delta": "thinking"},
@@ -91,7 +79,7 @@ async def test_error_part_is_generic_and_logged(
     token: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.ERROR, "django_streaming"):
-        parts = await parts_of(await post(body("fail", token)))
+        parts = await parts_of(await post(chat_body(token, Prompt.FAIL)))
     error = {"type": "error", "errorText": "The answer failed on the server."}
     assert parts[-2:] == [error, "[DONE]"]
     assert "secret detail" not in json.dumps(parts)
@@ -103,7 +91,7 @@ async def test_error_part_is_generic_and_logged(
 
 @override_settings(DEBUG=True)
 async def test_error_part_names_the_exception_in_debug(token: str) -> None:
-    parts = await parts_of(await post(body("fail", token)))
+    parts = await parts_of(await post(chat_body(token, Prompt.FAIL)))
     assert parts[-2] == {"type": "error", "errorText": "RuntimeError: secret detail"}
 
 
@@ -124,7 +112,7 @@ async def test_bad_requests_are_json_4xx(payload: Any, status: int, code: str) -
 
 @override_settings(DJANGO_STREAMING={"MAX_BODY_BYTES": 100})
 async def test_body_over_the_limit_is_a_413() -> None:
-    response = await post(body("x" * 200))
+    response = await post(chat_body("c", "x" * 200))
     assert response.status_code == 413
     assert response.json() == {
         "error": {"code": "body_too_large", "message": "The body is larger than 100 bytes."}
@@ -135,7 +123,7 @@ async def test_body_over_the_limit_is_a_413() -> None:
 def test_chunked_body_over_the_limit_is_a_413() -> None:
     # No Content-Length: the limit holds while reading.
     with uvicorn_server() as server:
-        content = (chunk for chunk in [json.dumps(body("x" * 200)).encode()])
+        content = (chunk for chunk in [json.dumps(chat_body("c", "x" * 200)).encode()])
         response = httpx.post(f"{server.url}/chat-exempt/", content=content)
     assert response.status_code == 413
 
@@ -147,13 +135,15 @@ async def test_get_is_not_allowed() -> None:
 
 def test_csrf_is_enforced() -> None:
     client = Client(enforce_csrf_checks=True)
-    response = client.post("/chat/", data=json.dumps(body("hi")), content_type="application/json")
+    response = client.post(
+        "/chat/", data=json.dumps(chat_body("c", "hi")), content_type="application/json"
+    )
     assert response.status_code == 403
     page = client.get("/chat-page/")
     token = page.cookies["csrftoken"].value
     allowed = client.post(
         "/chat/",
-        data=json.dumps(body("hi")),
+        data=json.dumps(chat_body("c", "hi")),
         content_type="application/json",
         headers={"X-CSRFToken": token},
     )
@@ -163,7 +153,9 @@ def test_csrf_is_enforced() -> None:
 
 def test_disconnect_cancels_generate_and_on_finish_sees_it(token: str) -> None:
     with uvicorn_server() as server:
-        with httpx.stream("POST", f"{server.url}/chat-exempt/", json=body("wait", token)) as r:
+        with httpx.stream(
+            "POST", f"{server.url}/chat-exempt/", json=chat_body(token, Prompt.WAIT)
+        ) as r:
             StreamReader(r).until(lambda result: '"partial answer"' in str(result.events))
         assert probe(token).finished.wait(5)
         wait_until(lambda: token in results)
@@ -173,7 +165,7 @@ def test_disconnect_cancels_generate_and_on_finish_sees_it(token: str) -> None:
 
 @override_settings(DEBUG=True)
 async def test_odd_parts(token: str) -> None:
-    parts = await parts_of(await post(body("odd parts", token)))
+    parts = await parts_of(await post(chat_body(token, Prompt.ODD_PARTS)))
     source, data, error = parts[2:5]
     assert source == {
         "type": "source-url",
@@ -190,13 +182,13 @@ async def test_a_failing_on_finish_is_logged_and_the_stream_still_ends(
     token: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.ERROR, "django_streaming"):
-        parts = await parts_of(await post(body("on_finish fails", token)))
+        parts = await parts_of(await post(chat_body(token, Prompt.ON_FINISH_FAILS)))
     assert parts[-2:] == [{"type": "finish", "finishReason": "stop"}, "[DONE]"]
     assert "Error in on_finish()" in caplog.text
 
 
 async def test_a_garbled_content_length_is_not_trusted(token: str) -> None:
-    response = await post(body("hi", token), CONTENT_LENGTH="lots")
+    response = await post(chat_body(token, "hi"), CONTENT_LENGTH="lots")
     # Not a 500: the length is ignored and the body read up to the limit.
     assert response.status_code == 200
     assert {"type": "text-delta", "id": "text-1", "delta": "hi"} in await parts_of(response)
@@ -217,7 +209,7 @@ async def test_generate_must_be_defined() -> None:
 
 
 async def test_chat_error_text_reaches_the_user_without_debug(token: str) -> None:
-    parts = await parts_of(await post(body("busy", token)))
+    parts = await parts_of(await post(chat_body(token, Prompt.BUSY)))
     assert parts[-2] == {"type": "error", "errorText": "The model is busy; try again in a minute."}
 
 

@@ -11,8 +11,8 @@ import pytest
 from django_streaming.resumable import LOCAL_COPY_LEN, Generation, tail
 from django_streaming.sse import Event
 from django_streaming.stores.redis import RedisStore
-from tests.redis_servers import PrivateRedis, private_redis, unique_prefix
-from tests.servers import until
+from tests.support.redis_servers import PrivateRedis, private_redis, unique_prefix
+from tests.support.servers import until
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from django.test import AsyncClient, Client, override_settings
 
 from django_streaming import SSEResponse
 from django_streaming.streams import HEARTBEAT
-from tests.sse_parser import parse
+from tests.support.sse_parser import parse
 
 
 async def numbers() -> AsyncIterator[int]:

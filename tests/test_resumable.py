@@ -16,11 +16,12 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 from django_streaming import shutdown
 from django_streaming.resumable import parse_event_id
 from django_streaming.stores import get_store
-from tests.reader import StreamReader, data_of
-from tests.redis_servers import shared_redis, unique_prefix
-from tests.servers import RunningServer, uvicorn_server, wait_until
-from tests.sse_parser import ParseResult
-from tests.testapp.chat import results
+from tests.support.chat import chat_body, parts
+from tests.support.reader import StreamReader, data_of
+from tests.support.redis_servers import shared_redis, unique_prefix
+from tests.support.servers import RunningServer, uvicorn_server, wait_until
+from tests.support.sse_parser import ParseResult
+from tests.testapp.chat import Prompt, results
 from tests.testapp.probes import probe
 
 
@@ -71,15 +72,6 @@ def ids(result: ParseResult) -> list[str]:
 def ending(result: ParseResult) -> Any:
     [end] = [event for event in result.events if event.type == "end"]
     return json.loads(end.data)
-
-
-def chat_body(chat_id: str, text: str) -> dict[str, Any]:
-    message = {"id": "u1", "role": "user", "parts": [{"type": "text", "text": text}]}
-    return {"id": chat_id, "messages": [message], "trigger": "submit-message"}
-
-
-def chunks(result: ParseResult) -> list[Any]:
-    return [json.loads(e.data) if e.data != "[DONE]" else e.data for e in result.events]
 
 
 # SSEView
@@ -226,17 +218,19 @@ def test_resumable_views_need_asgi() -> None:
 def test_chat_resume_replays_the_answer_then_tails_it(
     store: str, client: httpx.Client, token: str
 ) -> None:
-    with client.stream("POST", "/resumable-chat/", json=chat_body(token, "unclosed")) as response:
+    with client.stream(
+        "POST", "/resumable-chat/", json=chat_body(token, Prompt.UNCLOSED)
+    ) as response:
         assert response.headers["x-vercel-ai-ui-message-stream"] == "v1"
         StreamReader(response).until(lambda result: len(result.events) >= 4)
     with client.stream("GET", f"/resumable-chat/{token}/stream") as response:
         reader = StreamReader(response)
         replay = reader.until(lambda result: len(result.events) >= 4)
-        assert [part["type"] for part in chunks(replay)] == [
+        assert [part["type"] for part in parts(replay)] == [
             "start", "start-step", "text-start", "text-delta"
         ]  # fmt: skip
         probe(token).gate.set()
-        answer = chunks(reader.to_end())
+        answer = parts(reader.to_end())
     text = "".join(
         part["delta"] for part in answer if part != "[DONE]" and part["type"] == "text-delta"
     )
@@ -248,13 +242,13 @@ def test_chat_resume_replays_the_answer_then_tails_it(
 
 
 def test_chat_stop_cancels_the_generation(store: str, client: httpx.Client, token: str) -> None:
-    with client.stream("POST", "/resumable-chat/", json=chat_body(token, "wait")) as response:
+    with client.stream("POST", "/resumable-chat/", json=chat_body(token, Prompt.WAIT)) as response:
         reader = StreamReader(response)
         reader.until(lambda result: len(result.events) >= 4)
         asked_at = time.monotonic()
         assert client.post(f"/resumable-chat/{token}/stop").status_code == 204
         assert probe(token).finished.wait(5)
-        rest = chunks(reader.to_end())
+        rest = parts(reader.to_end())
     assert probe(token).finished_at - asked_at < 0.2  # type: ignore[operator]
     assert results[token][-1].status == "cancelled"
     assert results[token][-1].text == "partial answer"
@@ -267,7 +261,7 @@ def test_chat_without_an_active_answer_is_204(client: httpx.Client, token: str) 
 
 
 def test_chat_of_another_visitor_is_404(store: str, client: httpx.Client, token: str) -> None:
-    with client.stream("POST", "/resumable-chat/", json=chat_body(token, "wait")) as response:
+    with client.stream("POST", "/resumable-chat/", json=chat_body(token, Prompt.WAIT)) as response:
         StreamReader(response).until(lambda result: len(result.events) >= 4)
     with httpx.Client(base_url=str(client.base_url)) as stranger:
         assert stranger.get(f"/resumable-chat/{token}/stream").status_code == 404
@@ -281,10 +275,10 @@ def test_chat_of_another_visitor_is_404(store: str, client: httpx.Client, token:
 def test_a_new_question_supersedes_the_answer_in_progress(
     store: str, client: httpx.Client, token: str
 ) -> None:
-    with client.stream("POST", "/resumable-chat/", json=chat_body(token, "wait")) as response:
+    with client.stream("POST", "/resumable-chat/", json=chat_body(token, Prompt.WAIT)) as response:
         StreamReader(response).until(lambda result: len(result.events) >= 4)
     with client.stream("POST", "/resumable-chat/", json=chat_body(token, "hello")) as response:
-        answer = chunks(StreamReader(response).to_end())
+        answer = parts(StreamReader(response).to_end())
     assert probe(token).finished.wait(5)
     wait_until(lambda: len(results.get(token, [])) == 2, what="both answers to finish")
     assert sorted(result.status for result in results[token]) == ["cancelled", "completed"]
@@ -334,10 +328,10 @@ def test_a_new_question_in_the_same_chat_does_not_count_twice(
     store: str, settings: SettingsWrapper, client: httpx.Client, token: str
 ) -> None:
     settings.DJANGO_STREAMING = {**settings.DJANGO_STREAMING, "MAX_ACTIVE_PER_OWNER": 1}
-    with client.stream("POST", "/resumable-chat/", json=chat_body(token, "wait")) as response:
+    with client.stream("POST", "/resumable-chat/", json=chat_body(token, Prompt.WAIT)) as response:
         StreamReader(response).until(lambda result: len(result.events) >= 4)
     # At the limit, but a new question supersedes the answer in progress.
-    with client.stream("POST", "/resumable-chat/", json=chat_body(token, "wait")) as response:
+    with client.stream("POST", "/resumable-chat/", json=chat_body(token, Prompt.WAIT)) as response:
         assert response.status_code == 200
         StreamReader(response).until(lambda result: len(result.events) >= 4)
     refused = client.post("/resumable-chat/", json=chat_body(f"{token}-other", "hi"))

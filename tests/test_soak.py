@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 
-from tests.servers import ROOT
+from tests.support.servers import ROOT
 
 
 def test_short_soak_leaves_nothing_behind() -> None:

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from django_streaming.sse import Event, encode
-from tests.sse_parser import ParsedEvent, parse
+from tests.support.sse_parser import ParsedEvent, parse
 
 single_line = st.text().filter(lambda text: "\r" not in text and "\n" not in text)
 

@@ -12,8 +12,8 @@ from django_streaming.sse import Event
 from django_streaming.stores import StreamStore, TooManyStreams
 from django_streaming.stores.memory import MemoryStore
 from django_streaming.stores.redis import RedisStore
-from tests.redis_servers import private_redis, shared_redis, unique_prefix
-from tests.servers import until
+from tests.support.redis_servers import private_redis, shared_redis, unique_prefix
+from tests.support.servers import until
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -226,7 +226,7 @@ async def test_a_generation_whose_redis_goes_away_ends_without_hanging(
 def test_memory_wakes_a_reader_waiting_on_another_loop() -> None:
     import threading
 
-    from tests.servers import wait_until
+    from tests.support.servers import wait_until
 
     store = MemoryStore()
     asyncio.run(store.create("shared", owner="me"))

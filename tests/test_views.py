@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from django.test import AsyncClient, RequestFactory
 
 from django_streaming import SSEResponse, SSEView
-from tests.sse_parser import parse
+from tests.support.sse_parser import parse
 
 
 async def events_of(response: Any) -> list[str]:

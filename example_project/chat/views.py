@@ -18,8 +18,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from django_streaming import ChatMessage, ChatResult, ChatStreamView, SSEResponse
-from django_streaming import error_response
+from django_streaming import ChatMessage, ChatResult, ChatStreamView, SSEResponse, error_response
 
 from .backends import get_backend
 from .models import Conversation, Message, owner_key

@@ -10,9 +10,20 @@ from typing import Any
 import pytest
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 from django.core.asgi import get_asgi_application
-from playwright.sync_api import Browser, BrowserContext, Page
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from tests.servers import RunningServer, uvicorn_server
+from tests.browser.chromium import CHROMIUM, launch
+from tests.support.servers import RunningServer, uvicorn_server
+from tests.support.tools import require
+
+
+@pytest.fixture(scope="module")  # closed before other modules' asyncio tests run
+def browser() -> Iterator[Browser]:
+    executable = require("chromium", CHROMIUM)
+    with sync_playwright() as playwright:
+        browser = launch(playwright, executable)
+        yield browser
+        browser.close()
 
 
 async def torn_stream(send: Any) -> None:

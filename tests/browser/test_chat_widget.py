@@ -8,8 +8,8 @@ import uuid
 import pytest
 from playwright.sync_api import BrowserContext, Page, Route, expect
 
-from tests.servers import RunningServer
-from tests.testapp.chat import TRICKY, results, triggers
+from tests.support.servers import RunningServer
+from tests.testapp.chat import TRICKY, Prompt, results, triggers
 from tests.testapp.probes import probe
 
 pytestmark = pytest.mark.browser
@@ -115,7 +115,7 @@ def test_enter_sends_shift_enter_breaks_ime_and_blank_do_not(page: Page) -> None
 
 def test_the_answer_grows_as_deltas_arrive(page: Page) -> None:
     open_chat(page)
-    send(page, "lines:30:0.03")
+    send(page, Prompt.lines(30, 0.03))
     lengths: set[int] = set()
     while page.locator(LOG).get_attribute("aria-busy") == "true" or not lengths:
         lengths.add(len(page.locator(ASSISTANT).inner_text()))
@@ -126,7 +126,7 @@ def test_the_answer_grows_as_deltas_arrive(page: Page) -> None:
 
 def test_markdown_renders_while_streaming(page: Page) -> None:
     open_chat(page)
-    send(page, "markdown")
+    send(page, Prompt.MARKDOWN)
     answer = page.locator(ASSISTANT)
     expect(answer.locator("h1")).to_have_text("Title")
     expect(answer.locator("em")).to_have_text("emphasis")
@@ -140,7 +140,7 @@ def test_markdown_renders_while_streaming(page: Page) -> None:
 
 def test_an_unclosed_code_fence_already_shows_as_code(page: Page) -> None:
     chat_id = open_chat(page)
-    send(page, "unclosed")
+    send(page, Prompt.UNCLOSED)
     code = page.locator(f"{ASSISTANT} pre code.language-python")
     expect(code).to_contain_text("still streaming")
     assert page.locator(LOG).get_attribute("aria-busy") == "true"
@@ -151,7 +151,7 @@ def test_an_unclosed_code_fence_already_shows_as_code(page: Page) -> None:
 def test_copy_button_copies_the_code(page: Page, context: BrowserContext) -> None:
     context.grant_permissions(["clipboard-read", "clipboard-write"])
     open_chat(page)
-    send(page, "markdown")
+    send(page, Prompt.MARKDOWN)
     wait_idle(page)
     page.get_by_role("button", name="Copy code").click()
     assert page.evaluate("navigator.clipboard.readText()") == "print('hi')"
@@ -162,7 +162,7 @@ def test_copy_button_copies_the_code(page: Page, context: BrowserContext) -> Non
 
 def test_nothing_from_the_model_can_run_script(page: Page) -> None:
     open_chat(page)
-    send(page, "xss")
+    send(page, Prompt.XSS)
     wait_idle(page)
     assert page.evaluate("window.pwned") is None
     answer = page.locator(ASSISTANT)
@@ -198,7 +198,7 @@ def test_tricky_text_arrives_intact(page: Page) -> None:
     page.evaluate("document.querySelector('[data-ds-chat]').dataset.markdown = 'false'")
     page.goto(page.url)  # reload with markdown off for a byte-exact comparison
     page.evaluate("document.querySelector('[data-ds-chat]').dsChat.markdown = false")
-    send(page, "tricky")
+    send(page, Prompt.TRICKY)
     wait_idle(page)
     text = page.locator(f"{ASSISTANT} .ds-chat__text").evaluate("el => el.textContent")
     assert text == "".join(TRICKY)
@@ -210,7 +210,7 @@ def test_tricky_text_arrives_intact(page: Page) -> None:
 def test_stays_pinned_while_streaming_at_the_bottom(page: Page) -> None:
     open_chat(page)
     record_distances(page)
-    send(page, "lines:60:0.02")
+    send(page, Prompt.lines(60, 0.02))
     wait_idle(page)
     distances = recorded_distances(page)
     assert len(distances) > 20  # the answer grew many times
@@ -221,7 +221,7 @@ def test_stays_pinned_while_streaming_at_the_bottom(page: Page) -> None:
 
 def test_scrolling_up_stays_put_and_jump_to_latest_pins_again(page: Page) -> None:
     open_chat(page)
-    send(page, "lines:80:0.03")
+    send(page, Prompt.lines(80, 0.03))
     wait_for_paragraphs(page, 15)
     page.hover(LOG)
     page.mouse.wheel(0, -200)
@@ -245,7 +245,7 @@ def test_scrolling_up_stays_put_and_jump_to_latest_pins_again(page: Page) -> Non
 @pytest.mark.parametrize("key", ["PageUp", "Home", "ArrowUp"])
 def test_keyboard_scrolling_up_unpins(page: Page, key: str) -> None:
     open_chat(page)
-    send(page, "lines:60:0.03")
+    send(page, Prompt.lines(60, 0.03))
     wait_for_paragraphs(page, 20)
     page.focus(LOG)
     page.keyboard.press(key)
@@ -257,7 +257,7 @@ def test_keyboard_scrolling_up_unpins(page: Page, key: str) -> None:
 
 def test_scrolling_back_to_the_bottom_pins_again(page: Page) -> None:
     open_chat(page)
-    send(page, "lines:80:0.03")
+    send(page, Prompt.lines(80, 0.03))
     wait_for_paragraphs(page, 15)
     page.hover(LOG)
     page.mouse.wheel(0, -300)
@@ -271,7 +271,7 @@ def test_scrolling_back_to_the_bottom_pins_again(page: Page) -> None:
 
 def test_content_that_grows_without_new_text_is_followed(page: Page) -> None:
     open_chat(page)
-    send(page, "lines:30:0")
+    send(page, Prompt.lines(30, 0))
     wait_idle(page)
     wait_pinned(page)
     # Narrowing the widget reflows every line: taller content, no new text.
@@ -284,7 +284,7 @@ def test_content_that_grows_without_new_text_is_followed(page: Page) -> None:
 def test_reduced_motion_jumps_without_smooth_scrolling(page: Page) -> None:
     page.emulate_media(reduced_motion="reduce")
     open_chat(page)
-    send(page, "lines:40:0")
+    send(page, Prompt.lines(40, 0))
     wait_idle(page)
     page.hover(LOG)
     page.mouse.wheel(0, -400)
@@ -305,7 +305,7 @@ def test_reduced_motion_jumps_without_smooth_scrolling(page: Page) -> None:
 @pytest.mark.parametrize("how", ["button", "Escape"])
 def test_stop_keeps_the_partial_answer_and_cancels_the_server(page: Page, how: str) -> None:
     chat_id = open_chat(page)
-    send(page, "wait")
+    send(page, Prompt.WAIT)
     # The markdown parser holds back a last character that could still start markup.
     expect(page.locator(ASSISTANT)).to_contain_text("partial answe")
     if how == "button":
@@ -322,7 +322,7 @@ def test_stop_keeps_the_partial_answer_and_cancels_the_server(page: Page, how: s
 
 def test_escape_during_composition_does_not_stop(page: Page) -> None:
     chat_id = open_chat(page)
-    send(page, "wait")
+    send(page, Prompt.WAIT)
     expect(page.locator(ASSISTANT)).to_contain_text("partial answe")
     page.dispatch_event(INPUT, "keydown", {"key": "Escape", "isComposing": True, "bubbles": True})
     assert page.locator(LOG).get_attribute("aria-busy") == "true"
@@ -336,7 +336,7 @@ def test_escape_during_composition_does_not_stop(page: Page) -> None:
 
 def test_error_part_shows_retry_which_regenerates(page: Page) -> None:
     chat_id = open_chat(page)
-    send(page, "flaky")
+    send(page, Prompt.FLAKY)
     alert = page.get_by_role("alert")
     expect(alert).to_contain_text("The answer failed on the server.")
     alert.get_by_role("button", name="Retry").click()
@@ -369,7 +369,7 @@ def test_accessibility_attributes(page: Page) -> None:
     log = page.get_by_role("log")
     expect(log).to_have_attribute("aria-live", "polite")
     expect(log).to_have_attribute("aria-busy", "false")
-    send(page, "wait")
+    send(page, Prompt.WAIT)
     expect(log).to_have_attribute("aria-busy", "true")
     for button in page.locator(".ds-chat button:visible").all():
         assert button.evaluate("b => b.textContent.trim() || b.getAttribute('aria-label')")
@@ -382,7 +382,7 @@ def test_keyboard_only_flow(page: Page) -> None:
     open_chat(page)
     page.keyboard.press("Tab")  # the log
     page.keyboard.press("Tab")  # the input
-    page.keyboard.type("fail")
+    page.keyboard.type(Prompt.FAIL)
     page.keyboard.press("Enter")
     expect(page.get_by_role("alert")).to_be_visible()
     retry = page.get_by_role("button", name="Retry")
@@ -424,7 +424,7 @@ def test_works_under_a_strict_content_security_policy(page: Page) -> None:
         ),
     )
     open_chat(page, "csp")
-    send(page, "markdown")
+    send(page, Prompt.MARKDOWN)
     wait_idle(page)
     expect(page.locator(f"{ASSISTANT} h1")).to_have_text("Title")
     assert violations == []

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.testapp.chat import results
+from tests.testapp.chat import Prompt, results
 from tests.testapp.probes import probe
 
 pytestmark = pytest.mark.browser
@@ -25,7 +25,7 @@ def open_chat(page: Page, chat_id: str) -> None:
 def test_a_reload_resumes_the_answer_without_repeating_it(page: Page) -> None:
     chat_id = f"chat-{uuid.uuid4().hex}"
     open_chat(page, chat_id)
-    page.fill(INPUT, "lines:40:0.05")
+    page.fill(INPUT, Prompt.lines(40, 0.05))
     page.press(INPUT, "Enter")
     expect(page.locator(ASSISTANT)).to_contain_text("Line 3 of")
     open_chat(page, chat_id)  # a reload, mid-answer
@@ -48,7 +48,7 @@ def test_without_an_answer_in_progress_the_page_shows_nothing_more(page: Page) -
 def test_stop_after_a_reload_stops_the_generation_on_the_server(page: Page) -> None:
     chat_id = f"chat-{uuid.uuid4().hex}"
     open_chat(page, chat_id)
-    page.fill(INPUT, "wait")
+    page.fill(INPUT, Prompt.WAIT)
     page.press(INPUT, "Enter")
     expect(page.locator(ASSISTANT)).to_contain_text("partial answe")
     # After a reload, this page only tails the answer: closing that request would not stop it.

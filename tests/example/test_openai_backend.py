@@ -13,7 +13,7 @@ import pytest
 
 from chat.backends import OpenAIBackend, SimulatedBackend, get_backend
 from django_streaming import ChatError, ChatMessage
-from tests.servers import RunningServer, uvicorn_server
+from tests.support.servers import RunningServer, uvicorn_server
 
 received: list[dict[str, Any]] = []
 

@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from django_streaming import asgi as streaming_asgi
-from tests.reader import StreamReader, data_of
-from tests.servers import (
+from tests.support.reader import StreamReader, data_of
+from tests.support.servers import (
     RunningServer,
     subprocess_server,
     uvicorn_server,

@@ -19,9 +19,10 @@ import httpx
 import psutil
 import pytest
 
-from tests.postgres import SERVER_URL, SETTINGS, connections_to, fresh_database, rows
-from tests.reader import StreamReader, read_until
-from tests.servers import RunningServer, subprocess_server, wait_until
+from tests.support.chat import chat_body
+from tests.support.postgres import SERVER_URL, SETTINGS, connections_to, fresh_database, rows
+from tests.support.reader import StreamReader, read_until
+from tests.support.servers import RunningServer, subprocess_server, wait_until
 
 pytestmark = pytest.mark.postgres
 
@@ -56,11 +57,6 @@ def site(database: str, handler: str, *, threads: int = 10) -> Iterator[RunningS
 def state(server: RunningServer) -> dict[str, Any]:
     result: dict[str, Any] = httpx.get(f"{server.url}/production/state/").json()
     return result
-
-
-def chat_body(chat_id: str, text: str) -> dict[str, Any]:
-    message = {"id": "u1", "role": "user", "parts": [{"type": "text", "text": text}]}
-    return {"id": chat_id, "messages": [message], "trigger": "submit-message"}
 
 
 @pytest.mark.parametrize("handler", HANDLERS)

@@ -18,9 +18,11 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from tests.reader import StreamReader, data_of
-from tests.redis_servers import PrivateRedis, private_redis, shared_redis, unique_prefix
-from tests.servers import ROOT, answers, listening_socket, wait_until
+from tests.support.chat import chat_body
+from tests.support.reader import StreamReader, data_of
+from tests.support.redis_servers import PrivateRedis, private_redis, shared_redis, unique_prefix
+from tests.support.servers import ROOT, answers, listening_socket, wait_until
+from tests.testapp.chat import Prompt
 
 
 @dataclass
@@ -91,15 +93,10 @@ def test_start_on_one_worker_resume_and_stop_on_another(token: str) -> None:
         assert numbers == list(range(2, 2 + len(numbers)))  # every event once, in order
 
 
-def chat_body(chat_id: str, text: str) -> dict[str, object]:
-    message = {"id": "u1", "role": "user", "parts": [{"type": "text", "text": text}]}
-    return {"id": chat_id, "messages": [message], "trigger": "submit-message"}
-
-
 def test_a_chat_resumes_and_stops_on_another_worker(token: str) -> None:
     url, prefix = shared_redis(), unique_prefix()
     with worker(url, prefix) as first, worker(url, prefix) as second, httpx.Client() as client:
-        body = chat_body(token, "wait")
+        body = chat_body(token, Prompt.WAIT)
         with client.stream("POST", f"{first.url}/resumable-chat/", json=body) as response:
             StreamReader(response).until(lambda result: len(result.events) >= 4)
         with client.stream("GET", f"{second.url}/resumable-chat/{token}/stream") as response:

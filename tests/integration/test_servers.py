@@ -10,8 +10,8 @@ import httpx
 import pytest
 from django.test import override_settings
 
-from tests.reader import StreamReader, data_of
-from tests.servers import RunningServer, uvicorn_server, wait_until, wsgiref_server
+from tests.support.reader import StreamReader, data_of
+from tests.support.servers import RunningServer, uvicorn_server, wait_until, wsgiref_server
 from tests.testapp.probes import probe
 
 SERVERS = {"uvicorn": uvicorn_server, "wsgiref": wsgiref_server}

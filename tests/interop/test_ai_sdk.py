@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import require
-from tests.servers import RunningServer, uvicorn_server, wait_until
-from tests.testapp.chat import MARKDOWN, TRICKY, results
+from tests.support.servers import RunningServer, uvicorn_server, wait_until
+from tests.support.tools import require
+from tests.testapp.chat import MARKDOWN, TRICKY, Prompt, results
 from tests.testapp.probes import probe
 
 FIXTURE = Path(__file__).parent / "fixture"
@@ -50,7 +50,7 @@ def use_chat(node: str, server: RunningServer, text: str, abort_after: int = 0) 
 
 
 def test_the_final_message_is_what_generate_yielded(node: str, server: RunningServer) -> None:
-    result = use_chat(node, server, "tricky")
+    result = use_chat(node, server, Prompt.TRICKY)
     # Deltas travel as JSON strings, so even a CR survives the event stream.
     assert result["text"] == "".join(TRICKY)
     assert result["error"] is None
@@ -59,18 +59,20 @@ def test_the_final_message_is_what_generate_yielded(node: str, server: RunningSe
 
 
 def test_markdown_answer(node: str, server: RunningServer) -> None:
-    assert use_chat(node, server, "markdown")["text"] == MARKDOWN
+    assert use_chat(node, server, Prompt.MARKDOWN)["text"] == MARKDOWN
 
 
 def test_an_exception_surfaces_as_the_error(node: str, server: RunningServer) -> None:
-    result = use_chat(node, server, "fail")
+    result = use_chat(node, server, Prompt.FAIL)
     assert result["error"] == "The answer failed on the server."
     assert result["text"] == "partial "
 
 
 def test_an_abort_stops_the_servers_generator(node: str, server: RunningServer) -> None:
     before = set(results)
-    result = use_chat(node, server, "wait", abort_after=4)  # start, start-step, text-start, delta
+    result = use_chat(
+        node, server, Prompt.WAIT, abort_after=4
+    )  # start, start-step, text-start, delta
     assert result["aborted"]
     wait_until(lambda: set(results) - before != set(), what="on_finish")
     [chat_id] = set(results) - before
@@ -81,7 +83,13 @@ def test_an_abort_stops_the_servers_generator(node: str, server: RunningServer) 
 def test_reconnect_to_stream_replays_the_answer_in_progress(
     node: str, server: RunningServer, token: str
 ) -> None:
-    argv = [node, "resume_stream.mjs", f"{server.url}/resumable-chat/", token, "lines:20:0.03"]
+    argv = [
+        node,
+        "resume_stream.mjs",
+        f"{server.url}/resumable-chat/",
+        token,
+        Prompt.lines(20, 0.03),
+    ]
     completed = subprocess.run(
         argv, cwd=FIXTURE, capture_output=True, text=True, timeout=60, check=True
     )

@@ -1,4 +1,5 @@
-"""A chat view for the tests: the last message's text picks what it does."""
+"""A chat view for the tests: the last message's text, one of the ``Prompt`` names, picks what
+it does; any other text is answered "You said: <text>"."""
 
 from __future__ import annotations
 
@@ -39,6 +40,47 @@ TRICKY = [
     "\ndata: not a field\n\n",
 ]
 
+
+class Prompt:
+    """The test chat's behaviours, by the prompt that asks for each.
+
+    ===================  ========================================================================
+    prompt               the answer
+    ===================  ========================================================================
+    ``FLAKY``            "partial ", then an error on a chat's first attempt; a plain answer after
+    ``BUSY``             a ``ChatError``: its message reaches the client
+    ``FAIL``             "partial ", then an unexpected error (its detail must not leak)
+    ``WAIT``             "partial answer", then waits until it is cancelled
+    ``PARTS``            reasoning, text, a data part and a source
+    ``ODD_PARTS``        an empty delta, an untitled source, a transient data part, a non-part
+    ``BENCH``            ``$BENCH_ANSWER``'s file at ``$BENCH_RATE`` pieces/s (the widget bench)
+    ``ON_FINISH_FAILS``  "fine", then ``on_finish()`` raises
+    ``MARKDOWN``         ``MARKDOWN``, 7 characters a delta
+    ``XSS``              ``XSS``: markup and links the widget must render inert
+    ``UNCLOSED``         an open code fence, then waits for the probe's gate before closing it
+    ``TRICKY``           ``TRICKY``'s pieces: emoji, CJK, line endings, an SSE-looking line
+    ``lines(n, delay)``  n paragraphs, ``delay`` seconds apart (a long answer that scrolls)
+    ===================  ========================================================================
+    """
+
+    FLAKY = "flaky"
+    BUSY = "busy"
+    FAIL = "fail"
+    WAIT = "wait"
+    PARTS = "parts"
+    ODD_PARTS = "odd parts"
+    BENCH = "bench"
+    ON_FINISH_FAILS = "on_finish fails"
+    MARKDOWN = "markdown"
+    XSS = "xss"
+    UNCLOSED = "unclosed"
+    TRICKY = "tricky"
+
+    @staticmethod
+    def lines(count: int, delay: float = 0.02) -> str:
+        return f"lines:{count}:{delay}"
+
+
 results: dict[str, list[ChatResult]] = {}
 triggers: dict[str, list[str]] = {}
 
@@ -52,53 +94,53 @@ class TestChat(ChatStreamView):
         state.started.set()
         attempts = triggers.setdefault(self.chat.chat_id or "-", [])
         attempts.append(self.chat.trigger)
-        if text == "flaky" and len(attempts) == 1:
+        if text == Prompt.FLAKY and len(attempts) == 1:
             yield "partial "
             raise RuntimeError("first attempt fails")
-        if text == "busy":
+        if text == Prompt.BUSY:
             raise ChatError("The model is busy; try again in a minute.")
-        if text == "fail":
+        if text == Prompt.FAIL:
             yield "partial "
             raise RuntimeError("secret detail")
-        if text == "wait":
+        if text == Prompt.WAIT:
             yield "partial answer"
             await asyncio.Event().wait()
-        if text == "parts":
+        if text == Prompt.PARTS:
             yield ReasoningDelta("thinking")
             yield "answer"
             yield DataPart("weather", {"temperature": 21}, id="w1")
             yield SourceURL("https://example.com/source", title="Source")
             return
-        if text == "odd parts":
+        if text == Prompt.ODD_PARTS:
             yield ""
             yield SourceURL("https://example.com/untitled")
             yield DataPart("progress", {"step": 1}, transient=True)
             yield 42  # type: ignore[misc]  # not a part: an error part
             return
-        if text == "bench":  # benchmarks/widget.py: a long answer at a steady pace
+        if text == Prompt.BENCH:  # benchmarks/widget.py: a long answer at a steady pace
             answer = await asyncio.to_thread(Path(os.environ["BENCH_ANSWER"]).read_text)
             pause = 1 / float(os.environ["BENCH_RATE"])
             for start in range(0, len(answer), 4):
                 yield answer[start : start + 4]
                 await asyncio.sleep(pause)
             return
-        if text == "on_finish fails":
+        if text == Prompt.ON_FINISH_FAILS:
             self.on_finish_fails = True
             yield "fine"
             return
-        if text == "markdown":
+        if text == Prompt.MARKDOWN:
             for start in range(0, len(MARKDOWN), 7):
                 yield MARKDOWN[start : start + 7]
             return
-        if text == "xss":
+        if text == Prompt.XSS:
             yield XSS
             return
-        if text == "unclosed":
+        if text == Prompt.UNCLOSED:
             yield "```python\nprint('still streaming')\n"
             await asyncio.to_thread(state.gate.wait, 30)
             yield "```\n"
             return
-        if text == "tricky":
+        if text == Prompt.TRICKY:
             for piece in TRICKY:
                 yield piece
             return

@@ -12,8 +12,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMix
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 
-from django_streaming import Event, SSEResponse, SSEView, StreamItem
-from django_streaming import error_response
+from django_streaming import Event, SSEResponse, SSEView, StreamItem, error_response
 
 from .probes import probe
 

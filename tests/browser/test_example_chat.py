@@ -10,7 +10,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.servers import ROOT, RunningServer, example_project_server
+from tests.support.servers import ROOT, RunningServer, example_project_server
 
 pytestmark = pytest.mark.browser
 ANSWER = ".ds-chat__message--assistant"

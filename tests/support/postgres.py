@@ -14,8 +14,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
-from tests.conftest import IN_CI
-from tests.servers import ROOT
+from tests.support.servers import ROOT
+from tests.support.tools import IN_CI
 
 SERVER_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgres://django_streaming:django_streaming@127.0.0.1:5432/postgres"

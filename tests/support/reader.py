@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 
 import httpx
 
-from tests.sse_parser import ParseResult, parse
+from tests.support.sse_parser import ParseResult, parse
 
 
 class StreamReader:

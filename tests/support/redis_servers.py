@@ -12,8 +12,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from tests.conftest import IN_CI, require
-from tests.servers import wait_until
+from tests.support.servers import wait_until
+from tests.support.tools import IN_CI, require
 
 SHARED_URL = "redis://127.0.0.1:6379/0"
 

@@ -27,7 +27,7 @@ import uvicorn
 from django.core.asgi import get_asgi_application
 from django.core.wsgi import get_wsgi_application
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:

@@ -1,0 +1,1 @@
+"""What the tests share: servers, probes, parsers and request bodies. Never a test itself."""
