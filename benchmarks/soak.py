@@ -12,7 +12,7 @@ the server's garbage collector, which stops its event loop, cancellations includ
     python -m benchmarks.soak --streams 1000 --seconds 120     # make soak
     python -m benchmarks.soak --streams 100 --seconds 6        # the short run the tests use
 
-The server is deployed as the README advises for many streams per process
+The server is deployed as the deployment page advises for many streams per process
 (``django_streaming.asgi`` and its garbage-collector lines); ``--plain`` serves it with Django's
 own handler and CPython's defaults, for comparison.
 """
@@ -237,7 +237,7 @@ def main() -> None:
         if key in tally.finally_at
     ) or [0.0]
     report = {
-        "deployment": "plain Django" if arguments.plain else "as the README advises",
+        "deployment": "plain Django" if arguments.plain else "as the docs advise",
         "streams": arguments.streams,
         "pace_s": arguments.pace,
         "seconds": arguments.seconds,

@@ -1,39 +1,7 @@
-"""Settings: one ``DJANGO_STREAMING`` dict in the project's settings, merged over these defaults.
+"""Settings: one ``DJANGO_STREAMING`` dict in the project's settings, merged over ``DEFAULTS``.
 
-.. code-block:: python
-
-    DJANGO_STREAMING = {
-        # Seconds of silence after which a comment is sent to keep proxies from closing the
-        # connection (nginx and most load balancers give up after 60 s). None turns it off.
-        "HEARTBEAT_INTERVAL": 15.0,
-        # Milliseconds a browser's EventSource waits before reconnecting, sent first on every
-        # stream. None leaves the browser's default (about 3 s).
-        "RETRY": None,
-        # Limits on a chat request (ChatStreamView): anything larger is refused with a 413.
-        "MAX_BODY_BYTES": 1024 * 1024,
-        "MAX_MESSAGES": 1000,
-        "MAX_MESSAGE_CHARS": 200_000,
-        # Where resumable streams (resumable = True on a view) keep their events: this
-        # process's memory by default, or Redis for several workers (see stores/__init__.py).
-        "STORE": {"BACKEND": "django_streaming.stores.memory.MemoryStore", "OPTIONS": {}},
-        # Seconds a resumable generation may run before it is cancelled.
-        "MAX_DURATION": 600.0,
-        # Resumable generations one owner (a user, a session) may run at once; the next start
-        # is a 429. None: no limit.
-        "MAX_ACTIVE_PER_OWNER": 10,
-        # Seconds a write to a client may make no progress (it stopped reading) before its
-        # stream ends and its generator is cancelled (ASGI only). None: wait for ever.
-        "SEND_TIMEOUT": 30.0,
-        # The retry: hint, in milliseconds, that each open stream gets when the server stops:
-        # a random value in (low, high), so that clients do not all come back at once, or one
-        # int for all.
-        "SHUTDOWN_RETRY": (1000, 5000),
-        # Threads for the sync work of streams (and, with django_streaming.asgi, of requests):
-        # each holds at most one connection per database, and only while it runs a call.
-        "THREADS": 10,
-    }
-
-Values are checked by the system checks in ``checks.py``.
+What each key means is documented once, in ``docs/settings.md`` (a test keeps that page and
+``DEFAULTS`` in step); values are checked by the system checks in ``checks.py``.
 """
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from tests.chromium import launch  # noqa: E402
-from tests.servers import example_project_server  # noqa: E402
+from tests.browser.chromium import launch  # noqa: E402
+from tests.support.servers import example_project_server  # noqa: E402
 
 
 def main() -> None:

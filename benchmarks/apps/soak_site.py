@@ -1,9 +1,10 @@
 """The server side of `benchmarks/soak.py`: an endless, resumable stream that records when each
 generator started and when its ``finally`` ran, and a stats view to read that back.
 
-It is served as the README's deployment section advises for many streams per process: through
-``django_streaming.asgi`` and with the README's garbage-collector lines, run as they stand
-there. ``SOAK_PLAIN=1`` serves it with Django's own handler and CPython's defaults instead."""
+It is served as the deployment page advises for many streams per process: through
+``django_streaming.asgi`` and with its garbage-collector lines (``docs/snippets/gc.py``), run
+as they stand there. ``SOAK_PLAIN=1`` serves it with Django's own handler and CPython's
+defaults instead."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import gc
 import os
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -20,7 +22,6 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import path
 
 from benchmarks.apps.base_settings import *  # noqa: F403 - these modules are the settings
-from benchmarks.readme import readme_block
 from django_streaming import Event, SSEView, StreamItem
 
 ROOT_URLCONF = __name__
@@ -116,4 +117,5 @@ if os.environ.get("DJANGO_SETTINGS_MODULE") == __name__:
         from django_streaming.asgi import get_asgi_application
 
         app = get_asgi_application()
-        exec(readme_block("gc-snippet", "python"), {})
+        # The deployment page's lines, as they stand there.
+        exec((Path(__file__).parents[2] / "docs" / "snippets" / "gc.py").read_text(), {})

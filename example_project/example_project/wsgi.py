@@ -1,4 +1,4 @@
-"""WSGI entry point, for servers such as gunicorn (see the README's deployment table)."""
+"""WSGI entry point, for servers such as gunicorn (see docs/deployment.md for which stream well)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Through a real nginx (Debian's package), configured with the README's snippet verbatim on
-top of nginx's defaults, in front of a real uvicorn."""
+"""Through a real nginx (Debian's package), configured with the deployment page's snippet
+(``docs/snippets/nginx.conf``) verbatim on top of nginx's defaults, in front of a real uvicorn."""
 
 from __future__ import annotations
 
@@ -13,16 +13,16 @@ import httpx
 import pytest
 from django.test import override_settings
 
-from benchmarks.readme import readme_block
-from tests.conftest import require
-from tests.reader import StreamReader, data_of
-from tests.servers import (
+from tests.support.docs import snippet
+from tests.support.reader import StreamReader, data_of
+from tests.support.servers import (
     RunningServer,
     answers,
     listening_socket,
     uvicorn_server,
     wait_until,
 )
+from tests.support.tools import require
 from tests.testapp.probes import probe
 
 pytestmark = pytest.mark.nginx
@@ -65,7 +65,7 @@ def nginx(upstream: RunningServer, folder: Path, extra: str = "") -> Iterator[st
             upstream=upstream.url.rsplit(":", 1)[1],
             port=port,
             extra=extra,
-            snippet=readme_block("nginx-snippet", "nginx"),
+            snippet=snippet("nginx.conf"),
         )
     )
     process = subprocess.Popen([executable, "-c", str(config), "-p", str(folder)])

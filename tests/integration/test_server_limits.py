@@ -1,4 +1,4 @@
-"""What some servers cannot do, measured, so the README's deployment table can say so."""
+"""What some servers cannot do, measured, so that docs/deployment.md can say so."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import sys
 import httpx
 import pytest
 
-from tests.reader import StreamReader, data_of
-from tests.servers import subprocess_server
+from tests.support.reader import StreamReader, data_of
+from tests.support.servers import subprocess_server
 
 GUNICORN = [sys.executable, "-m", "gunicorn", "--bind", "fd://{fd}", "--workers", "1"]
 
