@@ -2,8 +2,9 @@
 // It POSTs the conversation as the AI SDK's DefaultChatTransport does and reads the UI message
 // stream protocol back (x-vercel-ai-ui-message-stream: v1). Configuration comes from data-*
 // attributes: no inline script, so it works under a strict Content-Security-Policy.
-import { fetchEvents } from "./sse-client.js";
+import { readParts } from "./chat-protocol.js";
 import { markdownRenderer, textRenderer } from "./markdown.js";
+import { fetchEvents } from "./sse-client.js";
 
 const PIN_THRESHOLD = 70; // px from the bottom that still counts as "at the bottom"
 const BOTTOM = 2; // px: back at the very bottom
@@ -66,7 +67,11 @@ export class ChatWidget {
       const content = article.querySelector(".ds-chat__content");
       const text = content.textContent;
       const role = article.dataset.role;
-      this.messages.push({ id: article.dataset.id || newId("msg"), role, parts: [{ type: "text", text }] });
+      this.messages.push({
+        id: article.dataset.id || newId("msg"),
+        role,
+        parts: [{ type: "text", text }],
+      });
       if (role === "assistant" && this.markdown) {
         content.textContent = "";
         const renderer = markdownRenderer(content);
@@ -106,7 +111,9 @@ export class ChatWidget {
       if (retry) this.retry();
     });
     // The user's intent to read back: any of these unpins the view at once.
-    this.log.addEventListener("wheel", (event) => event.deltaY < 0 && this.unpin(), { passive: true });
+    this.log.addEventListener("wheel", (event) => event.deltaY < 0 && this.unpin(), {
+      passive: true,
+    });
     this.log.addEventListener("touchmove", () => this.unpin(), { passive: true });
     this.log.addEventListener("keydown", (event) => SCROLL_UP_KEYS.has(event.key) && this.unpin());
     this.log.addEventListener("scroll", () => this.onScroll(), { passive: true });
@@ -219,16 +226,61 @@ export class ChatWidget {
   }
 
   async answer({ url, init, resuming = false }) {
-    const controller = (this.controller = new AbortController());
+    const controller = new AbortController();
+    this.controller = controller;
     const assistant = { id: newId("msg"), role: "assistant", parts: [{ type: "text", text: "" }] };
     const { article, content } = this.addMessageElement("assistant", assistant.id);
     article.classList.add("ds-chat__message--streaming");
-    let renderer = null; // created at the first text, in its own block
-    let textBlock = null;
+    const makeRenderer = this.markdown ? markdownRenderer : textRenderer;
+    let renderer = null; // one per text part, in its own block
     let reasoning = null;
     let failure = null;
     let received = false; // a resume answered with 204 sends nothing: no answer to show
     let stopped = false;
+    const drawing = {
+      event: () => {
+        received = true;
+      },
+      start: (messageId) => {
+        if (messageId) assistant.id = article.dataset.id = messageId;
+      },
+      textStart: () => {
+        const block = document.createElement("div");
+        block.className = "ds-chat__text";
+        content.append(block);
+        renderer = makeRenderer(block);
+      },
+      textDelta: (_id, delta) => {
+        renderer.write(delta);
+        assistant.parts[0].text += delta;
+      },
+      textEnd: () => {
+        renderer?.end();
+        renderer = null;
+      },
+      reasoningStart: () => {
+        reasoning = document.createElement("details");
+        reasoning.className = "ds-chat__reasoning";
+        reasoning.innerHTML = "<summary>Reasoning</summary>";
+        content.append(reasoning);
+      },
+      reasoningDelta: (_id, delta) => reasoning?.append(delta),
+      sourceUrl: ({ url, title }) => {
+        const link = document.createElement("a");
+        link.className = "ds-chat__source";
+        link.textContent = title || url;
+        if (/^https?:/i.test(url)) link.href = url;
+        link.rel = "noopener noreferrer nofollow";
+        content.append(link);
+      },
+      data: (part) => this.root.dispatchEvent(new CustomEvent("ds-chat:data", { detail: part })),
+      error: (text) => {
+        failure = text;
+      },
+      abort: () => {
+        stopped = true;
+      },
+    };
     this.setBusy(true);
     try {
       const events = fetchEvents(url, {
@@ -236,63 +288,7 @@ export class ChatWidget {
         credentials: "same-origin",
         signal: controller.signal,
       });
-      for await (const { data } of events) {
-        received = true;
-        if (data === "[DONE]") break;
-        const part = JSON.parse(data);
-        switch (part.type) {
-          case "start":
-            if (part.messageId) assistant.id = article.dataset.id = part.messageId;
-            break;
-          case "text-start":
-            textBlock = document.createElement("div");
-            textBlock.className = "ds-chat__text";
-            content.append(textBlock);
-            renderer = (this.markdown ? markdownRenderer : textRenderer)(textBlock);
-            break;
-          case "text-delta":
-            if (!renderer) {
-              textBlock = document.createElement("div");
-              content.append(textBlock);
-              renderer = (this.markdown ? markdownRenderer : textRenderer)(textBlock);
-            }
-            renderer.write(part.delta);
-            assistant.parts[0].text += part.delta;
-            break;
-          case "text-end":
-            renderer?.end();
-            renderer = null;
-            break;
-          case "reasoning-start":
-            reasoning = document.createElement("details");
-            reasoning.className = "ds-chat__reasoning";
-            reasoning.innerHTML = "<summary>Reasoning</summary>";
-            content.append(reasoning);
-            break;
-          case "reasoning-delta":
-            reasoning?.append(part.delta);
-            break;
-          case "source-url": {
-            const link = document.createElement("a");
-            link.className = "ds-chat__source";
-            link.textContent = part.title || part.url;
-            if (/^https?:/i.test(part.url)) link.href = part.url;
-            link.rel = "noopener noreferrer nofollow";
-            content.append(link);
-            break;
-          }
-          case "error":
-            failure = part.errorText || "The answer failed.";
-            break;
-          case "abort": // stopped on the server (from this page or another)
-            stopped = true;
-            break;
-          default:
-            if (part.type?.startsWith("data-")) {
-              this.root.dispatchEvent(new CustomEvent("ds-chat:data", { detail: part }));
-            }
-        }
-      }
+      await readParts(events, drawing);
       renderer?.end();
     } catch (error) {
       renderer?.end();
@@ -309,17 +305,17 @@ export class ChatWidget {
         this.addNote(article, "Stopped");
       }
       if (resuming && !received && !failure) {
-        article.remove();
+        article.remove(); // nothing was being written
         this.setBusy(false);
-        return;
+      } else {
+        if (failure) {
+          article.classList.add("ds-chat__message--failed");
+          this.addError(article, failure);
+        }
+        if (assistant.parts[0].text || !failure) this.messages.push(assistant);
+        this.setBusy(false);
+        this.input.focus();
       }
-      if (failure) {
-        article.classList.add("ds-chat__message--failed");
-        this.addError(article, failure);
-      }
-      if (assistant.parts[0].text || !failure) this.messages.push(assistant);
-      this.setBusy(false);
-      this.input.focus();
     }
   }
 

@@ -8,6 +8,7 @@ const SAFE_URL = /^(https?:|mailto:|[/?#.]|[^:/?#]*(?:[/?#]|$))/i;
 
 export function isSafeUrl(url) {
   // Browsers ignore control characters and spaces in a scheme: strip them before looking.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: they are what it strips
   const cleaned = String(url).replace(/[\u0000-\u0020\u007f-\u009f]/g, "");
   return SAFE_URL.test(cleaned);
 }
@@ -18,7 +19,10 @@ function setAttribute(data, type, value) {
     if (isSafeUrl(value)) node.setAttribute(smd.attr_to_html_attr(type), value);
     if (type === smd.HREF) node.setAttribute("rel", "noopener noreferrer nofollow");
   } else if (type === smd.LANG) {
-    const language = value.trim().split(/\s+/)[0].replace(/[^\w+#-]/g, "");
+    const language = value
+      .trim()
+      .split(/\s+/)[0]
+      .replace(/[^\w+#-]/g, "");
     if (language) node.className = `language-${language}`;
   }
 }

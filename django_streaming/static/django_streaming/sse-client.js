@@ -6,62 +6,90 @@
 // https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation
 
 /**
- * Yield the events of an event stream body, as {event, data, id}.
+ * The event stream interpretation of the spec, fed text as it is decoded. push() returns the
+ * events that text completed, as {event, data, id}; `retry` is the last valid retry: field.
+ */
+export class EventStreamParser {
+  constructor() {
+    this.buffer = "";
+    this.data = "";
+    this.hasData = false;
+    this.eventType = "";
+    this.lastEventId = "";
+    this.retry = null;
+    this.pendingCR = false; // a CR ended the last text: a following LF belongs to it
+  }
+
+  /** @param {string} text */
+  push(text) {
+    if (text === "") return []; // nothing new: a pending CR still waits for its LF
+    const events = [];
+    const buffer = this.buffer + text;
+    let start = 0;
+    if (this.pendingCR && buffer.startsWith("\n")) start = 1;
+    this.pendingCR = false;
+    for (;;) {
+      const cr = buffer.indexOf("\r", start);
+      const lf = buffer.indexOf("\n", start);
+      if (cr === -1 && lf === -1) break;
+      const end = cr === -1 ? lf : lf === -1 ? cr : Math.min(cr, lf);
+      const line = buffer.slice(start, end);
+      if (buffer[end] === "\r") {
+        if (end + 1 === buffer.length) this.pendingCR = true;
+        start = buffer[end + 1] === "\n" ? end + 2 : end + 1;
+      } else {
+        start = end + 1;
+      }
+      const event = this.line(line);
+      if (event) events.push(event);
+    }
+    this.buffer = buffer.slice(start); // a line without its end yet: an event waits for it
+    return events;
+  }
+
+  line(line) {
+    if (line === "") {
+      const event = this.hasData
+        ? { event: this.eventType || "message", data: this.data, id: this.lastEventId }
+        : null;
+      this.data = "";
+      this.hasData = false;
+      this.eventType = "";
+      return event;
+    }
+    if (line.startsWith(":")) return null; // a comment
+    const colon = line.indexOf(":");
+    const field = colon === -1 ? line : line.slice(0, colon);
+    let value = colon === -1 ? "" : line.slice(colon + 1);
+    if (value.startsWith(" ")) value = value.slice(1);
+    if (field === "data") {
+      this.data = this.hasData ? `${this.data}\n${value}` : value;
+      this.hasData = true;
+    } else if (field === "event") {
+      this.eventType = value;
+    } else if (field === "id" && !value.includes("\0")) {
+      this.lastEventId = value;
+    } else if (field === "retry" && /^[0-9]+$/.test(value)) {
+      this.retry = Number.parseInt(value, 10);
+    }
+    return null;
+  }
+}
+
+/**
+ * Yield the events of an event stream body, as {event, data, id}. An event without its blank
+ * line when the body ends is discarded, as the spec says.
  * @param {ReadableStream<Uint8Array>} body
  */
 export async function* readEvents(body) {
   const reader = body.getReader();
   const decoder = new TextDecoder("utf-8"); // strips a leading BOM, as the spec asks
-  let buffer = "";
-  let data = "";
-  let hasData = false;
-  let eventType = "";
-  let lastEventId = "";
-  let pendingCR = false; // a CR ended the last chunk: a following LF belongs to it
+  const parser = new EventStreamParser();
   try {
     for (;;) {
       const { value, done } = await reader.read();
-      buffer += done ? decoder.decode() : decoder.decode(value, { stream: true });
-      let start = 0;
-      if (pendingCR && buffer.startsWith("\n")) start = 1;
-      pendingCR = false;
-      for (;;) {
-        const cr = buffer.indexOf("\r", start);
-        const lf = buffer.indexOf("\n", start);
-        if (cr === -1 && lf === -1) break;
-        const end = cr === -1 ? lf : lf === -1 ? cr : Math.min(cr, lf);
-        const line = buffer.slice(start, end);
-        if (buffer[end] === "\r") {
-          if (end + 1 === buffer.length) pendingCR = true;
-          start = buffer[end + 1] === "\n" ? end + 2 : end + 1;
-        } else {
-          start = end + 1;
-        }
-        if (line === "") {
-          if (hasData) {
-            yield { event: eventType || "message", data, id: lastEventId };
-          }
-          data = "";
-          hasData = false;
-          eventType = "";
-          continue;
-        }
-        if (line.startsWith(":")) continue;
-        const colon = line.indexOf(":");
-        const field = colon === -1 ? line : line.slice(0, colon);
-        let fieldValue = colon === -1 ? "" : line.slice(colon + 1);
-        if (fieldValue.startsWith(" ")) fieldValue = fieldValue.slice(1);
-        if (field === "data") {
-          data = hasData ? `${data}\n${fieldValue}` : fieldValue;
-          hasData = true;
-        } else if (field === "event") {
-          eventType = fieldValue;
-        } else if (field === "id" && !fieldValue.includes("\0")) {
-          lastEventId = fieldValue;
-        }
-      }
-      buffer = buffer.slice(start);
-      if (done) return; // an event without its blank line is discarded, as the spec says
+      yield* parser.push(done ? decoder.decode() : decoder.decode(value, { stream: true }));
+      if (done) return;
     }
   } finally {
     reader.releaseLock();

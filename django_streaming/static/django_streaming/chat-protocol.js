@@ -1,0 +1,80 @@
+// The AI SDK's UI message stream protocol (x-vercel-ai-ui-message-stream: v1), read apart from
+// the DOM: each event's JSON part becomes a call on a handler, so that the widget only draws
+// and Node tests can drive the reader with recorded streams.
+// The parts are those of the `ai` package's ui-message-chunks.ts.
+
+/**
+ * Read the parts of `events` ({data} objects, as sse-client.js yields them) until `[DONE]` or
+ * the end, calling the handler's method for each (every method is optional):
+ *   event() for every event, before its part; start(messageId), textStart(id), textDelta(id, delta), textEnd(id),
+ *   reasoningStart(id), reasoningDelta(id, delta), reasoningEnd(id),
+ *   sourceUrl({url, title}), data(part), error(errorText), abort(), finish(part).
+ * A text-delta whose text-start never came opens the text first. Returns true when the stream
+ * said `[DONE]`, false when it just ended.
+ * @param {AsyncIterable<{data: string}>} events
+ * @param {object} handler
+ */
+export async function readParts(events, handler) {
+  const reader = new PartReader(handler);
+  for await (const { data } of events) {
+    reader.call("event");
+    if (data === "[DONE]") return true;
+    reader.read(JSON.parse(data));
+  }
+  return false;
+}
+
+export class PartReader {
+  constructor(handler) {
+    this.handler = handler;
+    this.openText = new Set();
+  }
+
+  call(method, ...args) {
+    this.handler[method]?.(...args);
+  }
+
+  /** @param {{type: string} & Record<string, any>} part */
+  read(part) {
+    switch (part.type) {
+      case "start":
+        this.call("start", part.messageId);
+        break;
+      case "text-start":
+        this.openText.add(part.id);
+        this.call("textStart", part.id);
+        break;
+      case "text-delta":
+        if (!this.openText.has(part.id)) this.read({ type: "text-start", id: part.id });
+        this.call("textDelta", part.id, part.delta);
+        break;
+      case "text-end":
+        this.openText.delete(part.id);
+        this.call("textEnd", part.id);
+        break;
+      case "reasoning-start":
+        this.call("reasoningStart", part.id);
+        break;
+      case "reasoning-delta":
+        this.call("reasoningDelta", part.id, part.delta);
+        break;
+      case "reasoning-end":
+        this.call("reasoningEnd", part.id);
+        break;
+      case "source-url":
+        this.call("sourceUrl", { url: part.url, title: part.title });
+        break;
+      case "error":
+        this.call("error", part.errorText || "The answer failed.");
+        break;
+      case "abort": // stopped on the server (from this page or another)
+        this.call("abort");
+        break;
+      case "finish":
+        this.call("finish", part);
+        break;
+      default:
+        if (typeof part.type === "string" && part.type.startsWith("data-")) this.call("data", part);
+    }
+  }
+}

@@ -1,0 +1,160 @@
+// chat-protocol.js, the widget's reader of the UI message stream, on streams recorded from the
+// test chat (tests/support/recordings.py; tests/test_js_recordings.py keeps them current), read
+// through sse-client.js in small chunks as the network would deliver them.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { test } from "node:test";
+
+import { readParts } from "../../django_streaming/static/django_streaming/chat-protocol.js";
+import { readEvents } from "../../django_streaming/static/django_streaming/sse-client.js";
+
+function recording(name) {
+  return readFileSync(new URL(`recordings/${name}.sse`, import.meta.url));
+}
+
+function events(bytes, size = 7) {
+  const body = new ReadableStream({
+    start(controller) {
+      for (let start = 0; start < bytes.length; start += size) {
+        controller.enqueue(bytes.subarray(start, start + size));
+      }
+      controller.close();
+    },
+  });
+  return readEvents(body);
+}
+
+/** A handler that writes down every call, and the text it was given. */
+function recorder() {
+  const calls = [];
+  const handler = { calls, text: "" };
+  for (const method of [
+    "start",
+    "textStart",
+    "textEnd",
+    "reasoningStart",
+    "reasoningDelta",
+    "reasoningEnd",
+    "sourceUrl",
+    "data",
+    "error",
+    "abort",
+    "finish",
+  ]) {
+    handler[method] = (...args) => calls.push([method, ...args]);
+  }
+  handler.textDelta = (id, delta) => {
+    calls.push(["textDelta", id, delta]);
+    handler.text += delta;
+  };
+  return handler;
+}
+
+async function replay(name) {
+  const handler = recorder();
+  const done = await readParts(events(recording(name)), handler);
+  return { done, calls: handler.calls, text: handler.text };
+}
+
+test("reasoning, text, a data part and a source", async () => {
+  const { done, calls } = await replay("parts");
+  assert.equal(done, true);
+  assert.deepEqual(calls, [
+    ["start", "messageId-1"],
+    ["reasoningStart", "reasoning-1"],
+    ["reasoningDelta", "reasoning-1", "thinking"],
+    ["reasoningEnd", "reasoning-1"],
+    ["textStart", "text-2"],
+    ["textDelta", "text-2", "answer"],
+    ["data", { type: "data-weather", data: { temperature: 21 }, id: "w1" }],
+    ["sourceUrl", { url: "https://example.com/source", title: "Source" }],
+    ["textEnd", "text-2"],
+    ["finish", { type: "finish", finishReason: "stop" }],
+  ]);
+});
+
+test("a failure after some text: the text, then the error, and no finish", async () => {
+  const { done, calls, text } = await replay("fail");
+  assert.equal(done, true);
+  assert.equal(text, "partial ");
+  assert.deepEqual(calls.at(-1), ["error", "The answer failed on the server."]);
+  assert.ok(!calls.some(([method]) => method === "finish"));
+});
+
+test("a ChatError's message reaches the handler", async () => {
+  const { calls } = await replay("busy");
+  assert.deepEqual(calls.at(-1), ["error", "The model is busy; try again in a minute."]);
+});
+
+test("odd parts: an untitled source, a transient data part, then the error a non-part becomes", async () => {
+  const { calls } = await replay("odd-parts");
+  const methods = calls.map(([method]) => method);
+  assert.ok(methods.includes("sourceUrl"));
+  assert.deepEqual(
+    calls.find(([method]) => method === "sourceUrl"),
+    ["sourceUrl", { url: "https://example.com/untitled", title: undefined }],
+  );
+  assert.equal(calls.find(([method]) => method === "data")[1].type, "data-progress");
+  assert.equal(methods.at(-1), "error");
+});
+
+test("text that looks like SSE, line ends, emoji and CJK come through whole", async () => {
+  const { text } = await replay("tricky");
+  assert.equal(text, "Hello 😀 漢字\nline two\r\n```js\nconst a = 1;\n```\ndata: not a field\n\n");
+});
+
+test("markdown in many small deltas adds up to the answer", async () => {
+  const { calls, text } = await replay("markdown");
+  assert.ok(calls.filter(([method]) => method === "textDelta").length > 10);
+  assert.ok(text.startsWith("# Title\n\n"));
+  assert.ok(text.includes("```python\nprint('hi')\n```"));
+});
+
+test("a resumable answer stopped on the server ends with abort", async () => {
+  const { done, calls, text } = await replay("stopped");
+  assert.equal(done, true);
+  assert.equal(text, "partial answer");
+  assert.deepEqual(calls.at(-1), ["abort"]);
+});
+
+async function* fromParts(...parts) {
+  for (const part of parts) yield { data: typeof part === "string" ? part : JSON.stringify(part) };
+}
+
+test("a text-delta without its text-start opens the text first", async () => {
+  const handler = recorder();
+  await readParts(fromParts({ type: "text-delta", id: "t", delta: "x" }), handler);
+  assert.deepEqual(handler.calls, [
+    ["textStart", "t"],
+    ["textDelta", "t", "x"],
+  ]);
+});
+
+test("unknown parts are skipped, and a handler needs only the methods it wants", async () => {
+  const deltas = [];
+  const done = await readParts(
+    fromParts(
+      { type: "tool-input-start", toolCallId: "c", toolName: "search" },
+      { type: "text-start", id: "t" },
+      { type: "text-delta", id: "t", delta: "ok" },
+      "[DONE]",
+      { type: "text-delta", id: "t", delta: "after the end" },
+    ),
+    { textDelta: (_id, delta) => deltas.push(delta) },
+  );
+  assert.equal(done, true);
+  assert.deepEqual(deltas, ["ok"]);
+});
+
+test("a stream that ends without [DONE] says so", async () => {
+  assert.equal(await readParts(fromParts({ type: "start" }), {}), false);
+});
+
+test("every event is announced before its part, [DONE] included", async () => {
+  const calls = [];
+  await readParts(fromParts({ type: "start", messageId: "m" }, "[DONE]"), {
+    event: () => calls.push("event"),
+    start: () => calls.push("start"),
+  });
+  assert.deepEqual(calls, ["event", "start", "event"]);
+});
