@@ -80,11 +80,11 @@ def shut_down() -> None:
     resumable generations running here ``GENERATION_GRACE`` seconds to store their end."""
     per_loop: dict[asyncio.AbstractEventLoop, tuple[list[_Stoppable], list[_Generation]]] = {}
     for stream in list(_streams):
-        if stream.loop is not None:
-            per_loop.setdefault(stream.loop, ([], []))[0].append(stream)
+        assert stream.loop is not None  # a stream registers once it runs on its loop
+        per_loop.setdefault(stream.loop, ([], []))[0].append(stream)
     for generation in list(generations):
-        if generation.task is not None:
-            per_loop.setdefault(generation.task.get_loop(), ([], []))[1].append(generation)
+        assert generation.task is not None  # so does a generation, once it has its task
+        per_loop.setdefault(generation.task.get_loop(), ([], []))[1].append(generation)
     for loop, (streams, on_loop) in per_loop.items():
         if not loop.is_closed():
             loop.call_soon_threadsafe(_shut_down_on_loop, loop, streams, on_loop)

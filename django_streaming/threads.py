@@ -44,12 +44,11 @@ T = TypeVar("T")
 def release_connections() -> None:
     """What ``request_finished`` does for this thread's database connections: close those that
     are done (all of them, with Django's default ``CONN_MAX_AGE = 0``; with a psycopg pool,
-    closing gives them back to it). A connection inside a transaction is left alone."""
+    closing gives them back to it). A connection inside a transaction is left alone, and so is
+    an in-memory SQLite database (its ``close()`` does nothing: that would destroy it)."""
     for connection in connections.all(initialized_only=True):
         if connection.connection is None or connection.in_atomic_block:
             continue
-        if connection.vendor == "sqlite" and connection.is_in_memory_db():  # type: ignore[attr-defined]
-            continue  # its data lives as long as the connection: Django never closes one
         connection.close_if_unusable_or_obsolete()
 
 

@@ -39,7 +39,7 @@ exclude_patterns = ["_build", "snippets", "screenshot.py"]
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
-autodoc_default_options = {"members": True, "undoc-members": False}
+autodoc_default_options = {"undoc-members": False}
 
 html_theme = "furo"
 html_title = f"django-streaming {release}"

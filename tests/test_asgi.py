@@ -8,7 +8,7 @@ import gc
 import json
 import sys
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import django
@@ -145,3 +145,15 @@ async def test_any_other_message_after_the_body_is_an_error() -> None:
 
     with pytest.raises(AssertionError, match="Invalid ASGI message after request body"):
         await ASGIHandler().listen_for_disconnect(receive)
+
+
+@pytest.mark.parametrize("kind", ["websocket", "lifespan"])
+async def test_a_connection_that_is_not_http_is_refused_by_name(kind: str) -> None:
+    async def nothing() -> dict[str, Any]:
+        return {}
+
+    async def ignore(message: Mapping[str, Any]) -> None:
+        raise AssertionError("nothing may be sent")
+
+    with pytest.raises(ValueError, match=f"not {kind}"):
+        await get_asgi_application()({"type": kind}, nothing, ignore)

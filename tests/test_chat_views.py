@@ -10,10 +10,10 @@ from django.test import AsyncClient, Client, override_settings
 
 from django_streaming import ChatStreamView, DataPart
 from tests.support.chat import chat_body, parts
+from tests.support.probes import probe
 from tests.support.reader import StreamReader
 from tests.support.servers import uvicorn_server, wait_until
 from tests.testapp.chat import Prompt, results
-from tests.testapp.probes import probe
 
 
 async def post(payload: Any, **kwargs: Any) -> Any:

@@ -67,7 +67,7 @@ def test_the_checks_page_has_every_check_the_code_can_emit_and_no_other() -> Non
 
 def test_the_api_page_documents_every_public_name() -> None:
     page = (DOCS / "api.md").read_text()
-    documented = set(re.findall(r"^```\{auto\w+\} django_streaming\.(\w+)$", page, re.MULTILINE))
+    documented = set(re.findall(r"^\.\. auto\w+:: django_streaming\.(\w+)$", page, re.MULTILINE))
     assert documented >= set(django_streaming.__all__)
 
 

@@ -17,12 +17,12 @@ from django_streaming import shutdown
 from django_streaming.resumable import parse_event_id
 from django_streaming.stores import get_store
 from tests.support.chat import chat_body, parts
+from tests.support.probes import probe
 from tests.support.reader import StreamReader, data_of
 from tests.support.redis_servers import shared_redis, unique_prefix
 from tests.support.servers import RunningServer, uvicorn_server, wait_until
 from tests.support.sse_parser import ParseResult
 from tests.testapp.chat import Prompt, results
-from tests.testapp.probes import probe
 
 
 @pytest.fixture(scope="module")

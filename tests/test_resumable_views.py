@@ -11,7 +11,7 @@ from django.test import AsyncClient, AsyncRequestFactory
 from django.urls import reverse
 
 from django_streaming.views import SSEView
-from tests.testapp.probes import probe
+from tests.support.probes import probe
 from tests.testapp.views import ResumableCountView
 
 

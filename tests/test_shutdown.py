@@ -15,10 +15,10 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 
 from django_streaming import shutdown
 from django_streaming.stores import get_store
+from tests.support.probes import probe
 from tests.support.reader import StreamReader, read_until
 from tests.support.servers import uvicorn_server, wait_until
 from tests.support.sse_parser import parse
-from tests.testapp.probes import probe
 
 RETRY_HINT = re.compile(rb": server shutting down\nretry: (\d+)\n\n")
 

@@ -388,3 +388,166 @@ async def test_a_stream_whose_worker_died_stops_counting_after_its_maximum_durat
         assert now <= score <= now + 1
     finally:
         await redis.aclose()
+
+
+async def test_memory_a_stop_after_its_waiter_was_cancelled_is_no_error() -> None:
+    """The waiter's future is cancelled at once, its ``finally`` (which unlists it) runs later:
+    a stop requested in between must skip it, not fail to resolve it."""
+    store = MemoryStore()
+    await store.create("s", owner="me")
+    waiting = asyncio.ensure_future(store.wait_for_stop("s"))
+
+    async def registered() -> bool:
+        return bool(store._streams["s"].stoppers)
+
+    await until(registered, "the waiter")
+    waiting.cancel()
+    await store.request_stop("s")
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+
+
+async def test_a_generation_reads_a_plain_async_iterator_to_its_end(store: StreamStore) -> None:
+    """A source with no ``aclose()`` (an async iterator, not a generator) is read the same."""
+    from django_streaming.resumable import Generation
+
+    class Countdown:
+        def __init__(self) -> None:
+            self.left = 3
+
+        def __aiter__(self) -> Countdown:
+            return self
+
+        async def __anext__(self) -> str:
+            if not self.left:
+                raise StopAsyncIteration
+            self.left -= 1
+            return str(self.left)
+
+    await store.create("plain", owner="me")
+    generation = Generation(
+        store, "plain", Countdown(), key=None, max_duration=10, on_error=lambda e: Event()
+    )
+    await generation.start()
+    assert generation.status == "completed"
+    entries, status = await store.read("plain", 0, timeout=0)
+    assert [data for _, data in entries] == [
+        f"id: plain:{n}\ndata: {left}\n\n".encode() for n, left in [(1, 2), (2, 1), (3, 0)]
+    ]
+    assert status == "completed"
+
+
+async def test_a_lease_renewal_that_hangs_is_not_piled_up_on() -> None:
+    """A store slow to renew gets one renewal at a time, not one per period."""
+    from django_streaming.resumable import Generation
+
+    class SlowToRenew(MemoryStore):
+        liveness_interval = 0.06  # a renewal every 20 ms
+        renewals = 0
+        renewed = asyncio.Event()
+
+        async def keep_alive(self, stream_id: str) -> None:
+            self.renewals += 1
+            await self.renewed.wait()
+
+    store = SlowToRenew()
+    await store.create("slow", owner="me")
+    release = asyncio.Event()
+
+    async def waits() -> AsyncIterator[str]:
+        yield "first"
+        await release.wait()
+
+    generation = Generation(
+        store, "slow", waits(), key=None, max_duration=10, on_error=lambda e: Event()
+    )
+    task = generation.start()
+    await asyncio.sleep(0.2)  # ten renewal periods while the first renewal hangs
+    assert store.renewals == 1
+    store.renewed.set()
+
+    async def renewed_again() -> bool:
+        return store.renewals > 1
+
+    await until(renewed_again, "the next renewal, once the first is done")
+    release.set()
+    await task
+
+
+@pytest.mark.redis
+async def test_redis_one_stop_subscription_serves_every_waiter_until_the_last_leaves() -> None:
+    store = RedisStore(url=shared_redis(), prefix=unique_prefix())
+    first_a, second_a, b = (
+        asyncio.ensure_future(store.wait_for_stop(stream_id)) for stream_id in ["a", "a", "b"]
+    )
+    await until_the_stop_listener_subscribes(store)
+    listener = store._listeners[asyncio.get_running_loop()]
+
+    async def all_waiting() -> bool:
+        return len(listener.waiters.get("a", ())) == 2 and "b" in listener.waiters
+
+    await until(all_waiting, "the three waiters")
+    first_a.cancel()
+    await asyncio.wait([first_a])
+    assert len(listener.waiters["a"]) == 1  # a's other waiter stays
+    await store.request_stop("b")
+    await asyncio.wait_for(b, 5)  # b is stopped and leaves
+    assert "b" not in listener.waiters
+    assert listener.task is not None  # a still waits: so does the subscription
+    second_a.cancel()
+    await asyncio.wait([second_a])
+    assert listener.task is None  # the last waiter left: unsubscribed
+    await store.aclose()
+
+
+@pytest.mark.redis
+async def test_redis_a_stop_for_a_waiter_being_cancelled_is_no_error() -> None:
+    """A cancelled waiter's future is done at once and unlisted later: a stop that arrives in
+    between skips it."""
+    store = RedisStore(url=shared_redis(), prefix=unique_prefix())
+    waiting = asyncio.ensure_future(store.wait_for_stop("s"))
+    await until_the_stop_listener_subscribes(store)
+    listener = store._listeners[asyncio.get_running_loop()]
+
+    async def registered() -> bool:
+        return "s" in listener.waiters
+
+    await until(registered, "the waiter")
+    waiting.cancel()  # cancels the waiter's future now; its finally runs on the next turn
+    listener._fire("s")
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    await store.aclose()
+
+
+@pytest.mark.redis
+async def test_redis_aclose_ends_the_stop_subscription() -> None:
+    store = RedisStore(url=shared_redis(), prefix=unique_prefix())
+    waiting = asyncio.ensure_future(store.wait_for_stop("s"))
+    await until_the_stop_listener_subscribes(store)
+    await store.aclose()
+    observer = RedisStore(url=shared_redis(), prefix=store.prefix)
+    assert (await observer.client().pubsub_numsub(f"{store.prefix}:stop"))[0][1] == 0
+    await observer.aclose()
+    waiting.cancel()
+    await asyncio.wait([waiting])
+
+
+@pytest.mark.redis
+def test_redis_close_leaves_the_clients_of_a_loop_that_is_not_running() -> None:
+    """``close()`` (on a settings change) closes clients on the loops that run them; a loop
+    that is not running could not run the closing, so its client is left to its owner."""
+    store = RedisStore(url=shared_redis(), prefix=unique_prefix())
+    loop = asyncio.new_event_loop()
+    try:
+
+        async def ping() -> bool:
+            return bool(await store.client().ping())
+
+        assert loop.run_until_complete(ping())
+        store.close()
+        assert loop in store._clients
+        loop.run_until_complete(store.aclose(loop))
+        assert loop not in store._clients
+    finally:
+        loop.close()

@@ -239,3 +239,23 @@ async def test_shutdown_calls_skip_a_stream_that_is_over_or_not_started() -> Non
     fresh = stream(items("a"))
     fresh.shut_down()  # nothing runs yet, so nothing to stop
     assert [chunk async for chunk in fresh] == [OPENING, b"data: a\n\n"]
+
+
+async def test_a_writer_that_stops_reading_outside_any_task_still_ends_the_stream() -> None:
+    """SEND_TIMEOUT cancels the writer's task; a writer that is no task (a loop callback) has
+    none to cancel, and its stream still ends and its generator is still closed."""
+    ended = asyncio.Event()
+
+    async def source() -> AsyncIterator[str]:
+        try:
+            yield "first"
+            await asyncio.Event().wait()
+        finally:
+            ended.set()
+
+    events = EventStream(source(), heartbeat=None, on_error=error_bytes, send_timeout=0.05)
+    loop = asyncio.get_running_loop()
+    first: asyncio.Future[asyncio.Future[bytes]] = loop.create_future()
+    loop.call_soon(lambda: first.set_result(events.__anext__()))
+    assert await (await first) == OPENING
+    await asyncio.wait_for(ended.wait(), 5)  # nobody read again: the stall ended it

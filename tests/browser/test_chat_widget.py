@@ -8,9 +8,9 @@ import uuid
 import pytest
 from playwright.sync_api import BrowserContext, Page, Route, expect
 
+from tests.support.probes import probe
 from tests.support.servers import RunningServer
 from tests.testapp.chat import TRICKY, Prompt, results, triggers
-from tests.testapp.probes import probe
 
 pytestmark = pytest.mark.browser
 

@@ -8,8 +8,8 @@ import uuid
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.support.probes import probe
 from tests.testapp.chat import Prompt, results
-from tests.testapp.probes import probe
 
 pytestmark = pytest.mark.browser
 

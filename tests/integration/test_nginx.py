@@ -14,6 +14,7 @@ import pytest
 from django.test import override_settings
 
 from tests.support.docs import snippet
+from tests.support.probes import probe
 from tests.support.reader import StreamReader, data_of
 from tests.support.servers import (
     RunningServer,
@@ -23,7 +24,6 @@ from tests.support.servers import (
     wait_until,
 )
 from tests.support.tools import require
-from tests.testapp.probes import probe
 
 pytestmark = pytest.mark.nginx
 

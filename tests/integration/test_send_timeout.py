@@ -13,8 +13,8 @@ from django.core.asgi import get_asgi_application as get_django_application
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from django_streaming.asgi import get_asgi_application
+from tests.support.probes import probe
 from tests.support.servers import uvicorn_server, wait_until
-from tests.testapp.probes import probe
 
 APPLICATIONS = [
     pytest.param(get_django_application, id="django-handler"),

@@ -10,9 +10,9 @@ import httpx
 import pytest
 from django.test import override_settings
 
+from tests.support.probes import probe
 from tests.support.reader import StreamReader, data_of
 from tests.support.servers import RunningServer, uvicorn_server, wait_until, wsgiref_server
-from tests.testapp.probes import probe
 
 SERVERS = {"uvicorn": uvicorn_server, "wsgiref": wsgiref_server}
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from tests.support.probes import probe
 from tests.support.servers import RunningServer, uvicorn_server, wait_until
 from tests.support.tools import require
 from tests.testapp.chat import MARKDOWN, TRICKY, Prompt, results
-from tests.testapp.probes import probe
 
 FIXTURE = Path(__file__).parent / "fixture"
 

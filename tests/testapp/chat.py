@@ -18,8 +18,7 @@ from django_streaming import (
     ReasoningDelta,
     SourceURL,
 )
-
-from .probes import probe
+from tests.support.probes import probe
 
 MARKDOWN = (
     "# Title\n\nSome *emphasis*, **strong** and `inline code`.\n\n"

@@ -13,8 +13,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpRe
 from django.shortcuts import render
 
 from django_streaming import Event, SSEResponse, SSEView, StreamItem, error_response
-
-from .probes import probe
+from tests.support.probes import probe
 
 
 def _number(request: HttpRequest, name: str, default: float) -> float:
