@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .channels import ChannelView, apublish, publish, render_event
     from .chat import (
         ChatError,
         ChatMessage,
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from .views import SSEView, error_response
 
 __all__ = [
+    "ChannelView",
     "ChatError",
     "ChatMessage",
     "ChatPart",
@@ -37,11 +39,15 @@ __all__ = [
     "SSEView",
     "SourceURL",
     "StreamItem",
+    "apublish",
     "error_response",
+    "publish",
+    "render_event",
 ]
 __version__ = "0.1.0.dev0"
 
 _HOMES = {
+    **dict.fromkeys(["ChannelView", "apublish", "publish", "render_event"], "channels"),
     "Event": "sse",
     "SSEResponse": "responses",
     "StreamItem": "responses",

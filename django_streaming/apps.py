@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.apps import AppConfig
 from django.core import checks
+from django.core.signals import request_started
 
 
 class DjangoStreamingConfig(AppConfig):
@@ -12,3 +15,11 @@ class DjangoStreamingConfig(AppConfig):
         from .checks import check_settings
 
         checks.register(check_settings)
+        request_started.connect(_note_a_request, dispatch_uid="django_streaming_served")
+
+
+def _note_a_request(**kwargs: Any) -> None:
+    from .channels import publishing
+
+    publishing.served_a_request = True
+    request_started.disconnect(dispatch_uid="django_streaming_served")

@@ -49,7 +49,31 @@ def check_settings(
     store_problem = _store_problem(user_config.get("STORE", DEFAULTS["STORE"]))
     if store_problem:
         messages.append(Error(store_problem, id="django_streaming.E008"))
+    channels_problem = _channels_problem(user_config.get("CHANNELS", {}))
+    if channels_problem:
+        messages.append(Error(channels_problem, id="django_streaming.E013"))
     return messages
+
+
+def _channels_problem(value: object) -> str | None:
+    if not isinstance(value, dict):
+        return f"DJANGO_STREAMING['CHANNELS'] must be a dict, not {type(value).__name__}."
+    unknown = sorted(set(value) - set(DEFAULTS["CHANNELS"]), key=str)
+    if unknown:
+        return (
+            f"DJANGO_STREAMING['CHANNELS'] has unknown keys: {', '.join(map(repr, unknown))} "
+            "(known: 'MAX_LEN', 'TTL')."
+        )
+    max_len = value.get("MAX_LEN", DEFAULTS["CHANNELS"]["MAX_LEN"])
+    if not is_positive_int(max_len):
+        return f"DJANGO_STREAMING['CHANNELS']['MAX_LEN'] must be a positive int, not {max_len!r}."
+    ttl = value.get("TTL", DEFAULTS["CHANNELS"]["TTL"])
+    if not is_positive_number(ttl):
+        return (
+            "DJANGO_STREAMING['CHANNELS']['TTL'] must be a positive number of seconds, "
+            f"not {ttl!r}."
+        )
+    return None
 
 
 def _store_problem(value: object) -> str | None:

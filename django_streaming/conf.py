@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-__all__ = ["DEFAULTS", "FROM_SETTINGS", "Config", "FromSettings", "get_config"]
+__all__ = ["DEFAULTS", "FROM_SETTINGS", "ChannelRetention", "Config", "FromSettings", "get_config"]
 
 
 class Config(TypedDict):
@@ -29,6 +29,12 @@ class Config(TypedDict):
     SEND_TIMEOUT: float | None
     SHUTDOWN_RETRY: int | tuple[int, int]
     THREADS: int
+    CHANNELS: ChannelRetention
+
+
+class ChannelRetention(TypedDict):
+    MAX_LEN: int  # events kept per channel
+    TTL: float  # seconds a channel is kept after its last event
 
 
 DEFAULTS: Config = {
@@ -43,7 +49,10 @@ DEFAULTS: Config = {
     "SEND_TIMEOUT": 30.0,
     "SHUTDOWN_RETRY": (1000, 5000),
     "THREADS": 10,
+    "CHANNELS": {"MAX_LEN": 1000, "TTL": 86400.0},
 }
+# Settings that are dicts of their own, merged key by key with their defaults.
+NESTED = ("CHANNELS",)
 
 
 class FromSettings(enum.Enum):
@@ -62,6 +71,9 @@ def get_config() -> Config:
     config = DEFAULTS.copy()
     if isinstance(user_config, dict):
         config.update(user_config)  # type: ignore[typeddict-item]  # checked by checks.py
+        for key in NESTED:
+            if isinstance(user_config.get(key), dict):
+                config[key] = {**DEFAULTS[key], **user_config[key]}  # type: ignore[literal-required]
     return config
 
 

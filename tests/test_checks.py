@@ -136,3 +136,26 @@ def test_production_settings(key: str, value: Any, check_id: str) -> None:
 def test_production_settings_that_are_valid(key: str, value: Any) -> None:
     with override_settings(DJANGO_STREAMING={key: value}):
         assert check_ids() == []
+
+
+@pytest.mark.parametrize(
+    ("channels", "complaint"),
+    [
+        ([1000], "must be a dict"),
+        ({"MAXLEN": 5}, "unknown keys: 'MAXLEN'"),
+        ({"MAX_LEN": 0}, "'MAX_LEN'] must be a positive int"),
+        ({"MAX_LEN": 2.5}, "'MAX_LEN'] must be a positive int"),
+        ({"TTL": -1}, "'TTL'] must be a positive number"),
+        ({"TTL": True}, "'TTL'] must be a positive number"),
+    ],
+)
+def test_e013_channels(channels: Any, complaint: str) -> None:
+    with override_settings(DJANGO_STREAMING={"CHANNELS": channels}):
+        [message] = [m for m in run_checks() if m.id == "django_streaming.E013"]
+    assert complaint in message.msg
+
+
+def test_channels_merge_key_by_key_with_the_defaults() -> None:
+    with override_settings(DJANGO_STREAMING={"CHANNELS": {"TTL": 60}}):
+        assert check_ids() == []
+        assert get_config()["CHANNELS"] == {"MAX_LEN": 1000, "TTL": 60}

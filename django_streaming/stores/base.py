@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 __all__ = [
     "END_STATUSES",
@@ -39,6 +39,10 @@ class StreamInfo:
     status: EndStatus | Literal["active"]
 
 
+if TYPE_CHECKING:
+    from django_streaming.channels.log import ChannelLog
+
+
 class StreamStore(ABC):
     """The storage behind resumable streams. One instance per process (``get_store()``).
 
@@ -50,6 +54,13 @@ class StreamStore(ABC):
     #: Seconds between a reader's checks that the generating worker is still alive, or None
     #: when the store lives and dies with the process (nothing to check).
     liveness_interval: float | None = None
+    #: Whether ``publish()`` reaches only the subscribers of the process it is called in.
+    channels_are_local: bool = True
+
+    @property
+    def channel_log(self) -> ChannelLog:
+        """The log of this store's channels (``publish()``, ``ChannelView``)."""
+        raise NotImplementedError(f"{type(self).__name__} does not keep channels.")
 
     @abstractmethod
     async def create(

@@ -10,10 +10,16 @@ import asyncio
 import time
 from collections import deque
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from django_streaming.conf import get_config
 
 from .base import EndStatus, Entry, StreamInfo, StreamStore, TooManyStreams
 
 __all__ = ["MemoryStore"]
+
+if TYPE_CHECKING:
+    from django_streaming.channels.memory import MemoryChannelLog
 
 
 class _Stream:
@@ -40,6 +46,16 @@ class MemoryStore(StreamStore):
         self._keys: dict[str, str] = {}
         self._active: dict[str, set[str]] = {}  # by owner
         self._ended: deque[tuple[float, str]] = deque()  # (when, stream id), oldest first
+        self._channel_log: MemoryChannelLog | None = None
+
+    @property
+    def channel_log(self) -> MemoryChannelLog:
+        from django_streaming.channels.memory import MemoryChannelLog  # it imports the views
+
+        if self._channel_log is None:
+            retention = get_config()["CHANNELS"]
+            self._channel_log = MemoryChannelLog(max_len=retention["MAX_LEN"], ttl=retention["TTL"])
+        return self._channel_log
 
     async def create(
         self,

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
 
-from . import production, views
+from . import channels, production, views
 from .chat import ResumableChat, TestChat
 
 urlpatterns = [
@@ -40,4 +40,7 @@ urlpatterns = [
         include(production.RecordingChat.urls(decorators=[csrf_exempt])),
     ),
     path("production/state/", production.process_state),
+    path("channels/", channels.TestChannels.as_view()),
+    path("channels/news/", channels.NewsChannel.as_view()),
+    path("channels/order/<int:pk>/", channels.OrderChannel.as_view()),
 ]

@@ -1,0 +1,84 @@
+"""``publish()`` and ``apublish()``: append an event to a channel, from anywhere."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Any
+
+from django.db import transaction
+
+from django_streaming.sse import Event
+from django_streaming.stores import get_store
+
+from .log import ChannelLog, validate_channel_name
+
+__all__ = ["apublish", "publish"]
+
+logger = logging.getLogger("django_streaming")
+
+# Set once this process serves a request (apps.py): a MemoryStore's publish() reaches only the
+# subscribers of the process it runs in, so one from elsewhere (a command, a worker) is lost.
+served_a_request = False
+_warned = False
+
+
+def encode_for_channel(channel: str, data: Any, event: str | None) -> bytes:
+    """The event's bytes, without the ``id:`` each subscriber's cursor adds."""
+    validate_channel_name(channel)
+    if isinstance(data, Event):
+        if data.id is not None:
+            raise ValueError(
+                "A channel numbers its events: publish an Event without an id (its subscribers "
+                "get a cursor as the id)."
+            )
+        return (replace(data, event=event) if event is not None else data).encode()
+    # An empty data line all the same: browsers dispatch no event without one.
+    return Event(data="" if data is None else data, event=event).encode()
+
+
+def publish(
+    channel: str,
+    data: Any = None,
+    *,
+    event: str | None = None,
+    on_commit: bool = False,
+    using: str | None = None,
+) -> int | None:
+    """Append an event to ``channel`` and return its position there (positions grow within a
+    channel). Callable from any thread or process, no event loop needed: a sync view, a signal
+    handler, a management command, a task worker.
+
+    ``data`` is what ``Event`` takes (a ``str``, or anything JSON-able) or an ``Event`` (from
+    ``render_event()``, say); ``event`` names the event type. With ``on_commit=True`` the event
+    is published when the current transaction of database ``using`` commits, and not at all if
+    it rolls back; the return value is then ``None``.
+
+    With ``RedisStore``, every subscriber on every worker gets it, and a Redis that cannot be
+    reached raises ``StoreUnavailable``. With ``MemoryStore``, only the subscribers of this
+    process do.
+    """
+    body = encode_for_channel(channel, data, event)
+    if on_commit:
+        transaction.on_commit(lambda: _log().publish(channel, body), using=using)
+        return None
+    return _log().publish(channel, body)
+
+
+async def apublish(channel: str, data: Any = None, *, event: str | None = None) -> int:
+    """``publish()`` for async code: the same, without blocking the event loop."""
+    body = encode_for_channel(channel, data, event)
+    return await _log().apublish(channel, body)
+
+
+def _log() -> ChannelLog:
+    global _warned
+    store = get_store()
+    if store.channels_are_local and not served_a_request and not _warned:
+        _warned = True
+        logger.warning(
+            "publish() with the in-process MemoryStore reaches only subscribers in this "
+            "process, and this one serves no requests: set DJANGO_STREAMING['STORE'] to "
+            "django_streaming.stores.redis.RedisStore to reach every worker."
+        )
+    return store.channel_log

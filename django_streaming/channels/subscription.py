@@ -1,0 +1,84 @@
+"""One subscriber's stream: what it missed (from its cursor), then the live events of its
+channels, each framed once for every subscriber in the process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
+
+from django_streaming.sse import Event
+
+from .log import ChannelLog, Cursor, Entry, Head
+
+__all__ = ["MAX_BACKLOG", "subscribe"]
+
+logger = logging.getLogger("django_streaming")
+
+#: Live events waiting for a subscriber that does not read; past this, it is dropped (its
+#: EventSource reconnects and resumes from its cursor).
+MAX_BACKLOG = 10_000
+
+
+def reset_event(head: Head, reason: str) -> bytes:
+    return Event(
+        event="reset", data={"reason": reason}, id=Cursor.now(head.epoch, head.seq).encode()
+    ).encode()
+
+
+async def subscribe(
+    log: ChannelLog, channels: Sequence[str], last_event_id: str | None
+) -> AsyncIterator[bytes]:
+    """The stream of a subscriber to ``channels`` that last got ``last_event_id`` (None: a
+    new subscriber, which gets what is published from now on)."""
+    backlog: deque[Entry | None] = deque()
+    waiter: asyncio.Future[None] | None = None
+
+    def deliver(entry: Entry | None) -> None:
+        backlog.append(entry)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async with log.listen(channels, deliver) as head:
+        epoch, last = head.epoch, head.seq
+        cursor = None if last_event_id is None else Cursor.parse(last_event_id)
+        if last_event_id is None:
+            # No event, only an id: the browser's lastEventId, should it reconnect before the
+            # first event, so that it misses nothing published meanwhile.
+            yield f"id: {Cursor.now(epoch, last).encode()}\n\n".encode()
+        elif cursor is None or cursor.epoch != epoch or cursor.seq > last:
+            yield reset_event(head, "The events since your last one are no longer kept.")
+        else:
+            missed = await log.replay(channels, cursor.seq, last, cursor.time)
+            if missed.lost:
+                yield reset_event(head, "Some events since your last one are no longer kept.")
+            elif missed.entries:
+                yield b"".join(entry.framed(epoch) for entry in missed.entries)
+        while True:
+            if len(backlog) > MAX_BACKLOG:
+                logger.warning("A channel subscriber fell %s events behind: dropped.", MAX_BACKLOG)
+                return
+            chunk: list[bytes] = []
+            while backlog:
+                entry = backlog.popleft()
+                if entry is None:  # the live feed was interrupted: catch up from the log
+                    now = await log.head()
+                    if now.epoch != epoch:
+                        epoch, last = now.epoch, now.seq
+                        chunk.append(reset_event(now, "The store lost its events."))
+                        continue
+                    missed = await log.replay(channels, last, sys.maxsize, Cursor.now("", 0).time)
+                    for replayed in missed.entries:
+                        chunk.append(replayed.framed(epoch))
+                        last = replayed.seq
+                elif entry.seq > last:
+                    chunk.append(entry.framed(epoch))
+                    last = entry.seq
+            if chunk:
+                yield b"".join(chunk)
+                continue
+            waiter = asyncio.get_running_loop().create_future()
+            await waiter
+            waiter = None

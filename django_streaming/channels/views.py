@@ -1,0 +1,96 @@
+"""``ChannelView``: an ``SSEView`` that streams what is published to its channels."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, ClassVar
+
+from django.core.exceptions import ImproperlyConfigured
+from django.core.handlers.asgi import ASGIRequest
+from django.http import HttpRequest, HttpResponseBase
+
+from django_streaming.stores import get_store
+from django_streaming.views import (
+    SSEView,
+    _last_event_id,
+    _last_event_id_problem,
+    _store_errors,
+    error_response,
+)
+
+from .log import CHANNEL_NAME
+from .subscription import subscribe
+
+__all__ = ["ChannelView"]
+
+
+class ChannelView(SSEView):
+    """Streams every event published to its channels (``publish()``, ``apublish()``) after
+    the client connected, in publish order, each with an ``id:`` that is a cursor over all of
+    them: an ``EventSource`` that reconnects (sending ``Last-Event-ID``) gets every event it
+    missed exactly once, then the live ones, or ``event: reset`` first when some of what it
+    missed is no longer kept.
+
+    .. code-block:: python
+
+        class OrderStatus(LoginRequiredMixin, ChannelView):
+            def get_channels(self, request, *args, **kwargs):
+                return [f"order-{kwargs['pk']}"]
+
+            async def can_read(self, request, channel):
+                order = await Order.objects.aget(pk=channel.removeprefix("order-"))
+                return order.customer_id == (await request.auser()).pk
+
+    Needs an ASGI server: each subscriber waits on the event loop.
+    """
+
+    #: The channels of every request, unless ``get_channels()`` says otherwise.
+    channels: ClassVar[list[str]] = []
+
+    def get_channels(self, request: HttpRequest, *args: Any, **kwargs: Any) -> list[str]:
+        """The channels this request subscribes to; the ``channels`` attribute by default."""
+        return list(self.channels)
+
+    def can_read(self, request: HttpRequest, channel: str) -> Any:
+        """Whether ``request`` may read ``channel`` (a bool, or an awaitable of one); a refusal
+        is a 403 before anything streams. Everyone may, by default."""
+        return True
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        if not isinstance(request, ASGIRequest):
+            raise ImproperlyConfigured(
+                f"{type(self).__name__} needs an ASGI server (uvicorn, daphne, hypercorn, "
+                "granian): each subscriber waits on the event loop."
+            )
+        return _store_errors(self._subscribe(request, args, kwargs))
+
+    async def _subscribe(
+        self, request: HttpRequest, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> HttpResponseBase:
+        last_event_id = _last_event_id(request)
+        if last_event_id is not None:
+            problem = _last_event_id_problem(last_event_id)
+            if problem:
+                return error_response(400, "invalid_last_event_id", problem)
+        self.last_event_id = last_event_id
+        channels = list(dict.fromkeys(self.get_channels(request, *args, **kwargs)))
+        if not channels:
+            return error_response(400, "no_channels", "This stream has no channels to read.")
+        for channel in channels:
+            if not isinstance(channel, str) or not CHANNEL_NAME.fullmatch(channel):
+                return error_response(
+                    400,
+                    "invalid_channel",
+                    f"Invalid channel name {str(channel)[:50]!r}: use 1 to 200 characters of "
+                    "letters, digits and _ . : @ -",
+                )
+            allowed = self.can_read(request, channel)
+            if inspect.isawaitable(allowed):
+                allowed = await allowed
+            if not allowed:
+                return error_response(
+                    403, "forbidden_channel", f"You may not read the channel {channel!r}."
+                )
+        log = get_store().channel_log
+        await log.head()  # a store that is down is a 503 now, not an error event later
+        return self.stream_response(subscribe(log, channels, self.last_event_id))

@@ -1,0 +1,196 @@
+"""Channels on the in-process store: publish() from any thread to subscribers under a real
+uvicorn, replay by cursor, reset, refusals, transactions."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from django.db import transaction
+from django.test import override_settings
+
+from django_streaming import Event, publish, render_event
+from django_streaming.channels import publishing
+from django_streaming.channels.log import Cursor, validate_channel_name
+from tests.support.reader import StreamReader, data_of
+from tests.support.servers import RunningServer, uvicorn_server
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[RunningServer]:
+    with uvicorn_server() as running:
+        yield running
+
+
+def subscribed(reader: StreamReader) -> str:
+    """Wait for the opening id (the subscription is live once it is sent); return it."""
+    reader.until(lambda result: "id: " in reader.body.decode())
+    return reader.body.decode().split("id: ", 1)[1].split("\n", 1)[0]
+
+
+def test_a_subscriber_gets_what_is_published_after_it_connected(
+    server: RunningServer, token: str
+) -> None:
+    publish(f"{token}-a", "before")  # before it connected: not sent
+    url = f"{server.url}/channels/?channel={token}-a"
+    with httpx.stream("GET", url, timeout=10) as response:
+        assert response.headers["content-type"] == "text/event-stream; charset=utf-8"
+        reader = StreamReader(response)
+        subscribed(reader)
+        first = publish(f"{token}-a", {"n": 1})
+        second = publish(f"{token}-a", "two\nlines", event="update")
+        assert first is not None
+        assert second is not None
+        assert second > first
+        result = reader.until(lambda result: len(result.events) == 2)
+    assert [(event.type, event.data) for event in result.events] == [
+        ("message", '{"n":1}'),
+        ("update", "two\nlines"),
+    ]
+    ids = [Cursor.parse(event.last_event_id) for event in result.events]
+    assert [cursor.seq for cursor in ids if cursor] == [first, second]
+
+
+def test_a_reconnect_gets_what_it_missed_on_each_channel_exactly_once(
+    server: RunningServer, token: str
+) -> None:
+    a, b = f"{token}-a", f"{token}-b"
+    url = f"{server.url}/channels/?channel={a}&channel={b}"
+    with httpx.stream("GET", url, timeout=10) as response:
+        reader = StreamReader(response)
+        subscribed(reader)
+        publish(a, "a1")
+        last = reader.until(lambda result: len(result.events) == 1).events[-1].last_event_id
+    publish(b, "b1")  # missed, on both channels
+    publish(a, "a2")
+    publish(f"{token}-other", "not subscribed")
+    headers = {"Last-Event-ID": last}
+    with httpx.stream("GET", url, headers=headers, timeout=10) as response:
+        reader = StreamReader(response)
+        reader.until(lambda result: len(result.events) == 2)
+        publish(b, "b2")  # live again
+        result = reader.until(lambda result: len(result.events) == 3)
+    assert data_of(result) == ["b1", "a2", "b2"]
+
+
+def test_a_reconnect_before_any_event_misses_nothing(server: RunningServer, token: str) -> None:
+    url = f"{server.url}/channels/?channel={token}"
+    with httpx.stream("GET", url, timeout=10) as response:
+        opening = subscribed(StreamReader(response))
+    publish(token, "while away")
+    with httpx.stream("GET", url, headers={"Last-Event-ID": opening}, timeout=10) as response:
+        assert data_of(StreamReader(response).until(lambda r: len(r.events) == 1)) == ["while away"]
+
+
+@pytest.mark.parametrize("last_event_id", ["not-a-cursor", "otherepoch.1.1"])
+def test_a_cursor_that_is_not_ours_gets_a_reset_first(
+    server: RunningServer, token: str, last_event_id: str
+) -> None:
+    url = f"{server.url}/channels/?channel={token}"
+    with httpx.stream("GET", url, headers={"Last-Event-ID": last_event_id}) as response:
+        reader = StreamReader(response)
+        reset = reader.until(lambda result: len(result.events) == 1).events[0]
+        publish(token, "live")
+        result = reader.until(lambda result: len(result.events) == 2)
+    assert reset.type == "reset"
+    assert "no longer kept" in json.loads(reset.data)["reason"]
+    assert Cursor.parse(reset.last_event_id) is not None
+    assert data_of(result)[1] == "live"
+
+
+def test_a_cursor_behind_what_is_kept_gets_a_reset(server: RunningServer, token: str) -> None:
+    url = f"{server.url}/channels/?channel={token}"
+    with override_settings(DJANGO_STREAMING={"CHANNELS": {"MAX_LEN": 2}}):
+        with httpx.stream("GET", url, timeout=10) as response:
+            reader = StreamReader(response)
+            subscribed(reader)
+            publish(token, "seen")
+            last = reader.until(lambda result: len(result.events) == 1).events[0].last_event_id
+        for number in range(3):  # the first of these is trimmed: it was missed
+            publish(token, f"missed {number}")
+        with httpx.stream("GET", url, headers={"Last-Event-ID": last}, timeout=10) as response:
+            result = StreamReader(response).until(lambda result: len(result.events) == 1)
+    assert result.events[0].type == "reset"
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "code"),
+    [
+        ("", 400, "no_channels"),
+        ("?channel=bad%20name", 400, "invalid_channel"),
+        ("?channel=ok&channel=secret-plans", 403, "forbidden_channel"),
+    ],
+)
+def test_refusals_are_json_errors_before_anything_streams(
+    server: RunningServer, query: str, status: int, code: str
+) -> None:
+    response = httpx.get(f"{server.url}/channels/{query}", timeout=10)
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code
+
+
+def test_channels_from_the_class_and_from_the_url(server: RunningServer) -> None:
+    with httpx.stream("GET", f"{server.url}/channels/order/42/", timeout=10) as response:
+        reader = StreamReader(response)
+        subscribed(reader)
+        publish("order-41", "another order")
+        publish("order-42", "shipped")
+        assert data_of(reader.until(lambda result: len(result.events) == 1)) == ["shipped"]
+    with httpx.stream("GET", f"{server.url}/channels/news/", timeout=10) as response:
+        reader = StreamReader(response)
+        subscribed(reader)
+        publish("news", Event(data="<p>hi</p>", event="headline"))
+        event = reader.until(lambda result: len(result.events) == 1).events[0]
+    assert (event.type, event.data) == ("headline", "<p>hi</p>")
+
+
+@pytest.mark.parametrize("name", ["", "a b", "x" * 201, "ü", "a/b", 7])
+def test_a_bad_channel_name_is_a_value_error_saying_why(name: object) -> None:
+    with pytest.raises(ValueError, match="channel name"):
+        validate_channel_name(name)
+    with pytest.raises(ValueError, match="channel name"):
+        publish(name, "x")  # type: ignore[arg-type]
+
+
+def test_an_event_with_an_id_is_refused() -> None:
+    with pytest.raises(ValueError, match="without an id"):
+        publish("news", Event(data="x", id="1"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_commit_publishes_only_what_commits(server: RunningServer, token: str) -> None:
+    url = f"{server.url}/channels/?channel={token}"
+    with httpx.stream("GET", url, timeout=10) as response:
+        reader = StreamReader(response)
+        subscribed(reader)
+        with transaction.atomic():
+            assert publish(token, "rolled back", on_commit=True) is None
+            transaction.set_rollback(True)
+        with transaction.atomic():
+            publish(token, "committed", on_commit=True)
+        assert data_of(reader.until(lambda result: len(result.events) == 1)) == ["committed"]
+
+
+def test_publishing_in_a_process_that_serves_nothing_warns_once(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(publishing, "served_a_request", False)
+    monkeypatch.setattr(publishing, "_warned", False)
+    with caplog.at_level(logging.WARNING, logger="django_streaming"):
+        publish("news", "one")
+        publish("news", "two")
+    warnings = [record.message for record in caplog.records if "MemoryStore" in record.message]
+    assert len(warnings) == 1
+    assert "RedisStore" in warnings[0]
+
+
+def test_render_event_sends_multi_line_html_whole() -> None:
+    event = render_event("channel_fragment.html", {"items": ["a", "b"]}, event="items")
+    assert event.event == "items"
+    assert isinstance(event.data, str)
+    assert event.data.count("\n") > 2
+    assert event.encode().count(b"data: ") == event.data.count("\n") + 1
+    assert "<li>a</li>" in event.data
