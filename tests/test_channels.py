@@ -3,9 +3,12 @@ uvicorn, replay by cursor, reset, refusals, transactions."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import httpx
 import pytest
@@ -15,14 +18,41 @@ from django.test import override_settings
 from django_streaming import Event, publish, render_event
 from django_streaming.channels import publishing
 from django_streaming.channels.log import Cursor, validate_channel_name
+from django_streaming.stores import get_store
+from django_streaming.stores.redis import RedisStore
 from tests.support.reader import StreamReader, data_of
+from tests.support.redis_servers import shared_redis, unique_prefix
 from tests.support.servers import RunningServer, uvicorn_server
+
+STORES = {
+    "memory": {"BACKEND": "django_streaming.stores.memory.MemoryStore"},
+    "redis": {"BACKEND": "django_streaming.stores.redis.RedisStore"},
+}
+
+
+@pytest.fixture(scope="module", params=list(STORES))
+def store_setting(request: pytest.FixtureRequest) -> dict[str, Any]:
+    setting: dict[str, Any] = dict(STORES[request.param])
+    if request.param == "redis":
+        setting["OPTIONS"] = {"url": shared_redis(), "prefix": unique_prefix()}
+    return setting
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[RunningServer]:
-    with uvicorn_server() as running:
+def server(store_setting: dict[str, Any]) -> Iterator[RunningServer]:
+    with override_settings(DJANGO_STREAMING={"STORE": store_setting}), uvicorn_server() as running:
         yield running
+        store = get_store()
+        if isinstance(store, RedisStore):  # its connections belong to the server's loop
+            assert running.loop is not None
+            closing = store.aclose(running.loop)
+            asyncio.run_coroutine_threadsafe(closing, running.loop).result(5)
+
+
+@contextmanager
+def retention(store_setting: dict[str, Any], **channels: int) -> Iterator[None]:
+    with override_settings(DJANGO_STREAMING={"STORE": store_setting, "CHANNELS": channels}):
+        yield
 
 
 def subscribed(reader: StreamReader) -> str:
@@ -101,9 +131,11 @@ def test_a_cursor_that_is_not_ours_gets_a_reset_first(
     assert data_of(result)[1] == "live"
 
 
-def test_a_cursor_behind_what_is_kept_gets_a_reset(server: RunningServer, token: str) -> None:
+def test_a_cursor_behind_what_is_kept_gets_a_reset(
+    server: RunningServer, store_setting: dict[str, Any], token: str
+) -> None:
     url = f"{server.url}/channels/?channel={token}"
-    with override_settings(DJANGO_STREAMING={"CHANNELS": {"MAX_LEN": 2}}):
+    with retention(store_setting, MAX_LEN=2):
         with httpx.stream("GET", url, timeout=10) as response:
             reader = StreamReader(response)
             subscribed(reader)
@@ -174,6 +206,7 @@ def test_on_commit_publishes_only_what_commits(server: RunningServer, token: str
         assert data_of(reader.until(lambda result: len(result.events) == 1)) == ["committed"]
 
 
+@override_settings(DJANGO_STREAMING={"STORE": STORES["memory"]})
 def test_publishing_in_a_process_that_serves_nothing_warns_once(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -25,7 +25,7 @@ import weakref
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from itertools import islice
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -41,6 +41,9 @@ from .base import (
     StreamStore,
     TooManyStreams,
 )
+
+if TYPE_CHECKING:
+    from django_streaming.channels.redis import RedisChannelLog
 
 __all__ = ["RedisStore"]
 
@@ -139,6 +142,14 @@ class RedisStore(StreamStore):
             weakref.WeakKeyDictionary()
         )
 
+    channels_are_local = False
+
+    @functools.cached_property
+    def channel_log(self) -> RedisChannelLog:
+        from django_streaming.channels.redis import RedisChannelLog  # it imports the views
+
+        return RedisChannelLog(self)
+
     def client(self) -> Redis:
         """The Redis client of the running event loop."""
         loop = asyncio.get_running_loop()
@@ -160,6 +171,8 @@ class RedisStore(StreamStore):
         return client
 
     def close(self) -> None:
+        if "channel_log" in self.__dict__:
+            self.channel_log.close()
         for loop in list(self._clients):
             if loop.is_running():
                 asyncio.run_coroutine_threadsafe(self.aclose(loop), loop)
@@ -167,6 +180,8 @@ class RedisStore(StreamStore):
     async def aclose(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         """Close the connections of ``loop`` (the running one by default)."""
         loop = loop or asyncio.get_running_loop()
+        if "channel_log" in self.__dict__:
+            await self.channel_log.aclose(loop)
         listener = self._listeners.pop(loop, None)
         if listener is not None and listener.task is not None:
             listener.task.cancel()

@@ -1,0 +1,299 @@
+"""The channel log of ``RedisStore``: every worker's subscribers get every event.
+
+Under the store's ``prefix``:
+
+* ``{prefix}:channels:seq`` the sequence counter shared by all channels, and
+  ``{prefix}:channels:epoch`` a random token set once: both vanish with a Redis that restarts
+  without persistence, and the new epoch tells cursors from before that their events are gone;
+* ``{prefix}:channel:{name}`` a Redis Stream per channel, entry ids ``<seq>-0``, capped at
+  ``MAX_LEN`` entries (Redis remembers the last one it trimmed) and expiring ``TTL`` seconds
+  after its last event;
+* the pub/sub channel ``{prefix}:channel:{name}``, on which each event is also published.
+
+One script does all of a publish, so events get their numbers in the order they are stored and
+published. A process holds one pub/sub connection per event loop for all the channels its
+subscribers read, whatever their number; a replay reads the Redis Streams.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import threading
+import time
+import weakref
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import redis
+from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
+
+from django_streaming.conf import get_config
+from django_streaming.stores.base import StoreUnavailable
+
+from .log import Deliver, Entry, Head, Replay
+
+if TYPE_CHECKING:
+    from django_streaming.stores.redis import RedisStore
+
+__all__ = ["RedisChannelLog"]
+
+# KEYS: the counter, the epoch, the channel's stream, its trimmed marker. ARGV: the event's
+# bytes, max_len, the TTL in ms, the pub/sub channel, an epoch to set if there is none. The
+# marker holds the id of the last entry trimmed away, for replays to know what is gone.
+# Returns the event's number.
+_PUBLISH = """
+redis.call('SET', KEYS[2], ARGV[5], 'NX')
+local seq = redis.call('INCR', KEYS[1])
+local excess = redis.call('XLEN', KEYS[3]) + 1 - tonumber(ARGV[2])
+if excess > 0 then
+  local trimmed = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', excess)
+  redis.call('SET', KEYS[4], trimmed[#trimmed][1])
+end
+redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[2], seq .. '-0', 'd', ARGV[1])
+redis.call('PEXPIRE', KEYS[3], ARGV[3])
+redis.call('PEXPIRE', KEYS[4], ARGV[3])
+redis.call('PUBLISH', ARGV[4], seq .. ' ' .. ARGV[1])
+return seq
+"""
+#: Seconds between attempts to subscribe again after the connection to Redis was lost.
+RECONNECT_DELAYS = (0.05, 0.1, 0.2, 0.5, 1.0)
+
+
+class RedisChannelLog:
+    def __init__(self, store: RedisStore) -> None:
+        self.store = store
+        retention = get_config()["CHANNELS"]
+        self.max_len = retention["MAX_LEN"]
+        self.ttl = retention["TTL"]
+        self._seq_key = f"{store.prefix}:channels:seq"
+        self._epoch_key = f"{store.prefix}:channels:epoch"
+        self._sync: redis.Redis | None = None
+        self._sync_lock = threading.Lock()
+        self._listeners: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Listener] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def key(self, channel: str) -> str:
+        return f"{self.store.prefix}:channel:{channel}"
+
+    def _arguments(self, channel: str, body: bytes) -> tuple[list[str], list[Any]]:
+        keys = [self._seq_key, self._epoch_key, self.key(channel), self.key(channel) + ":trimmed"]
+        ttl_ms = int(self.ttl * 1000)
+        return keys, [body, self.max_len, ttl_ms, self.key(channel), secrets.token_urlsafe(6)]
+
+    def publish(self, channel: str, body: bytes) -> int:
+        keys, arguments = self._arguments(channel, body)
+        try:
+            return int(self._sync_client().eval(_PUBLISH, len(keys), *keys, *arguments))
+        except (RedisError, OSError) as error:
+            raise StoreUnavailable(f"Redis is unavailable: {error}") from error
+
+    async def apublish(self, channel: str, body: bytes) -> int:
+        keys, arguments = self._arguments(channel, body)
+        try:
+            return int(await self.store.client().eval(_PUBLISH, len(keys), *keys, *arguments))
+        except (RedisError, OSError) as error:
+            raise StoreUnavailable(f"Redis is unavailable: {error}") from error
+
+    def _sync_client(self) -> redis.Redis:
+        with self._sync_lock:  # its pool is thread-safe; making it once is what needs a lock
+            if self._sync is None:
+                self._sync = redis.Redis.from_url(
+                    self.store.url, socket_connect_timeout=self.store.connect_timeout
+                )
+            return self._sync
+
+    def close(self) -> None:
+        """Close the connections of ``publish()``, which belong to no event loop."""
+        with self._sync_lock:
+            if self._sync is not None:
+                self._sync.close()
+                self._sync = None
+
+    async def aclose(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Close the pub/sub connection of ``loop``'s subscribers, who are all gone."""
+        listener = self._listeners.pop(loop, None)
+        if listener is not None:
+            await listener.aclose()
+
+    async def head(self) -> Head:
+        try:
+            client = self.store.client()
+            await client.set(self._epoch_key, secrets.token_urlsafe(6), nx=True)
+            epoch, seq = await client.mget(self._epoch_key, self._seq_key)
+        except (RedisError, OSError) as error:
+            raise StoreUnavailable(f"Redis is unavailable: {error}") from error
+        assert isinstance(epoch, bytes)  # set just above, if it was not already
+        return Head(epoch.decode(), int(seq or 0))
+
+    @asynccontextmanager
+    async def listen(self, channels: Sequence[str], deliver: Deliver) -> AsyncIterator[Head]:
+        loop = asyncio.get_running_loop()
+        listener = self._listeners.get(loop)
+        if listener is None:
+            listener = self._listeners[loop] = _Listener(self)
+        await listener.add(channels, deliver)
+        try:
+            yield await self.head()  # once subscribed: what comes later arrives live
+        finally:
+            listener.remove(channels, deliver)
+
+    async def replay(self, channels: Sequence[str], after: int, until: int, since: int) -> Replay:
+        if after >= until:
+            return Replay([], lost=False)
+        try:
+            async with self.store.client().pipeline(transaction=False) as pipe:
+                for channel in channels:
+                    pipe.exists(self.key(channel))
+                    pipe.get(self.key(channel) + ":trimmed")
+                    pipe.xrange(self.key(channel), f"{after + 1}-0", f"{until}-0")
+                results = await pipe.execute()
+        except (RedisError, OSError) as error:
+            raise StoreUnavailable(f"Redis is unavailable: {error}") from error
+        entries: list[Entry] = []
+        rows = zip(channels, results[::3], results[1::3], results[2::3], strict=True)
+        for channel, exists, trimmed, events in rows:
+            if not exists:  # never written, or expired
+                if time.time() - since >= self.ttl:
+                    return Replay([], lost=True)
+                continue
+            if trimmed is not None and int(trimmed.split(b"-")[0]) > after:
+                return Replay([], lost=True)
+            entries.extend(
+                Entry(int(entry_id.split(b"-")[0]), channel, fields[b"d"])
+                for entry_id, fields in events
+            )
+        entries.sort(key=lambda entry: entry.seq)
+        return Replay(entries, lost=False)
+
+
+class _Listener:
+    """One pub/sub connection per event loop for all the channels its subscribers read."""
+
+    def __init__(self, log: RedisChannelLog) -> None:
+        self.log = log
+        self.delivers: dict[str, set[Deliver]] = {}
+        # A future per channel, done once Redis confirmed the subscription.
+        self.subscribed: dict[str, asyncio.Future[None]] = {}
+        self.pubsub: PubSub | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.catching_up = False  # resubscribed after a lost connection: confirmations pending
+
+    async def add(self, channels: Sequence[str], deliver: Deliver) -> None:
+        for channel in channels:
+            self.delivers.setdefault(channel, set()).add(deliver)
+        new = [channel for channel in channels if channel not in self.subscribed]
+        waiting = [self._subscription(channel) for channel in channels]
+        try:
+            if self.pubsub is None:
+                self.pubsub = self.log.store.client().pubsub()
+            if new:
+                await self.pubsub.subscribe(*(self.log.key(channel) for channel in new))
+            if self.task is None:
+                self.task = asyncio.get_running_loop().create_task(self._read())
+            await asyncio.wait_for(asyncio.gather(*waiting), self.log.store.connect_timeout)
+        except (RedisError, OSError, TimeoutError) as error:
+            self.remove(channels, deliver)
+            raise StoreUnavailable(f"Redis is unavailable: {error}") from error
+
+    def _subscription(self, channel: str) -> asyncio.Future[None]:
+        future = self.subscribed.get(channel)
+        if future is None:
+            future = self.subscribed[channel] = asyncio.get_running_loop().create_future()
+        return future
+
+    def remove(self, channels: Sequence[str], deliver: Deliver) -> None:
+        gone = []
+        for channel in channels:
+            delivers = self.delivers.get(channel, set())
+            delivers.discard(deliver)
+            if not delivers:
+                self.delivers.pop(channel, None)
+                self.subscribed.pop(channel, None)
+                gone.append(self.log.key(channel))
+        if not self.delivers:
+            self._close()
+        elif gone and self.pubsub is not None:
+            _in_background(self.pubsub.unsubscribe(*gone))
+
+    async def aclose(self) -> None:
+        task, pubsub = self.task, self.pubsub
+        self._close(in_background=False)
+        if task is not None:
+            await asyncio.wait((task,))
+        if pubsub is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    def _close(self, *, in_background: bool = True) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            self.task = None
+        if self.pubsub is not None and in_background:
+            _in_background(self.pubsub.aclose())  # type: ignore[no-untyped-call]
+        self.pubsub = None
+        self.subscribed.clear()
+
+    async def _read(self) -> None:
+        prefix = len(self.log.key(""))
+        attempt = 0
+        while True:
+            pubsub = self.pubsub
+            assert pubsub is not None
+            try:
+                async for message in pubsub.listen():
+                    attempt = 0
+                    channel = message["channel"].decode()[prefix:]
+                    if message["type"] == "message":
+                        seq, _, body = message["data"].partition(b" ")
+                        entry = Entry(int(seq), channel, body)
+                        for deliver in list(self.delivers.get(channel, ())):
+                            deliver(entry)
+                    elif message["type"] == "subscribe":
+                        self._confirmed(channel)
+            except (RedisError, OSError):
+                pass
+            # The connection was lost: subscribe anew; once Redis confirms, every subscriber
+            # catches up from the log, since what was published meanwhile never came.
+            await asyncio.sleep(RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)])
+            attempt += 1
+            with contextlib.suppress(RedisError, OSError):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
+            self.pubsub = self.log.store.client().pubsub()
+            self.subscribed = {}
+            channels = list(self.delivers)
+            for channel in channels:
+                self._subscription(channel)
+            self.catching_up = True
+            with contextlib.suppress(RedisError, OSError):
+                await self.pubsub.subscribe(*(self.log.key(channel) for channel in channels))
+
+    def _confirmed(self, channel: str) -> None:
+        future = self.subscribed.get(channel)
+        if future is not None and not future.done():
+            future.set_result(None)
+        if self.catching_up and all(future.done() for future in self.subscribed.values()):
+            self.catching_up = False
+            for deliver in {deliver for delivers in self.delivers.values() for deliver in delivers}:
+                deliver(None)
+
+
+_background: set[asyncio.Future[Any]] = set()
+
+
+def _in_background(work: Any) -> None:
+    """Run ``work`` (an unsubscribe, a close) without waiting: errors mean the connection is
+    gone anyway."""
+    future = asyncio.ensure_future(work)
+    _background.add(future)
+    future.add_done_callback(_background.discard)
+    future.add_done_callback(_ignore_errors)
+
+
+def _ignore_errors(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()  # retrieved: a connection that is gone anyway
