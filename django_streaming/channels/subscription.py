@@ -65,10 +65,9 @@ async def subscribe(
                 entry = backlog.popleft()
                 if entry is None:  # the live feed was interrupted: catch up from the log
                     now = await log.head()
-                    if now.epoch != epoch:
-                        epoch, last = now.epoch, now.seq
+                    if now.epoch != epoch:  # it lost its events: what it has now is all new
+                        epoch, last = now.epoch, 0
                         chunk.append(reset_event(now, "The store lost its events."))
-                        continue
                     missed = await log.replay(channels, last, sys.maxsize, Cursor.now("", 0).time)
                     for replayed in missed.entries:
                         chunk.append(replayed.framed(epoch))

@@ -41,10 +41,12 @@ def unique_prefix() -> str:
 
 
 class PrivateRedis:
-    """A ``redis-server`` of the test's own, without persistence."""
+    """A ``redis-server`` of the test's own, without persistence unless ``persistent`` (an
+    append-only file, synced at every write, which a restart reads back)."""
 
-    def __init__(self, executable: str) -> None:
+    def __init__(self, executable: str, *, persistent: bool = False) -> None:
         self.executable = executable
+        self.persistent = persistent
         self.directory = tempfile.TemporaryDirectory()
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
@@ -55,7 +57,10 @@ class PrivateRedis:
     def start(self) -> None:
         self.process = subprocess.Popen(
             [self.executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self.directory.name],
+             "--dir", self.directory.name, *(
+                 ["--appendonly", "yes", "--appendfsync", "always"] if self.persistent
+                 else ["--appendonly", "no"]
+             )],
             stdout=subprocess.DEVNULL,
         )  # fmt: skip
         wait_until(lambda: _answers(self.port), what="redis-server to start")
@@ -68,8 +73,8 @@ class PrivateRedis:
 
 
 @contextmanager
-def private_redis() -> Iterator[PrivateRedis]:
-    server = PrivateRedis(require("redis-server"))
+def private_redis(*, persistent: bool = False) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(require("redis-server"), persistent=persistent)
     server.start()
     try:
         yield server

@@ -1,0 +1,120 @@
+"""Channels across processes: uvicorn workers sharing a real Redis, events published by
+``manage.py publish`` in a process of its own, and Redis stopped and started again."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+
+from django_streaming.channels.log import Cursor
+from tests.integration.test_resumable_servers import Worker, worker
+from tests.support.reader import StreamReader, data_of
+from tests.support.redis_servers import private_redis, shared_redis, unique_prefix
+from tests.support.servers import ROOT
+
+pytestmark = pytest.mark.redis
+
+
+def manage_publish(
+    redis_url: str, prefix: str, *arguments: str
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "TEST_REDIS_URL": redis_url,
+        "TEST_REDIS_PREFIX": prefix,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "django", "publish", *arguments],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+@contextmanager
+def subscriber(
+    server: Worker, channels: str, last_event_id: str | None = None
+) -> Iterator[StreamReader]:
+    headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
+    url = f"{server.url}/channels/?{channels}"
+    with httpx.stream("GET", url, headers=headers, timeout=10) as response:
+        assert response.status_code == 200
+        reader = StreamReader(response)
+        reader.until(lambda result: "id: " in reader.body.decode())  # subscribed
+        yield reader
+
+
+def test_a_command_in_another_process_reaches_subscribers_on_two_workers(token: str) -> None:
+    url, prefix = shared_redis(), unique_prefix()
+    with (
+        worker(url, prefix) as first,
+        worker(url, prefix) as second,
+        subscriber(first, f"channel={token}") as one,
+        subscriber(second, f"channel={token}") as two,
+    ):
+        done = manage_publish(url, prefix, token, '{"step": 1}', "--json", "--event", "progress")
+        assert done.returncode == 0, done.stderr
+        assert f"Published to {token} at position" in done.stdout
+        for reader in (one, two):
+            [event] = reader.until(lambda result: len(result.events) == 1).events
+            assert (event.type, json.loads(event.data)) == ("progress", {"step": 1})
+
+
+def test_the_command_says_what_is_wrong(token: str) -> None:
+    url, prefix = shared_redis(), unique_prefix()
+    bad_name = manage_publish(url, prefix, "not a name", "x")
+    assert bad_name.returncode == 1
+    assert "Invalid channel name" in bad_name.stderr
+    bad_json = manage_publish(url, prefix, token, "{not json", "--json")
+    assert "--json: the data is not JSON" in bad_json.stderr
+    down = manage_publish("redis://127.0.0.1:1/0", prefix, token, "x")
+    assert "Redis is unavailable" in down.stderr
+
+
+def test_a_reconnect_on_another_worker_gets_what_it_missed(token: str) -> None:
+    url, prefix = shared_redis(), unique_prefix()
+    with worker(url, prefix) as first, worker(url, prefix) as second:
+        with subscriber(first, f"channel={token}-a&channel={token}-b") as reader:
+            manage_publish(url, prefix, f"{token}-a", "one")
+            last = reader.until(lambda result: len(result.events) == 1).events[0].last_event_id
+        manage_publish(url, prefix, f"{token}-b", "two")
+        manage_publish(url, prefix, f"{token}-a", "three")
+        channels = f"channel={token}-a&channel={token}-b"
+        with subscriber(second, channels, last_event_id=last) as reader:
+            assert data_of(reader.until(lambda result: len(result.events) == 2)) == [
+                "two",
+                "three",
+            ]
+
+
+@pytest.mark.parametrize("persistent", [True, False])
+def test_subscribers_outlive_a_redis_restart(token: str, persistent: bool) -> None:
+    """With persistence nothing is lost; without it, the subscriber is told with a reset."""
+    prefix = unique_prefix()
+    with private_redis(persistent=persistent) as redis, worker(redis.url, prefix) as server:
+        with subscriber(server, f"channel={token}") as reader:
+            assert manage_publish(redis.url, prefix, token, "before").returncode == 0
+            reader.until(lambda result: len(result.events) == 1)
+            redis.stop()
+            refused = manage_publish(redis.url, prefix, token, "while down")
+            assert "Redis is unavailable" in refused.stderr  # never dropped quietly
+            redis.start()
+            # The worker resubscribes; until it has, an event would reach only the log, so
+            # the subscriber catches up from there either way.
+            assert manage_publish(redis.url, prefix, token, "after").returncode == 0
+            result = reader.until(lambda result: "after" in data_of(result))
+        kinds = [(event.type, event.data) for event in result.events]
+        if persistent:
+            assert kinds == [("message", "before"), ("message", "after")]
+        else:
+            assert kinds[0] == ("message", "before")
+            assert kinds[1][0] == "reset"
+            assert kinds[-1] == ("message", "after")
+        cursors = [Cursor.parse(event.last_event_id) for event in result.events]
+        assert all(cursors)
