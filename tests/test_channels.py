@@ -227,3 +227,29 @@ def test_render_event_sends_multi_line_html_whole() -> None:
     assert event.data.count("\n") > 2
     assert event.encode().count(b"data: ") == event.data.count("\n") + 1
     assert "<li>a</li>" in event.data
+
+
+def test_a_channel_view_needs_an_asgi_server() -> None:
+    from django.core.exceptions import ImproperlyConfigured
+    from django.test import Client
+
+    with pytest.raises(ImproperlyConfigured, match="needs an ASGI server"):
+        Client().get("/channels/news/")
+
+
+def test_a_channel_that_is_not_a_name_is_a_400(server: RunningServer) -> None:
+    response = httpx.get(f"{server.url}/channels/not-a-name/", timeout=10)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_channel"
+
+
+def test_a_cursor_that_cannot_be_one_is_a_400(server: RunningServer) -> None:
+    headers = {"Last-Event-ID": "x" * 300}
+    response = httpx.get(f"{server.url}/channels/news/", headers=headers, timeout=10)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_last_event_id"
+
+
+@pytest.mark.parametrize("value", ["", "e", "e.1", "e.zz.1", "e.1.zz", ".1.1"])
+def test_what_is_not_a_cursor_parses_to_none(value: str) -> None:
+    assert Cursor.parse(value) is None

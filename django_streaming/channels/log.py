@@ -67,9 +67,6 @@ class Entry:
             self._framed = (epoch, b"id: " + cursor.encode() + b"\n" + self.body)
         return self._framed[1]
 
-    def __repr__(self) -> str:
-        return f"Entry({self.seq}, {self.channel!r}, {self.body!r})"
-
 
 @dataclass(frozen=True)
 class Head:

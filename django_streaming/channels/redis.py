@@ -182,6 +182,7 @@ class _Listener:
         self.pubsub: PubSub | None = None
         self.task: asyncio.Task[None] | None = None
         self.catching_up = False  # resubscribed after a lost connection: confirmations pending
+        self.reconnects = 0  # attempts since the connection was lost
 
     async def add(self, channels: Sequence[str], deliver: Deliver) -> None:
         for channel in channels:
@@ -240,13 +241,13 @@ class _Listener:
 
     async def _read(self) -> None:
         prefix = len(self.log.key(""))
-        attempt = 0
         while True:
             pubsub = self.pubsub
             assert pubsub is not None
             try:
-                async for message in pubsub.listen():
-                    attempt = 0
+                # listen() ends only with an error: the last subscriber's leaving cancels this.
+                async for message in pubsub.listen():  # pragma: no branch
+                    self.reconnects = 0
                     channel = message["channel"].decode()[prefix:]
                     if message["type"] == "message":
                         seq, _, body = message["data"].partition(b" ")
@@ -259,21 +260,31 @@ class _Listener:
                 pass
             # The connection was lost: subscribe anew; once Redis confirms, every subscriber
             # catches up from the log, since what was published meanwhile never came.
-            await asyncio.sleep(RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)])
-            attempt += 1
-            with contextlib.suppress(RedisError, OSError):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
-            self.pubsub = self.log.store.client().pubsub()
-            self.subscribed = {}
-            channels = list(self.delivers)
-            for channel in channels:
-                self._subscription(channel)
             self.catching_up = True
-            with contextlib.suppress(RedisError, OSError):
-                await self.pubsub.subscribe(*(self.log.key(channel) for channel in channels))
+            while True:
+                delay = RECONNECT_DELAYS[min(self.reconnects, len(RECONNECT_DELAYS) - 1)]
+                self.reconnects += 1
+                await asyncio.sleep(delay)
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                pubsub = self.pubsub = self.log.store.client().pubsub()
+                self.subscribed = {}
+                channels = list(self.delivers)
+                for channel in channels:
+                    self._subscription(channel)
+                try:
+                    await pubsub.subscribe(*(self.log.key(channel) for channel in channels))
+                    break
+                except (RedisError, OSError):
+                    continue
 
     def _confirmed(self, channel: str) -> None:
         future = self.subscribed.get(channel)
+        if future is not None and future.done() and not self.catching_up:
+            # Subscribed again without our asking: redis-py reconnected on its own, and what
+            # was published meanwhile never came. The channel's subscribers catch up.
+            for deliver in list(self.delivers.get(channel, ())):
+                deliver(None)
         if future is not None and not future.done():
             future.set_result(None)
         if self.catching_up and all(future.done() for future in self.subscribed.values()):
@@ -295,5 +306,4 @@ def _in_background(work: Any) -> None:
 
 
 def _ignore_errors(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()  # retrieved: a connection that is gone anyway
+    _ = future.cancelled() or future.exception()  # retrieved: the connection is gone anyway

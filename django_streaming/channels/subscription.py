@@ -7,7 +7,7 @@ import asyncio
 import logging
 import sys
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 
 from django_streaming.sse import Event
 
@@ -30,7 +30,7 @@ def reset_event(head: Head, reason: str) -> bytes:
 
 async def subscribe(
     log: ChannelLog, channels: Sequence[str], last_event_id: str | None
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """The stream of a subscriber to ``channels`` that last got ``last_event_id`` (None: a
     new subscriber, which gets what is published from now on)."""
     backlog: deque[Entry | None] = deque()

@@ -27,3 +27,8 @@ class NewsChannel(ChannelView):
 class OrderChannel(ChannelView):
     def get_channels(self, request: HttpRequest, *args: Any, **kwargs: Any) -> list[str]:
         return [f"order-{kwargs['pk']}"]
+
+
+class NotANameChannel(ChannelView):
+    def get_channels(self, request: HttpRequest, *args: Any, **kwargs: Any) -> list[str]:
+        return [42]  # type: ignore[list-item]  # what a view might wrongly return

@@ -43,4 +43,5 @@ urlpatterns = [
     path("channels/", channels.TestChannels.as_view()),
     path("channels/news/", channels.NewsChannel.as_view()),
     path("channels/order/<int:pk>/", channels.OrderChannel.as_view()),
+    path("channels/not-a-name/", channels.NotANameChannel.as_view()),
 ]

@@ -1,0 +1,368 @@
+"""The channel logs of both stores and one subscriber's stream, in this process: replay,
+trimming, expiry, a subscriber that falls behind, Redis going away and coming back."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.test import override_settings
+
+from django_streaming import apublish
+from django_streaming.channels import subscription
+from django_streaming.channels.log import ChannelLog, Cursor, Entry
+from django_streaming.channels.memory import MemoryChannelLog
+from django_streaming.channels.subscription import subscribe
+from django_streaming.stores import StoreUnavailable
+from django_streaming.stores.redis import RedisStore
+from tests.support.redis_servers import private_redis, shared_redis, unique_prefix
+from tests.support.servers import until
+from tests.support.sse_parser import parse
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def log(request: pytest.FixtureRequest) -> AsyncIterator[ChannelLog]:
+    if request.param == "memory":
+        yield MemoryChannelLog(max_len=3, ttl=60)
+        return
+    with override_settings(DJANGO_STREAMING={"CHANNELS": {"MAX_LEN": 3, "TTL": 60}}):
+        store = RedisStore(url=shared_redis(), prefix=unique_prefix())
+        yield store.channel_log
+        store.close()
+        await store.aclose()
+
+
+async def next_chunk(stream: AsyncIterator[bytes]) -> bytes:
+    return await asyncio.wait_for(anext(stream), 5)
+
+
+def events(chunk: bytes) -> list[tuple[str, str]]:
+    return [(event.type, event.data) for event in parse(chunk).events]
+
+
+async def test_replay_is_in_order_across_channels_and_bounded(log: ChannelLog) -> None:
+    head = await log.head()
+    first = await log.apublish("a", b"data: 1\n\n")
+    await log.apublish("b", b"data: 2\n\n")
+    third = await log.apublish("a", b"data: 3\n\n")
+    await log.apublish("c", b"data: not asked for\n\n")
+    replay = await log.replay(["a", "b"], head.seq, third, Cursor.now("", 0).time)
+    assert not replay.lost
+    assert [entry.body for entry in replay.entries] == [
+        b"data: 1\n\n",
+        b"data: 2\n\n",
+        b"data: 3\n\n",
+    ]
+    assert (await log.replay(["a"], third, third, 0)).entries == []
+    assert [e.seq for e in (await log.replay(["a"], first, third, 0)).entries] == [third]
+
+
+async def test_a_trimmed_channel_is_lost_to_a_cursor_before_the_trim(log: ChannelLog) -> None:
+    head = await log.head()
+    for number in range(5):  # MAX_LEN is 3: two trimmed
+        await log.apublish("t", f"data: {number}\n\n".encode())
+    now = await log.head()
+    assert (await log.replay(["t"], head.seq, now.seq, 0)).lost
+    assert not (await log.replay(["t"], head.seq + 2, now.seq, 0)).lost
+
+
+async def test_a_channel_missing_for_longer_than_its_ttl_may_have_expired(log: ChannelLog) -> None:
+    now = await log.head()
+    recent = Cursor.now("", 0).time
+    assert not (await log.replay(["never"], 0, now.seq + 1, recent)).lost
+    assert (await log.replay(["never"], 0, now.seq + 1, recent - 61)).lost
+
+
+async def test_an_expired_memory_channel_is_forgotten() -> None:
+    log = MemoryChannelLog(max_len=10, ttl=0.05)
+    log.publish("old", b"data: x\n\n")
+    await asyncio.sleep(0.1)  # past its TTL: what is measured here
+    log._forget_expired()
+    assert "old" not in log._channels
+    log.publish("old", b"data: y\n\n")  # a new log under the same name
+    assert [entry.body for entry in log._channels["old"].entries] == [b"data: y\n\n"]
+
+
+def test_a_publish_from_a_thread_without_a_loop_reaches_a_listener_on_a_closed_loop() -> None:
+    log = MemoryChannelLog(max_len=10, ttl=60)
+    loop = asyncio.new_event_loop()
+    got: list[Entry | None] = []
+
+    async def listen() -> None:
+        async with log.listen(["x"], got.append):
+            log.publish("x", b"data: same loop\n\n")  # delivered at once, on this loop
+
+    loop.run_until_complete(listen())
+    loop.close()
+    assert [entry.body for entry in got if entry] == [b"data: same loop\n\n"]
+
+
+async def test_a_subscriber_that_falls_behind_is_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(subscription, "MAX_BACKLOG", 3)
+    log = MemoryChannelLog(max_len=100, ttl=60)
+    stream = subscribe(log, ["x"], None)
+    await next_chunk(stream)  # subscribed
+    for number in range(5):  # more than it may hold before it reads
+        log.publish("x", f"data: {number}\n\n".encode())
+    with pytest.raises(StopAsyncIteration):
+        await next_chunk(stream)
+
+
+async def test_a_cursor_ahead_of_the_log_or_past_a_trim_gets_a_reset() -> None:
+    log = MemoryChannelLog(max_len=1, ttl=60)
+    head = await log.head()
+    ahead = Cursor(head.epoch, head.seq + 100, Cursor.now("", 0).time).encode()
+    stream = subscribe(log, ["x"], ahead)
+    assert events(await next_chunk(stream))[0][0] == "reset"
+    await stream.aclose()
+    log.publish("x", b"data: 1\n\n")
+    log.publish("x", b"data: 2\n\n")  # 1 is trimmed
+    stream = subscribe(log, ["x"], Cursor.now(head.epoch, head.seq).encode())
+    assert events(await next_chunk(stream))[0][0] == "reset"
+    await stream.aclose()
+
+
+async def test_an_interrupted_feed_is_caught_up_from_the_log() -> None:
+    log = MemoryChannelLog(max_len=100, ttl=60)
+    delivers: list[Callable[[Entry | None], None]] = []
+    original = log.listen
+
+    def spying(channels: Any, deliver: Callable[[Entry | None], None]) -> Any:
+        delivers.append(deliver)
+        return original(channels, deliver)
+
+    log.listen = spying  # type: ignore[method-assign]
+    stream = subscribe(log, ["x"], None)
+    await next_chunk(stream)
+    with log._lock:  # published while the feed was down: only the log has it
+        log._listeners.clear()
+    log.publish("x", b"data: missed\n\n")
+    delivers[0](None)  # the feed is back: catch up
+    assert events(await next_chunk(stream)) == [("message", "missed")]
+    await stream.aclose()
+
+
+async def test_apublish_and_the_command_on_the_memory_store() -> None:
+    position = await apublish("news", {"n": 1}, event="update")
+    assert position > 0
+    out = StringIO()
+    call_command("publish", "news", '{"n": 2}', "--json", stdout=out)
+    assert "Published to news at position" in out.getvalue()
+    with pytest.raises(CommandError, match="not JSON"):
+        call_command("publish", "news", "{", "--json")
+    with pytest.raises(CommandError, match="Invalid channel name"):
+        call_command("publish", "no spaces")
+
+
+@pytest.mark.redis
+async def test_redis_down_is_store_unavailable_for_every_call() -> None:
+    with override_settings(DJANGO_STREAMING={"CHANNELS": {}}):
+        store = RedisStore(url="redis://127.0.0.1:1/0", prefix=unique_prefix(), connect_timeout=0.5)
+        log = store.channel_log
+    with pytest.raises(StoreUnavailable):
+        log.publish("x", b"data: x\n\n")
+    with pytest.raises(StoreUnavailable):
+        await log.apublish("x", b"data: x\n\n")
+    with pytest.raises(StoreUnavailable):
+        await log.head()
+    with pytest.raises(StoreUnavailable):
+        await log.replay(["x"], 0, 10, 0)
+    with pytest.raises(StoreUnavailable):
+        async with log.listen(["x"], lambda entry: None):
+            pass  # pragma: no cover - never entered
+    with (
+        override_settings(
+            DJANGO_STREAMING={
+                "STORE": {
+                    "BACKEND": "django_streaming.stores.redis.RedisStore",
+                    "OPTIONS": {"url": "redis://127.0.0.1:1/0"},
+                }
+            }
+        ),
+        pytest.raises(CommandError, match="Redis is unavailable"),
+    ):
+        call_command("publish", "x", "y")
+    store.close()
+    await store.aclose()
+
+
+@pytest.mark.redis
+async def test_redis_one_connection_serves_many_subscribers_and_channels() -> None:
+    with override_settings(DJANGO_STREAMING={"CHANNELS": {}}):
+        store = RedisStore(url=shared_redis(), prefix=unique_prefix())
+    log = store.channel_log
+    streams = [subscribe(log, [f"c{n % 3}", "all"], None) for n in range(6)]
+    for stream in streams:
+        await next_chunk(stream)
+    pubsubs = [
+        c for c in await store.client().client_list() if c["name"] == "" and int(c.get("sub", 0))
+    ]
+    assert len(pubsubs) == 1  # one pub/sub connection for all six and their four channels
+    await log.apublish("all", b"data: everyone\n\n")
+    for stream in streams:
+        assert events(await next_chunk(stream)) == [("message", "everyone")]
+    alone = subscribe(log, ["alone", "all"], None)
+    await next_chunk(alone)
+    await alone.aclose()  # "alone" is unsubscribed, "all" stays
+    for stream in streams[:3]:
+        await stream.aclose()  # c0, c1 and c2 keep a subscriber each
+    await log.apublish("c0", b"data: c0\n\n")
+    assert events(await next_chunk(streams[3])) == [("message", "c0")]
+    for stream in streams[3:]:
+        await stream.aclose()
+    await store.aclose()
+    store.close()
+
+
+@pytest.mark.redis
+async def test_redis_a_subscriber_catches_up_after_redis_restarts(token: str) -> None:
+    with private_redis(persistent=True) as redis:
+        with override_settings(DJANGO_STREAMING={"CHANNELS": {}}):
+            store = RedisStore(url=redis.url, prefix=unique_prefix(), connect_timeout=0.5)
+        log = store.channel_log
+        stream = subscribe(log, [token], None)
+        await next_chunk(stream)
+        redis.stop()
+        redis.start()
+        # Published whether or not the listener has noticed the restart yet: either it gets
+        # the event live, or it catches up from the log once it is subscribed again.
+        await log.apublish(token, b"data: after\n\n")
+        assert events(await next_chunk(stream)) == [("message", "after")]
+        await stream.aclose()
+        await store.aclose()
+        store.close()
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("persistent", [True, False])
+async def test_redis_a_subscriber_outlives_redis_being_down(token: str, persistent: bool) -> None:
+    """Down long enough for the listener to see it: it subscribes again once Redis is back,
+    and the subscriber catches up (or, with its events gone, gets a reset first)."""
+    with private_redis(persistent=persistent) as redis:
+        with override_settings(DJANGO_STREAMING={"CHANNELS": {}}):
+            store = RedisStore(url=redis.url, prefix=unique_prefix(), connect_timeout=0.5)
+        log = store.channel_log
+        stream = subscribe(log, [token], None)
+        await next_chunk(stream)
+        listener = log._listeners[asyncio.get_running_loop()]
+        redis.stop()
+
+        async def noticed() -> bool:
+            return bool(listener.catching_up)
+
+        await until(noticed, "the listener to notice Redis is gone")
+
+        async def failed_to_resubscribe() -> bool:
+            return bool(listener.reconnects >= 2)  # the first attempt found Redis still down
+
+        await until(failed_to_resubscribe, "an attempt to subscribe again")
+        redis.start()
+        await log.apublish(token, b"data: after\n\n")
+        chunks = b""
+        while b"after" not in chunks:
+            chunks += await next_chunk(stream)
+        kinds = [kind for kind, _ in events(chunks)]
+        assert kinds == (["message"] if persistent else ["reset", "message"])
+        await stream.aclose()
+        await store.aclose()
+        store.close()
+
+
+@pytest.mark.redis
+async def test_redis_a_subscriber_catches_up_after_redis_py_reconnects_on_its_own(
+    token: str,
+) -> None:
+    """Redis closes the pub/sub connection and redis-py reconnects at once, subscribing
+    again by itself: what was published in between still reaches the subscriber."""
+    with override_settings(DJANGO_STREAMING={"CHANNELS": {}}):
+        store = RedisStore(url=shared_redis(), prefix=unique_prefix())
+    log = store.channel_log
+    stream = subscribe(log, [token], None)
+    await next_chunk(stream)
+    observer = RedisStore(url=shared_redis(), prefix=store.prefix)
+    listener = log._listeners[asyncio.get_running_loop()]
+    assert listener.pubsub is not None
+    assert listener.pubsub.connection is not None
+    host, port = listener.pubsub.connection._writer.get_extra_info("sockname")[:2]
+    await observer.client().client_kill(f"{host}:{port}")
+    await log.apublish(token, b"data: meanwhile\n\n")
+    assert events(await next_chunk(stream)) == [("message", "meanwhile")]
+    await stream.aclose()
+    await observer.aclose()
+    await store.aclose()
+    store.close()
+
+
+async def test_a_live_event_already_replayed_is_not_sent_twice() -> None:
+    log = MemoryChannelLog(max_len=100, ttl=60)
+    delivers: list[Callable[[Entry | None], None]] = []
+    original = log.listen
+
+    def spying(channels: Any, deliver: Callable[[Entry | None], None]) -> Any:
+        delivers.append(deliver)
+        return original(channels, deliver)
+
+    log.listen = spying  # type: ignore[method-assign]
+    head = await log.head()
+    log.publish("x", b"data: once\n\n")
+    stream = subscribe(log, ["x"], Cursor.now(head.epoch, head.seq).encode())
+    assert events(await next_chunk(stream)) == [("message", "once")]  # replayed
+    delivers[0](Entry(head.seq + 1, "x", b"data: once\n\n"))  # and then live: skipped
+    log.publish("x", b"data: next\n\n")
+    assert events(await next_chunk(stream)) == [("message", "next")]
+    await stream.aclose()
+
+
+async def test_a_reconnect_that_missed_nothing_waits_for_the_next_event() -> None:
+    log = MemoryChannelLog(max_len=100, ttl=60)
+    head = await log.head()
+    stream = subscribe(log, ["x"], Cursor.now(head.epoch, head.seq).encode())
+    waiting = asyncio.ensure_future(next_chunk(stream))
+
+    async def listening() -> bool:
+        return "x" in log._listeners
+
+    await until(listening, "the subscriber to listen")
+    log.publish("x", b"data: new\n\n")
+    assert events(await waiting) == [("message", "new")]
+    await stream.aclose()
+
+
+def test_a_listener_on_a_loop_that_is_gone_is_skipped() -> None:
+    log = MemoryChannelLog(max_len=10, ttl=60)
+    loop = asyncio.new_event_loop()
+    got: list[Entry | None] = []
+    listening = log.listen(["x"], got.append)
+    loop.run_until_complete(listening.__aenter__())
+    loop.close()
+    log.publish("x", b"data: nobody\n\n")  # its loop is closed: nothing to call
+    assert got == []
+
+
+async def test_two_listeners_on_one_channel_each_leave_alone() -> None:
+    log = MemoryChannelLog(max_len=10, ttl=60)
+    first: list[Entry | None] = []
+    second: list[Entry | None] = []
+    async with log.listen(["x"], first.append):
+        async with log.listen(["x"], second.append):
+            log.publish("x", b"data: both\n\n")
+        log.publish("x", b"data: first only\n\n")
+    assert [len(first), len(second)] == [2, 1]
+    assert "x" not in log._listeners
+
+
+async def test_expired_channels_are_swept_as_publishing_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from django_streaming.channels import memory
+
+    monkeypatch.setattr(memory, "SWEEP_EVERY", 2)
+    log = MemoryChannelLog(max_len=10, ttl=0.05)
+    log.publish("idle", b"data: x\n\n")
+    await asyncio.sleep(0.1)  # past its TTL: what is measured here
+    log.publish("busy", b"data: y\n\n")  # the second publish sweeps
+    assert list(log._channels) == ["busy"]
