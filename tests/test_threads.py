@@ -25,7 +25,9 @@ def memory_database(django_db_blocker: Any) -> Iterator[str]:
         with django_db_blocker.unblock():
             yield alias
     finally:
-        connections[alias].close()
+        raw = connections[alias].connection  # close() keeps an in-memory database open
+        if raw is not None:
+            raw.close()
         del connections[alias]
         del connections.settings[alias]
 
