@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 from django.core.exceptions import ImproperlyConfigured
@@ -18,7 +19,7 @@ from django_streaming.views import (
     error_response,
 )
 
-from .log import CHANNEL_NAME
+from .log import CHANNEL_NAME, ChannelLog
 from .subscription import subscribe
 
 __all__ = ["ChannelView"]
@@ -93,4 +94,9 @@ class ChannelView(SSEView):
                 )
         log = get_store().channel_log
         await log.head()  # a store that is down is a 503 now, not an error event later
-        return self.stream_response(subscribe(log, channels, self.last_event_id))
+        return self.stream_response(self.subscription(log, channels))
+
+    def subscription(self, log: ChannelLog, channels: list[str]) -> AsyncIterator[bytes]:
+        """The stream of what is published to ``channels``, replayed from ``last_event_id``.
+        Wrap it to end a subscriber's stream early, say."""
+        return subscribe(log, channels, self.last_event_id)

@@ -4,9 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -15,26 +12,11 @@ import pytest
 
 from django_streaming.channels.log import Cursor
 from tests.integration.test_resumable_servers import Worker, worker
+from tests.support.commands import manage_publish
 from tests.support.reader import StreamReader, data_of
 from tests.support.redis_servers import private_redis, shared_redis, unique_prefix
-from tests.support.servers import ROOT
 
 pytestmark = pytest.mark.redis
-
-
-def manage_publish(
-    redis_url: str, prefix: str, *arguments: str
-) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "TEST_REDIS_URL": redis_url,
-        "TEST_REDIS_PREFIX": prefix,
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "django", "publish", *arguments],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
 
 
 @contextmanager

@@ -3,11 +3,13 @@ channels are refused."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from django.http import HttpRequest
 
 from django_streaming import ChannelView
+from django_streaming.channels.log import ChannelLog
 
 
 class TestChannels(ChannelView):
@@ -32,3 +34,16 @@ class OrderChannel(ChannelView):
 class NotANameChannel(ChannelView):
     def get_channels(self, request: HttpRequest, *args: Any, **kwargs: Any) -> list[str]:
         return [42]  # type: ignore[list-item]  # what a view might wrongly return
+
+
+class EndingChannels(TestChannels):
+    """Ends each stream after ``?events=N`` events, as a proxy that drops idle connections
+    would: the client reconnects with its cursor."""
+
+    async def subscription(self, log: ChannelLog, channels: list[str]) -> AsyncIterator[bytes]:
+        left = int(self.request.GET.get("events", "2"))
+        async for chunk in super().subscription(log, channels):
+            yield chunk
+            left -= chunk.count(b"\ndata:") + chunk.startswith(b"data:")
+            if left <= 0:
+                return

@@ -44,4 +44,5 @@ urlpatterns = [
     path("channels/news/", channels.NewsChannel.as_view()),
     path("channels/order/<int:pk>/", channels.OrderChannel.as_view()),
     path("channels/not-a-name/", channels.NotANameChannel.as_view()),
+    path("channels/ending/", channels.EndingChannels.as_view()),
 ]
