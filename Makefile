@@ -28,10 +28,15 @@ $(BIOME): $(JS)/package.json
 
 install: $(STAMP) $(BIOME)
 
+# Background jobs: with REDIS_URL, a db_worker process beside the server (as in production);
+# without, the server runs the worker in a thread of its own (channels in its memory).
 demo: $(STAMP)
 	cd example_project && ../$(BIN)/python manage.py migrate --noinput
 	@echo "Serving the example project at http://127.0.0.1:8000/  (Ctrl+C stops it)"
-	cd example_project && exec ../$(BIN)/uvicorn example_project.asgi:application --host 127.0.0.1 --port 8000 --timeout-graceful-shutdown 1
+	cd example_project && trap 'kill 0' EXIT && \
+	  if [ -n "$$REDIS_URL" ]; then ../$(BIN)/python manage.py db_worker --no-reload & fi && \
+	  ../$(BIN)/uvicorn example_project.asgi:application --host 127.0.0.1 --port 8000 \
+	    --timeout-graceful-shutdown 1
 
 lint: $(STAMP) $(BIOME)
 	$(BIN)/ruff check .

@@ -91,6 +91,8 @@ class SSEView(View):
     response_class: ClassVar[type[SSEResponse]] = SSEResponse
     #: Run the generator apart from the response, resumable and stoppable through the store.
     resumable: ClassVar[bool] = False
+    #: Whether the handlers return coroutines (they read the store): ASGI only.
+    handlers_are_async: ClassVar[bool] = False
     #: Seconds a resumable generation may run; the ``MAX_DURATION`` setting by default.
     max_duration: ClassVar[float | FromSettings] = FROM_SETTINGS
     #: What this URL does; set by ``urls()``.
@@ -106,14 +108,19 @@ class SSEView(View):
             getattr(cls, name) for name in cls.http_method_names if name != "options"
         ]
         on_loop = all(_is_ours(method) for method in methods)
-        if not cls.resumable and not on_loop:
+        needs_the_loop = cls.resumable or cls.handlers_are_async
+        if not needs_the_loop and not on_loop:
             return view
 
         async def async_view(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-            if cls.resumable and not isinstance(request, ASGIRequest):
+            if needs_the_loop and not isinstance(request, ASGIRequest):
                 raise ImproperlyConfigured(
-                    f"{cls.__name__} is resumable: its generation outlives the request, which "
-                    "needs an ASGI server (uvicorn, daphne, hypercorn, granian)."
+                    f"{cls.__name__} needs an ASGI server (uvicorn, daphne, hypercorn, granian): "
+                    + (
+                        "its generation outlives the request."
+                        if cls.resumable
+                        else "each of its streams waits on the event loop."
+                    )
                 )
             response = (
                 view(request, *args, **kwargs)
@@ -124,7 +131,7 @@ class SSEView(View):
             return await response if inspect.isawaitable(response) else response
 
         wrapper = functools.update_wrapper(async_view, view)
-        if not cls.resumable:
+        if not needs_the_loop:
             # Where the request is already in a thread (django_streaming.asgi), this view
             # runs there as it is, rather than going back to the event loop.
             wrapper.sync_view = view  # type: ignore[attr-defined]

@@ -192,8 +192,12 @@ async def test_redis_down_is_store_unavailable_for_every_call() -> None:
 
 @pytest.mark.redis
 async def test_redis_one_connection_serves_many_subscribers_and_channels() -> None:
-    with override_settings(DJANGO_STREAMING={"CHANNELS": {}}):
-        store = RedisStore(url=shared_redis(), prefix=unique_prefix())
+    with private_redis() as redis, override_settings(DJANGO_STREAMING={"CHANNELS": {}}):
+        store = RedisStore(url=redis.url, prefix=unique_prefix())
+        await one_connection_for_all(store)
+
+
+async def one_connection_for_all(store: RedisStore) -> None:
     log = store.channel_log
     streams = [subscribe(log, [f"c{n % 3}", "all"], None) for n in range(6)]
     for stream in streams:
@@ -366,3 +370,15 @@ async def test_expired_channels_are_swept_as_publishing_goes_on(
     await asyncio.sleep(0.1)  # past its TTL: what is measured here
     log.publish("busy", b"data: y\n\n")  # the second publish sweeps
     assert list(log._channels) == ["busy"]
+
+
+async def test_with_history_a_new_subscriber_first_gets_what_is_kept() -> None:
+    log = MemoryChannelLog(max_len=2, ttl=60)
+    for number in range(3):  # the first is no longer kept
+        log.publish("job", f"data: {number}\n\n".encode())
+    log.publish("other", b"data: not this\n\n")
+    stream = subscribe(log, ["job"], None, history=True)
+    assert events(await next_chunk(stream)) == [("message", "1"), ("message", "2")]
+    log.publish("job", b"data: 3\n\n")
+    assert events(await next_chunk(stream)) == [("message", "3")]
+    await stream.aclose()

@@ -253,3 +253,19 @@ def test_a_cursor_that_cannot_be_one_is_a_400(server: RunningServer) -> None:
 @pytest.mark.parametrize("value", ["", "e", "e.1", "e.zz.1", "e.1.zz", ".1.1"])
 def test_what_is_not_a_cursor_parses_to_none(value: str) -> None:
     assert Cursor.parse(value) is None
+
+
+def test_channels_under_django_streaming_asgi(token: str) -> None:
+    """Its handlers return coroutines: never run as a sync view in the request's thread."""
+    from django_streaming.asgi import get_asgi_application
+
+    with uvicorn_server(app=get_asgi_application()) as server:
+        url = f"{server.url}/channels/?channel={token}"
+        with httpx.stream("GET", url, timeout=10) as response:
+            assert response.status_code == 200
+            reader = StreamReader(response)
+            subscribed(reader)
+            publish(token, "through our handler")
+            assert data_of(reader.until(lambda result: len(result.events) == 1)) == [
+                "through our handler"
+            ]

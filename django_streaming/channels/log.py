@@ -78,7 +78,7 @@ class Head:
 
 @dataclass(frozen=True)
 class Replay:
-    """What a reconnecting subscriber missed, in order, or ``lost`` when some of it is gone."""
+    """What a reconnecting subscriber missed, in order, and whether some of it is gone."""
 
     entries: list[Entry]
     lost: bool
@@ -137,6 +137,7 @@ class ChannelLog(Protocol):
         ...
 
     async def replay(self, channels: Sequence[str], after: int, until: int, since: int) -> Replay:
-        """The entries of ``channels`` numbered ``after < seq <= until``, in order, or lost
-        when some may be gone: trimmed, or expired in a channel since ``since``."""
+        """The entries of ``channels`` numbered ``after < seq <= until`` that are kept, in
+        order, and ``lost`` when some may be gone: trimmed, or expired in a channel since
+        ``since``."""
         ...

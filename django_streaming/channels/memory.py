@@ -98,18 +98,17 @@ class MemoryChannelLog:
 
     async def replay(self, channels: Sequence[str], after: int, until: int, since: int) -> Replay:
         entries: list[Entry] = []
+        lost = False
         with self._lock:
             for channel in channels:
                 log = self._channels.get(channel)
                 if log is None or self._expired(log):
-                    if time.time() - since >= self.ttl:
-                        return Replay([], lost=True)  # it may have expired meanwhile
+                    lost |= time.time() - since >= self.ttl  # it may have expired meanwhile
                     continue
-                if log.trimmed > after:
-                    return Replay([], lost=True)
+                lost |= log.trimmed > after
                 entries.extend(entry for entry in log.entries if after < entry.seq <= until)
         entries.sort(key=lambda entry: entry.seq)
-        return Replay(entries, lost=False)
+        return Replay(entries, lost=lost)
 
     def _forget_expired(self) -> None:
         for name in [name for name, log in self._channels.items() if self._expired(log)]:

@@ -155,20 +155,19 @@ class RedisChannelLog:
         except (RedisError, OSError) as error:
             raise StoreUnavailable(f"Redis is unavailable: {error}") from error
         entries: list[Entry] = []
+        lost = False
         rows = zip(channels, results[::3], results[1::3], results[2::3], strict=True)
         for channel, exists, trimmed, events in rows:
             if not exists:  # never written, or expired
-                if time.time() - since >= self.ttl:
-                    return Replay([], lost=True)
+                lost |= time.time() - since >= self.ttl
                 continue
-            if trimmed is not None and int(trimmed.split(b"-")[0]) > after:
-                return Replay([], lost=True)
+            lost |= trimmed is not None and int(trimmed.split(b"-")[0]) > after
             entries.extend(
                 Entry(int(entry_id.split(b"-")[0]), channel, fields[b"d"])
                 for entry_id, fields in events
             )
         entries.sort(key=lambda entry: entry.seq)
-        return Replay(entries, lost=False)
+        return Replay(entries, lost=lost)
 
 
 class _Listener:

@@ -29,10 +29,11 @@ def reset_event(head: Head, reason: str) -> bytes:
 
 
 async def subscribe(
-    log: ChannelLog, channels: Sequence[str], last_event_id: str | None
+    log: ChannelLog, channels: Sequence[str], last_event_id: str | None, *, history: bool = False
 ) -> AsyncGenerator[bytes, None]:
-    """The stream of a subscriber to ``channels`` that last got ``last_event_id`` (None: a
-    new subscriber, which gets what is published from now on)."""
+    """The stream of a subscriber to ``channels`` that last got ``last_event_id``. A new one
+    (None) gets what is published from now on, after what the channels still keep if
+    ``history``."""
     backlog: deque[Entry | None] = deque()
     waiter: asyncio.Future[None] | None = None
 
@@ -44,7 +45,11 @@ async def subscribe(
     async with log.listen(channels, deliver) as head:
         epoch, last = head.epoch, head.seq
         cursor = None if last_event_id is None else Cursor.parse(last_event_id)
-        if last_event_id is None:
+        if last_event_id is None and history:
+            kept = await log.replay(channels, 0, last, Cursor.now("", 0).time)
+            opening = f"id: {Cursor.now(epoch, last).encode()}\n\n".encode()  # as below
+            yield b"".join(entry.framed(epoch) for entry in kept.entries) + opening
+        elif last_event_id is None:
             # No event, only an id: the browser's lastEventId, should it reconnect before the
             # first event, so that it misses nothing published meanwhile.
             yield f"id: {Cursor.now(epoch, last).encode()}\n\n".encode()

@@ -6,8 +6,6 @@ import inspect
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
-from django.core.exceptions import ImproperlyConfigured
-from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponseBase
 
 from django_streaming.stores import get_store
@@ -47,6 +45,10 @@ class ChannelView(SSEView):
 
     #: The channels of every request, unless ``get_channels()`` says otherwise.
     channels: ClassVar[list[str]] = []
+    #: Whether a new subscriber (no ``Last-Event-ID``) first gets what its channels still
+    #: keep: a job's progress so far, when its page is reloaded. Otherwise it gets what is
+    #: published from the moment it connected.
+    history: ClassVar[bool] = False
 
     def get_channels(self, request: HttpRequest, *args: Any, **kwargs: Any) -> list[str]:
         """The channels this request subscribes to; the ``channels`` attribute by default."""
@@ -57,12 +59,9 @@ class ChannelView(SSEView):
         is a 403 before anything streams. Everyone may, by default."""
         return True
 
+    handlers_are_async = True
+
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-        if not isinstance(request, ASGIRequest):
-            raise ImproperlyConfigured(
-                f"{type(self).__name__} needs an ASGI server (uvicorn, daphne, hypercorn, "
-                "granian): each subscriber waits on the event loop."
-            )
         return _store_errors(self._subscribe(request, args, kwargs))
 
     async def _subscribe(
@@ -99,4 +98,4 @@ class ChannelView(SSEView):
     def subscription(self, log: ChannelLog, channels: list[str]) -> AsyncIterator[bytes]:
         """The stream of what is published to ``channels``, replayed from ``last_event_id``.
         Wrap it to end a subscriber's stream early, say."""
-        return subscribe(log, channels, self.last_event_id)
+        return subscribe(log, channels, self.last_event_id, history=self.history)

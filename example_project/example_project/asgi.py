@@ -12,6 +12,11 @@ from django_streaming.asgi import get_asgi_application  # Django's, minus a cycl
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example_project.settings")
 
 application = get_asgi_application()
+if not os.environ.get("REDIS_URL"):
+    # Channels in this process's memory: the task worker must publish from here too.
+    from jobs.worker import start_in_process
+
+    start_in_process()
 if settings.DEBUG:
     # What runserver does for static files; in production a web server or WhiteNoise does it.
     application = ASGIStaticFilesHandler(application)

@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import django
+
 from example_project.database_url import parse_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -25,7 +27,11 @@ INSTALLED_APPS = [
     "django_streaming",
     "chat",
     "demo",
+    "jobs",
+    "django_tasks_db",
 ]
+if django.VERSION < (6, 0):  # Django 6 has the tasks framework; before, its backport
+    INSTALLED_APPS.append("django_tasks")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -68,6 +74,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Background jobs: Django's tasks framework, with django-tasks-db's database backend (its
+# db_worker runs them; see jobs/worker.py).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
 DJANGO_STREAMING: dict[str, Any] = {
     "HEARTBEAT_INTERVAL": 15.0,
 }
@@ -76,7 +86,10 @@ DJANGO_STREAMING: dict[str, Any] = {
 if os.environ.get("REDIS_URL"):
     DJANGO_STREAMING["STORE"] = {
         "BACKEND": "django_streaming.stores.redis.RedisStore",
-        "OPTIONS": {"url": os.environ["REDIS_URL"]},
+        "OPTIONS": {
+            "url": os.environ["REDIS_URL"],
+            "prefix": os.environ.get("REDIS_PREFIX", "django-streaming"),
+        },
     }
 
 LOGGING = {

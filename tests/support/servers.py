@@ -170,13 +170,16 @@ EXAMPLE = ROOT / "example_project"
 
 
 @contextmanager
-def example_project_server(database: Path, tokens_per_second: float) -> Iterator[RunningServer]:
+def example_project_server(
+    database: Path, tokens_per_second: float, **extra_env: str
+) -> Iterator[RunningServer]:
     """The example project under uvicorn, on a fresh SQLite database, with the simulated model."""
     env = {
         "DJANGO_SETTINGS_MODULE": "example_project.settings",
         "EXAMPLE_DB": str(database),
         "SIMULATED_TOKENS_PER_SECOND": str(tokens_per_second),
         "CHAT_BACKEND": "simulated",
+        **extra_env,
     }
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
