@@ -63,3 +63,39 @@ def test_send_timeout_none_waits_for_the_client(settings: SettingsWrapper, token
         assert probe(token).started.wait(5)
         assert not probe(token).finished.wait(1.5)
     assert probe(token).finished.wait(10)  # the client left: now it ends
+
+
+def test_a_channel_subscriber_that_stops_reading_delays_no_other(
+    settings: SettingsWrapper, token: str
+) -> None:
+    """It is dropped after SEND_TIMEOUT; meanwhile another subscriber of the same channel gets
+    every event as it is published."""
+    import httpx
+
+    from django_streaming import publish
+    from django_streaming.channels.memory import MemoryChannelLog
+    from django_streaming.stores import get_store
+
+    settings.DJANGO_STREAMING = {**settings.DJANGO_STREAMING, "SEND_TIMEOUT": 0.5}
+    payload = "x" * 65536  # a few of these fill the slow client's window
+    with uvicorn_server(get_asgi_application()) as server:
+        url = f"{server.url}/channels/?channel={token}"
+        with (
+            client_that_never_reads(server.url, f"/channels/?channel={token}") as slow,
+            httpx.stream("GET", url, timeout=10) as response,
+        ):
+            chunks = response.iter_raw()
+            received = next(chunks)
+            while b"id: " not in received:  # the cursor comes once it is subscribed
+                received += next(chunks)
+            for number in range(200):  # more than the kernel buffers for the slow one
+                publish(token, f"{number} {payload}")
+                # Each event reaches the reading subscriber before the next is published.
+                while f"data: {number} ".encode() not in received:
+                    received = received[-100:] + next(chunks)
+            # The one that reads nothing was dropped, while still connected: one listener left.
+            log = get_store().channel_log
+            assert isinstance(log, MemoryChannelLog)
+            wait_until(lambda: len(log._listeners.get(token, ())) == 1, what="it to be dropped")
+            assert slow.fileno() != -1
+    assert server.loop_errors == []
