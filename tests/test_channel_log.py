@@ -382,3 +382,24 @@ async def test_with_history_a_new_subscriber_first_gets_what_is_kept() -> None:
     log.publish("job", b"data: 3\n\n")
     assert events(await next_chunk(stream)) == [("message", "3")]
     await stream.aclose()
+
+
+@pytest.mark.redis
+async def test_redis_a_burst_of_subscribers_and_publishes_holds_at_most_ten_connections() -> None:
+    from django_streaming.channels.redis import MAX_CONNECTIONS
+
+    with private_redis() as redis, override_settings(DJANGO_STREAMING={"CHANNELS": {}}):
+        store = RedisStore(url=redis.url, prefix=unique_prefix())
+        log = store.channel_log
+        streams = [subscribe(log, [f"c{n}", "all"], None) for n in range(300)]
+        await asyncio.gather(*(next_chunk(stream) for stream in streams))  # all at once
+        await asyncio.gather(*(log.apublish(f"c{n}", b"data: x\n\n") for n in range(300)))
+        await asyncio.gather(*(next_chunk(stream) for stream in streams))
+        observer = RedisStore(url=redis.url, prefix=store.prefix)
+        connections = len(await observer.client().client_list()) - 1  # not the observer's
+        assert connections <= MAX_CONNECTIONS
+        await observer.aclose()
+        for stream in streams:
+            await stream.aclose()
+        await store.aclose()
+        store.close()

@@ -7,7 +7,6 @@ import asyncio
 import json
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -40,19 +39,15 @@ def store_setting(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def server(store_setting: dict[str, Any]) -> Iterator[RunningServer]:
-    with override_settings(DJANGO_STREAMING={"STORE": store_setting}), uvicorn_server() as running:
+    # Two events kept per channel, for the test of a cursor behind what is kept.
+    streaming = {"STORE": store_setting, "CHANNELS": {"MAX_LEN": 2}}
+    with override_settings(DJANGO_STREAMING=streaming), uvicorn_server() as running:
         yield running
         store = get_store()
         if isinstance(store, RedisStore):  # its connections belong to the server's loop
             assert running.loop is not None
             closing = store.aclose(running.loop)
             asyncio.run_coroutine_threadsafe(closing, running.loop).result(5)
-
-
-@contextmanager
-def retention(store_setting: dict[str, Any], **channels: int) -> Iterator[None]:
-    with override_settings(DJANGO_STREAMING={"STORE": store_setting, "CHANNELS": channels}):
-        yield
 
 
 def subscribed(reader: StreamReader) -> str:
@@ -131,20 +126,17 @@ def test_a_cursor_that_is_not_ours_gets_a_reset_first(
     assert data_of(result)[1] == "live"
 
 
-def test_a_cursor_behind_what_is_kept_gets_a_reset(
-    server: RunningServer, store_setting: dict[str, Any], token: str
-) -> None:
+def test_a_cursor_behind_what_is_kept_gets_a_reset(server: RunningServer, token: str) -> None:
     url = f"{server.url}/channels/?channel={token}"
-    with retention(store_setting, MAX_LEN=2):
-        with httpx.stream("GET", url, timeout=10) as response:
-            reader = StreamReader(response)
-            subscribed(reader)
-            publish(token, "seen")
-            last = reader.until(lambda result: len(result.events) == 1).events[0].last_event_id
-        for number in range(3):  # the first of these is trimmed: it was missed
-            publish(token, f"missed {number}")
-        with httpx.stream("GET", url, headers={"Last-Event-ID": last}, timeout=10) as response:
-            result = StreamReader(response).until(lambda result: len(result.events) == 1)
+    with httpx.stream("GET", url, timeout=10) as response:
+        reader = StreamReader(response)
+        subscribed(reader)
+        publish(token, "seen")
+        last = reader.until(lambda result: len(result.events) == 1).events[0].last_event_id
+    for number in range(3):  # two are kept: the first of these was missed and is gone
+        publish(token, f"missed {number}")
+    with httpx.stream("GET", url, headers={"Last-Event-ID": last}, timeout=10) as response:
+        result = StreamReader(response).until(lambda result: len(result.events) == 1)
     assert result.events[0].type == "reset"
 
 

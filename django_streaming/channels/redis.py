@@ -28,7 +28,11 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import redis
+from redis.asyncio import BlockingConnectionPool
+from redis.asyncio import Redis as AsyncRedis
 from redis.asyncio.client import PubSub
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from django_streaming.conf import get_config
@@ -59,6 +63,12 @@ redis.call('PEXPIRE', KEYS[4], ARGV[3])
 redis.call('PUBLISH', ARGV[4], seq .. ' ' .. ARGV[1])
 return seq
 """
+#: Connections to Redis per event loop for channels, whatever the number of subscribers and
+#: channels: the pub/sub one, and the rest for publishing, replays and cursors (a request waits
+#: for one rather than opening more).
+MAX_CONNECTIONS = 10
+#: Seconds a request for a connection waits when all are busy.
+CONNECTION_WAIT = 5.0
 #: Seconds between attempts to subscribe again after the connection to Redis was lost.
 RECONNECT_DELAYS = (0.05, 0.1, 0.2, 0.5, 1.0)
 
@@ -76,6 +86,24 @@ class RedisChannelLog:
         self._listeners: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Listener] = (
             weakref.WeakKeyDictionary()
         )
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncRedis] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def client(self) -> AsyncRedis:
+        """The running loop's client for channels: at most ``MAX_CONNECTIONS`` connections."""
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            pool = BlockingConnectionPool.from_url(
+                self.store.url,
+                max_connections=MAX_CONNECTIONS,
+                timeout=CONNECTION_WAIT,
+                socket_connect_timeout=self.store.connect_timeout,
+                retry=Retry(NoBackoff(), 1),
+            )
+            client = self._clients[loop] = AsyncRedis.from_pool(pool)  # closes it with itself
+        return client
 
     def key(self, channel: str) -> str:
         return f"{self.store.prefix}:channel:{channel}"
@@ -95,7 +123,7 @@ class RedisChannelLog:
     async def apublish(self, channel: str, body: bytes) -> int:
         keys, arguments = self._arguments(channel, body)
         try:
-            return int(await self.store.client().eval(_PUBLISH, len(keys), *keys, *arguments))
+            return int(await self.client().eval(_PUBLISH, len(keys), *keys, *arguments))
         except (RedisError, OSError) as error:
             raise StoreUnavailable(f"Redis is unavailable: {error}") from error
 
@@ -114,15 +142,22 @@ class RedisChannelLog:
                 self._sync.close()
                 self._sync = None
 
+    def loops(self) -> set[asyncio.AbstractEventLoop]:
+        """The event loops that have connections of this log's."""
+        return set(self._clients) | set(self._listeners)
+
     async def aclose(self, loop: asyncio.AbstractEventLoop) -> None:
         """Close the pub/sub connection of ``loop``'s subscribers, who are all gone."""
         listener = self._listeners.pop(loop, None)
         if listener is not None:
             await listener.aclose()
+        client = self._clients.pop(loop, None)
+        if client is not None:
+            await client.aclose()
 
     async def head(self) -> Head:
         try:
-            client = self.store.client()
+            client = self.client()
             await client.set(self._epoch_key, secrets.token_urlsafe(6), nx=True)
             epoch, seq = await client.mget(self._epoch_key, self._seq_key)
         except (RedisError, OSError) as error:
@@ -146,7 +181,7 @@ class RedisChannelLog:
         if after >= until:
             return Replay([], lost=False)
         try:
-            async with self.store.client().pipeline(transaction=False) as pipe:
+            async with self.client().pipeline(transaction=False) as pipe:
                 for channel in channels:
                     pipe.exists(self.key(channel))
                     pipe.get(self.key(channel) + ":trimmed")
@@ -182,6 +217,8 @@ class _Listener:
         self.task: asyncio.Task[None] | None = None
         self.catching_up = False  # resubscribed after a lost connection: confirmations pending
         self.reconnects = 0  # attempts since the connection was lost
+        self.subscribing = asyncio.Lock()
+        self.closing: set[asyncio.Future[Any]] = set()
 
     async def add(self, channels: Sequence[str], deliver: Deliver) -> None:
         for channel in channels:
@@ -189,12 +226,13 @@ class _Listener:
         new = [channel for channel in channels if channel not in self.subscribed]
         waiting = [self._subscription(channel) for channel in channels]
         try:
-            if self.pubsub is None:
-                self.pubsub = self.log.store.client().pubsub()
-            if new:
-                await self.pubsub.subscribe(*(self.log.key(channel) for channel in new))
-            if self.task is None:
-                self.task = asyncio.get_running_loop().create_task(self._read())
+            async with self.subscribing:  # one SUBSCRIBE at a time, on the one connection
+                if self.pubsub is None:
+                    self.pubsub = self.log.client().pubsub()
+                if new:
+                    await self.pubsub.subscribe(*(self.log.key(channel) for channel in new))
+                if self.task is None:
+                    self.task = asyncio.get_running_loop().create_task(self._read())
             await asyncio.wait_for(asyncio.gather(*waiting), self.log.store.connect_timeout)
         except (RedisError, OSError, TimeoutError) as error:
             self.remove(channels, deliver)
@@ -228,13 +266,15 @@ class _Listener:
         if pubsub is not None:
             with contextlib.suppress(RedisError, OSError):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
+        if self.closing:  # the last subscriber's leaving started closing its connection
+            await asyncio.wait(self.closing)
 
     def _close(self, *, in_background: bool = True) -> None:
         if self.task is not None:
             self.task.cancel()
             self.task = None
         if self.pubsub is not None and in_background:
-            _in_background(self.pubsub.aclose())  # type: ignore[no-untyped-call]
+            self.closing.add(_in_background(self.pubsub.aclose()))  # type: ignore[no-untyped-call]
         self.pubsub = None
         self.subscribed.clear()
 
@@ -266,7 +306,7 @@ class _Listener:
                 await asyncio.sleep(delay)
                 with contextlib.suppress(RedisError, OSError):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
-                pubsub = self.pubsub = self.log.store.client().pubsub()
+                pubsub = self.pubsub = self.log.client().pubsub()
                 self.subscribed = {}
                 channels = list(self.delivers)
                 for channel in channels:
@@ -295,13 +335,14 @@ class _Listener:
 _background: set[asyncio.Future[Any]] = set()
 
 
-def _in_background(work: Any) -> None:
+def _in_background(work: Any) -> asyncio.Future[Any]:
     """Run ``work`` (an unsubscribe, a close) without waiting: errors mean the connection is
     gone anyway."""
-    future = asyncio.ensure_future(work)
+    future: asyncio.Future[Any] = asyncio.ensure_future(work)
     _background.add(future)
     future.add_done_callback(_background.discard)
     future.add_done_callback(_ignore_errors)
+    return future
 
 
 def _ignore_errors(future: asyncio.Future[Any]) -> None:

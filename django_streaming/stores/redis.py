@@ -171,9 +171,11 @@ class RedisStore(StreamStore):
         return client
 
     def close(self) -> None:
+        loops = set(self._clients)
         if "channel_log" in self.__dict__:
             self.channel_log.close()
-        for loop in list(self._clients):
+            loops |= self.channel_log.loops()
+        for loop in loops:
             if loop.is_running():
                 asyncio.run_coroutine_threadsafe(self.aclose(loop), loop)
 

@@ -7,9 +7,13 @@ as a process of its own instead, as in production (``make demo`` does either).
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 
 from django.utils.crypto import get_random_string
+
+logger = logging.getLogger(__name__)
 
 
 def start_in_process() -> threading.Thread:
@@ -26,6 +30,14 @@ def start_in_process() -> threading.Thread:
         worker_id=f"in-process-{get_random_string(8)}",
         excluded_queue_names=[],
     )
-    thread = threading.Thread(target=worker.run, name="db_worker", daemon=True)
+    def run_for_ever() -> None:
+        while True:
+            try:
+                worker.run()
+            except Exception:  # a locked SQLite database, say: the next round may do better
+                logger.exception("The in-process task worker failed; it starts again.")
+                time.sleep(1)
+
+    thread = threading.Thread(target=run_for_ever, name="db_worker", daemon=True)
     thread.start()
     return thread
