@@ -30,6 +30,7 @@ def start_in_process() -> threading.Thread:
         worker_id=f"in-process-{get_random_string(8)}",
         excluded_queue_names=[],
     )
+
     def run_for_ever() -> None:
         while True:
             try:
