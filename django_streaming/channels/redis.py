@@ -231,12 +231,15 @@ class _Listener:
                     self.pubsub = self.log.client().pubsub()
                 if new:
                     await self.pubsub.subscribe(*(self.log.key(channel) for channel in new))
-                if self.task is None:
-                    self.task = asyncio.get_running_loop().create_task(self._read())
+                self._start_reading()
             await asyncio.wait_for(asyncio.gather(*waiting), self.log.store.connect_timeout)
         except (RedisError, OSError, TimeoutError) as error:
             self.remove(channels, deliver)
             raise StoreUnavailable(f"Redis is unavailable: {error}") from error
+
+    def _start_reading(self) -> None:
+        if self.task is None:  # once subscribed: listen() needs a subscription
+            self.task = asyncio.get_running_loop().create_task(self._read())
 
     def _subscription(self, channel: str) -> asyncio.Future[None]:
         future = self.subscribed.get(channel)
@@ -274,7 +277,9 @@ class _Listener:
             self.task.cancel()
             self.task = None
         if self.pubsub is not None and in_background:
-            self.closing.add(_in_background(self.pubsub.aclose()))  # type: ignore[no-untyped-call]
+            closing = _in_background(self.pubsub.aclose())  # type: ignore[no-untyped-call]
+            self.closing.add(closing)
+            closing.add_done_callback(self.closing.discard)
         self.pubsub = None
         self.subscribed.clear()
 
