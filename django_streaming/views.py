@@ -200,15 +200,23 @@ class SSEView(View):
         return super().dispatch(request, *args, **kwargs)
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> ViewResult:
+        refused = self.read_last_event_id(request)
+        if refused is not None:
+            return refused
+        if self.resumable:
+            return _store_errors(self._start_or_resume(request, args, kwargs))
+        return self.stream_response(self.stream(request, *args, **kwargs))
+
+    def read_last_event_id(self, request: HttpRequest) -> JsonResponse | None:
+        """Set ``self.last_event_id`` from the request, or refuse one that no stream of ours
+        could have sent (a 400)."""
         last_event_id = _last_event_id(request)
         if last_event_id is not None:
             problem = _last_event_id_problem(last_event_id)
             if problem:
                 return error_response(400, "invalid_last_event_id", problem)
         self.last_event_id = last_event_id
-        if self.resumable:
-            return _store_errors(self._start_or_resume(request, args, kwargs))
-        return self.stream_response(self.stream(request, *args, **kwargs))
+        return None
 
     def head(self, request: HttpRequest, *args: Any, **kwargs: Any) -> ViewResult:
         # What View.setup() would otherwise store on each view, as ``self.head = self.get``:

@@ -126,8 +126,9 @@ async def test_a_cursor_ahead_of_the_log_or_past_a_trim_gets_a_reset() -> None:
     await stream.aclose()
 
 
-async def test_an_interrupted_feed_is_caught_up_from_the_log() -> None:
-    log = MemoryChannelLog(max_len=100, ttl=60)
+def deliveries_of(log: MemoryChannelLog) -> list[Callable[[Entry | None], None]]:
+    """The deliver callbacks of the subscribers that listen to ``log`` from now on, for a
+    test to hand them what the feed would."""
     delivers: list[Callable[[Entry | None], None]] = []
     original = log.listen
 
@@ -136,6 +137,12 @@ async def test_an_interrupted_feed_is_caught_up_from_the_log() -> None:
         return original(channels, deliver)
 
     log.listen = spying  # type: ignore[method-assign]
+    return delivers
+
+
+async def test_an_interrupted_feed_is_caught_up_from_the_log() -> None:
+    log = MemoryChannelLog(max_len=100, ttl=60)
+    delivers = deliveries_of(log)
     stream = subscribe(log, ["x"], None)
     await next_chunk(stream)
     with log._lock:  # published while the feed was down: only the log has it
@@ -303,14 +310,7 @@ async def test_redis_a_subscriber_catches_up_after_redis_py_reconnects_on_its_ow
 
 async def test_a_live_event_already_replayed_is_not_sent_twice() -> None:
     log = MemoryChannelLog(max_len=100, ttl=60)
-    delivers: list[Callable[[Entry | None], None]] = []
-    original = log.listen
-
-    def spying(channels: Any, deliver: Callable[[Entry | None], None]) -> Any:
-        delivers.append(deliver)
-        return original(channels, deliver)
-
-    log.listen = spying  # type: ignore[method-assign]
+    delivers = deliveries_of(log)
     head = await log.head()
     log.publish("x", b"data: once\n\n")
     stream = subscribe(log, ["x"], Cursor.now(head.epoch, head.seq).encode())

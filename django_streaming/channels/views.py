@@ -11,8 +11,6 @@ from django.http import HttpRequest, HttpResponseBase
 from django_streaming.stores import get_store
 from django_streaming.views import (
     SSEView,
-    _last_event_id,
-    _last_event_id_problem,
     _store_errors,
     error_response,
 )
@@ -67,12 +65,9 @@ class ChannelView(SSEView):
     async def _subscribe(
         self, request: HttpRequest, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> HttpResponseBase:
-        last_event_id = _last_event_id(request)
-        if last_event_id is not None:
-            problem = _last_event_id_problem(last_event_id)
-            if problem:
-                return error_response(400, "invalid_last_event_id", problem)
-        self.last_event_id = last_event_id
+        refused = self.read_last_event_id(request)
+        if refused is not None:
+            return refused
         channels = list(dict.fromkeys(self.get_channels(request, *args, **kwargs)))
         if not channels:
             return error_response(400, "no_channels", "This stream has no channels to read.")

@@ -133,6 +133,24 @@ def test_progress_page_streams(browser: Browser, example_server: RunningServer) 
         assert response.headers["content-type"].startswith("text/event-stream")
 
 
+def test_a_job_page_shows_the_progress_live_and_after_a_reload(
+    browser: Browser, example_server: RunningServer
+) -> None:
+    page = new_page(browser, example_server)
+    page.goto("/jobs/")
+    page.get_by_role("button", name="Start a job").click()
+    page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]{36}/$"))
+    steps = page.get_by_role("list", name="Steps").get_by_role("listitem")
+    expect(steps.first).to_have_text("Started.")
+    expect(page.get_by_role("status")).to_have_text("Done: 20 reports imported.", timeout=20_000)
+    expect(steps).to_have_count(21)
+    assert page.locator("progress").evaluate("bar => bar.value === bar.max && bar.max === 20")
+    page.reload()  # the job so far comes back from the channel
+    expect(page.get_by_role("status")).to_have_text("Done: 20 reports imported.")
+    expect(steps).to_have_count(21)
+    expect(steps.last).to_have_text("Imported report-20.csv")
+
+
 def test_screenshot_script_exists() -> None:
     assert (ROOT / "docs" / "screenshot.py").is_file()
     assert Path(ROOT / "docs" / "chat.png").is_file()
