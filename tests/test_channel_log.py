@@ -4,7 +4,9 @@ trimming, expiry, a subscriber that falls behind, Redis going away and coming ba
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from io import StringIO
 from typing import Any
 
@@ -36,6 +38,18 @@ async def log(request: pytest.FixtureRequest) -> AsyncIterator[ChannelLog]:
         await store.aclose()
 
 
+@asynccontextmanager
+async def redis_channels(url: str, **options: Any) -> AsyncIterator[RedisStore]:
+    """A Redis store with the default channel retention, closed however the test ends."""
+    with override_settings(DJANGO_STREAMING={"CHANNELS": {}}):
+        store = RedisStore(url=url, prefix=unique_prefix(), **options)
+    try:
+        yield store
+    finally:
+        await store.aclose()
+        store.close()
+
+
 async def next_chunk(stream: AsyncIterator[bytes]) -> bytes:
     return await asyncio.wait_for(anext(stream), 5)
 
@@ -50,7 +64,7 @@ async def test_replay_is_in_order_across_channels_and_bounded(log: ChannelLog) -
     await log.apublish("b", b"data: 2\n\n")
     third = await log.apublish("a", b"data: 3\n\n")
     await log.apublish("c", b"data: not asked for\n\n")
-    replay = await log.replay(["a", "b"], head.seq, third, Cursor.now("", 0).time)
+    replay = await log.replay(["a", "b"], head.seq, third, int(time.time()))
     assert not replay.lost
     assert [entry.body for entry in replay.entries] == [
         b"data: 1\n\n",
@@ -72,7 +86,7 @@ async def test_a_trimmed_channel_is_lost_to_a_cursor_before_the_trim(log: Channe
 
 async def test_a_channel_missing_for_longer_than_its_ttl_may_have_expired(log: ChannelLog) -> None:
     now = await log.head()
-    recent = Cursor.now("", 0).time
+    recent = int(time.time())
     assert not (await log.replay(["never"], 0, now.seq + 1, recent)).lost
     assert (await log.replay(["never"], 0, now.seq + 1, recent - 61)).lost
 
@@ -115,7 +129,7 @@ async def test_a_subscriber_that_falls_behind_is_dropped(monkeypatch: pytest.Mon
 async def test_a_cursor_ahead_of_the_log_or_past_a_trim_gets_a_reset() -> None:
     log = MemoryChannelLog(max_len=1, ttl=60)
     head = await log.head()
-    ahead = Cursor(head.epoch, head.seq + 100, Cursor.now("", 0).time).encode()
+    ahead = Cursor(head.epoch, head.seq + 100, int(time.time())).encode()
     stream = subscribe(log, ["x"], ahead)
     assert events(await next_chunk(stream))[0][0] == "reset"
     await stream.aclose()
@@ -167,41 +181,38 @@ async def test_apublish_and_the_command_on_the_memory_store() -> None:
 
 @pytest.mark.redis
 async def test_redis_down_is_store_unavailable_for_every_call() -> None:
-    with override_settings(DJANGO_STREAMING={"CHANNELS": {}}):
-        store = RedisStore(url="redis://127.0.0.1:1/0", prefix=unique_prefix(), connect_timeout=0.5)
+    async with redis_channels("redis://127.0.0.1:1/0", connect_timeout=0.5) as store:
         log = store.channel_log
-    with pytest.raises(StoreUnavailable):
-        log.publish("x", b"data: x\n\n")
-    with pytest.raises(StoreUnavailable):
-        await log.apublish("x", b"data: x\n\n")
-    with pytest.raises(StoreUnavailable):
-        await log.head()
-    with pytest.raises(StoreUnavailable):
-        await log.replay(["x"], 0, 10, 0)
-    with pytest.raises(StoreUnavailable):
-        async with log.listen(["x"], lambda entry: None):
-            pass  # pragma: no cover - never entered
-    with (
-        override_settings(
-            DJANGO_STREAMING={
-                "STORE": {
-                    "BACKEND": "django_streaming.stores.redis.RedisStore",
-                    "OPTIONS": {"url": "redis://127.0.0.1:1/0"},
+        with pytest.raises(StoreUnavailable):
+            log.publish("x", b"data: x\n\n")
+        with pytest.raises(StoreUnavailable):
+            await log.apublish("x", b"data: x\n\n")
+        with pytest.raises(StoreUnavailable):
+            await log.head()
+        with pytest.raises(StoreUnavailable):
+            await log.replay(["x"], 0, 10, 0)
+        with pytest.raises(StoreUnavailable):
+            async with log.listen(["x"], lambda entry: None):
+                pass  # pragma: no cover - never entered
+        with (
+            override_settings(
+                DJANGO_STREAMING={
+                    "STORE": {
+                        "BACKEND": "django_streaming.stores.redis.RedisStore",
+                        "OPTIONS": {"url": "redis://127.0.0.1:1/0"},
+                    }
                 }
-            }
-        ),
-        pytest.raises(CommandError, match="Redis is unavailable"),
-    ):
-        call_command("publish", "x", "y")
-    store.close()
-    await store.aclose()
+            ),
+            pytest.raises(CommandError, match="Redis is unavailable"),
+        ):
+            call_command("publish", "x", "y")
 
 
 @pytest.mark.redis
 async def test_redis_one_connection_serves_many_subscribers_and_channels() -> None:
-    with private_redis() as redis, override_settings(DJANGO_STREAMING={"CHANNELS": {}}):
-        store = RedisStore(url=redis.url, prefix=unique_prefix())
-        await one_connection_for_all(store)
+    with private_redis() as redis:
+        async with redis_channels(redis.url) as store:
+            await one_connection_for_all(store)
 
 
 async def one_connection_for_all(store: RedisStore) -> None:
@@ -225,27 +236,22 @@ async def one_connection_for_all(store: RedisStore) -> None:
     assert events(await next_chunk(streams[3])) == [("message", "c0")]
     for stream in streams[3:]:
         await stream.aclose()
-    await store.aclose()
-    store.close()
 
 
 @pytest.mark.redis
 async def test_redis_a_subscriber_catches_up_after_redis_restarts(token: str) -> None:
     with private_redis(persistent=True) as redis:
-        with override_settings(DJANGO_STREAMING={"CHANNELS": {}}):
-            store = RedisStore(url=redis.url, prefix=unique_prefix(), connect_timeout=0.5)
-        log = store.channel_log
-        stream = subscribe(log, [token], None)
-        await next_chunk(stream)
-        redis.stop()
-        redis.start()
-        # Published whether or not the listener has noticed the restart yet: either it gets
-        # the event live, or it catches up from the log once it is subscribed again.
-        await log.apublish(token, b"data: after\n\n")
-        assert events(await next_chunk(stream)) == [("message", "after")]
-        await stream.aclose()
-        await store.aclose()
-        store.close()
+        async with redis_channels(redis.url, connect_timeout=0.5) as store:
+            log = store.channel_log
+            stream = subscribe(log, [token], None)
+            await next_chunk(stream)
+            redis.stop()
+            redis.start()
+            # Published whether or not the listener has noticed the restart yet: either it gets
+            # the event live, or it catches up from the log once it is subscribed again.
+            await log.apublish(token, b"data: after\n\n")
+            assert events(await next_chunk(stream)) == [("message", "after")]
+            await stream.aclose()
 
 
 @pytest.mark.redis
@@ -254,33 +260,30 @@ async def test_redis_a_subscriber_outlives_redis_being_down(token: str, persiste
     """Down long enough for the listener to see it: it subscribes again once Redis is back,
     and the subscriber catches up (or, with its events gone, gets a reset first)."""
     with private_redis(persistent=persistent) as redis:
-        with override_settings(DJANGO_STREAMING={"CHANNELS": {}}):
-            store = RedisStore(url=redis.url, prefix=unique_prefix(), connect_timeout=0.5)
-        log = store.channel_log
-        stream = subscribe(log, [token], None)
-        await next_chunk(stream)
-        listener = log._listeners[asyncio.get_running_loop()]
-        redis.stop()
+        async with redis_channels(redis.url, connect_timeout=0.5) as store:
+            log = store.channel_log
+            stream = subscribe(log, [token], None)
+            await next_chunk(stream)
+            listener = log._listeners[asyncio.get_running_loop()]
+            redis.stop()
 
-        async def noticed() -> bool:
-            return bool(listener.catching_up)
+            async def noticed() -> bool:
+                return bool(listener.catching_up)
 
-        await until(noticed, "the listener to notice Redis is gone")
+            await until(noticed, "the listener to notice Redis is gone")
 
-        async def failed_to_resubscribe() -> bool:
-            return bool(listener.reconnects >= 2)  # the first attempt found Redis still down
+            async def failed_to_resubscribe() -> bool:
+                return bool(listener.reconnects >= 2)  # the first attempt found Redis still down
 
-        await until(failed_to_resubscribe, "an attempt to subscribe again")
-        redis.start()
-        await log.apublish(token, b"data: after\n\n")
-        chunks = b""
-        while b"after" not in chunks:
-            chunks += await next_chunk(stream)
-        kinds = [kind for kind, _ in events(chunks)]
-        assert kinds == (["message"] if persistent else ["reset", "message"])
-        await stream.aclose()
-        await store.aclose()
-        store.close()
+            await until(failed_to_resubscribe, "an attempt to subscribe again")
+            redis.start()
+            await log.apublish(token, b"data: after\n\n")
+            chunks = b""
+            while b"after" not in chunks:
+                chunks += await next_chunk(stream)
+            kinds = [kind for kind, _ in events(chunks)]
+            assert kinds == (["message"] if persistent else ["reset", "message"])
+            await stream.aclose()
 
 
 @pytest.mark.redis
@@ -289,23 +292,20 @@ async def test_redis_a_subscriber_catches_up_after_redis_py_reconnects_on_its_ow
 ) -> None:
     """Redis closes the pub/sub connection and redis-py reconnects at once, subscribing
     again by itself: what was published in between still reaches the subscriber."""
-    with override_settings(DJANGO_STREAMING={"CHANNELS": {}}):
-        store = RedisStore(url=shared_redis(), prefix=unique_prefix())
-    log = store.channel_log
-    stream = subscribe(log, [token], None)
-    await next_chunk(stream)
-    observer = RedisStore(url=shared_redis(), prefix=store.prefix)
-    listener = log._listeners[asyncio.get_running_loop()]
-    assert listener.pubsub is not None
-    assert listener.pubsub.connection is not None
-    host, port = listener.pubsub.connection._writer.get_extra_info("sockname")[:2]
-    await observer.client().client_kill(f"{host}:{port}")
-    await log.apublish(token, b"data: meanwhile\n\n")
-    assert events(await next_chunk(stream)) == [("message", "meanwhile")]
-    await stream.aclose()
-    await observer.aclose()
-    await store.aclose()
-    store.close()
+    async with redis_channels(shared_redis()) as store:
+        log = store.channel_log
+        stream = subscribe(log, [token], None)
+        await next_chunk(stream)
+        observer = RedisStore(url=shared_redis(), prefix=store.prefix)
+        listener = log._listeners[asyncio.get_running_loop()]
+        assert listener.pubsub is not None
+        assert listener.pubsub.connection is not None
+        host, port = listener.pubsub.connection._writer.get_extra_info("sockname")[:2]
+        await observer.client().client_kill(f"{host}:{port}")
+        await log.apublish(token, b"data: meanwhile\n\n")
+        assert events(await next_chunk(stream)) == [("message", "meanwhile")]
+        await stream.aclose()
+        await observer.aclose()
 
 
 async def test_a_live_event_already_replayed_is_not_sent_twice() -> None:
@@ -388,18 +388,16 @@ async def test_with_history_a_new_subscriber_first_gets_what_is_kept() -> None:
 async def test_redis_a_burst_of_subscribers_and_publishes_holds_at_most_ten_connections() -> None:
     from django_streaming.channels.redis import MAX_CONNECTIONS
 
-    with private_redis() as redis, override_settings(DJANGO_STREAMING={"CHANNELS": {}}):
-        store = RedisStore(url=redis.url, prefix=unique_prefix())
-        log = store.channel_log
-        streams = [subscribe(log, [f"c{n}", "all"], None) for n in range(300)]
-        await asyncio.gather(*(next_chunk(stream) for stream in streams))  # all at once
-        await asyncio.gather(*(log.apublish(f"c{n}", b"data: x\n\n") for n in range(300)))
-        await asyncio.gather(*(next_chunk(stream) for stream in streams))
-        observer = RedisStore(url=redis.url, prefix=store.prefix)
-        connections = len(await observer.client().client_list()) - 1  # not the observer's
-        assert connections <= MAX_CONNECTIONS
-        await observer.aclose()
-        for stream in streams:
-            await stream.aclose()
-        await store.aclose()
-        store.close()
+    with private_redis() as redis:
+        async with redis_channels(redis.url) as store:
+            log = store.channel_log
+            streams = [subscribe(log, [f"c{n}", "all"], None) for n in range(300)]
+            await asyncio.gather(*(next_chunk(stream) for stream in streams))  # all at once
+            await asyncio.gather(*(log.apublish(f"c{n}", b"data: x\n\n") for n in range(300)))
+            await asyncio.gather(*(next_chunk(stream) for stream in streams))
+            observer = RedisStore(url=redis.url, prefix=store.prefix)
+            connections = len(await observer.client().client_list()) - 1  # not the observer's
+            assert connections <= MAX_CONNECTIONS
+            await observer.aclose()
+            for stream in streams:
+                await stream.aclose()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import time
 from collections import deque
 from collections.abc import AsyncGenerator, Sequence
 
@@ -46,7 +47,7 @@ async def subscribe(
         epoch, last = head.epoch, head.seq
         cursor = None if last_event_id is None else Cursor.parse(last_event_id)
         if last_event_id is None and history:
-            kept = await log.replay(channels, 0, last, Cursor.now("", 0).time)
+            kept = await log.replay(channels, 0, last, int(time.time()))
             opening = f"id: {Cursor.now(epoch, last).encode()}\n\n".encode()  # as below
             yield b"".join(entry.framed(epoch) for entry in kept.entries) + opening
         elif last_event_id is None:
@@ -73,7 +74,7 @@ async def subscribe(
                     if now.epoch != epoch:  # it lost its events: what it has now is all new
                         epoch, last = now.epoch, 0
                         chunk.append(reset_event(now, "The store lost its events."))
-                    missed = await log.replay(channels, last, sys.maxsize, Cursor.now("", 0).time)
+                    missed = await log.replay(channels, last, sys.maxsize, int(time.time()))
                     for replayed in missed.entries:
                         chunk.append(replayed.framed(epoch))
                         last = replayed.seq
