@@ -39,6 +39,7 @@ import psutil
 import psycopg
 
 from benchmarks.serving import ROOT, Server, listening_socket, pin, serve
+from tests.support.reader import read_finite_stream
 
 DEFAULT_DATABASE = (
     "postgres://django_streaming:django_streaming@127.0.0.1:5432/django_streaming_bench"
@@ -203,15 +204,7 @@ def measure_database(server: Server, streams: int) -> DatabaseRow:
 async def _finite_streams(port: int, path: str, streams: int) -> int:
     async def one() -> bool:
         try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
-            body = b""
-            while not body.endswith(b"0\r\n\r\n"):
-                chunk = await reader.read(65536)
-                if not chunk:
-                    break
-                body += chunk
-            writer.close()
+            body = await read_finite_stream("127.0.0.1", port, path)
             return body.startswith(b"HTTP/1.1 200") and body.count(b"data: token") == 3
         except OSError:
             return False

@@ -6,18 +6,11 @@ from __future__ import annotations
 import os
 
 from tests.settings import *  # noqa: F403
+from tests.support.startproject import MIDDLEWARE as STARTPROJECT_MIDDLEWARE
 
 INSTALLED_APPS = [*INSTALLED_APPS, "django.contrib.messages"]  # noqa: F405
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
-MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-]
+MIDDLEWARE = STARTPROJECT_MIDDLEWARE
 DJANGO_STREAMING = {
     **DJANGO_STREAMING,  # noqa: F405
     "THREADS": int(os.environ.get("TEST_THREADS", "10")),

@@ -18,6 +18,7 @@ from benchmarks.apps.base_settings import *  # noqa: F403 - these modules are th
 from benchmarks.apps.raw_asgi import idle, stream_parameters
 from django_streaming import SSEView, StreamItem
 from example_project.database_url import parse_database_url
+from tests.support.startproject import MIDDLEWARE as STARTPROJECT_MIDDLEWARE
 
 ROOT_URLCONF = __name__
 INSTALLED_APPS = [
@@ -27,15 +28,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django_streaming",
 ]
-MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-]
+MIDDLEWARE = STARTPROJECT_MIDDLEWARE
 DATABASES = {"default": parse_database_url(os.environ.get("BENCH_DATABASE_URL", ""))}
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 if os.environ.get("BENCH_RETRY"):  # the reconnect storm: "1000", or "1000-5000"

@@ -21,7 +21,7 @@ import pytest
 
 from tests.support.chat import chat_body
 from tests.support.postgres import SERVER_URL, SETTINGS, connections_to, fresh_database, rows
-from tests.support.reader import StreamReader, read_until
+from tests.support.reader import StreamReader, read_finite_stream, read_until
 from tests.support.servers import RunningServer, subprocess_server, wait_until
 
 pytestmark = pytest.mark.postgres
@@ -183,17 +183,8 @@ async def many_streams(url: str, count: int) -> list[int]:
     host, port = url.removeprefix("http://").split(":")
 
     async def one(number: int) -> int:
-        reader, writer = await asyncio.open_connection(host, int(port))
         path = f"/production/query-stream-write/?name=s{number}&n=3&delay=0.2"
-        writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
-        body = b""
-        while not body.endswith(b"0\r\n\r\n"):
-            chunk = await reader.read(65536)
-            if not chunk:
-                break
-            body += chunk
-        writer.close()
-        return body.count(b"\ndata: ")
+        return (await read_finite_stream(host, int(port), path)).count(b"\ndata: ")
 
     started = time.monotonic()
     outcomes = await asyncio.gather(*(one(number) for number in range(count)))

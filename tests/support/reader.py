@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import zlib
 from collections.abc import Callable, Iterator
@@ -48,6 +49,21 @@ class StreamReader:
 
 def data_of(result: ParseResult) -> list[str]:
     return [event.data for event in result.events]
+
+
+async def read_finite_stream(host: str, port: int, path: str) -> bytes:
+    """The raw HTTP/1.1 response to ``GET path``, read until its chunked body ends (or the
+    connection does), over a connection of its own: for many streams at once."""
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    body = b""
+    while not body.endswith(b"0\r\n\r\n"):
+        chunk = await reader.read(65536)
+        if not chunk:
+            break
+        body += chunk
+    writer.close()
+    return body
 
 
 def read_until(sock: socket.socket, marker: bytes, timeout: float = 10.0) -> bytes:
