@@ -60,7 +60,11 @@ def serve(
         yield port, psutil.Process(process.pid)
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # uvicorn waits for streams that ignore disconnects
+            process.kill()
+            process.wait()
         if own_socket:
             sock.close()
 

@@ -401,3 +401,44 @@ async def test_redis_a_burst_of_subscribers_and_publishes_holds_at_most_ten_conn
             await observer.aclose()
             for stream in streams:
                 await stream.aclose()
+
+
+@pytest.mark.redis
+async def test_redis_subscribers_arriving_together_share_reads_of_the_head_and_miss_nothing() -> (
+    None
+):
+    with private_redis() as redis:
+        async with redis_channels(redis.url) as store:
+            log = store.channel_log
+            publishing = True
+
+            async def publish_all_along() -> None:
+                while publishing:
+                    await log.apublish("news", b"data: x\n\n")
+
+            publisher = asyncio.create_task(publish_all_along())
+
+            async def published() -> bool:
+                return (await log.head()).seq > 0
+
+            await until(published, "the first publish")
+            streams = [subscribe(log, ["news"], None) for _ in range(1000)]
+            openings = await asyncio.gather(*(next_chunk(stream) for stream in streams))
+            publishing = False
+            await publisher
+            last = (await log.head()).seq
+            for opening, stream in zip(openings, streams, strict=True):
+                # Each subscriber gets every event after the head it was given, none missing.
+                head = Cursor.parse(opening.split(b"id: ")[1].split(b"\n")[0].decode())
+                assert head is not None
+                seqs: list[int] = []
+                while head.seq + len(seqs) < last:
+                    chunk = await next_chunk(stream)
+                    cursors = [Cursor.parse(event.last_event_id) for event in parse(chunk).events]
+                    seqs += [cursor.seq for cursor in cursors if cursor is not None]
+                assert seqs == list(range(head.seq + 1, last + 1))
+                await stream.aclose()
+            observer = RedisStore(url=redis.url, prefix=store.prefix)
+            reads = (await observer.client().info("commandstats"))["cmdstat_mget"]["calls"]
+            await observer.aclose()
+            assert reads < 100  # not one per subscriber

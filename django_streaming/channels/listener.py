@@ -47,13 +47,16 @@ class Listener:
         new = [channel for channel in channels if channel not in self.subscribed]
         waiting = [self._subscription(channel) for channel in channels]
         try:
-            async with self.subscribing:  # one SUBSCRIBE at a time, on the one connection
-                if self.pubsub is None:
-                    self.pubsub = self.log.client().pubsub()
-                if new:
+            # Only a new channel needs the lock: the thousands who join a channel that is
+            # subscribed (or being subscribed) wait for its confirmation together.
+            if new:
+                async with self.subscribing:  # one SUBSCRIBE at a time, on the one connection
+                    if self.pubsub is None:
+                        self.pubsub = self.log.client().pubsub()
                     await self.pubsub.subscribe(*(self.log.key(channel) for channel in new))
-                self._start_reading()
-            await asyncio.wait_for(asyncio.gather(*waiting), self.log.store.connect_timeout)
+                    self._start_reading()
+            if not all(future.done() for future in waiting):
+                await asyncio.wait_for(asyncio.gather(*waiting), self.log.store.connect_timeout)
         except (RedisError, OSError, TimeoutError) as error:
             self.remove(channels, deliver)
             raise StoreUnavailable(f"Redis is unavailable: {error}") from error

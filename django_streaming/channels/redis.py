@@ -22,9 +22,9 @@ import secrets
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import redis
 from redis.asyncio import BlockingConnectionPool
@@ -43,6 +43,8 @@ if TYPE_CHECKING:
     from django_streaming.stores.redis import RedisStore
 
 __all__ = ["RedisChannelLog"]
+
+T = TypeVar("T")
 
 # KEYS: the counter, the epoch, the channel's stream, its trimmed marker. ARGV: the event's
 # bytes, max_len, the TTL in ms, the pub/sub channel, an epoch to set if there is none. The
@@ -84,6 +86,9 @@ class RedisChannelLog:
             weakref.WeakKeyDictionary()
         )
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncRedis] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._heads: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _SharedRead[Head]] = (
             weakref.WeakKeyDictionary()
         )
 
@@ -153,6 +158,15 @@ class RedisChannelLog:
             await client.aclose()
 
     async def head(self) -> Head:
+        # Thousands of subscribers arriving together share a few reads (each a read started
+        # after its call), rather than queueing for the loop's connections.
+        loop = asyncio.get_running_loop()
+        shared = self._heads.get(loop)
+        if shared is None:
+            shared = self._heads[loop] = _SharedRead(self._read_head)
+        return await shared()
+
+    async def _read_head(self) -> Head:
         try:
             client = self.client()
             await client.set(self._epoch_key, secrets.token_urlsafe(6), nx=True)
@@ -200,3 +214,25 @@ class RedisChannelLog:
             )
         entries.sort(key=lambda entry: entry.seq)
         return Replay(entries, lost=lost)
+
+
+class _SharedRead(Generic[T]):
+    """One read for the callers that come in the same turn of the event loop, started after all
+    of them: each gets a result at least as recent as its call (what ``listen()`` needs of the
+    head: read once subscribed)."""
+
+    def __init__(self, read: Callable[[], Awaitable[T]]) -> None:
+        self._read = read
+        self._next: asyncio.Future[T] | None = None
+
+    async def __call__(self) -> T:
+        if self._next is None:
+            self._next = asyncio.ensure_future(self._run())
+            # Retrieved even when every caller was cancelled meanwhile.
+            self._next.add_done_callback(lambda read: read.cancelled() or read.exception())
+        return await asyncio.shield(self._next)
+
+    async def _run(self) -> T:
+        await asyncio.sleep(0)  # the callers of this turn join
+        self._next = None  # a caller from now on needs a read that starts after it
+        return await self._read()
