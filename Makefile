@@ -13,7 +13,7 @@ NODE_OR_SKIP = if ! command -v node >/dev/null; then \
 # Ours, not the vendored files under vendor/.
 STATIC := $(wildcard django_streaming/static/django_streaming/*.js django_streaming/static/django_streaming/*.css)
 
-.PHONY: install demo test lint lint-js types docs js pytest bench bench-capacity bench-widget soak matrix clean
+.PHONY: install demo test lint lint-js types docs js pytest bench bench-capacity bench-channels bench-widget soak matrix clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -70,10 +70,15 @@ test: lint types docs js pytest
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 	$(BIN)/python -m benchmarks.capacity
+	$(BIN)/python -m benchmarks.channels
 
 # Idle capacity, PostgreSQL connections and a reconnect storm (needs PostgreSQL, as the tests).
 bench-capacity: $(STAMP)
 	$(BIN)/python -m benchmarks.capacity
+
+# Channels: fan-out from a publisher process, beside django-eventstream (needs Redis).
+bench-channels: $(STAMP)
+	$(BIN)/python -m benchmarks.channels
 
 soak: $(STAMP)
 	$(BIN)/python -m benchmarks.soak --streams 1000 --seconds 120

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import logging
 import zlib
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Mapping,
+)
 from contextlib import aclosing
 from typing import TypeAlias, cast
 
 import django
 from django.conf import settings
-from django.http import StreamingHttpResponse
+from django.http import JsonResponse, StreamingHttpResponse
 
 from .bridges import ClosableAsyncIterator, SyncIterator, iterate_in_thread
 from .checks import is_non_negative_int, is_positive_number
@@ -19,7 +26,7 @@ from .sse import Event, JSONData
 from .streams import EventStream
 from .threads import release_connections
 
-__all__ = ["SSEResponse", "StreamItem", "error_event"]
+__all__ = ["SSEResponse", "StreamItem", "error_event", "error_response"]
 
 logger = logging.getLogger("django_streaming")
 
@@ -43,7 +50,8 @@ class SSEResponse(StreamingHttpResponse):
 
     ``heartbeat`` is the seconds of silence after which a comment keeps the connection alive
     (``None``: never); ``retry`` the milliseconds a browser waits before reconnecting. Both
-    default to the ``DJANGO_STREAMING`` setting.
+    default to the ``DJANGO_STREAMING`` setting. ``on_error`` turns an exception raised by
+    ``content`` into the event that ends the stream (``error_event()`` by default).
     """
 
     def __init__(
@@ -54,8 +62,10 @@ class SSEResponse(StreamingHttpResponse):
         retry: int | FromSettings | None = FROM_SETTINGS,
         status: int | None = None,
         headers: Mapping[str, str] | None = None,
+        on_error: Callable[[Exception], Event] | None = None,
     ) -> None:
         config = get_config()
+        self._on_error = error_event if on_error is None else on_error
         if heartbeat is FROM_SETTINGS:
             heartbeat = config["HEARTBEAT_INTERVAL"]
         if retry is FROM_SETTINGS:
@@ -92,9 +102,9 @@ class SSEResponse(StreamingHttpResponse):
         """Log ``error`` and return the event that ends the stream in its place.
 
         The event is ``event: error`` with JSON ``{"message": ...}``; the message names the
-        exception only when ``DEBUG`` is on.
+        exception only when ``DEBUG`` is on. (``on_error``, when given, makes the event.)
         """
-        return error_event(error).encode()
+        return self._on_error(error).encode()
 
     def _body(self) -> ClosableAsyncIterator[bytes]:
         replaced = getattr(self, "_iterator", None) is not self._stream
@@ -120,6 +130,9 @@ class SSEResponse(StreamingHttpResponse):
         # A WSGI server calls this when the client is gone: stop the generator first.
         if self._sync_iterator is not None:
             self._sync_iterator.close()
+        # A view's error hook holds the view and its request, which the stream's reference
+        # to this response would otherwise keep until a full collection.
+        self._on_error = error_event
         super().close()
 
 
@@ -129,6 +142,17 @@ def error_event(error: Exception) -> Event:
     logger.error("Error while streaming a response", exc_info=error)
     message = f"{type(error).__name__}: {error}" if settings.DEBUG else GENERIC_ERROR_MESSAGE
     return Event(event="error", data={"message": message})
+
+
+def error_response(status: int, code: str, message: str) -> JsonResponse:
+    """The JSON error every 4xx of this package answers with: ``{"error": {"code", "message"}}``.
+
+    Use it in your own views (an ``SSEView.get()`` that refuses early, say) so that clients see
+    one error shape::
+
+        return error_response(404, "not_found", "No such conversation.")
+    """
+    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
 
 
 async def _closing(

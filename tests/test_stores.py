@@ -143,7 +143,7 @@ def test_event_ids_round_trip() -> None:
 
 
 def test_events_keep_their_type_and_get_the_stores_id() -> None:
-    from django_streaming.resumable import _encode_with_id
+    from django_streaming.resumable.generation import _encode_with_id
 
     assert _encode_with_id(Event(data="x", event="tick", id="mine"), "s", 3) == (
         b"id: s:3\nevent: tick\ndata: x\n\n"

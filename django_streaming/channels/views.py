@@ -8,12 +8,9 @@ from typing import Any, ClassVar
 
 from django.http import HttpRequest, HttpResponseBase
 
+from django_streaming.responses import error_response
 from django_streaming.stores import get_store
-from django_streaming.views import (
-    SSEView,
-    _store_errors,
-    error_response,
-)
+from django_streaming.views import SSEView
 
 from .log import CHANNEL_NAME, ChannelLog
 from .subscription import subscribe
@@ -59,12 +56,8 @@ class ChannelView(SSEView):
 
     handlers_are_async = True
 
-    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-        return _store_errors(self._subscribe(request, args, kwargs))
-
-    async def _subscribe(
-        self, request: HttpRequest, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> HttpResponseBase:
+    async def aget(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        """Subscribe to the channels of ``get_channels()`` that ``can_read()`` allows."""
         refused = self.read_last_event_id(request)
         if refused is not None:
             return refused

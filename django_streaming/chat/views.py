@@ -9,14 +9,14 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseNotAllowed
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import URLPattern, path
 
 from django_streaming.conf import get_config
-from django_streaming.responses import SSEResponse, StreamItem
+from django_streaming.responses import SSEResponse, StreamItem, error_response
 from django_streaming.resumable import new_stream_id, tail
 from django_streaming.stores import EndStatus, StreamStore, get_store
-from django_streaming.views import SSEView, ViewResult, _store_errors, error_response
+from django_streaming.views import SSEView
 
 from .messages import ChatMessage, ChatRequest, ChatRequestError, parse_chat_request
 from .parts import ChatPart, DataPart, ReasoningDelta, SourceURL
@@ -105,21 +105,27 @@ class ChatStreamView(SSEView):
     async def on_finish(self, result: ChatResult) -> None:
         """Called once the answer is over, whatever its ``result.status``. Override to save it."""
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-        if self.action == "resume":
-            if request.method != "GET":
-                return HttpResponseNotAllowed(["GET"])
-            return _store_errors(self._resume(request, kwargs))
-        return super().dispatch(request, *args, **kwargs)
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        """Answer with a stream (a view that is not resumable)."""
+        refused = self.read_chat(request)
+        if refused is not None:
+            return refused
+        return self.stream_response(self.message_stream(self.chat))
 
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> ViewResult:
+    async def apost(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        """Answer with a resumable stream, superseding the chat's answer in progress."""
+        refused = self.read_chat(request)
+        if refused is not None:
+            return refused
+        return await self._start(request)
+
+    def read_chat(self, request: HttpRequest) -> HttpResponseBase | None:
+        """Set ``self.chat`` from the request, or refuse it (a 4xx)."""
         try:
             self.chat = self.parse_request(request)
         except ChatRequestError as error:
             return error_response(error.status, error.code, error.message)
-        if self.resumable:
-            return _store_errors(self._start(request))
-        return self.stream_response(self.message_stream(self.chat))
+        return None
 
     def stream_response(self, source: Any) -> SSEResponse:
         response = super().stream_response(source)
@@ -185,7 +191,8 @@ class ChatStreamView(SSEView):
         )
         return self.tail_response(store, stream_id, after=0)
 
-    async def _resume(self, request: HttpRequest, kwargs: dict[str, Any]) -> HttpResponseBase:
+    async def aresume(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        """Replay the chat's answer in progress from its start, or a 204 when there is none."""
         store = get_store()
         owner = await self.stream_owner(request)
         stream_id = await self.find_stream(store, owner, kwargs)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID
 
@@ -71,28 +71,20 @@ class ConversationChat(ChatStreamView):
 
     Resumable: the answer is generated apart from the request, so a reload picks it up where it
     is (the page shows the saved question, the widget replays the answer in progress), and Stop
-    stops the model. ``post()`` does sync database work, so Django runs it in a thread; the
-    stream itself is async and saves through the ORM's async API.
+    stops the model. Its handler is async (``apost()``, as every resumable view's); the sync
+    database work runs in the thread pool, and the stream saves through the ORM's async API.
     """
 
     resumable = True
     conversation: Conversation
 
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+    async def apost(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         try:
-            self.conversation = owned(request, kwargs["pk"])
+            self.conversation = await sync_to_async(owned)(request, kwargs["pk"])
         except Http404:
             return error_response(404, "not_found", "No such conversation.")
-        response = super().post(request, *args, **kwargs)
-        if isinstance(response, HttpResponseBase):
-            return response  # the request was refused
-        return self.record_question_once_started(response)
-
-    async def record_question_once_started(
-        self, starting: Awaitable[HttpResponseBase]
-    ) -> HttpResponseBase:
-        response = await starting
-        if isinstance(response, SSEResponse):
+        response = await super().apost(request, *args, **kwargs)
+        if isinstance(response, SSEResponse):  # not refused: the answer has started
             await sync_to_async(self.record_question)()
         return response
 

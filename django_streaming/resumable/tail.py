@@ -1,0 +1,67 @@
+"""``tail()``: a reader of a resumable stream, from any worker: the stored events after an id,
+the live ones as they are stored, then how the stream ended."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any
+
+from django_streaming.stores import EndStatus, StreamStore
+
+from .generation import local_copy
+
+__all__ = ["StreamGap", "tail"]
+
+logger = logging.getLogger("django_streaming")
+
+
+class StreamGap(Exception):
+    """The events a reader asked for were dropped (the store keeps at most ``max_len``)."""
+
+
+async def tail(
+    store: StreamStore,
+    stream_id: str,
+    *,
+    after: int,
+    ending: Callable[[EndStatus], Iterable[Any]],
+) -> AsyncIterator[Any]:
+    """The stored events of ``stream_id`` after ``after``, then its live events as they are
+    stored, then ``ending(status)``. A generation whose worker stopped renewing its lease is
+    marked ``interrupted``. While the generation runs in this process, its copy of the latest
+    events stands in for the store."""
+    interval = store.liveness_interval
+    copy = local_copy(store, stream_id)
+    while True:
+        if copy is None:
+            entries, status = await store.read(stream_id, after, timeout=interval)
+        else:
+            entries, status = await copy.read(stream_id, after, timeout=interval)
+            if (entries and entries[0][0] > after + 1) or (
+                not entries and status is None and local_copy(store, stream_id) is not copy
+            ):
+                # Further behind than the copy reaches, or its generation ended without
+                # running (cancelled at once): the store has the rest.
+                copy = None
+                continue
+        if entries:
+            if entries[0][0] > after + 1:
+                raise StreamGap(
+                    f"Events {after + 1} to {entries[0][0] - 1} of stream {stream_id} are no "
+                    "longer stored: the store keeps a limited number per stream."
+                )
+            after = entries[-1][0]
+            yield entries[0][1] if len(entries) == 1 else b"".join(data for _, data in entries)
+        if status is not None:
+            for item in ending(status):
+                yield item
+            return
+        if (
+            copy is None
+            and not entries
+            and interval is not None
+            and not await store.is_alive(stream_id)
+        ):
+            logger.warning("Stream %s lost its worker: marking it interrupted.", stream_id)
+            await store.finish(stream_id, "interrupted")
