@@ -87,3 +87,19 @@ async def test_a_views_own_maximum_duration_wins(token: str) -> None:
     body = b"".join([chunk async for chunk in response.streaming_content])
     probe(token).gate.set()
     assert body.endswith(b'event: end\ndata: {"status":"cancelled"}\n\n')
+
+
+async def test_a_resumable_view_refuses_what_it_does_not_serve_before_touching_the_store() -> None:
+    client = AsyncClient()
+    assert (await client.post("/resumable/")).status_code == 405  # GET only
+    long_id = await client.get("/resumable/", headers={"Last-Event-ID": "x" * 300})
+    assert long_id.status_code == 400
+    assert long_id.json()["error"]["code"] == "invalid_last_event_id"
+
+
+async def test_a_resumable_chat_refuses_a_body_it_cannot_read() -> None:
+    response = await AsyncClient().post(
+        "/resumable-chat/", data=b"{not json", content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert "error" in response.json()

@@ -551,3 +551,51 @@ def test_redis_close_leaves_the_clients_of_a_loop_that_is_not_running() -> None:
         assert loop not in store._clients
     finally:
         loop.close()
+
+
+async def test_redis_readers_on_another_worker_wait_on_the_listener_not_in_xread() -> None:
+    from django_streaming.resumable import Generation
+
+    with private_redis() as server:
+        prefix = unique_prefix()
+        generating = RedisStore(url=server.url, prefix=prefix)
+        # Another worker's store: no local copy of the generations, so its readers read Redis.
+        reading = RedisStore(url=server.url, prefix=prefix)
+        gate = asyncio.Event()
+
+        async def tokens() -> AsyncIterator[str]:
+            yield "first"
+            await gate.wait()
+            yield "second"
+
+        ids = [f"s{number}" for number in range(50)]
+        for stream_id in ids:
+            await generating.create(stream_id, owner="me")
+            Generation(
+                generating,
+                stream_id,
+                tokens(),
+                key=None,
+                max_duration=10,
+                on_error=lambda e: Event(),
+            ).start()
+        tails = [
+            tail(reading, stream_id, after=0, ending=lambda status: [status]) for stream_id in ids
+        ]
+        assert all(b"first" in chunk for chunk in await asyncio.gather(*map(anext, tails)))
+        waiting = [asyncio.ensure_future(anext(each)) for each in tails]
+
+        async def all_subscribed() -> bool:
+            channels = [f"{prefix}:channel:stream/{stream_id}" for stream_id in ids]
+            counts = await reading.client().pubsub_numsub(*channels)
+            return all(count == 1 for _, count in counts)
+
+        await until(all_subscribed, "the readers to wait on the listener")
+        assert await blocked_readers(reading) == 0  # it was one blocking XREAD per reader
+        gate.set()
+        assert all(b"second" in chunk for chunk in await asyncio.gather(*waiting))
+        assert await asyncio.gather(*map(anext, tails)) == ["completed"] * len(ids)
+        for each in tails:
+            await each.aclose()
+        await generating.aclose()
+        await reading.aclose()

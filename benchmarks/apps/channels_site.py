@@ -5,6 +5,7 @@ the other Django rows (no middleware)."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from django.http import HttpRequest
@@ -47,6 +48,14 @@ urlpatterns = [
 ]
 
 if os.environ.get("DJANGO_SETTINGS_MODULE") == __name__:
-    from django.core.asgi import get_asgi_application
+    if os.environ.get("BENCH_DEPLOYED"):
+        # As the deployment page advises for many streams per process: our handler, and the
+        # garbage-collector lines as they stand there.
+        from django_streaming.asgi import get_asgi_application
 
-    app = get_asgi_application()
+        app = get_asgi_application()
+        exec((Path(__file__).parents[2] / "docs" / "snippets" / "gc.py").read_text(), {})
+    else:
+        from django.core.asgi import get_asgi_application
+
+        app = get_asgi_application()

@@ -14,6 +14,7 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from django_streaming.stores.base import StoreUnavailable
+from django_streaming.stores.redis import as_it_is
 
 from .log import Deliver, Entry
 
@@ -52,7 +53,7 @@ class Listener:
             if new:
                 async with self.subscribing:  # one SUBSCRIBE at a time, on the one connection
                     if self.pubsub is None:
-                        self.pubsub = self.log.client().pubsub()
+                        self.pubsub = self.log.client().pubsub(push_handler_func=as_it_is)
                     await self.pubsub.subscribe(*(self.log.key(channel) for channel in new))
                     self._start_reading()
             if not all(future.done() for future in waiting):
@@ -135,7 +136,7 @@ class Listener:
                 await asyncio.sleep(delay)
                 with contextlib.suppress(RedisError, OSError):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
-                pubsub = self.pubsub = self.log.client().pubsub()
+                pubsub = self.pubsub = self.log.client().pubsub(push_handler_func=as_it_is)
                 self.subscribed = {}
                 channels = list(self.delivers)
                 for channel in channels:

@@ -178,13 +178,20 @@ class RedisChannelLog:
 
     @asynccontextmanager
     async def listen(self, channels: Sequence[str], deliver: Deliver) -> AsyncIterator[Head]:
+        async with self.watch(channels, deliver):
+            yield await self.head()  # once subscribed: what comes later arrives live
+
+    @asynccontextmanager
+    async def watch(self, channels: Sequence[str], deliver: Deliver) -> AsyncIterator[None]:
+        """``deliver`` what is published on the pub/sub ``channels`` (raw names: the resumable
+        streams' wake-ups too) while in the block, on this loop's one connection."""
         loop = asyncio.get_running_loop()
         listener = self._listeners.get(loop)
         if listener is None:
             listener = self._listeners[loop] = Listener(self)
         await listener.add(channels, deliver)
         try:
-            yield await self.head()  # once subscribed: what comes later arrives live
+            yield
         finally:
             listener.remove(channels, deliver)
 

@@ -4,10 +4,10 @@ the live ones as they are stored, then how the stream ended."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from typing import Any
 
-from django_streaming.stores import EndStatus, StreamStore
+from django_streaming.stores import EndStatus, Entry, StreamStore
 
 from .generation import local_copy
 
@@ -26,42 +26,48 @@ async def tail(
     *,
     after: int,
     ending: Callable[[EndStatus], Iterable[Any]],
-) -> AsyncIterator[Any]:
+) -> AsyncGenerator[Any, None]:
     """The stored events of ``stream_id`` after ``after``, then its live events as they are
     stored, then ``ending(status)``. A generation whose worker stopped renewing its lease is
     marked ``interrupted``. While the generation runs in this process, its copy of the latest
     events stands in for the store."""
     interval = store.liveness_interval
+    status: EndStatus | None = None
     copy = local_copy(store, stream_id)
-    while True:
-        if copy is None:
-            entries, status = await store.read(stream_id, after, timeout=interval)
-        else:
-            entries, status = await copy.read(stream_id, after, timeout=interval)
-            if (entries and entries[0][0] > after + 1) or (
-                not entries and status is None and local_copy(store, stream_id) is not copy
-            ):
-                # Further behind than the copy reaches, or its generation ended without
-                # running (cancelled at once): the store has the rest.
-                copy = None
-                continue
-        if entries:
-            if entries[0][0] > after + 1:
-                raise StreamGap(
-                    f"Events {after + 1} to {entries[0][0] - 1} of stream {stream_id} are no "
-                    "longer stored: the store keeps a limited number per stream."
-                )
-            after = entries[-1][0]
-            yield entries[0][1] if len(entries) == 1 else b"".join(data for _, data in entries)
-        if status is not None:
-            for item in ending(status):
-                yield item
-            return
-        if (
-            copy is None
-            and not entries
-            and interval is not None
-            and not await store.is_alive(stream_id)
+    while copy is not None:
+        entries, status = await copy.read(stream_id, after, timeout=interval)
+        if (entries and entries[0][0] > after + 1) or (
+            not entries and status is None and local_copy(store, stream_id) is not copy
         ):
-            logger.warning("Stream %s lost its worker: marking it interrupted.", stream_id)
-            await store.finish(stream_id, "interrupted")
+            # Further behind than the copy reaches, or its generation ended without running
+            # (cancelled at once): the store has the rest.
+            status = None
+            break
+        if entries:
+            after = entries[-1][0]
+            yield _joined(entries)
+        if status is not None:
+            break
+    if status is None:
+        async with store.follow(stream_id) as reader:
+            while True:
+                entries, status = await reader.read(after, timeout=interval)
+                if entries:
+                    if entries[0][0] > after + 1:
+                        raise StreamGap(
+                            f"Events {after + 1} to {entries[0][0] - 1} of stream {stream_id} "
+                            "are no longer stored: the store keeps a limited number per stream."
+                        )
+                    after = entries[-1][0]
+                    yield _joined(entries)
+                if status is not None:
+                    break
+                if not entries and interval is not None and not await store.is_alive(stream_id):
+                    logger.warning("Stream %s lost its worker: marking it interrupted.", stream_id)
+                    await store.finish(stream_id, "interrupted")
+    for item in ending(status):
+        yield item
+
+
+def _joined(entries: list[Entry]) -> bytes:
+    return entries[0][1] if len(entries) == 1 else b"".join(data for _, data in entries)

@@ -29,6 +29,7 @@ from .base import (
     Entry,
     StoreUnavailable,
     StreamInfo,
+    StreamReader,
     StreamStore,
     TooManyStreams,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "Entry",
     "StoreUnavailable",
     "StreamInfo",
+    "StreamReader",
     "StreamStore",
     "TooManyStreams",
     "get_store",

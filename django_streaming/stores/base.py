@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
@@ -13,6 +14,7 @@ __all__ = [
     "Entry",
     "StoreUnavailable",
     "StreamInfo",
+    "StreamReader",
     "StreamStore",
     "TooManyStreams",
 ]
@@ -41,6 +43,20 @@ class StreamInfo:
 
 if TYPE_CHECKING:
     from django_streaming.channels.log import ChannelLog
+
+
+class StreamReader:
+    """One reader of one stream, held across its reads (``StreamStore.follow()``)."""
+
+    def __init__(self, store: StreamStore, stream_id: str) -> None:
+        self.store = store
+        self.stream_id = stream_id
+
+    async def read(
+        self, after: int, *, timeout: float | None
+    ) -> tuple[list[Entry], EndStatus | None]:
+        """``StreamStore.read()`` of this reader's stream."""
+        return await self.store.read(self.stream_id, after, timeout=timeout)
 
 
 class StreamStore(ABC):
@@ -112,6 +128,13 @@ class StreamStore(ABC):
     @abstractmethod
     async def wait_for_stop(self, stream_id: str) -> None:
         """Return when a stop of ``stream_id`` is requested. Called by the generating task."""
+
+    @asynccontextmanager
+    async def follow(self, stream_id: str) -> AsyncIterator[StreamReader]:
+        """A reader of ``stream_id`` for the block: ``tail()`` reads through one, so that a
+        store can set up what its waits need once (Redis: a subscription) rather than per
+        read."""
+        yield StreamReader(self, stream_id)
 
     async def keep_alive(self, stream_id: str) -> None:  # noqa: B027 - a store may not need it
         """Renew the generating worker's lease on ``stream_id``. Called every

@@ -12,7 +12,11 @@ namespace ``prefix``:
   ``{prefix}:stop`` that each process generating streams listens to;
 * ``{prefix}:key:{key}`` the id of the stream active for a key (a chat);
 * ``{prefix}:owner:{owner}`` a sorted set of the owner's active streams, each scored with the
-  time after which it no longer counts (its maximum duration), for ``max_active``.
+  time after which it no longer counts (its maximum duration), for ``max_active``;
+* the pub/sub channel ``{prefix}:channel:stream/{id}``, a wake-up for its readers after each
+  append and at the end. Readers wait on the channels' listener (one pub/sub connection per
+  event loop for every reader and subscriber), then read the Redis Stream: none holds a
+  connection while it waits.
 
 Every key expires ``ttl`` seconds after its last write.
 """
@@ -38,14 +42,20 @@ from .base import (
     Entry,
     StoreUnavailable,
     StreamInfo,
+    StreamReader,
     StreamStore,
     TooManyStreams,
 )
 
 if TYPE_CHECKING:
+    from django_streaming.channels.log import Entry as ChannelEntry
     from django_streaming.channels.redis import RedisChannelLog
 
 __all__ = ["RedisStore"]
+
+#: The wake-up channel of a stream's readers is this and the stream's id (no channel name
+#: holds a "/").
+WAKE_CHANNEL_PREFIX = "stream/"
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -85,6 +95,7 @@ redis.call('XADD', KEYS[2], '*', 'end', ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('EXPIRE', KEYS[2], ARGV[2])
 redis.call('DEL', KEYS[3])
+redis.call('PUBLISH', ARGV[5], '0 ')
 return 1
 """
 
@@ -157,9 +168,9 @@ class RedisStore(StreamStore):
         if client is None:
             # One immediate retry: a pooled connection may be dead after a Redis restart, and a
             # fresh one works; a Redis that is down fails fast instead of backing off for seconds.
-            # Each response tailing a stream holds a connection in a blocking XREAD of up to
-            # ``lease`` seconds: the pool must allow as many as there are open responses, and
-            # a read may take that long before it counts as timed out.
+            # A read() that waits blocks its connection in an XREAD of up to ``lease`` seconds
+            # (tail() waits on the listener instead): such a read may take that long before it
+            # counts as timed out.
             client = Redis.from_url(
                 self.url,
                 retry=Retry(NoBackoff(), 1),
@@ -194,6 +205,10 @@ class RedisStore(StreamStore):
 
     def _key(self, stream_id: str, suffix: str = "") -> str:
         return f"{self.prefix}:stream:{stream_id}{suffix}"
+
+    def _wake_channel(self, stream_id: str) -> str:
+        # In the channels' namespace, under a name no channel can have (it holds a "/").
+        return f"{self.prefix}:channel:{WAKE_CHANNEL_PREFIX}{stream_id}"
 
     @_unavailable_on_error
     async def create(
@@ -242,7 +257,8 @@ class RedisStore(StreamStore):
         if key is not None:
             keys.append(f"{self.prefix}:key:{key}")
         owners = f"{self.prefix}:owner:"
-        await client.eval(_FINISH, len(keys), *keys, status, self.ttl, stream_id, owners)
+        wake = self._wake_channel(stream_id)
+        await client.eval(_FINISH, len(keys), *keys, status, self.ttl, stream_id, owners, wake)
 
     @_unavailable_on_error
     async def info(self, stream_id: str) -> StreamInfo | None:
@@ -275,6 +291,13 @@ class RedisStore(StreamStore):
                     return entries, status if status in END_STATUSES else "error"
                 entries.append((int(entry_id.split(b"-")[1]), fields[b"d"]))
         return entries, None
+
+    @asynccontextmanager
+    async def follow(self, stream_id: str) -> AsyncIterator[StreamReader]:
+        reader = _WokenReader(self, stream_id)
+        name = WAKE_CHANNEL_PREFIX + stream_id
+        async with self.channel_log.watch([name], reader.wake):
+            yield reader
 
     @_unavailable_on_error
     async def request_stop(self, stream_id: str) -> None:
@@ -311,6 +334,46 @@ class RedisStore(StreamStore):
         client: Any = self.client()
         flags = await client.mget([self._key(stream_id, ":stop") for stream_id in stream_ids])
         return [stream_id for stream_id, flag in zip(stream_ids, flags, strict=True) if flag]
+
+
+class _WokenReader(StreamReader):
+    """Reads the stream without blocking, and waits for a wake-up from the listener between
+    reads: no connection is held while it waits."""
+
+    def __init__(self, store: RedisStore, stream_id: str) -> None:
+        super().__init__(store, stream_id)
+        self.wakes = 0  # wake-ups so far; one that comes during a read is not lost
+        self.waiter: asyncio.Future[None] | None = None
+
+    def wake(self, entry: ChannelEntry | None) -> None:
+        # An append or the end (or, None: the listener reconnected, and may have missed some).
+        self.wakes += 1
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    async def read(
+        self, after: int, *, timeout: float | None
+    ) -> tuple[list[Entry], EndStatus | None]:
+        while True:
+            wakes = self.wakes
+            entries, status = await self.store.read(self.stream_id, after, timeout=0)
+            if entries or status is not None or timeout == 0:
+                return entries, status
+            if self.wakes != wakes:
+                continue  # woken while reading: read again
+            self.waiter = asyncio.get_running_loop().create_future()
+            try:
+                await asyncio.wait_for(self.waiter, timeout)
+            except asyncio.TimeoutError:  # not redis's TimeoutError, imported above
+                return [], None
+            finally:
+                self.waiter = None
+
+
+async def as_it_is(message: Any) -> Any:
+    """A pub/sub message as it came. (redis-py's default handler formats each one for a debug
+    log, whatever the level: 80 µs a message, most of a message's cost here.)"""
+    return message
 
 
 #: The name of the task that sends a turn's appends (a name shows in asyncio's debug output).
@@ -350,9 +413,10 @@ class _Appends:
                     pipe.xadd(events, {"d": data}, id=f"0-{seq}", maxlen=store.max_len)
                     if seq == 1:
                         pipe.expire(events, store.ttl)  # renewed with the lease from then on
+                pipe.publish(store._wake_channel(stream_id), "0 ")  # once stored: readers wake
             replies = iter(await pipe.execute(raise_on_error=False))
         for _, entries, stored in batch:
-            count = len(entries) + sum(seq == 1 for seq, _ in entries)
+            count = len(entries) + sum(seq == 1 for seq, _ in entries) + 1
             failed = [reply for reply in islice(replies, count) if isinstance(reply, Exception)]
             if stored.done():  # the generation was cancelled meanwhile
                 continue
@@ -413,7 +477,7 @@ class _StopListener:
         delay = 0.05
         while True:
             try:
-                async with self.store.client().pubsub() as pubsub:
+                async with self.store.client().pubsub(push_handler_func=as_it_is) as pubsub:
                     await pubsub.subscribe(channel)
                     # Stops requested before we (re)subscribed are in the keys.
                     for stream_id in await self.store.stopped_in_store(list(self.waiters)):
