@@ -128,7 +128,12 @@ RULES: list[tuple[str, Callable[[object], bool], str, str]] = [
     ),
     ("MAX_BODY_BYTES", is_positive_int, "a positive int", "E004"),
     ("MAX_MESSAGES", is_positive_int, "a positive int", "E005"),
-    ("MAX_MESSAGE_CHARS", is_positive_int, "a positive int", "E006"),
+    (
+        "MAX_MESSAGE_CHARS",
+        lambda value: value is None or is_positive_int(value),
+        "a positive int or None",
+        "E006",
+    ),
     ("MAX_DURATION", is_positive_number, "a positive number of seconds", "E007"),
     (
         "MAX_ACTIVE_PER_OWNER",
@@ -149,4 +154,10 @@ RULES: list[tuple[str, Callable[[object], bool], str, str]] = [
         "E011",
     ),
     ("THREADS", is_positive_int, "a positive int", "E012"),
+    (
+        "MAX_FILE_BYTES",
+        lambda value: value is None or is_positive_int(value),
+        "a positive int or None",
+        "E014",
+    ),
 ]

@@ -22,7 +22,8 @@ class Config(TypedDict):
     RETRY: int | None
     MAX_BODY_BYTES: int
     MAX_MESSAGES: int
-    MAX_MESSAGE_CHARS: int
+    MAX_MESSAGE_CHARS: int | None
+    MAX_FILE_BYTES: int | None
     STORE: dict[str, Any]  # {"BACKEND": dotted path, "OPTIONS": keyword arguments}
     MAX_DURATION: float
     MAX_ACTIVE_PER_OWNER: int | None
@@ -40,9 +41,10 @@ class ChannelRetention(TypedDict):
 DEFAULTS: Config = {
     "HEARTBEAT_INTERVAL": 15.0,
     "RETRY": None,
-    "MAX_BODY_BYTES": 1024 * 1024,
+    "MAX_BODY_BYTES": 10 * 1024 * 1024,
     "MAX_MESSAGES": 1000,
-    "MAX_MESSAGE_CHARS": 200_000,
+    "MAX_MESSAGE_CHARS": None,
+    "MAX_FILE_BYTES": 8 * 1024 * 1024,
     "STORE": {"BACKEND": "django_streaming.stores.memory.MemoryStore", "OPTIONS": {}},
     "MAX_DURATION": 600.0,
     "MAX_ACTIVE_PER_OWNER": 10,

@@ -27,7 +27,11 @@ def test_ai_sdk_body() -> None:
                     "role": "user",
                     "parts": [
                         {"type": "text", "text": "Hi "},
-                        {"type": "file", "url": "x"},
+                        {
+                            "type": "file",
+                            "url": "https://example.com/x.png",
+                            "mediaType": "image/png",
+                        },
                         {"type": "text", "text": "there"},
                     ],
                 },
@@ -42,7 +46,14 @@ def test_ai_sdk_body() -> None:
         ChatMessage("user", "Hi there", "m1"),
         ChatMessage("assistant", "", "m2"),
     ]
-    assert chat.messages[0].parts[1] == {"type": "file", "url": "x"}  # kept, not an error
+    assert chat.messages[0].parts[1]["type"] == "file"  # kept in the parts
+    [attachment] = chat.messages[0].files
+    assert (attachment.media_type, attachment.url, attachment.data) == (
+        "image/png",
+        "https://example.com/x.png",
+        None,  # not a data: URL
+    )
+    assert chat.messages[1].metadata == {"x": 1}
 
 
 def test_simple_body() -> None:

@@ -174,7 +174,7 @@ async def test_odd_parts(token: str) -> None:
     }
     assert data == {"type": "data-progress", "data": {"step": 1}, "transient": True}
     assert error["type"] == "error"
-    assert error["errorText"].startswith("TypeError: generate() must yield str, ReasoningDelta")
+    assert error["errorText"].startswith("TypeError: generate() must yield str or a part of")
     assert error["errorText"].endswith("not int.")
 
 

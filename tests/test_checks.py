@@ -58,13 +58,23 @@ def test_config_ignores_a_setting_that_is_not_a_dict() -> None:
 
 
 @pytest.mark.parametrize(
-    ("key", "check_id"),
-    [("MAX_BODY_BYTES", "E004"), ("MAX_MESSAGES", "E005"), ("MAX_MESSAGE_CHARS", "E006")],
+    ("key", "check_id"), [("MAX_BODY_BYTES", "E004"), ("MAX_MESSAGES", "E005")]
 )
 @pytest.mark.parametrize("value", [0, -5, 1.5, "10", None])
 def test_limits_must_be_positive_ints(key: str, check_id: str, value: Any) -> None:
     with override_settings(DJANGO_STREAMING={key: value}):
         assert check_ids() == [f"django_streaming.{check_id}"]
+
+
+@pytest.mark.parametrize(
+    ("key", "check_id"), [("MAX_MESSAGE_CHARS", "E006"), ("MAX_FILE_BYTES", "E014")]
+)
+@pytest.mark.parametrize("value", [0, -5, 1.5, "10"])
+def test_limits_that_may_be_none_must_be_positive_ints(key: str, check_id: str, value: Any) -> None:
+    with override_settings(DJANGO_STREAMING={key: value}):
+        assert check_ids() == [f"django_streaming.{check_id}"]
+    with override_settings(DJANGO_STREAMING={key: None}):
+        assert check_ids() == []
 
 
 @pytest.mark.parametrize("value", [0, -5, "600", None])

@@ -2,23 +2,69 @@
 
 Two bodies are accepted. The AI SDK's ``DefaultChatTransport`` sends
 ``{"id", "messages": [UIMessage], "trigger", "messageId"}`` where a UI message is
-``{"id", "role", "parts": [{"type": "text", "text"}, ...], "metadata"?}``; parts of other types
-are kept out of ``text`` and ignored. A simpler client sends
-``{"messages": [{"role", "content"}]}``. Both become a list of ``ChatMessage``.
+``{"id", "role", "parts": [{"type": "text", "text"}, ...], "metadata"?}``: text parts make
+``text``, tool parts ``tool_calls``, file parts ``files``; the rest stays in ``parts``. A simpler
+client sends ``{"messages": [{"role", "content"}]}``. Both become a list of ``ChatMessage``.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import unquote_to_bytes
 
-__all__ = ["ChatMessage", "ChatRequest", "ChatRequestError", "parse_chat_request"]
+__all__ = [
+    "Approval",
+    "ChatFile",
+    "ChatMessage",
+    "ChatRequest",
+    "ChatRequestError",
+    "ChatToolCall",
+    "parse_chat_request",
+]
 
 Role = Literal["system", "user", "assistant"]
 ROLES: tuple[Role, ...] = ("system", "user", "assistant")
 Trigger = Literal["submit-message", "regenerate-message"]
 TRIGGERS: tuple[Trigger, ...] = ("submit-message", "regenerate-message")
+
+
+@dataclass(frozen=True)
+class Approval:
+    """The user's answer to an approval request: ``approved`` is None until they answered."""
+
+    id: str
+    approved: bool | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ChatToolCall:
+    """A tool call of an assistant message, in the state the client holds it: ``state`` is the
+    AI SDK's (``input-streaming``, ``input-available``, ``approval-requested``,
+    ``approval-responded``, ``output-available``, ``output-error``, ``output-denied``)."""
+
+    name: str
+    id: str
+    state: str
+    input: Any = None
+    output: Any = None
+    error_text: str | None = None
+    approval: Approval | None = None
+
+
+@dataclass(frozen=True)
+class ChatFile:
+    """A file part (an attachment): ``data`` holds the bytes of a ``data:`` URL, decoded, and is
+    None for any other URL."""
+
+    media_type: str
+    url: str
+    filename: str | None = None
+    data: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -29,6 +75,9 @@ class ChatMessage:
     text: str
     id: str | None = None
     parts: tuple[dict[str, Any], ...] = field(default=(), repr=False, compare=False)
+    tool_calls: tuple[ChatToolCall, ...] = field(default=(), compare=False)
+    files: tuple[ChatFile, ...] = field(default=(), repr=False, compare=False)
+    metadata: Any = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -37,6 +86,14 @@ class ChatRequest:
     chat_id: str | None = None
     trigger: Trigger = "submit-message"
     message_id: str | None = None
+
+    @property
+    def continuation(self) -> bool:
+        """Whether this request continues the last assistant message (the client sent the
+        outputs of its tools, or approval responses, and nothing after): the answer then goes
+        on in that same message."""
+        last = self.messages[-1] if self.messages else None
+        return self.trigger == "submit-message" and last is not None and last.role == "assistant"
 
 
 class ChatRequestError(ValueError):
@@ -49,7 +106,13 @@ class ChatRequestError(ValueError):
         self.code = code
 
 
-def parse_chat_request(body: bytes, *, max_messages: int, max_message_chars: int) -> ChatRequest:
+def parse_chat_request(
+    body: bytes,
+    *,
+    max_messages: int,
+    max_message_chars: int | None,
+    max_file_bytes: int | None = None,
+) -> ChatRequest:
     """Parse and check a chat request body, or raise ``ChatRequestError``."""
     try:
         text = body.decode()  # JSON over HTTP is UTF-8; json.loads(bytes) would guess UTF-16
@@ -73,7 +136,8 @@ def parse_chat_request(body: bytes, *, max_messages: int, max_message_chars: int
             code="too_many_messages",
         )
     messages = [
-        _parse_message(raw, index, max_message_chars) for index, raw in enumerate(raw_messages)
+        _parse_message(raw, index, max_message_chars, max_file_bytes)
+        for index, raw in enumerate(raw_messages)
     ]
     trigger = payload.get("trigger", "submit-message")
     if trigger not in TRIGGERS:
@@ -86,7 +150,9 @@ def parse_chat_request(body: bytes, *, max_messages: int, max_message_chars: int
     )
 
 
-def _parse_message(raw: object, index: int, max_chars: int) -> ChatMessage:
+def _parse_message(
+    raw: object, index: int, max_chars: int | None, max_file_bytes: int | None
+) -> ChatMessage:
     where = f"messages[{index}]"
     if not isinstance(raw, dict):
         raise ChatRequestError(f"{where} must be an object.")
@@ -94,23 +160,31 @@ def _parse_message(raw: object, index: int, max_chars: int) -> ChatMessage:
     if role not in ROLES:
         raise ChatRequestError(f"{where}.role must be one of {', '.join(ROLES)}, not {role!r}.")
     parts: tuple[dict[str, Any], ...] = ()
+    tool_calls: list[ChatToolCall] = []
+    files: list[ChatFile] = []
     if "parts" in raw:
         raw_parts = raw["parts"]
         if not isinstance(raw_parts, list) or not all(isinstance(p, dict) for p in raw_parts):
             raise ChatRequestError(f"{where}.parts must be a list of objects.")
         texts = []
         for part_index, part in enumerate(raw_parts):
-            if part.get("type") == "text":
+            part_where = f"{where}.parts[{part_index}]"
+            kind = part.get("type")
+            if kind == "text":
                 if not isinstance(part.get("text"), str):
-                    raise ChatRequestError(f"{where}.parts[{part_index}].text must be a string.")
+                    raise ChatRequestError(f"{part_where}.text must be a string.")
                 texts.append(part["text"])
+            elif kind == "file":
+                files.append(_parse_file(part, part_where, max_file_bytes))
+            elif isinstance(kind, str) and (kind.startswith("tool-") or kind == "dynamic-tool"):
+                tool_calls.append(_parse_tool_call(part, part_where))
         text = "".join(texts)
         parts = tuple(raw_parts)
     elif isinstance(raw.get("content"), str):
         text = raw["content"]
     else:
         raise ChatRequestError(f'{where} needs "parts" (a list) or "content" (a string).')
-    if len(text) > max_chars:
+    if max_chars is not None and len(text) > max_chars:
         raise ChatRequestError(
             f"{where} has {len(text)} characters; at most {max_chars} are accepted.",
             status=413,
@@ -119,7 +193,72 @@ def _parse_message(raw: object, index: int, max_chars: int) -> ChatMessage:
     message_id = raw.get("id")
     if message_id is not None and not isinstance(message_id, str):
         raise ChatRequestError(f"{where}.id must be a string.")
-    return ChatMessage(role=role, text=text, id=message_id, parts=parts)
+    return ChatMessage(
+        role=role,
+        text=text,
+        id=message_id,
+        parts=parts,
+        tool_calls=tuple(tool_calls),
+        files=tuple(files),
+        metadata=raw.get("metadata"),
+    )
+
+
+def _parse_tool_call(part: dict[str, Any], where: str) -> ChatToolCall:
+    kind = part["type"]
+    name = part.get("toolName") if kind == "dynamic-tool" else kind.removeprefix("tool-")
+    call_id, state = part.get("toolCallId"), part.get("state")
+    if not isinstance(name, str) or not name:
+        raise ChatRequestError(f"{where} must name its tool.")
+    if not isinstance(call_id, str) or not isinstance(state, str):
+        raise ChatRequestError(f'{where} needs "toolCallId" and "state" (strings).')
+    error_text = part.get("errorText")
+    approval = part.get("approval")
+    if approval is not None:
+        if not isinstance(approval, dict) or not isinstance(approval.get("id"), str):
+            raise ChatRequestError(f'{where}.approval must be an object with an "id".')
+        approved, reason = approval.get("approved"), approval.get("reason")
+        if approved is not None and not isinstance(approved, bool):
+            raise ChatRequestError(f"{where}.approval.approved must be true or false.")
+        approval = Approval(approval["id"], approved, reason if isinstance(reason, str) else None)
+    return ChatToolCall(
+        name=name,
+        id=call_id,
+        state=state,
+        input=part.get("input", part.get("rawInput")),
+        output=part.get("output"),
+        error_text=error_text if isinstance(error_text, str) else None,
+        approval=approval,
+    )
+
+
+def _parse_file(part: dict[str, Any], where: str, max_bytes: int | None) -> ChatFile:
+    url, media_type, filename = part.get("url"), part.get("mediaType"), part.get("filename")
+    if not isinstance(url, str) or not isinstance(media_type, str):
+        raise ChatRequestError(f'{where} needs "url" and "mediaType" (strings).')
+    if filename is not None and not isinstance(filename, str):
+        raise ChatRequestError(f"{where}.filename must be a string.")
+    data = _data_url_bytes(url, where) if url.startswith("data:") else None
+    if data is not None and max_bytes is not None and len(data) > max_bytes:
+        raise ChatRequestError(
+            f"{where} is a file of {len(data)} bytes; at most {max_bytes} are accepted.",
+            status=413,
+            code="file_too_large",
+        )
+    return ChatFile(media_type=media_type, url=url, filename=filename, data=data)
+
+
+def _data_url_bytes(url: str, where: str) -> bytes:
+    """The bytes of a ``data:`` URL (RFC 2397): base64, or percent-encoded."""
+    header, comma, payload = url[len("data:") :].partition(",")
+    if not comma:
+        raise ChatRequestError(f"{where}.url is a data: URL without data.")
+    if header.endswith(";base64"):
+        try:
+            return base64.b64decode(payload, validate=True)
+        except (binascii.Error, ValueError):
+            raise ChatRequestError(f"{where}.url is not valid base64.") from None
+    return unquote_to_bytes(payload)
 
 
 def _optional_string(payload: dict[str, Any], key: str) -> str | None:

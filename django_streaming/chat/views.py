@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import secrets
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal
 
 from django.conf import settings
@@ -18,8 +19,9 @@ from django_streaming.resumable import new_stream_id, tail
 from django_streaming.stores import EndStatus, StreamStore, get_store
 from django_streaming.views import SSEView
 
+from .answer import Answer
 from .messages import ChatMessage, ChatRequest, ChatRequestError, parse_chat_request
-from .parts import ChatPart, DataPart, ReasoningDelta, SourceURL
+from .parts import ChatPart
 
 __all__ = ["PROTOCOL_HEADERS", "ChatError", "ChatResult", "ChatStreamView"]
 
@@ -54,6 +56,12 @@ class ChatResult:
     message_id: str  # the id the answer was streamed under
     chat_id: str | None
     error: Exception | None = None
+    #: The whole assistant message as the client holds it (id, role, parts: text, reasoning,
+    #: tool calls with their inputs, outputs and states, sources, files, data; metadata),
+    #: JSON-serialisable: save it, and ``{% chat_widget messages=... %}`` renders it.
+    message: dict[str, Any] = field(default_factory=dict)
+    #: The ``finish`` part's reason, or None when the answer did not get there.
+    finish_reason: str | None = None
 
 
 class ChatStreamView(SSEView):
@@ -66,17 +74,24 @@ class ChatStreamView(SSEView):
                 async for token in my_model.stream(messages[-1].text):
                     yield token
 
-    ``generate(messages)`` is an async generator of text deltas (``str``) and, optionally,
-    ``ReasoningDelta``, ``DataPart`` and ``SourceURL`` parts; ``self.request`` and
-    ``self.chat`` (the parsed ``ChatRequest``) are at hand. ``on_finish(result)`` runs exactly
-    once per request, also when the user stopped the answer or it failed, so an app can save
-    what was said. The ``heartbeat``, ``retry`` and ``headers`` attributes of ``SSEView`` apply.
+    ``generate(messages)`` is an async generator of text deltas (``str``) and the parts of
+    ``django_streaming.chat``: ``ReasoningDelta``, ``ToolCall``, ``ToolResult``,
+    ``ApprovalRequest``, ``DataPart``, ``SourceURL``, ``FilePart``, ``Step``, ``Finish`` and
+    the rest; ``self.request`` and ``self.chat`` (the parsed ``ChatRequest``) are at hand.
+    ``on_finish(result)`` runs exactly once per request, also when the user stopped the answer
+    or it failed, with the whole message (``result.message``) to save. When the client sends
+    its tools' outputs or approvals (``self.chat.continuation``), the answer goes on in the
+    same message. A ``system`` message from the client is dropped unless
+    ``trust_client_system`` is set: the system prompt is the server's. The ``heartbeat``,
+    ``retry`` and ``headers`` attributes of ``SSEView`` apply.
 
     POST only, with Django's CSRF protection as for any view: the widget sends the token; use
     ``csrf_exempt`` on the URL for an API authenticated by tokens.
     """
 
     http_method_names: ClassVar[list[str]] = ["post", "options"]  # type: ignore[misc]
+    #: Whether ``system`` messages sent by the client reach ``generate()``.
+    trust_client_system: ClassVar[bool] = False
 
     chat: ChatRequest
 
@@ -219,103 +234,80 @@ class ChatStreamView(SSEView):
         body = request.read(limit + 1)
         if len(body) > limit:
             raise too_large
-        return parse_chat_request(
+        chat = parse_chat_request(
             body,
             max_messages=config["MAX_MESSAGES"],
             max_message_chars=config["MAX_MESSAGE_CHARS"],
+            max_file_bytes=config["MAX_FILE_BYTES"],
         )
+        if self.trust_client_system:
+            return chat
+        messages = [message for message in chat.messages if message.role != "system"]
+        if not messages:
+            raise ChatRequestError("There is nothing to answer but a system message.")
+        return replace(chat, messages=messages)
 
     async def message_stream(self, chat: ChatRequest) -> AsyncIterator[StreamItem]:
         """The protocol's parts around what ``generate()`` yields."""
-        message_id = f"msg-{secrets.token_urlsafe(12)}"
-        blocks = _Blocks()
+        # A continuation (the client's tool outputs or approvals) carries on the same message.
+        answer = Answer(chat.messages[-1] if chat.continuation else None)
         status: Status = "cancelled"  # unless we get to the end, or to an error
         failure: Exception | None = None
-        yield {"type": "start", "messageId": message_id}
-        yield {"type": "start-step"}
+        finish_reason: str | None = None
         try:
-            async for item in self.generate(chat.messages):
-                for part in blocks.parts_for(item):
-                    yield part
-            for part in blocks.close():
+            for part in answer.start(await _maybe_await(self.start_metadata())):
                 yield part
-            yield {"type": "finish-step"}
-            yield {"type": "finish", "finishReason": "stop"}
-            status = "completed"
+            async for item in self.generate(chat.messages):
+                for part in answer.parts_for(item):
+                    yield part
+            provisional = self._result(chat, answer, "completed", None, answer.finish_reason())
+            metadata = await _maybe_await(self.finish_metadata(provisional))
+            for part in answer.end(metadata):
+                yield part
+            status, finish_reason = "completed", answer.finish_reason()
         except Exception as error:
             status, failure = "error", error
             logger.error("Error while generating a chat answer", exc_info=error)
             yield {"type": "error", "errorText": _error_text(error)}
         finally:
-            result = ChatResult(
-                messages=chat.messages,
-                text=blocks.text(),
-                status=status,
-                message_id=message_id,
-                chat_id=chat.chat_id,
-                error=failure,
-            )
             try:
-                await self.on_finish(result)
+                await self.on_finish(self._result(chat, answer, status, failure, finish_reason))
             except Exception:
                 logger.exception("Error in on_finish()")
         yield "[DONE]"
 
+    def start_metadata(self) -> Any:
+        """Metadata for the ``start`` part (a dict, or an awaitable of one; None: none): the
+        model's name, say."""
+        return None
 
-class _Blocks:
-    """Opens and closes the protocol's text and reasoning blocks around the deltas."""
+    def finish_metadata(self, result: ChatResult) -> Any:
+        """Metadata for the ``finish`` part, given the answer so far (a dict, or an awaitable
+        of one; None: none): token usage, say."""
+        return None
 
-    def __init__(self) -> None:
-        self.open: tuple[str, str] | None = None  # (kind, id)
-        self.count = 0
-        self.texts: list[str] = []
-
-    def parts_for(self, item: ChatPart) -> list[dict[str, Any]]:
-        if isinstance(item, str):
-            if not item:
-                return []
-            self.texts.append(item)
-            return [*self._switch_to("text"), self._delta("text", item)]
-        if isinstance(item, ReasoningDelta):
-            return [*self._switch_to("reasoning"), self._delta("reasoning", item.text)]
-        if isinstance(item, DataPart):
-            return [item.to_part()]
-        if isinstance(item, SourceURL):
-            part = {
-                "type": "source-url",
-                "sourceId": item.source_id or f"source-{secrets.token_hex(4)}",
-                "url": item.url,
-            }
-            if item.title is not None:
-                part["title"] = item.title
-            return [part]
-        raise TypeError(
-            "generate() must yield str, ReasoningDelta, DataPart or SourceURL, "
-            f"not {type(item).__name__}."
+    def _result(
+        self,
+        chat: ChatRequest,
+        answer: Answer,
+        status: Status,
+        failure: Exception | None,
+        finish_reason: str | None,
+    ) -> ChatResult:
+        return ChatResult(
+            messages=chat.messages,
+            text=answer.text(),
+            status=status,
+            message_id=answer.message_id,
+            chat_id=chat.chat_id,
+            error=failure,
+            message=answer.message,
+            finish_reason=finish_reason,
         )
 
-    def text(self) -> str:
-        return "".join(self.texts)
 
-    def close(self) -> list[dict[str, Any]]:
-        if self.open is None:
-            return []
-        kind, block_id = self.open
-        self.open = None
-        return [{"type": f"{kind}-end", "id": block_id}]
-
-    def _switch_to(self, kind: str) -> list[dict[str, Any]]:
-        if self.open is not None and self.open[0] == kind:
-            return []
-        parts = self.close()
-        self.count += 1
-        self.open = (kind, f"{kind}-{self.count}")
-        parts.append({"type": f"{kind}-start", "id": self.open[1]})
-        return parts
-
-    def _delta(self, kind: str, delta: str) -> dict[str, Any]:
-        assert self.open is not None
-        return {"type": f"{kind}-delta", "id": self.open[1], "delta": delta}
+async def _maybe_await(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
 
 
 async def _chat_errors(source: AsyncIterator[Any]) -> AsyncIterator[Any]:
