@@ -420,3 +420,17 @@ async def test_the_tool_calls_of_the_request_are_typed() -> None:
         "parts": [{**assistant["parts"][2], "approval": {"approved": True}}],
     }
     assert (await refusal(user("q"), bad_approval))[0] == 400
+
+
+async def test_a_body_over_djangos_upload_limit_is_read_and_one_over_ours_is_a_413(
+    settings: Settings,
+) -> None:
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024  # Django's check must not come first
+    image = base64.b64encode(bytes(4 * 1024 * 1024)).decode()
+    attachment = {"type": "file", "mediaType": "image/png", "url": f"data:image/png;base64,{image}"}
+    message = user("see", parts=[{"type": "text", "text": "see"}, attachment])
+    got = await answer(message, url="/echo/")
+    assert got[3]["delta"] == "user:3;"
+    settings.DJANGO_STREAMING = {"MAX_BODY_BYTES": 1024 * 1024}
+    status, error = await refusal(message)
+    assert (status, error["code"]) == (413, "body_too_large")

@@ -99,3 +99,90 @@ def test_reconnect_to_stream_replays_the_answer_in_progress(
     assert result["text"] == "".join(f"Line {number} of a long answer.\n\n" for number in range(20))
     assert result["finishReason"] == "stop"
     assert result["resumedAfterEnd"] is None  # 204: nothing active any more
+
+
+def agent_chat(
+    node: str, server: RunningServer, text: str, requests: int = 1, decision: str = "approve"
+) -> Any:
+    """A conversation through the SDK's own chat (AbstractChat, what useChat wraps)."""
+    argv = [node, "agent_chat.mjs", f"{server.url}/chat-exempt/", text, str(requests), decision]
+    completed = subprocess.run(argv, cwd=FIXTURE, capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 0, completed.stderr
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert result["error"] is None, result
+    assert result["requests"] == requests, result
+    return result
+
+
+def tool_parts(message: dict[str, Any]) -> list[dict[str, Any]]:
+    return [part for part in message["parts"] if part["type"].startswith("tool-")]
+
+
+def test_a_server_tool_with_streamed_input_and_two_steps(node: str, server: RunningServer) -> None:
+    result = agent_chat(node, server, Prompt.TOOLS)
+    _, answer = result["messages"]
+    [search] = tool_parts(answer)
+    assert {key: search.get(key) for key in ("state", "input", "output", "title")} == {
+        "state": "output-available",
+        "input": {"query": "django"},
+        "output": {"hits": 2},
+        "title": "Web search",
+    }
+    assert [part["type"] for part in answer["parts"]] == [
+        "step-start",
+        "text",
+        "tool-search",
+        "step-start",
+        "text",
+    ]
+    assert "tool-input-delta" in [chunk["type"] for chunk in result["chunks"]]
+
+
+def test_a_tool_error(node: str, server: RunningServer) -> None:
+    [_, answer] = agent_chat(node, server, Prompt.TOOL_ERROR)["messages"]
+    [search] = tool_parts(answer)
+    assert (search["state"], search["errorText"]) == ("output-error", "The index is down.")
+    assert answer["parts"][-1]["text"] == "The search failed."
+
+
+@pytest.mark.parametrize(
+    ("decision", "state", "text"),
+    [("approve", "output-available", "Renamed."), ("deny", "output-denied", "Left as it is.")],
+)
+def test_an_approval_then_the_continuation_in_the_same_message(
+    node: str, server: RunningServer, decision: str, state: str, text: str
+) -> None:
+    result = agent_chat(node, server, Prompt.APPROVAL, requests=2, decision=decision)
+    _, answer = result["messages"]  # one assistant message, not two
+    [rename] = tool_parts(answer)
+    assert rename["state"] == state
+    assert rename["approval"]["approved"] is (decision == "approve")
+    assert answer["parts"][-1] == {"type": "text", "text": text, "state": "done"}
+    finishes = [chunk for chunk in result["chunks"] if chunk["type"] == "finish"]
+    assert [finish["finishReason"] for finish in finishes] == ["tool-calls", "stop"]
+
+
+def test_a_client_tool_output_continues_the_answer_by_itself(
+    node: str, server: RunningServer
+) -> None:
+    result = agent_chat(node, server, Prompt.CLIENT_TOOL, requests=2)
+    _, answer = result["messages"]
+    [local_time] = tool_parts(answer)
+    assert (local_time["state"], local_time["output"]) == ("output-available", {"time": "12:34"})
+    assert answer["parts"][-1]["text"] == "It is 12:34."
+    starts = [chunk for chunk in result["chunks"] if chunk["type"] == "start"]
+    assert starts[0]["messageId"] == starts[1]["messageId"] == answer["id"]
+
+
+def test_files_documents_metadata_the_escape_hatch_and_a_finish_reason(
+    node: str, server: RunningServer
+) -> None:
+    result = agent_chat(node, server, Prompt.EXTRAS)
+    _, answer = result["messages"]
+    kinds = [part["type"] for part in answer["parts"]]
+    assert kinds == ["step-start", "file", "source-document", "data-note", "text"]
+    assert answer["metadata"] == {"model": "test-model", "step": "extras", "tokens": 3}
+    finish = [chunk for chunk in result["chunks"] if chunk["type"] == "finish"]
+    assert finish == [
+        {"type": "finish", "finishReason": "length", "messageMetadata": {"tokens": 3}}
+    ]

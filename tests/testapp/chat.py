@@ -9,14 +9,26 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from django_streaming import (
+    ApprovalRequest,
     ChatError,
     ChatMessage,
     ChatPart,
     ChatResult,
     ChatStreamView,
+    Chunk,
     DataPart,
+    FilePart,
+    Finish,
+    Metadata,
     ReasoningDelta,
+    SourceDocument,
     SourceURL,
+    Step,
+    ToolCall,
+    ToolDenied,
+    ToolError,
+    ToolInputDelta,
+    ToolResult,
 )
 from tests.support.probes import probe
 
@@ -58,6 +70,14 @@ class Prompt:
     ``XSS``              ``XSS``: markup and links the widget must render inert
     ``UNCLOSED``         an open code fence, then waits for the probe's gate before closing it
     ``TRICKY``           ``TRICKY``'s pieces: emoji, CJK, line endings, an SSE-looking line
+    ``TOOLS``            text, a server tool with streamed input and a preliminary result, a step,
+                         more text
+    ``TOOL_ERROR``       a server tool that fails, then a step that says so
+    ``APPROVAL``         a call of ``rename_chat`` that needs approval; continued: its result
+                         (approved) or a denial, then a line of text
+    ``CLIENT_TOOL``      a call of ``local_time``, which the browser runs; continued: "It is <it>."
+    ``EXTRAS``           a file, a source document, metadata, a ``Chunk``, ``Finish("length")``,
+                         and metadata on ``start``
     ``lines(n, delay)``  n paragraphs, ``delay`` seconds apart (a long answer that scrolls)
     ===================  ========================================================================
     """
@@ -74,6 +94,11 @@ class Prompt:
     XSS = "xss"
     UNCLOSED = "unclosed"
     TRICKY = "tricky"
+    TOOLS = "tools"
+    TOOL_ERROR = "tool error"
+    APPROVAL = "approval"
+    CLIENT_TOOL = "client tool"
+    EXTRAS = "extras"
 
     @staticmethod
     def lines(count: int, delay: float = 0.02) -> str:
@@ -88,7 +113,15 @@ class TestChat(ChatStreamView):
     heartbeat = 0.5
 
     async def generate(self, messages: list[ChatMessage]) -> AsyncIterator[ChatPart]:
+        if self.chat.continuation:
+            async for part in _continue(messages[-1]):
+                yield part
+            return
         text = messages[-1].text
+        if text in AGENT:
+            async for part in AGENT[text]():
+                yield part
+            return
         state = probe(self.chat.chat_id or "-")
         state.started.set()
         attempts = triggers.setdefault(self.chat.chat_id or "-", [])
@@ -154,12 +187,79 @@ class TestChat(ChatStreamView):
 
     on_finish_fails = False
 
+    def start_metadata(self) -> dict[str, str] | None:
+        return {"model": "test-model"} if self.chat.messages[-1].text == Prompt.EXTRAS else None
+
     async def on_finish(self, result: ChatResult) -> None:
         key = result.chat_id or "-"
         results.setdefault(key, []).append(result)
         probe(key).finish(cancelled=result.status == "cancelled")
         if self.on_finish_fails:
             raise RuntimeError("on_finish failed")
+
+
+async def _tools() -> AsyncIterator[ChatPart]:
+    yield "Searching."
+    yield ToolInputDelta("call-search", "search", '{"query":')
+    yield ToolInputDelta("call-search", "search", '"django"}')
+    yield ToolCall("search", {"query": "django"}, "call-search", title="Web search")
+    yield ToolResult("call-search", {"hits": 1}, preliminary=True)
+    yield ToolResult("call-search", {"hits": 2})
+    yield Step()
+    yield "Found 2."
+
+
+async def _tool_error() -> AsyncIterator[ChatPart]:
+    call = ToolCall("search", {"query": ""})
+    yield call
+    yield ToolError(call.id, "The index is down.")
+    # The model goes on after its tool failed (a step with no call: the SDK does not send the
+    # calls back to continue, as it would after a last step of finished calls).
+    yield Step()
+    yield "The search failed."
+
+
+async def _approval() -> AsyncIterator[ChatPart]:
+    call = ToolCall("rename_chat", {"title": "Renamed chat"}, "call-rename")
+    yield call
+    yield ApprovalRequest(call.id, "approval-rename")
+
+
+async def _client_tool() -> AsyncIterator[ChatPart]:
+    yield "Asking your browser."
+    yield ToolCall("local_time", {}, "call-time")
+
+
+async def _extras() -> AsyncIterator[ChatPart]:
+    yield FilePart("data:text/plain;base64,aGk=", "text/plain")
+    yield SourceDocument("doc-1", "application/pdf", "The manual", "manual.pdf")
+    yield Metadata({"step": "extras"})
+    yield Chunk({"type": "data-note", "data": {"n": 1}})
+    yield "Cut short."
+    yield Finish("length", {"tokens": 3})
+
+
+AGENT = {
+    Prompt.TOOLS: _tools,
+    Prompt.TOOL_ERROR: _tool_error,
+    Prompt.APPROVAL: _approval,
+    Prompt.CLIENT_TOOL: _client_tool,
+    Prompt.EXTRAS: _extras,
+}
+
+
+async def _continue(message: ChatMessage) -> AsyncIterator[ChatPart]:
+    """The answer after the browser sent its tools' outputs or approvals."""
+    for call in message.tool_calls:
+        if call.state == "approval-responded" and call.approval is not None:
+            if call.approval.approved:
+                yield ToolResult(call.id, {"title": call.input["title"]})
+                yield "Renamed."
+            else:
+                yield ToolDenied(call.id)
+                yield "Left as it is."
+        elif call.name == "local_time" and call.state == "output-available":
+            yield f"It is {call.output['time']}."
 
 
 class ResumableChat(TestChat):
