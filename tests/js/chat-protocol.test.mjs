@@ -24,8 +24,8 @@ function events(bytes, size = 7) {
   return readEvents(body);
 }
 
-/** A handler that writes down every call, and the text it was given. */
-function recorder() {
+/** A handler that writes down every call (the steps too, when asked), and the text it was given. */
+function recorder({ steps = false } = {}) {
   const calls = [];
   const handler = { calls, text: "" };
   for (const method of [
@@ -36,13 +36,25 @@ function recorder() {
     "reasoningDelta",
     "reasoningEnd",
     "sourceUrl",
+    "sourceDocument",
+    "file",
     "data",
+    "toolStart",
+    "toolInputDelta",
+    "toolInput",
+    "toolInputError",
+    "toolOutput",
+    "toolError",
+    "toolApproval",
+    "toolDenied",
+    "metadata",
     "error",
     "abort",
     "finish",
   ]) {
     handler[method] = (...args) => calls.push([method, ...args]);
   }
+  if (steps) handler.step = () => calls.push(["step"]);
   handler.textDelta = (id, delta) => {
     calls.push(["textDelta", id, delta]);
     handler.text += delta;
@@ -50,8 +62,8 @@ function recorder() {
   return handler;
 }
 
-async function replay(name) {
-  const handler = recorder();
+async function replay(name, options) {
+  const handler = recorder(options);
   const done = await readParts(events(recording(name)), handler);
   return { done, calls: handler.calls, text: handler.text };
 }
@@ -157,4 +169,77 @@ test("every event is announced before its part, [DONE] included", async () => {
     start: () => calls.push("start"),
   });
   assert.deepEqual(calls, ["event", "start", "event"]);
+});
+
+test("a server tool: streamed input, a preliminary result, the result, then a second step", async () => {
+  const { done, calls } = await replay("tools", { steps: true });
+  assert.equal(done, true);
+  const call = { toolCallId: "call-search", toolName: "search" };
+  assert.deepEqual(calls, [
+    ["start", "messageId-1"],
+    ["step"],
+    ["textStart", "text-1"],
+    ["textDelta", "text-1", "Searching."],
+    ["textEnd", "text-1"],
+    ["toolStart", { type: "tool-input-start", ...call }],
+    ["toolInputDelta", "call-search", '{"query":'],
+    ["toolInputDelta", "call-search", '"django"}'],
+    [
+      "toolInput",
+      { type: "tool-input-available", ...call, input: { query: "django" }, title: "Web search" },
+    ],
+    [
+      "toolOutput",
+      {
+        type: "tool-output-available",
+        toolCallId: "call-search",
+        output: { hits: 1 },
+        preliminary: true,
+      },
+    ],
+    [
+      "toolOutput",
+      { type: "tool-output-available", toolCallId: "call-search", output: { hits: 2 } },
+    ],
+    ["step"],
+    ["textStart", "text-2"],
+    ["textDelta", "text-2", "Found 2."],
+    ["textEnd", "text-2"],
+    ["finish", { type: "finish", finishReason: "stop" }],
+  ]);
+});
+
+test("an approval request ends an answer that waits for the user", async () => {
+  const { calls } = await replay("approval");
+  assert.deepEqual(calls.slice(-2), [
+    [
+      "toolApproval",
+      { type: "tool-approval-request", approvalId: "approval-rename", toolCallId: "call-rename" },
+    ],
+    ["finish", { type: "finish", finishReason: "tool-calls" }],
+  ]);
+});
+
+test("a file, a document, metadata and a part only the escape hatch knows", async () => {
+  const { calls } = await replay("extras");
+  assert.deepEqual(calls[0], ["start", "messageId-1"]);
+  assert.deepEqual(calls.slice(1, 5), [
+    ["file", { url: "data:text/plain;base64,aGk=", mediaType: "text/plain" }],
+    [
+      "sourceDocument",
+      {
+        type: "source-document",
+        sourceId: "sourceId-1", // the recordings fix every sourceId
+        mediaType: "application/pdf",
+        title: "The manual",
+        filename: "manual.pdf",
+      },
+    ],
+    ["metadata", { step: "extras" }],
+    ["data", { type: "data-note", data: { n: 1 } }],
+  ]);
+  assert.deepEqual(calls.at(-1), [
+    "finish",
+    { type: "finish", finishReason: "length", messageMetadata: { tokens: 3 } },
+  ]);
 });

@@ -24,6 +24,9 @@ PROMPTS = {
     "odd-parts": Prompt.ODD_PARTS,
     "tricky": Prompt.TRICKY,
     "markdown": Prompt.MARKDOWN,
+    "tools": Prompt.TOOLS,
+    "approval": Prompt.APPROVAL,
+    "extras": Prompt.EXTRAS,
 }
 STOPPED = "stopped"  # a resumable answer stopped on the server: it ends with an abort part
 _RANDOM_ID = re.compile(r'"(messageId|sourceId)":"[^"]*"')

@@ -8,7 +8,11 @@
  * the end, calling the handler's method for each (every method is optional):
  *   event() for every event, before its part; start(messageId), textStart(id), textDelta(id, delta), textEnd(id),
  *   reasoningStart(id), reasoningDelta(id, delta), reasoningEnd(id),
- *   sourceUrl({url, title}), data(part), error(errorText), abort(), finish(part).
+ *   sourceUrl({url, title}), sourceDocument(part), file({url, mediaType}), data(part),
+ *   toolStart(part), toolInputDelta(toolCallId, delta), toolInput(part), toolInputError(part),
+ *   toolOutput(part), toolError(part), toolApproval(part), toolDenied(toolCallId) (the parts
+ *   as they came: toolCallId, toolName, input, output, errorText, approvalId...),
+ *   metadata(messageMetadata), step(), error(errorText), abort(), finish(part).
  * A text-delta whose text-start never came opens the text first. Returns true when the stream
  * said `[DONE]`, false when it just ended.
  * @param {AsyncIterable<{data: string}>} events
@@ -63,6 +67,42 @@ export class PartReader {
         break;
       case "source-url":
         this.call("sourceUrl", { url: part.url, title: part.title });
+        break;
+      case "source-document":
+        this.call("sourceDocument", part);
+        break;
+      case "file":
+        this.call("file", { url: part.url, mediaType: part.mediaType });
+        break;
+      case "tool-input-start":
+        this.call("toolStart", part);
+        break;
+      case "tool-input-delta":
+        this.call("toolInputDelta", part.toolCallId, part.inputTextDelta);
+        break;
+      case "tool-input-available":
+        this.call("toolInput", part);
+        break;
+      case "tool-input-error":
+        this.call("toolInputError", part);
+        break;
+      case "tool-output-available":
+        this.call("toolOutput", part);
+        break;
+      case "tool-output-error":
+        this.call("toolError", part);
+        break;
+      case "tool-approval-request":
+        this.call("toolApproval", part);
+        break;
+      case "tool-output-denied":
+        this.call("toolDenied", part.toolCallId);
+        break;
+      case "message-metadata":
+        this.call("metadata", part.messageMetadata);
+        break;
+      case "start-step":
+        this.call("step");
         break;
       case "error":
         this.call("error", part.errorText || "The answer failed.");
