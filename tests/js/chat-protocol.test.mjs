@@ -222,7 +222,7 @@ test("an approval request ends an answer that waits for the user", async () => {
 
 test("a file, a document, metadata and a part only the escape hatch knows", async () => {
   const { calls } = await replay("extras");
-  assert.deepEqual(calls[0], ["start", "messageId-1"]);
+  assert.deepEqual(calls[0], ["start", "messageId-1", { model: "test-model" }]);
   assert.deepEqual(calls.slice(1, 5), [
     ["file", { url: "data:text/plain;base64,aGk=", mediaType: "text/plain" }],
     [

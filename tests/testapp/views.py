@@ -195,6 +195,7 @@ def chat_page(request: HttpRequest) -> HttpResponse:
         "endpoint": request.GET.get("endpoint", "test-chat"),
         "chat_id": request.GET.get("chat"),
         "resumable": "resumable" in request.GET,
+        "tools": "tools" in request.GET,
     }
     if "resumable" in request.GET:
         context["endpoint"] = "/resumable-chat-csrf/"

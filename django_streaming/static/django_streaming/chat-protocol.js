@@ -6,7 +6,7 @@
 /**
  * Read the parts of `events` ({data} objects, as sse-client.js yields them) until `[DONE]` or
  * the end, calling the handler's method for each (every method is optional):
- *   event() for every event, before its part; start(messageId), textStart(id), textDelta(id, delta), textEnd(id),
+ *   event() for every event, before its part; start(messageId, metadata), textStart(id), textDelta(id, delta), textEnd(id),
  *   reasoningStart(id), reasoningDelta(id, delta), reasoningEnd(id),
  *   sourceUrl({url, title}), sourceDocument(part), file({url, mediaType}), data(part),
  *   toolStart(part), toolInputDelta(toolCallId, delta), toolInput(part), toolInputError(part),
@@ -42,7 +42,8 @@ export class PartReader {
   read(part) {
     switch (part.type) {
       case "start":
-        this.call("start", part.messageId);
+        if (part.messageMetadata === undefined) this.call("start", part.messageId);
+        else this.call("start", part.messageId, part.messageMetadata);
         break;
       case "text-start":
         this.openText.add(part.id);

@@ -10,6 +10,31 @@ const PIN_THRESHOLD = 70; // px from the bottom that still counts as "at the bot
 const BOTTOM = 2; // px: back at the very bottom
 const SCROLL_UP_KEYS = new Set(["PageUp", "Home", "ArrowUp"]);
 
+// What a tool card says of each state of its call (the AI SDK's states).
+const TOOL_STATES = {
+  "input-streaming": "Preparing",
+  "input-available": "Running",
+  "approval-requested": "Needs your approval",
+  "approval-responded": "Answered",
+  "output-available": "Done",
+  "output-error": "Error",
+  "output-denied": "Denied",
+};
+const DONE_STATES = new Set(["output-available", "output-error", "output-denied"]);
+
+/**
+ * Run a tool in the browser: when an answer calls `name`, the widget runs `run(input)` and
+ * sends its output back (as the AI SDK's addToolOutput does); once every call of the answer's
+ * last step has its output, the answer continues by itself.
+ * @param {Element} element the [data-ds-chat] element
+ * @param {string} name
+ * @param {(input: any) => Promise<any> | any} run
+ */
+export function registerTool(element, name, run) {
+  element.dsChatTools ??= new Map();
+  element.dsChatTools.set(name, run);
+}
+
 function newId(prefix) {
   const random = globalThis.crypto?.randomUUID?.() ?? `${Date.now()}-${Math.random()}`;
   return `${prefix}-${random}`;
@@ -38,6 +63,8 @@ export class ChatWidget {
     this.jumpButton = root.querySelector(".ds-chat__jump");
     this.reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
     this.messages = []; // the history sent to the server, as UI messages
+    this.cards = new Map(); // the tool calls on the page, by id: {part, element}
+    this.clientOutputs = new Set(); // the calls whose output this page made
     this.controller = null; // the AbortController of the answer being streamed
     this.pinned = true;
     this.autoScrollTop = null;
@@ -188,7 +215,12 @@ export class ChatWidget {
       init: {
         method: "POST",
         headers: { "Content-Type": "application/json", ...this.csrfHeaders() },
-        body: JSON.stringify({ id: this.chatId, messages: this.messages, trigger, messageId }),
+        body: JSON.stringify({
+          id: this.chatId,
+          messages: this.messages.map(withoutElements),
+          trigger,
+          messageId,
+        }),
       },
     });
   }
@@ -225,57 +257,143 @@ export class ChatWidget {
     this.sendButton.hidden = busy;
   }
 
-  async answer({ url, init, resuming = false }) {
+  async answer({ url, init, resuming = false, continuing = null }) {
     const controller = new AbortController();
     this.controller = controller;
-    const assistant = { id: newId("msg"), role: "assistant", parts: [{ type: "text", text: "" }] };
-    const { article, content } = this.addMessageElement("assistant", assistant.id);
+    // A continuation (tool outputs, approvals) goes on in the same message and element.
+    const assistant = continuing?.assistant ?? { id: newId("msg"), role: "assistant", parts: [] };
+    const { article, content } = continuing ?? this.addMessageElement("assistant", assistant.id);
     article.classList.add("ds-chat__message--streaming");
     const makeRenderer = this.markdown ? markdownRenderer : textRenderer;
     let renderer = null; // one per text part, in its own block
+    let text = null; // the text part being written
     let reasoning = null;
     let failure = null;
     let received = false; // a resume answered with 204 sends nothing: no answer to show
     let stopped = false;
+    const running = []; // the client-side tools this answer called, running
+    const tools = this.root.dsChatTools ?? new Map();
+    const tool = (toolCallId) => this.cards.get(toolCallId);
     const drawing = {
       event: () => {
         received = true;
       },
-      start: (messageId) => {
+      start: (messageId, metadata) => {
         if (messageId) assistant.id = article.dataset.id = messageId;
+        if (metadata) drawing.metadata(metadata);
       },
+      finish: (part) => {
+        if (part.messageMetadata) drawing.metadata(part.messageMetadata);
+      },
+      step: () => assistant.parts.push({ type: "step-start" }),
       textStart: () => {
         const block = document.createElement("div");
         block.className = "ds-chat__text";
         content.append(block);
         renderer = makeRenderer(block);
+        text = { type: "text", text: "" };
+        assistant.parts.push(text);
       },
       textDelta: (_id, delta) => {
         renderer.write(delta);
-        assistant.parts[0].text += delta;
+        text.text += delta;
       },
       textEnd: () => {
         renderer?.end();
         renderer = null;
       },
       reasoningStart: () => {
-        reasoning = document.createElement("details");
-        reasoning.className = "ds-chat__reasoning";
-        reasoning.innerHTML = "<summary>Reasoning</summary>";
-        content.append(reasoning);
+        reasoning = { type: "reasoning", text: "", element: document.createElement("details") };
+        reasoning.element.className = "ds-chat__reasoning";
+        const summary = document.createElement("summary");
+        summary.textContent = "Thinking";
+        reasoning.element.append(summary);
+        content.append(reasoning.element);
+        assistant.parts.push(reasoning);
       },
-      reasoningDelta: (_id, delta) => reasoning?.append(delta),
+      reasoningDelta: (_id, delta) => {
+        if (!reasoning) return;
+        reasoning.text += delta;
+        reasoning.element.append(delta);
+      },
       sourceUrl: ({ url, title }) => {
-        const link = document.createElement("a");
-        link.className = "ds-chat__source";
-        link.textContent = title || url;
-        if (/^https?:/i.test(url)) link.href = url;
-        link.rel = "noopener noreferrer nofollow";
-        content.append(link);
+        assistant.parts.push({ type: "source-url", sourceId: newId("source"), url, title });
+        this.sourceLink(content, url, title || url);
+      },
+      sourceDocument: (part) => {
+        assistant.parts.push({ ...part, type: "source-document" });
+        const item = document.createElement("p");
+        item.className = "ds-chat__source";
+        item.textContent = part.title;
+        this.sources(content).append(item);
+      },
+      file: (part) => {
+        assistant.parts.push({ type: "file", ...part });
+        content.append(fileElement(part));
       },
       data: (part) => this.root.dispatchEvent(new CustomEvent("ds-chat:data", { detail: part })),
-      error: (text) => {
-        failure = text;
+      metadata: (metadata) => {
+        assistant.metadata = { ...assistant.metadata, ...metadata };
+      },
+      toolStart: ({ toolCallId, toolName, title, providerExecuted }) => {
+        const part = { type: `tool-${toolName}`, toolCallId, state: "input-streaming" };
+        if (title) part.title = title;
+        if (providerExecuted) part.providerExecuted = true;
+        part.rawInput = "";
+        assistant.parts.push(part);
+        this.cards.set(toolCallId, { part, element: this.toolCard(content, part) });
+      },
+      toolInputDelta: (toolCallId, delta) => {
+        const card = tool(toolCallId);
+        if (!card) return;
+        card.part.rawInput += delta;
+        this.drawTool(card);
+      },
+      toolInput: ({ toolCallId, toolName, input, title, providerExecuted }) => {
+        if (!tool(toolCallId)) drawing.toolStart({ toolCallId, toolName, title, providerExecuted });
+        const card = tool(toolCallId);
+        Object.assign(card.part, { state: "input-available", input });
+        if (title) card.part.title = title;
+        delete card.part.rawInput;
+        this.drawTool(card);
+        const run = tools.get(toolName);
+        if (run && !providerExecuted) running.push(this.runTool(card, run));
+      },
+      toolInputError: ({ toolCallId, toolName, input, errorText }) => {
+        if (!tool(toolCallId)) drawing.toolStart({ toolCallId, toolName });
+        const card = tool(toolCallId);
+        Object.assign(card.part, { state: "output-error", rawInput: input, errorText });
+        this.drawTool(card);
+      },
+      toolOutput: ({ toolCallId, output, preliminary }) => {
+        const card = tool(toolCallId);
+        if (!card) return;
+        Object.assign(card.part, { state: "output-available", output });
+        if (preliminary) card.part.preliminary = true;
+        else delete card.part.preliminary;
+        this.drawTool(card);
+      },
+      toolError: ({ toolCallId, errorText }) => {
+        const card = tool(toolCallId);
+        if (!card) return;
+        Object.assign(card.part, { state: "output-error", errorText });
+        this.drawTool(card);
+      },
+      toolApproval: ({ toolCallId, approvalId }) => {
+        const card = tool(toolCallId);
+        if (!card) return;
+        Object.assign(card.part, { state: "approval-requested", approval: { id: approvalId } });
+        card.onAnswer = () => this.continueAfterTools(assistant, article, content);
+        this.drawTool(card);
+      },
+      toolDenied: (toolCallId) => {
+        const card = tool(toolCallId);
+        if (!card) return;
+        card.part.state = "output-denied";
+        this.drawTool(card);
+      },
+      error: (errorText) => {
+        failure = errorText;
       },
       abort: () => {
         stopped = true;
@@ -312,11 +430,155 @@ export class ChatWidget {
           article.classList.add("ds-chat__message--failed");
           this.addError(article, failure);
         }
-        if (assistant.parts[0].text || !failure) this.messages.push(assistant);
+        const kept = assistant.parts.some((part) => part.type !== "step-start");
+        if (this.messages.at(-1) !== assistant && (kept || !failure)) {
+          this.messages.push(assistant);
+        }
         this.setBusy(false);
         this.input.focus();
       }
     }
+    if (!failure && !stopped && running.length) {
+      await Promise.all(running);
+      this.continueAfterTools(assistant, article, content);
+    }
+  }
+
+  /** Run a client-side tool on its call's input; its output (or error) goes into the call. */
+  async runTool(card, run) {
+    this.clientOutputs.add(card.part.toolCallId);
+    try {
+      const output = await run(card.part.input);
+      Object.assign(card.part, { state: "output-available", output });
+    } catch (error) {
+      Object.assign(card.part, {
+        state: "output-error",
+        errorText: String(error?.message ?? error),
+      });
+    }
+    this.drawTool(card);
+  }
+
+  /**
+   * Continue the answer, as the AI SDK's sendAutomaticallyWhen does, once every tool call of
+   * its last step is done or answered (approved, denied): the server carries on in the same
+   * message.
+   */
+  continueAfterTools(assistant, article, content) {
+    if (this.controller) return;
+    const lastStep = assistant.parts.slice(
+      assistant.parts.findLastIndex((part) => part.type === "step-start") + 1,
+    );
+    const calls = lastStep.filter(
+      (part) => part.type.startsWith("tool-") && !part.providerExecuted,
+    );
+    const settled = (part) => DONE_STATES.has(part.state) || part.state === "approval-responded";
+    const answered = calls.some(
+      (part) => part.state === "approval-responded" || this.clientOutputs.has(part.toolCallId),
+    );
+    if (!calls.length || !calls.every(settled) || !answered) return;
+    for (const part of calls) this.clientOutputs.delete(part.toolCallId);
+    this.answer({
+      url: this.endpoint,
+      init: {
+        method: "POST",
+        headers: { "Content-Type": "application/json", ...this.csrfHeaders() },
+        body: JSON.stringify({
+          id: this.chatId,
+          messages: this.messages.map(withoutElements),
+          trigger: "submit-message",
+          messageId: assistant.id,
+        }),
+      },
+      continuing: { assistant, article, content },
+    });
+  }
+
+  toolCard(content, part) {
+    const card = document.createElement("section");
+    card.className = "ds-chat__tool";
+    const summary = document.createElement("p");
+    summary.className = "ds-chat__tool-summary";
+    const name = document.createElement("span");
+    name.className = "ds-chat__tool-name";
+    name.textContent = part.title || part.type.slice("tool-".length);
+    const state = document.createElement("span");
+    state.className = "ds-chat__tool-state";
+    summary.append(name, " ", state);
+    const input = document.createElement("pre");
+    input.className = "ds-chat__tool-input";
+    const output = document.createElement("details");
+    output.className = "ds-chat__tool-output";
+    output.hidden = true;
+    const label = document.createElement("summary");
+    label.textContent = "Output";
+    const value = document.createElement("pre");
+    output.append(label, value);
+    const actions = document.createElement("div");
+    actions.className = "ds-chat__tool-actions";
+    actions.hidden = true;
+    card.append(summary, input, output, actions);
+    content.append(card);
+    return card;
+  }
+
+  drawTool(card) {
+    const { part, element } = card;
+    const name = part.title || part.type.slice("tool-".length);
+    element.querySelector(".ds-chat__tool-name").textContent = name;
+    element.dataset.state = part.state;
+    const state = element.querySelector(".ds-chat__tool-state");
+    state.textContent =
+      part.state === "approval-responded"
+        ? part.approval?.approved
+          ? "Approved"
+          : "Denied"
+        : (TOOL_STATES[part.state] ?? part.state);
+    const input = part.input !== undefined ? part.input : part.rawInput;
+    element.querySelector(".ds-chat__tool-input").textContent = asText(input);
+    const output = element.querySelector(".ds-chat__tool-output");
+    const shown = part.state === "output-error" ? part.errorText : part.output;
+    output.hidden = shown === undefined;
+    output.querySelector("pre").textContent = asText(shown);
+    const actions = element.querySelector(".ds-chat__tool-actions");
+    actions.hidden = part.state !== "approval-requested";
+    if (part.state === "approval-requested" && !actions.childElementCount) {
+      for (const approved of [true, false]) {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = approved ? "ds-chat__approve" : "ds-chat__deny";
+        button.textContent = approved ? "Approve" : "Deny";
+        button.setAttribute("aria-label", `${approved ? "Approve" : "Deny"} ${name}`);
+        button.addEventListener("click", () => {
+          // What addToolApprovalResponse sends back: the same call, answered.
+          part.state = "approval-responded";
+          part.approval = { ...part.approval, approved };
+          actions.replaceChildren();
+          this.drawTool(card);
+          card.onAnswer?.();
+        });
+        actions.append(button);
+      }
+    }
+  }
+
+  sources(content) {
+    let list = content.querySelector(":scope > .ds-chat__sources");
+    if (!list) {
+      list = document.createElement("div");
+      list.className = "ds-chat__sources";
+      content.append(list);
+    }
+    return list;
+  }
+
+  sourceLink(content, url, title) {
+    const link = document.createElement("a");
+    link.className = "ds-chat__source";
+    link.textContent = title;
+    if (/^https?:/i.test(url)) link.href = url;
+    link.rel = "noopener noreferrer nofollow";
+    this.sources(content).append(link);
   }
 
   addNote(article, text) {
@@ -349,6 +611,39 @@ export class ChatWidget {
       button.textContent = "Copy failed";
     }
   }
+}
+
+/** A value as a card shows it: text as it is, anything else as indented JSON. */
+function asText(value) {
+  if (value === undefined) return "";
+  return typeof value === "string" ? value : JSON.stringify(value, null, 2);
+}
+
+/** The message as the server gets it: the parts without the elements that draw them. */
+function withoutElements(message) {
+  return {
+    ...message,
+    parts: message.parts.map(({ element, ...part }) => part),
+  };
+}
+
+/** A file part: images shown, anything else a named link (only http(s) and data: URLs). */
+function fileElement({ url, mediaType }) {
+  const safe = /^(https?:|data:)/i.test(url);
+  if (mediaType.startsWith("image/") && safe) {
+    const image = document.createElement("img");
+    image.className = "ds-chat__file";
+    image.src = url;
+    image.alt = "";
+    return image;
+  }
+  const link = document.createElement("a");
+  link.className = "ds-chat__file";
+  link.textContent = mediaType;
+  if (safe) link.href = url;
+  link.download = "";
+  link.rel = "noopener noreferrer";
+  return link;
 }
 
 for (const root of document.querySelectorAll("[data-ds-chat]")) {

@@ -1,0 +1,83 @@
+"""The widget's agentic answers in real Chromium: tool cards, an approval answered with the
+keyboard, a client-side tool that continues the answer by itself, files; all inert text."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.test_chat_widget import ASSISTANT, open_chat, send, wait_idle
+from tests.testapp.chat import Prompt
+
+pytestmark = pytest.mark.browser
+
+TOOL = ".ds-chat__tool"
+
+
+def test_a_server_tool_is_a_card_with_its_arguments_and_its_output_collapsed(page: Page) -> None:
+    open_chat(page)
+    send(page, Prompt.TOOLS)
+    wait_idle(page)
+    card = page.locator(TOOL)
+    expect(card).to_have_attribute("data-state", "output-available")
+    expect(card.locator(".ds-chat__tool-name")).to_have_text("Web search")
+    expect(card.locator(".ds-chat__tool-state")).to_have_text("Done")
+    expect(card.locator(".ds-chat__tool-input")).to_have_text('{\n  "query": "django"\n}')
+    output = card.locator(".ds-chat__tool-output")
+    expect(output).not_to_have_attribute("open", "")  # collapsed until asked
+    expect(output.locator("pre")).to_have_text('{\n  "hits": 2\n}', use_inner_text=False)
+    expect(page.locator(ASSISTANT)).to_contain_text("Found 2.")
+
+
+def test_a_tool_error_shows_on_its_card(page: Page) -> None:
+    open_chat(page)
+    send(page, Prompt.TOOL_ERROR)
+    wait_idle(page)
+    card = page.locator(TOOL)
+    expect(card.locator(".ds-chat__tool-state")).to_have_text("Error")
+    expect(card.locator(".ds-chat__tool-output pre")).to_have_text(
+        "The index is down.", use_inner_text=False
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "state", "text"),
+    [("Approve", "Done", "Renamed."), ("Deny", "Denied", "Left as it is.")],
+)
+def test_an_approval_answered_from_the_keyboard_continues_the_same_message(
+    page: Page, key: str, state: str, text: str
+) -> None:
+    open_chat(page)
+    send(page, Prompt.APPROVAL)
+    button = page.get_by_role("button", name=f"{key} rename_chat")
+    expect(button).to_be_visible()
+    expect(page.locator(f"{TOOL} .ds-chat__tool-state")).to_have_text("Needs your approval")
+    button.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(ASSISTANT)).to_contain_text(text)
+    wait_idle(page)
+    expect(page.locator(ASSISTANT)).to_have_count(1)  # one message, not a second
+    expect(page.locator(f"{TOOL} .ds-chat__tool-state")).to_have_text(state)
+    expect(page.get_by_role("button", name=f"{key} rename_chat")).to_have_count(0)
+
+
+def test_a_client_tool_runs_in_the_browser_and_the_answer_continues_by_itself(page: Page) -> None:
+    open_chat(page, "tools")
+    send(page, Prompt.CLIENT_TOOL)
+    expect(page.locator(ASSISTANT)).to_contain_text("It is 12:34.")
+    wait_idle(page)
+    expect(page.locator(ASSISTANT)).to_have_count(1)
+    expect(page.locator(f"{TOOL} .ds-chat__tool-state")).to_have_text("Done")
+
+
+def test_files_are_shown_and_metadata_kept(page: Page) -> None:
+    open_chat(page)
+    send(page, Prompt.EXTRAS)
+    wait_idle(page)
+    link = page.locator(f"{ASSISTANT} a.ds-chat__file")
+    expect(link).to_have_text("text/plain")
+    expect(page.locator(f"{ASSISTANT} .ds-chat__sources")).to_contain_text("The manual")
+    metadata = page.evaluate(
+        "document.querySelector('[data-ds-chat]').dsChat.messages.at(-1).metadata"
+    )
+    assert metadata == {"model": "test-model", "step": "extras", "tokens": 3}
