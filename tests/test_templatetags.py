@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import pytest
@@ -84,3 +85,33 @@ def test_resumable_needs_a_chat_id() -> None:
     html = render('{% chat_widget "/c/" resumable=True chat_id="c1" %}')
     assert 'data-resumable="true"' in html
     assert 'data-chat-id="c1"' in html
+
+
+def test_a_saved_ui_message_carries_its_parts_inert_and_its_status() -> None:
+    message = {
+        "id": "a1",
+        "role": "assistant",
+        "status": "stopped",
+        "parts": [{"type": "text", "text": "</script><img src=x onerror=alert(1)> & more"}],
+    }
+    html = render('{% chat_widget "test-chat" messages=history %}', history=[message])
+    script = html.split('<script type="application/json" class="ds-chat__parts">')[1]
+    payload = script.split("</script>")[0]
+    assert not {"<", ">", "&"} & set(payload)  # nothing that could end the script
+    assert json.loads(payload) == message["parts"]
+    assert 'data-status="stopped"' in html
+    assert "ds-chat__message--stopped" in html
+    # Before the script runs (or without it), the text shows, escaped.
+    assert "&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt; &amp; more</div>" in html
+
+
+@pytest.mark.parametrize(
+    ("message", "problem"),
+    [
+        ({"role": "assistant", "text": "x", "status": "lost"}, "status must be one of"),
+        ({"role": "assistant", "parts": "text"}, "parts must be a list of dicts"),
+    ],
+)
+def test_a_bad_saved_message_is_a_template_error(message: dict[str, object], problem: str) -> None:
+    with pytest.raises(TemplateSyntaxError, match=problem):
+        render('{% chat_widget "test-chat" messages=history %}', history=[message])

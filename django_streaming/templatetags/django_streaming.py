@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -18,6 +19,9 @@ register = template.Library()
 
 _widget_numbers = itertools.count(1)
 ROLES = ("system", "user", "assistant")
+#: How a saved answer may have ended short of complete.
+STATUSES = ("stopped", "failed")
+_SCRIPT_ESCAPES = {ord("<"): "\\u003C", ord(">"): "\\u003E", ord("&"): "\\u0026"}
 
 
 @register.simple_tag(takes_context=True)
@@ -36,7 +40,10 @@ def chat_widget(
 
     ``endpoint`` is a URL name or a path. ``messages`` are shown first, rendered on the server
     and escaped: objects or dicts with ``role`` and ``text`` (or ``content``), and an optional
-    ``id``. The CSS and JS are linked with the request's CSP nonce when there is one.
+    ``id``; or whole UI messages (``ChatResult.message``: ``id``, ``role``, ``parts``), drawn as
+    a live answer is, tool calls and all. A ``status`` of ``stopped`` or ``failed`` marks the
+    message as the live answer would be. The CSS and JS are linked with the request's CSP nonce
+    when there is one.
 
     With ``resumable=True`` (for a resumable ``ChatStreamView`` mounted with ``urls()``), the
     widget resumes an answer still being written when the page loads, and Stop stops the
@@ -96,10 +103,34 @@ def _message(message: Any) -> dict[str, Any]:
         raise template.TemplateSyntaxError(
             f"chat_widget: a message's role must be one of {', '.join(ROLES)}, not {role!r}."
         )
+    status = field("status")
+    if status not in (None, *STATUSES):
+        raise template.TemplateSyntaxError(
+            f"chat_widget: a message's status must be one of {', '.join(STATUSES)}, not {status!r}."
+        )
+    parts = field("parts")
     text = field("text")
     if text is None:
         text = field("content")
-    return {"role": role, "text": escape("" if text is None else text), "id": field("id")}
+    if parts is not None:
+        if not isinstance(parts, list) or not all(isinstance(part, Mapping) for part in parts):
+            raise template.TemplateSyntaxError(
+                "chat_widget: a message's parts must be a list of dicts."
+            )
+        if text is None:  # what shows before the script runs, or without it
+            text = "".join(
+                str(part.get("text", "")) for part in parts if part.get("type") == "text"
+            )
+    return {
+        "role": role,
+        "text": escape("" if text is None else text),
+        "id": field("id"),
+        "status": status,
+        # Inert in a script element: no "<", ">" or "&" can end it or start markup.
+        "parts": None
+        if parts is None
+        else SafeString(json.dumps(parts).translate(_SCRIPT_ESCAPES)),
+    }
 
 
 def _csp_nonce(context: template.Context) -> str | None:

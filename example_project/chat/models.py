@@ -46,6 +46,8 @@ class Message(models.Model):
     )
     role = models.CharField(max_length=10, choices=Role.choices)
     text = models.TextField(blank=True)
+    # The whole answer as the client holds it (ChatResult.message's parts): tool calls too.
+    parts = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.COMPLETE)
     created = models.DateTimeField(auto_now_add=True)
 
@@ -54,3 +56,14 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role}: {self.text[:40]}"
+
+    def as_ui_message(self) -> dict[str, object]:
+        """What ``{% chat_widget messages=... %}`` draws: the saved parts, or the text."""
+        message: dict[str, object] = {"id": f"saved-{self.pk}", "role": self.role}
+        if self.parts:
+            message["parts"] = self.parts
+        else:
+            message["text"] = self.text
+        if self.status != self.Status.COMPLETE:
+            message["status"] = self.status
+        return message

@@ -18,10 +18,18 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from django_streaming import ChatMessage, ChatResult, ChatStreamView, SSEResponse, error_response
+from django_streaming import (
+    ChatMessage,
+    ChatPart,
+    ChatResult,
+    ChatStreamView,
+    SSEResponse,
+    error_response,
+)
 
-from .backends import get_backend
+from .backends import SimulatedBackend, get_backend
 from .models import Conversation, Message, owner_key
+from .tools import continue_after_tools, use_tools, wants_a_tool
 
 STATUS_OF_RESULT = {
     "completed": Message.Status.COMPLETE,
@@ -45,10 +53,11 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
 
 def conversation_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
     conversation = owned(request, pk)
+    history = [message.as_ui_message() for message in conversation.messages.all()]
     return render(
         request,
         "chat/conversation_detail.html",
-        {"conversation": conversation, "history": conversation.messages.all()},
+        {"conversation": conversation, "history": history},
     )
 
 
@@ -103,15 +112,35 @@ class ConversationChat(ChatStreamView):
                 self.conversation.title = question.text.strip().splitlines()[0][:60]
         self.conversation.save()
 
-    async def generate(self, messages: list[ChatMessage]) -> AsyncIterator[str]:
-        async for token in get_backend().stream(messages):
+    async def generate(self, messages: list[ChatMessage]) -> AsyncIterator[ChatPart]:
+        if self.chat.continuation:  # the browser's tool output, or the user's approval
+            async for part in continue_after_tools(messages[-1], self.conversation):
+                yield part
+            return
+        question = messages[-1].text if messages else ""
+        backend = get_backend()
+        if isinstance(backend, SimulatedBackend) and wants_a_tool(question):
+            async for part in use_tools(question, self.conversation):
+                yield part
+            return
+        async for token in backend.stream(messages):
             yield token
 
     async def on_finish(self, result: ChatResult) -> None:
-        if result.text or result.status != "completed":
-            await Message.objects.acreate(
-                conversation=self.conversation,
-                role=Message.Role.ASSISTANT,
-                text=result.text,
-                status=STATUS_OF_RESULT[result.status],
-            )
+        parts = result.message.get("parts", [])
+        if not (result.text or parts) and result.status == "completed":
+            return
+        fields = {
+            "text": result.text,
+            "parts": parts,
+            "status": STATUS_OF_RESULT[result.status],
+        }
+        if self.chat.continuation:  # the same answer, gone on: one message, not two
+            last = await self.conversation.messages.filter(role=Message.Role.ASSISTANT).alast()
+            if last is not None:
+                text = "".join(part.get("text", "") for part in parts if part.get("type") == "text")
+                await Message.objects.filter(pk=last.pk).aupdate(**{**fields, "text": text})
+                return
+        await Message.objects.acreate(
+            conversation=self.conversation, role=Message.Role.ASSISTANT, **fields
+        )

@@ -3,6 +3,8 @@ keyboard, a client-side tool that continues the answer by itself, files; all ine
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -81,3 +83,24 @@ def test_files_are_shown_and_metadata_kept(page: Page) -> None:
         "document.querySelector('[data-ds-chat]').dsChat.messages.at(-1).metadata"
     )
     assert metadata == {"model": "test-model", "step": "extras", "tokens": 3}
+
+
+def test_saved_messages_are_drawn_as_live_ones_and_an_open_approval_still_works(
+    page: Page,
+) -> None:
+    open_chat(page, "agent")
+    stopped, first = page.locator(ASSISTANT).all()
+    expect(first.locator(".ds-chat__reasoning summary")).to_have_text("Thinking")
+    expect(first.locator(".ds-chat__reasoning")).not_to_have_attribute("open", "")
+    expect(first.locator(".ds-chat__text")).to_have_text("Looking </script><b>it</b> up.")
+    search, rename = first.locator(TOOL).all()
+    expect(search.locator(".ds-chat__tool-state")).to_have_text("Done")
+    expect(search.locator(".ds-chat__tool-input")).to_contain_text("<img src=x")  # as text
+    assert page.evaluate("window.pwned") is None
+    expect(stopped).to_have_class(re.compile("ds-chat__message--stopped"))
+    expect(stopped.locator(".ds-chat__note")).to_have_text("Stopped")
+    # The approval asked before the reload is answered now, and the answer goes on.
+    page.get_by_role("button", name="Approve rename_chat").click()
+    expect(first).to_contain_text("Renamed.")
+    wait_idle(page)
+    expect(rename.locator(".ds-chat__tool-state")).to_have_text("Done")

@@ -73,7 +73,10 @@ def test_a_stopped_answer_is_saved_as_stopped(
     partial = page.locator(f"{ANSWER} .ds-chat__content").inner_text().strip()
     assert "ありがとう" not in partial  # stopped well before the end
     page.reload()
-    expect(page.locator('.history-note[data-status="stopped"]')).to_be_visible()
+    # The saved answer bears the mark the live one had.
+    expect(page.locator(f"{ANSWER}.ds-chat__message--stopped .ds-chat__note")).to_have_text(
+        "Stopped"
+    )
     # The server saved what it had generated: what the browser showed, perhaps a token more.
     assert page.locator(ANSWER).inner_text().strip().startswith(partial)
 
@@ -154,3 +157,30 @@ def test_a_job_page_shows_the_progress_live_and_after_a_reload(
 def test_screenshot_script_exists() -> None:
     assert (ROOT / "docs" / "screenshot.py").is_file()
     assert Path(ROOT / "docs" / "chat.png").is_file()
+
+
+def test_the_simulated_model_uses_a_server_tool_an_approval_and_a_browser_tool(
+    browser: Browser, example_server: RunningServer
+) -> None:
+    page = new_page(browser, example_server)
+    start_chat(page)
+    ask(page, "How many chats do I have?")
+    wait_idle(page)
+    card = page.locator(".ds-chat__tool").last
+    expect(card.locator(".ds-chat__tool-name")).to_have_text("Count your chats")
+    expect(page.locator(ANSWER).last).to_contain_text("You have 1 chat.")
+    ask(page, "Rename this chat to Lisbon trip")
+    page.get_by_role("button", name="Approve Rename this chat").click()
+    expect(page.locator(ANSWER).last).to_contain_text("this chat is now called “Lisbon trip”")
+    wait_idle(page)
+    ask(page, "What time is it?")
+    expect(page.locator(ANSWER).last).to_contain_text("where you are.")
+    wait_idle(page)
+    answers = page.locator(ANSWER).count()
+    page.reload()
+    # Saved whole, one message per answer: the cards come back as they were.
+    expect(page.get_by_label("Title")).to_have_value("Lisbon trip")
+    expect(page.locator(ANSWER)).to_have_count(answers)
+    expect(page.locator(".ds-chat__tool .ds-chat__tool-state")).to_have_text(
+        ["Done", "Done", "Done"]
+    )

@@ -5,7 +5,11 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 
-import { readParts } from "../../django_streaming/static/django_streaming/chat-protocol.js";
+import {
+  PartReader,
+  partsAsChunks,
+  readParts,
+} from "../../django_streaming/static/django_streaming/chat-protocol.js";
 import { readEvents } from "../../django_streaming/static/django_streaming/sse-client.js";
 
 function recording(name) {
@@ -242,4 +246,76 @@ test("a file, a document, metadata and a part only the escape hatch knows", asyn
     "finish",
     { type: "finish", finishReason: "length", messageMetadata: { tokens: 3 } },
   ]);
+});
+
+test("a saved message's parts become the chunks that made them, and read back the same", async () => {
+  const parts = [
+    { type: "step-start" },
+    { type: "reasoning", text: "hm", state: "done" },
+    { type: "text", text: "Hi", state: "done" },
+    {
+      type: "tool-search",
+      toolCallId: "c1",
+      state: "output-available",
+      input: { q: 1 },
+      output: 2,
+      title: "Search",
+    },
+    {
+      type: "tool-search",
+      toolCallId: "c2",
+      state: "output-error",
+      rawInput: "x",
+      errorText: "bad",
+    },
+    {
+      type: "tool-rename",
+      toolCallId: "c3",
+      state: "approval-requested",
+      input: {},
+      approval: { id: "a1" },
+    },
+    { type: "tool-rename", toolCallId: "c4", state: "output-denied", input: {} },
+    { type: "file", url: "https://example.com/a.png", mediaType: "image/png" },
+    { type: "data-note", data: 1 },
+  ];
+  const chunks = partsAsChunks(parts);
+  assert.deepEqual(
+    chunks.map((chunk) => chunk.type),
+    [
+      "start-step",
+      "reasoning-start",
+      "reasoning-delta",
+      "reasoning-end",
+      "text-start",
+      "text-delta",
+      "text-end",
+      "tool-input-start",
+      "tool-input-available",
+      "tool-output-available",
+      "tool-input-start",
+      "tool-input-error",
+      "tool-input-start",
+      "tool-input-available",
+      "tool-approval-request",
+      "tool-input-start",
+      "tool-input-available",
+      "tool-output-denied",
+      "file",
+      "data-note",
+    ],
+  );
+  assert.deepEqual(chunks[9], { type: "tool-output-available", toolCallId: "c1", output: 2 });
+  assert.deepEqual(chunks[11], {
+    type: "tool-input-error",
+    toolCallId: "c2",
+    toolName: "search",
+    input: "x",
+    errorText: "bad",
+  });
+  const handler = recorder();
+  const reader = new PartReader(handler);
+  for (const chunk of chunks) reader.read(chunk);
+  assert.equal(handler.text, "Hi");
+  assert.deepEqual(handler.calls.at(-1), ["data", { type: "data-note", data: 1 }]);
 });

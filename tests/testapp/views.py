@@ -184,13 +184,52 @@ def probe_view(request: HttpRequest, token: str) -> HttpResponse:
     )
 
 
+#: Saved UI messages (as ChatResult.message gives them) for the widget to draw from history.
+AGENT_HISTORY: list[dict[str, Any]] = [
+    {"id": "h0", "role": "user", "parts": [{"type": "text", "text": "Tell me"}]},
+    {
+        "id": "h3",
+        "role": "assistant",
+        "status": "stopped",
+        "parts": [{"type": "text", "text": "Half an answer, cut", "state": "streaming"}],
+    },
+    {"id": "h1", "role": "user", "parts": [{"type": "text", "text": "Rename this chat"}]},
+    {
+        "id": "h2",
+        "role": "assistant",
+        "parts": [
+            {"type": "step-start"},
+            {"type": "reasoning", "text": "The user wants a new title.", "state": "done"},
+            {"type": "text", "text": "Looking </script><b>it</b> up.", "state": "done"},
+            {
+                "type": "tool-search",
+                "toolCallId": "h-search",
+                "state": "output-available",
+                "input": {"query": "<img src=x onerror=window.pwned=1>"},
+                "output": {"hits": 2},
+                "title": "Web search",
+            },
+            {
+                "type": "tool-rename_chat",
+                "toolCallId": "call-rename",
+                "state": "approval-requested",
+                "input": {"title": "Renamed chat"},
+                "approval": {"id": "approval-rename"},
+            },
+        ],
+    },
+]
+
+
 def chat_page(request: HttpRequest) -> HttpResponse:
-    history = [
+    history: list[Any] = [
         {"role": "user", "text": "Earlier <b>question</b>"},
         {"role": "assistant", "text": "Earlier **answer**"},
     ]
+    if "agent" in request.GET:
+        history = AGENT_HISTORY
     context = {
-        "history": history if "history" in request.GET else [],
+        "history": history if "history" in request.GET or "agent" in request.GET else [],
         "second": "two" in request.GET,
         "endpoint": request.GET.get("endpoint", "test-chat"),
         "chat_id": request.GET.get("chat"),

@@ -119,3 +119,57 @@ export class PartReader {
     }
   }
 }
+
+/**
+ * The chunks that would have made a message's UI parts (a saved message, `ChatResult.message`),
+ * so that a message from the history is drawn by the same code as a live one.
+ * @param {Array<{type: string} & Record<string, any>>} parts
+ */
+export function partsAsChunks(parts) {
+  const chunks = [];
+  let blocks = 0;
+  for (const part of parts) {
+    if (part.type === "text" || part.type === "reasoning") {
+      const id = `${part.type}-history-${++blocks}`;
+      chunks.push(
+        { type: `${part.type}-start`, id },
+        { type: `${part.type}-delta`, id, delta: part.text ?? "" },
+        { type: `${part.type}-end`, id },
+      );
+    } else if (part.type === "step-start") {
+      chunks.push({ type: "start-step" });
+    } else if (part.type.startsWith("tool-") || part.type === "dynamic-tool") {
+      chunks.push(...toolChunks(part));
+    } else if (["file", "source-url", "source-document"].includes(part.type)) {
+      chunks.push(part);
+    } else if (part.type.startsWith("data-")) {
+      chunks.push(part);
+    }
+  }
+  return chunks;
+}
+
+function toolChunks(part) {
+  const toolName = part.type === "dynamic-tool" ? part.toolName : part.type.slice("tool-".length);
+  const call = { toolCallId: part.toolCallId, toolName };
+  if (part.title) call.title = part.title;
+  if (part.providerExecuted) call.providerExecuted = true;
+  const chunks = [{ type: "tool-input-start", ...call }];
+  if (part.state === "output-error" && part.input === undefined) {
+    return [
+      ...chunks,
+      { type: "tool-input-error", ...call, input: part.rawInput, errorText: part.errorText },
+    ];
+  }
+  if (part.state === "input-streaming") return chunks;
+  chunks.push({ type: "tool-input-available", ...call, input: part.input });
+  const id = { toolCallId: part.toolCallId };
+  if (part.approval)
+    chunks.push({ type: "tool-approval-request", approvalId: part.approval.id, ...id });
+  if (part.state === "output-available")
+    chunks.push({ type: "tool-output-available", ...id, output: part.output });
+  if (part.state === "output-error")
+    chunks.push({ type: "tool-output-error", ...id, errorText: part.errorText });
+  if (part.state === "output-denied") chunks.push({ type: "tool-output-denied", ...id });
+  return chunks;
+}

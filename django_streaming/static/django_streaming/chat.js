@@ -2,7 +2,7 @@
 // It POSTs the conversation as the AI SDK's DefaultChatTransport does and reads the UI message
 // stream protocol back (x-vercel-ai-ui-message-stream: v1). Configuration comes from data-*
 // attributes: no inline script, so it works under a strict Content-Security-Policy.
-import { readParts } from "./chat-protocol.js";
+import { PartReader, partsAsChunks, readParts } from "./chat-protocol.js";
 import { markdownRenderer, textRenderer } from "./markdown.js";
 import { fetchEvents } from "./sse-client.js";
 
@@ -92,19 +92,35 @@ export class ChatWidget {
   restoreHistory() {
     for (const article of this.list.querySelectorAll(".ds-chat__message")) {
       const content = article.querySelector(".ds-chat__content");
-      const text = content.textContent;
+      const saved = article.querySelector("script.ds-chat__parts");
+      const parts = saved ? JSON.parse(saved.textContent) : null;
+      saved?.remove();
       const role = article.dataset.role;
-      this.messages.push({
-        id: article.dataset.id || newId("msg"),
-        role,
-        parts: [{ type: "text", text }],
-      });
-      if (role === "assistant" && this.markdown) {
-        content.textContent = "";
-        const renderer = markdownRenderer(content);
-        renderer.write(text);
-        renderer.end();
+      const message = { id: article.dataset.id || newId("msg"), role, parts: [] };
+      this.messages.push(message);
+      if (role !== "assistant" || (!parts && !this.markdown)) {
+        message.parts = parts ?? [{ type: "text", text: content.textContent }];
+        continue;
       }
+      // Drawn by the code that draws a live answer, from the chunks that made it.
+      const chunks = partsAsChunks(parts ?? [{ type: "text", text: content.textContent }]);
+      content.textContent = "";
+      const drawing = this.drawer(message, article, content, { live: false });
+      const reader = new PartReader(drawing);
+      for (const chunk of chunks) reader.read(chunk);
+      drawing.endText();
+      for (const part of parts ?? []) {
+        const card = this.cards.get(part.toolCallId);
+        if (!card) continue;
+        Object.assign(card.part, part); // its saved state exactly (an approval answered, say)
+        this.drawTool(card);
+        if (part.state === "approval-requested") {
+          card.onAnswer = () => this.continueAfterTools(message, article, content);
+        }
+      }
+      const status = article.dataset.status;
+      if (status === "stopped") this.addNote(article, "Stopped");
+      if (status === "failed") this.addNote(article, "Failed");
     }
   }
 
@@ -257,26 +273,28 @@ export class ChatWidget {
     this.sendButton.hidden = busy;
   }
 
-  async answer({ url, init, resuming = false, continuing = null }) {
-    const controller = new AbortController();
-    this.controller = controller;
-    // A continuation (tool outputs, approvals) goes on in the same message and element.
-    const assistant = continuing?.assistant ?? { id: newId("msg"), role: "assistant", parts: [] };
-    const { article, content } = continuing ?? this.addMessageElement("assistant", assistant.id);
-    article.classList.add("ds-chat__message--streaming");
+  /**
+   * The handler that draws an answer's parts into `content` and keeps them in `assistant`: for
+   * a live answer, and (`live` false: no client-side tool runs) for one from the history.
+   */
+  drawer(assistant, article, content, { live = true } = {}) {
     const makeRenderer = this.markdown ? markdownRenderer : textRenderer;
     let renderer = null; // one per text part, in its own block
     let text = null; // the text part being written
     let reasoning = null;
-    let failure = null;
-    let received = false; // a resume answered with 204 sends nothing: no answer to show
-    let stopped = false;
-    const running = []; // the client-side tools this answer called, running
     const tools = this.root.dsChatTools ?? new Map();
     const tool = (toolCallId) => this.cards.get(toolCallId);
     const drawing = {
+      failure: null,
+      received: false, // a resume answered with 204 sends nothing: no answer to show
+      stopped: false,
+      running: [], // the client-side tools this answer called, running
+      endText: () => {
+        renderer?.end();
+        renderer = null;
+      },
       event: () => {
-        received = true;
+        drawing.received = true;
       },
       start: (messageId, metadata) => {
         if (messageId) assistant.id = article.dataset.id = messageId;
@@ -331,7 +349,10 @@ export class ChatWidget {
         assistant.parts.push({ type: "file", ...part });
         content.append(fileElement(part));
       },
-      data: (part) => this.root.dispatchEvent(new CustomEvent("ds-chat:data", { detail: part })),
+      data: (part) => {
+        if (!part.transient) assistant.parts.push(part);
+        if (live) this.root.dispatchEvent(new CustomEvent("ds-chat:data", { detail: part }));
+      },
       metadata: (metadata) => {
         assistant.metadata = { ...assistant.metadata, ...metadata };
       },
@@ -357,7 +378,7 @@ export class ChatWidget {
         delete card.part.rawInput;
         this.drawTool(card);
         const run = tools.get(toolName);
-        if (run && !providerExecuted) running.push(this.runTool(card, run));
+        if (run && !providerExecuted && live) drawing.running.push(this.runTool(card, run));
       },
       toolInputError: ({ toolCallId, toolName, input, errorText }) => {
         if (!tool(toolCallId)) drawing.toolStart({ toolCallId, toolName });
@@ -393,12 +414,23 @@ export class ChatWidget {
         this.drawTool(card);
       },
       error: (errorText) => {
-        failure = errorText;
+        drawing.failure = errorText;
       },
       abort: () => {
-        stopped = true;
+        drawing.stopped = true;
       },
     };
+    return drawing;
+  }
+
+  async answer({ url, init, resuming = false, continuing = null }) {
+    const controller = new AbortController();
+    this.controller = controller;
+    // A continuation (tool outputs, approvals) goes on in the same message and element.
+    const assistant = continuing?.assistant ?? { id: newId("msg"), role: "assistant", parts: [] };
+    const { article, content } = continuing ?? this.addMessageElement("assistant", assistant.id);
+    article.classList.add("ds-chat__message--streaming");
+    const drawing = this.drawer(assistant, article, content);
     this.setBusy(true);
     try {
       const events = fetchEvents(url, {
@@ -407,15 +439,16 @@ export class ChatWidget {
         signal: controller.signal,
       });
       await readParts(events, drawing);
-      renderer?.end();
+      drawing.endText();
     } catch (error) {
-      renderer?.end();
+      drawing.endText();
       if (error.name === "AbortError") {
-        stopped = true;
+        drawing.stopped = true;
       } else {
-        failure = error.name === "HTTPError" ? error.message : "The connection was lost.";
+        drawing.failure = error.name === "HTTPError" ? error.message : "The connection was lost.";
       }
     } finally {
+      const { failure, stopped, received } = drawing;
       this.controller = null;
       article.classList.remove("ds-chat__message--streaming");
       if (stopped) {
@@ -438,8 +471,8 @@ export class ChatWidget {
         this.input.focus();
       }
     }
-    if (!failure && !stopped && running.length) {
-      await Promise.all(running);
+    if (!drawing.failure && !drawing.stopped && drawing.running.length) {
+      await Promise.all(drawing.running);
       this.continueAfterTools(assistant, article, content);
     }
   }
