@@ -15,6 +15,8 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import escape
 from django.utils.safestring import SafeString
 
+from django_streaming.conf import get_config
+
 register = template.Library()
 
 _widget_numbers = itertools.count(1)
@@ -70,6 +72,8 @@ def chat_widget(
                 "widget_id": f"ds-chat-{next(_widget_numbers)}",
                 "csrf_token_value": get_token(request) if request is not None else None,
                 "csp_nonce": _csp_nonce(context),
+                # The browser refuses larger attachments before sending them.
+                "max_file_bytes": get_config()["MAX_FILE_BYTES"],
             },
         )
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import FilePayload, Page, expect
 
 from tests.browser.test_chat_widget import ASSISTANT, open_chat, send, wait_idle
 from tests.testapp.chat import Prompt
@@ -104,3 +104,61 @@ def test_saved_messages_are_drawn_as_live_ones_and_an_open_approval_still_works(
     expect(first).to_contain_text("Renamed.")
     wait_idle(page)
     expect(rename.locator(".ds-chat__tool-state")).to_have_text("Done")
+
+
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082"
+)
+
+
+def test_attachments_are_previewed_removable_sent_as_file_parts_and_refused_when_too_large(
+    page: Page,
+) -> None:
+    open_chat(page)
+    # The server's MAX_FILE_BYTES comes in data-max-file-bytes; a smaller one for the test.
+    assert page.get_attribute("[data-ds-chat]", "data-max-file-bytes") == str(8 * 1024 * 1024)
+    page.evaluate("document.querySelector('[data-ds-chat]').dsChat.maxFileBytes = 1024")
+    files = page.locator(".ds-chat__file-input")
+    payloads: list[FilePayload] = [
+        {"name": "dot.png", "mimeType": "image/png", "buffer": PNG},
+        {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"},
+        {"name": "huge.bin", "mimeType": "application/octet-stream", "buffer": bytes(2048)},
+    ]
+    files.set_input_files(payloads)
+    expect(page.get_by_role("alert")).to_have_text("“huge.bin” is larger than 1 kB. Not attached.")
+    expect(page.locator(".ds-chat__attachment")).to_have_count(2)
+    page.get_by_role("button", name="Remove notes.txt").click()
+    expect(page.locator(".ds-chat__attachment")).to_have_count(1)
+    send(page, "what is this")
+    expect(page.locator(ASSISTANT)).to_contain_text(
+        f"(dot.png image/png {len(PNG)} bytes) You said: what is this"
+    )
+    expect(page.locator(".ds-chat__message--user img.ds-chat__file")).to_have_count(1)
+    expect(page.locator(".ds-chat__attachment")).to_have_count(0)  # sent: none waiting
+
+
+@pytest.mark.parametrize("gesture", ["drop", "paste"])
+def test_a_file_dropped_on_the_widget_or_pasted_into_the_input_is_attached(
+    page: Page, gesture: str
+) -> None:
+    open_chat(page)
+    page.evaluate(
+        """(gesture) => {
+        const data = new DataTransfer();
+        data.items.add(new File(["hello"], "note.txt", { type: "text/plain" }));
+        const target = gesture === "drop"
+            ? document.querySelector("[data-ds-chat]")
+            : document.querySelector(".ds-chat__input");
+        const event = gesture === "drop"
+            ? new DragEvent("drop", { dataTransfer: data, bubbles: true, cancelable: true })
+            : new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true });
+        target.dispatchEvent(event);
+        }""",
+        gesture,
+    )
+    expect(page.locator(".ds-chat__attachment span")).to_have_text("note.txt")
+    send(page, "read it")
+    expect(page.locator(ASSISTANT)).to_contain_text(
+        "(note.txt text/plain 5 bytes) You said: read it"
+    )

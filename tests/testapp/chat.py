@@ -182,6 +182,9 @@ class TestChat(ChatStreamView):
                 yield f"Line {number} of a long answer.\n\n"
                 await asyncio.sleep(float(delay or 0.02))
             return
+        for attachment in messages[-1].files:  # what arrived: name, type, decoded size
+            size = len(attachment.data or b"")
+            yield f"({attachment.filename} {attachment.media_type} {size} bytes) "
         yield "You said: "
         yield text
 

@@ -61,6 +61,12 @@ export class ChatWidget {
     this.sendButton = root.querySelector(".ds-chat__send");
     this.stopButton = root.querySelector(".ds-chat__stop");
     this.jumpButton = root.querySelector(".ds-chat__jump");
+    this.fileInput = root.querySelector(".ds-chat__file-input");
+    this.attachButton = root.querySelector(".ds-chat__attach");
+    this.attachmentList = root.querySelector(".ds-chat__attachments");
+    this.refusal = root.querySelector(".ds-chat__refusal");
+    this.maxFileBytes = Number(root.dataset.maxFileBytes) || Infinity;
+    this.attachments = []; // {filename, mediaType, url} waiting for the next message
     this.reducedMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
     this.messages = []; // the history sent to the server, as UI messages
     this.cards = new Map(); // the tool calls on the page, by id: {part, element}
@@ -142,6 +148,7 @@ export class ChatWidget {
       }
     });
     this.stopButton.addEventListener("click", () => this.stop());
+    this.bindAttachments();
     this.jumpButton.addEventListener("click", () => {
       this.pinned = true;
       this.scrollToBottom(!this.reducedMotion.matches);
@@ -162,6 +169,87 @@ export class ChatWidget {
     this.log.addEventListener("scroll", () => this.onScroll(), { passive: true });
     // Content that grows without new text (a code block reflowing, an image) is followed too.
     new ResizeObserver(() => this.follow()).observe(this.list);
+  }
+
+  bindAttachments() {
+    if (!this.fileInput) return; // a widget rendered by an older template
+    this.attachButton.addEventListener("click", () => this.fileInput.click());
+    this.fileInput.addEventListener("change", () => {
+      this.attach(this.fileInput.files);
+      this.fileInput.value = "";
+    });
+    this.input.addEventListener("paste", (event) => {
+      if (event.clipboardData?.files.length) {
+        event.preventDefault();
+        this.attach(event.clipboardData.files);
+      }
+    });
+    this.root.addEventListener("dragover", (event) => {
+      if (!event.dataTransfer?.types.includes("Files")) return;
+      event.preventDefault();
+      this.root.classList.add("ds-chat--dropping");
+    });
+    this.root.addEventListener("dragleave", () => this.root.classList.remove("ds-chat--dropping"));
+    this.root.addEventListener("drop", (event) => {
+      this.root.classList.remove("ds-chat--dropping");
+      if (!event.dataTransfer?.files.length) return;
+      event.preventDefault();
+      this.attach(event.dataTransfer.files);
+    });
+  }
+
+  /** Read files as data: URLs for the next message, refusing (in words) those too large. */
+  async attach(fileList) {
+    const files = Array.from(fileList); // now: the input's list empties once read
+    const refused = [];
+    for (const file of files) {
+      if (file.size > this.maxFileBytes) {
+        refused.push(`“${file.name}” is larger than ${formatBytes(this.maxFileBytes)}.`);
+        continue;
+      }
+      const url = await new Promise((resolve, reject) => {
+        const reader = new FileReader();
+        reader.onload = () => resolve(reader.result);
+        reader.onerror = () => reject(reader.error);
+        reader.readAsDataURL(file);
+      });
+      const attachment = {
+        filename: file.name,
+        mediaType: file.type || "application/octet-stream",
+        url,
+      };
+      this.attachments.push(attachment);
+      this.attachmentList.append(this.attachmentPreview(attachment));
+    }
+    this.attachmentList.hidden = !this.attachments.length;
+    this.refusal.hidden = !refused.length;
+    this.refusal.textContent = refused.length ? `${refused.join(" ")} Not attached.` : "";
+  }
+
+  attachmentPreview(attachment) {
+    const item = document.createElement("li");
+    item.className = "ds-chat__attachment";
+    if (attachment.mediaType.startsWith("image/")) {
+      const image = document.createElement("img");
+      image.src = attachment.url;
+      image.alt = "";
+      item.append(image);
+    }
+    const name = document.createElement("span");
+    name.textContent = attachment.filename;
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "ds-chat__remove";
+    remove.textContent = "×";
+    remove.setAttribute("aria-label", `Remove ${attachment.filename}`);
+    remove.addEventListener("click", () => {
+      this.attachments = this.attachments.filter((each) => each !== attachment);
+      item.remove();
+      this.attachmentList.hidden = !this.attachments.length;
+      this.input.focus();
+    });
+    item.append(name, remove);
+    return item;
   }
 
   unpin() {
@@ -204,11 +292,19 @@ export class ChatWidget {
 
   submit() {
     const text = this.input.value;
-    if (!text.trim() || this.controller) return;
+    const files = this.attachments;
+    if ((!text.trim() && !files.length) || this.controller) return;
     this.input.value = "";
-    const message = { id: newId("msg"), role: "user", parts: [{ type: "text", text }] };
+    this.attachments = [];
+    this.attachmentList?.replaceChildren();
+    if (this.attachmentList) this.attachmentList.hidden = true;
+    // File parts first, as the AI SDK's sendMessage({text, files}) puts them.
+    const parts = [...files.map((file) => ({ type: "file", ...file })), { type: "text", text }];
+    const message = { id: newId("msg"), role: "user", parts };
     this.messages.push(message);
-    this.addMessageElement("user", message.id).content.textContent = text;
+    const { content } = this.addMessageElement("user", message.id);
+    for (const file of files) content.append(fileElement(file));
+    content.append(text);
     this.pinned = true;
     this.post({ trigger: "submit-message", messageId: undefined });
   }
@@ -646,6 +742,12 @@ export class ChatWidget {
   }
 }
 
+function formatBytes(bytes) {
+  if (bytes >= 1024 * 1024) return `${Math.round((bytes / 1024 / 1024) * 10) / 10} MB`;
+  if (bytes >= 1024) return `${Math.round(bytes / 1024)} kB`;
+  return `${bytes} bytes`;
+}
+
 /** A value as a card shows it: text as it is, anything else as indented JSON. */
 function asText(value) {
   if (value === undefined) return "";
@@ -661,7 +763,7 @@ function withoutElements(message) {
 }
 
 /** A file part: images shown, anything else a named link (only http(s) and data: URLs). */
-function fileElement({ url, mediaType }) {
+function fileElement({ url, mediaType, filename }) {
   const safe = /^(https?:|data:)/i.test(url);
   if (mediaType.startsWith("image/") && safe) {
     const image = document.createElement("img");
@@ -672,9 +774,9 @@ function fileElement({ url, mediaType }) {
   }
   const link = document.createElement("a");
   link.className = "ds-chat__file";
-  link.textContent = mediaType;
+  link.textContent = filename || mediaType;
   if (safe) link.href = url;
-  link.download = "";
+  link.download = filename || "";
   link.rel = "noopener noreferrer";
   return link;
 }
