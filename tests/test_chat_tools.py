@@ -21,6 +21,7 @@ from django_streaming import (
     ChatResult,
     ChatStreamView,
     Chunk,
+    DataPart,
     FilePart,
     Finish,
     Metadata,
@@ -434,3 +435,65 @@ async def test_a_body_over_djangos_upload_limit_is_read_and_one_over_ours_is_a_4
     settings.DJANGO_STREAMING = {"MAX_BODY_BYTES": 1024 * 1024}
     status, error = await refusal(message)
     assert (status, error["code"]) == (413, "body_too_large")
+
+
+def test_the_parts_check_what_they_are_given() -> None:
+    with pytest.raises(ValueError, match="ToolCall name must be a non-empty str"):
+        ToolCall("", {})
+    with pytest.raises(ValueError, match="Finish reason 'done' is not one of stop, length"):
+        Finish("done")
+    with pytest.raises(ValueError, match='A Chunk is a dict with a "type"'):
+        Chunk({"kind": "x"})
+    assert ApprovalRequest("call-1").approval_id.startswith("approval-")
+    assert ToolCall("search", {}).id != ToolCall("search", {}).id
+
+
+def test_the_answer_keeps_the_protocols_rules() -> None:
+    from django_streaming.chat.answer import Answer
+
+    answer = Answer()
+    answer.parts_for(DataPart("progress", 1, id="p"))
+    answer.parts_for(DataPart("progress", 2, id="p"))  # the same id: replaces
+    assert [part for part in answer.message["parts"] if part["type"] == "data-progress"] == [
+        {"type": "data-progress", "data": 2, "id": "p"}
+    ]
+    answer.parts_for(ToolInputDelta("c1", "search", '{"q"'))
+    error = answer.parts_for(ToolInputError("c1", "search", '{"q"', "not JSON"))
+    assert error[-1]["type"] == "tool-input-error"
+    answer.parts_for(ToolCall("search", {}, "c2"))
+    with pytest.raises(ValueError, match="A ToolInputDelta for the tool call 'c2', whose input"):
+        answer.parts_for(ToolInputDelta("c2", "search", "x"))
+    with pytest.raises(ValueError, match="A ToolInputError for the tool call 'c2', whose input"):
+        answer.parts_for(ToolInputError("c2", "search", {}, "bad"))
+
+
+@pytest.mark.parametrize(
+    ("part", "problem"),
+    [
+        ({"type": "dynamic-tool", "toolCallId": "c", "state": "x"}, "must name its tool"),
+        ({"type": "tool-search", "state": "x"}, '"toolCallId" and "state"'),
+        (
+            {
+                "type": "tool-s",
+                "toolCallId": "c",
+                "state": "x",
+                "approval": {"id": "a", "approved": "yes"},
+            },
+            "approval.approved must be true or false",
+        ),
+        ({"type": "file", "mediaType": "text/plain"}, '"url" and "mediaType"'),
+        (
+            {"type": "file", "mediaType": "text/plain", "url": "x", "filename": 3},
+            "filename must be",
+        ),
+        ({"type": "file", "mediaType": "text/plain", "url": "data:text/plain"}, "without data"),
+    ],
+)
+async def test_a_malformed_tool_or_file_part_is_a_400_saying_which(
+    part: dict[str, Any], problem: str
+) -> None:
+    message = {"id": "a1", "role": "assistant", "parts": [part]}
+    status, error = await refusal(user("q"), message)
+    assert status == 400
+    assert problem in error["message"]
+    assert error["message"].startswith("messages[1].parts[0]")

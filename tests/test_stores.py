@@ -599,3 +599,20 @@ async def test_redis_readers_on_another_worker_wait_on_the_listener_not_in_xread
             await each.aclose()
         await generating.aclose()
         await reading.aclose()
+
+
+async def test_redis_a_reader_woken_while_it_reads_reads_again_rather_than_waiting() -> None:
+    from django_streaming.stores.redis import _WokenReader
+
+    with private_redis() as server:
+        store = RedisStore(url=server.url, prefix=unique_prefix())
+        await store.create("woken", owner="me")
+        async with store.follow("woken") as reader:
+            assert isinstance(reader, _WokenReader)
+            reading = asyncio.ensure_future(reader.read(0, timeout=5))
+            await asyncio.sleep(0)  # the reader's first XREAD is on its way
+            reader.wake(None)  # as the listener would: during that read
+            await store.append("woken", [(1, b"data: x\n\n")])
+            # It reads again at once, rather than waiting out its timeout.
+            assert await asyncio.wait_for(reading, 2) == ([(1, b"data: x\n\n")], None)
+        await store.aclose()

@@ -115,3 +115,9 @@ def test_a_saved_ui_message_carries_its_parts_inert_and_its_status() -> None:
 def test_a_bad_saved_message_is_a_template_error(message: dict[str, object], problem: str) -> None:
     with pytest.raises(TemplateSyntaxError, match=problem):
         render('{% chat_widget "test-chat" messages=history %}', history=[message])
+
+
+def test_a_saved_message_with_parts_and_text_shows_the_text_before_the_script_runs() -> None:
+    message = {"role": "assistant", "text": "Summary", "parts": [{"type": "text", "text": "Long"}]}
+    html = render('{% chat_widget "test-chat" messages=history %}', history=[message])
+    assert '<div class="ds-chat__content">Summary</div>' in html
