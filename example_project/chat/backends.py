@@ -4,7 +4,8 @@
   question, at a steady pace (``SIMULATED_TOKENS_PER_SECOND``, default 30).
 * ``openai``: any OpenAI-compatible chat-completions API through the official ``openai``
   package, configured by ``OPENAI_BASE_URL``, ``OPENAI_API_KEY`` and ``OPENAI_MODEL``. Chosen
-  when ``CHAT_BACKEND=openai``, or when ``OPENAI_BASE_URL`` or ``OPENAI_API_KEY`` is set.
+  when ``CHAT_BACKEND=openai``, or when ``OPENAI_BASE_URL`` or ``OPENAI_API_KEY`` is set. It
+  runs a real tool loop with the example's tools (``OpenAIAgent``).
 
 API failures become a ``ChatError`` whose text the user may read.
 """
@@ -13,12 +14,27 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import re
 from collections.abc import AsyncIterator, Mapping
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
-from django_streaming import ChatError, ChatMessage
+from django_streaming import (
+    ApprovalRequest,
+    ChatError,
+    ChatMessage,
+    ChatPart,
+    Step,
+    ToolCall,
+    ToolInputDelta,
+    ToolInputError,
+    ToolResult,
+)
+
+from .tools import KINDS, SCHEMAS, TITLES, Toolbox
+
+T = TypeVar("T")
 
 
 class ModelBackend(Protocol):
@@ -99,25 +115,40 @@ class OpenAIBackend:
         self.model = model
         self.timeout = timeout
 
+    def agent(self, toolbox: Toolbox) -> OpenAIAgent:
+        """This model with the example's tools, in a tool loop."""
+        return OpenAIAgent(self, toolbox)
+
     async def stream(self, messages: list[ChatMessage]) -> AsyncIterator[str]:
-        import httpx
+        async for token in self.guarded(self._tokens(messages)):
+            yield token
+
+    async def _tokens(self, messages: list[ChatMessage]) -> AsyncIterator[str]:
         import openai
 
         # A client per answer, closed with it: its connections belong to this event loop.
         client = openai.AsyncOpenAI(
             base_url=self.base_url, api_key=self.api_key, timeout=self.timeout, max_retries=0
         )
+        async with client:
+            stream = await client.chat.completions.create(
+                model=self.model,
+                messages=[{"role": m.role, "content": m.text} for m in messages],  # type: ignore[misc]
+                stream=True,
+            )
+            async with stream:
+                async for chunk in stream:
+                    if chunk.choices and chunk.choices[0].delta.content:
+                        yield chunk.choices[0].delta.content
+
+    async def guarded(self, parts: AsyncIterator[T]) -> AsyncIterator[T]:
+        """``parts``, with the API's failures as ``ChatError``s the user may read."""
+        import httpx
+        import openai
+
         try:
-            async with client:
-                stream = await client.chat.completions.create(
-                    model=self.model,
-                    messages=[{"role": m.role, "content": m.text} for m in messages],  # type: ignore[misc]
-                    stream=True,
-                )
-                async with stream:
-                    async for chunk in stream:
-                        if chunk.choices and chunk.choices[0].delta.content:
-                            yield chunk.choices[0].delta.content
+            async for part in parts:
+                yield part
         except openai.AuthenticationError:
             raise ChatError("The model API refused our key (401): check OPENAI_API_KEY.") from None
         except openai.RateLimitError:
@@ -129,3 +160,166 @@ class OpenAIBackend:
             raise ChatError("The connection to the model API was lost.") from None
         except openai.APIStatusError as error:
             raise ChatError(f"The model API failed ({error.status_code}).") from None
+
+
+#: Model calls in one answer at most: a model that keeps calling tools is stopped there.
+MAX_STEPS = 8
+
+
+class OpenAIAgent:
+    """A real tool loop over chat completions: the model's streamed text and tool calls
+    (``tools=``, streamed ``tool_calls`` deltas), the server's tools run and their results sent
+    back, step after step until the model stops or waits for the user (an approval) or the
+    browser (a client-side tool). Images attached to user messages go to the model too."""
+
+    def __init__(self, backend: OpenAIBackend, toolbox: Toolbox) -> None:
+        self.backend = backend
+        self.toolbox = toolbox
+
+    async def answer(
+        self, messages: list[ChatMessage], continuing: bool
+    ) -> AsyncIterator[ChatPart]:
+        settled: dict[str, Any] = {}
+        if continuing:  # run what the user approved first; the model then goes on
+            async for part in self.toolbox.settle(messages[-1]):
+                if isinstance(part, dict):
+                    settled = part
+                else:
+                    yield part
+            yield Step()
+        conversation = to_openai(messages, settled)
+        async for part in self.backend.guarded(self._steps(conversation)):
+            yield part
+
+    async def _steps(self, conversation: list[dict[str, Any]]) -> AsyncIterator[ChatPart]:
+        import openai
+
+        backend = self.backend
+        client = openai.AsyncOpenAI(
+            base_url=backend.base_url, api_key=backend.api_key, timeout=backend.timeout,
+            max_retries=0,
+        )  # fmt: skip
+        async with client:
+            for step in range(MAX_STEPS):
+                if step:
+                    yield Step()
+                calls: dict[int, dict[str, str]] = {}
+                stream = await client.chat.completions.create(
+                    model=backend.model,
+                    messages=conversation,  # type: ignore[arg-type]
+                    tools=SCHEMAS,  # type: ignore[arg-type]
+                    stream=True,
+                )
+                async with stream:
+                    async for chunk in stream:
+                        for part in _deltas(chunk, calls):
+                            yield part
+                if not calls:
+                    return
+                conversation.append(
+                    {
+                        "role": "assistant",
+                        "content": None,
+                        "tool_calls": [
+                            {"id": call["id"], "type": "function",
+                             "function": {"name": call["name"], "arguments": call["arguments"]}}
+                            for call in calls.values()
+                        ],
+                    }
+                )  # fmt: skip
+                waiting = False
+                for call in calls.values():
+                    async for part in self._call(call, conversation):
+                        if part is None:
+                            waiting = True
+                        else:
+                            yield part
+                if waiting:
+                    return  # the user's approval, or the browser's output, comes back later
+
+    async def _call(
+        self, call: dict[str, str], conversation: list[dict[str, Any]]
+    ) -> AsyncIterator[ChatPart | None]:
+        """One tool call's parts; None when it waits for the user or the browser."""
+        name, call_id = call["name"], call["id"]
+        try:
+            arguments = json.loads(call["arguments"] or "{}")
+        except ValueError:
+            arguments = None
+        if not isinstance(arguments, dict) or name not in KINDS:
+            problem = "unknown tool" if name not in KINDS else "arguments are not a JSON object"
+            yield ToolInputError(call_id, name, call["arguments"], problem)
+            conversation.append({"role": "tool", "tool_call_id": call_id, "content": problem})
+            return
+        yield ToolCall(name, arguments, call_id, title=TITLES[name])
+        kind = KINDS[name]
+        if kind == "server":
+            output = await self.toolbox.run(name, arguments)
+            yield ToolResult(call_id, output)
+            conversation.append(
+                {"role": "tool", "tool_call_id": call_id, "content": json.dumps(output)}
+            )
+        elif kind == "approval":
+            yield ApprovalRequest(call_id)
+            yield None
+        else:
+            yield None
+
+
+def _deltas(chunk: Any, calls: dict[int, dict[str, str]]) -> list[ChatPart]:
+    """What one streamed chunk brings: text, and pieces of tool calls (kept in ``calls``)."""
+    if not chunk.choices:
+        return []
+    delta = chunk.choices[0].delta
+    parts: list[ChatPart] = [delta.content] if delta.content else []
+    for piece in delta.tool_calls or []:
+        call = calls.setdefault(piece.index, {"id": "", "name": "", "arguments": ""})
+        call["id"] = piece.id or call["id"]
+        if piece.function is not None:
+            call["name"] += piece.function.name or ""
+            if piece.function.arguments:
+                call["arguments"] += piece.function.arguments
+                parts.append(ToolInputDelta(call["id"], call["name"], piece.function.arguments))
+    return parts
+
+
+def to_openai(messages: list[ChatMessage], settled: dict[str, Any]) -> list[dict[str, Any]]:
+    """The conversation in chat-completions form: images attached to user messages as image
+    parts, and each assistant message's tool calls followed by their results."""
+    conversation: list[dict[str, Any]] = []
+    for message in messages:
+        if message.role == "user" and any(f.media_type.startswith("image/") for f in message.files):
+            content: Any = [{"type": "text", "text": message.text}] + [
+                {"type": "image_url", "image_url": {"url": attachment.url}}
+                for attachment in message.files
+                if attachment.media_type.startswith("image/")
+            ]
+            conversation.append({"role": "user", "content": content})
+            continue
+        if message.role != "assistant" or not message.tool_calls:
+            conversation.append({"role": message.role, "content": message.text})
+            continue
+        conversation.append(
+            {
+                "role": "assistant",
+                "content": message.text or None,
+                "tool_calls": [
+                    {"id": call.id, "type": "function",
+                     "function": {"name": call.name, "arguments": json.dumps(call.input or {})}}
+                    for call in message.tool_calls
+                ],
+            }
+        )  # fmt: skip
+        for call in message.tool_calls:
+            if call.id in settled:
+                result: Any = settled[call.id]
+            elif call.state == "output-available":
+                result = call.output
+            elif call.state == "output-denied":
+                result = {"denied": True}
+            else:
+                result = {"error": call.error_text or "no output"}
+            conversation.append(
+                {"role": "tool", "tool_call_id": call.id, "content": json.dumps(result)}
+            )
+    return conversation

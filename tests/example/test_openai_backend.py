@@ -12,7 +12,21 @@ from typing import Any
 import pytest
 
 from chat.backends import OpenAIBackend, SimulatedBackend, get_backend
-from django_streaming import ChatError, ChatMessage
+from chat.tools import Toolbox
+from django_streaming import (
+    Approval,
+    ApprovalRequest,
+    ChatError,
+    ChatFile,
+    ChatMessage,
+    ChatToolCall,
+    Step,
+    ToolCall,
+    ToolDenied,
+    ToolInputDelta,
+    ToolInputError,
+    ToolResult,
+)
 from tests.support.servers import RunningServer, uvicorn_server
 
 received: list[dict[str, Any]] = []
@@ -48,6 +62,9 @@ async def fake_openai(scope: dict[str, Any], receive: Any, send: Any) -> None:
                     "headers": [(b"content-type", b"application/json")]})  # fmt: skip
         await send({"type": "http.response.body", "body": error})
         return
+    if model == "agent":
+        await agent_reply(request, send)
+        return
     if model == "slow":
         await asyncio.sleep(5)
     await send({"type": "http.response.start", "status": 200,
@@ -57,6 +74,50 @@ async def fake_openai(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if model == "drop":
             raise ConnectionResetError("dropped mid-stream")  # uvicorn cuts the connection
     await send({"type": "http.response.body", "body": b"data: [DONE]\n\n"})
+
+
+def event(delta: dict[str, Any], finish: str | None = None) -> bytes:
+    payload = {
+        "id": "chatcmpl-2",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "agent",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+    return f"data: {json.dumps(payload)}\n\n".encode()
+
+
+# The tool the fake model calls, by a word of the question, and its arguments in pieces.
+CALLS = {
+    "count": ("count_chats", ["{", "}"]),
+    "rename": ("rename_chat", ['{"title": ', '"Lisbon"}']),
+    "time": ("local_time", ["{}"]),
+    "garbled": ("count_chats", ["{not json"]),
+}
+
+
+async def agent_reply(request: dict[str, Any], send: Any) -> None:
+    """A model that calls a tool first, then answers with what its tools returned."""
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/event-stream")]})  # fmt: skip
+    results = [m["content"] for m in request["messages"] if m["role"] == "tool"]
+    question = next(m for m in reversed(request["messages"]) if m["role"] == "user")
+    text = question["content"] if isinstance(question["content"], str) else "image"
+    if results or text not in CALLS:
+        chunks = [event({"content": f"After tools: {' | '.join(results)}"}), event({}, "stop")]
+    else:
+        name, pieces = CALLS[text]
+        first = {"index": 0, "id": "call_1", "type": "function",
+                 "function": {"name": name, "arguments": ""}}  # fmt: skip
+        chunks = [event({"tool_calls": [first]})]
+        chunks += [
+            event({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
+            for piece in pieces
+        ]
+        chunks.append(event({}, "tool_calls"))
+    for body in [*chunks, b"data: [DONE]\n\n"]:
+        await send({"type": "http.response.body", "body": body, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
 
 
 @pytest.fixture(scope="module")
@@ -126,3 +187,124 @@ async def test_simulated_answers_depend_on_the_question() -> None:
     assert first != other
     for feature in ["## About", "```", "| 你好 |", "1. Step 1", "🚀"]:
         assert feature in first
+
+
+renamed: list[str] = []
+
+
+async def three_chats() -> int:
+    return 3
+
+
+async def rename_to(title: str) -> None:
+    renamed.append(title)
+
+
+TOOLBOX = Toolbox(count_chats=three_chats, rename_chat=rename_to)
+
+
+async def agent_answer(
+    api: RunningServer, messages: list[ChatMessage], continuing: bool = False
+) -> list[Any]:
+    backend = OpenAIBackend(base_url=f"{api.url}/v1", api_key="k", model="agent")
+    return [part async for part in backend.agent(TOOLBOX).answer(messages, continuing)]
+
+
+async def test_a_server_tool_runs_and_the_model_gets_its_result(api: RunningServer) -> None:
+    received.clear()
+    parts = await agent_answer(api, [ChatMessage("user", "count")])
+    assert parts == [
+        ToolInputDelta("call_1", "count_chats", "{"),
+        ToolInputDelta("call_1", "count_chats", "}"),
+        ToolCall("count_chats", {}, "call_1", title="Count your chats"),
+        ToolResult("call_1", {"chats": 3}),
+        Step(),
+        'After tools: {"chats": 3}',
+    ]
+    first, second = received
+    assert [tool["function"]["name"] for tool in first["tools"]] == [
+        "count_chats",
+        "rename_chat",
+        "local_time",
+    ]
+    assert second["messages"][-2]["tool_calls"][0]["function"] == {
+        "name": "count_chats",
+        "arguments": "{}",
+    }
+    assert second["messages"][-1] == {
+        "role": "tool",
+        "tool_call_id": "call_1",
+        "content": '{"chats": 3}',
+    }
+
+
+async def test_an_approval_stops_the_loop_and_the_approved_continuation_runs_the_tool(
+    api: RunningServer,
+) -> None:
+    received.clear()
+    parts = await agent_answer(api, [ChatMessage("user", "rename")])
+    assert parts[-2:] == [
+        ToolCall("rename_chat", {"title": "Lisbon"}, "call_1", title="Rename this chat"),
+        ApprovalRequest("call_1", parts[-1].approval_id),
+    ]
+    assert len(received) == 1  # it waits for the user
+    answered = ChatToolCall(
+        "rename_chat", "call_1", "approval-responded", {"title": "Lisbon"},
+        approval=Approval(parts[-1].approval_id, approved=True),
+    )  # fmt: skip
+    continued = [
+        ChatMessage("user", "rename"),
+        ChatMessage("assistant", "", "a1", tool_calls=(answered,)),
+    ]
+    parts = await agent_answer(api, continued, continuing=True)
+    assert parts == [
+        ToolResult("call_1", {"renamed": True, "title": "Lisbon"}),
+        Step(),
+        'After tools: {"renamed": true, "title": "Lisbon"}',
+    ]
+    assert renamed[-1] == "Lisbon"
+
+
+async def test_a_denied_approval_and_a_browser_tools_output_reach_the_model(
+    api: RunningServer,
+) -> None:
+    denied = ChatToolCall(
+        "rename_chat", "c1", "approval-responded", {"title": "x"},
+        approval=Approval("a", approved=False, reason="no"),
+    )  # fmt: skip
+    local_time = ChatToolCall("local_time", "c2", "output-available", {}, {"time": "12:00"})
+    continued = [
+        ChatMessage("user", "rename"),
+        ChatMessage("assistant", "", "a1", tool_calls=(denied, local_time)),
+    ]
+    parts = await agent_answer(api, continued, continuing=True)
+    assert parts[0] == ToolDenied("c1")
+    assert parts[-1] == 'After tools: {"denied": true, "reason": "no"} | {"time": "12:00"}'
+
+
+async def test_a_browser_tool_waits_and_garbled_arguments_are_an_input_error(
+    api: RunningServer,
+) -> None:
+    parts = await agent_answer(api, [ChatMessage("user", "time")])
+    assert parts[-1] == ToolCall("local_time", {}, "call_1", title="Your local time")
+    parts = await agent_answer(api, [ChatMessage("user", "garbled")])
+    assert parts[1] == ToolInputError(
+        "call_1", "count_chats", "{not json", "arguments are not a JSON object"
+    )
+    assert parts[-1] == "After tools: arguments are not a JSON object"
+
+
+async def test_images_attached_to_a_question_go_to_the_model(api: RunningServer) -> None:
+    received.clear()
+    image = ChatFile("image/png", "data:image/png;base64,iVBORw0KGgo=", "a.png", b"\x89PNG")
+    await agent_answer(api, [ChatMessage("user", "what is this", files=(image,))])
+    assert received[0]["messages"][-1]["content"] == [
+        {"type": "text", "text": "what is this"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+    ]
+
+
+async def test_the_agents_api_failures_are_chat_errors_too() -> None:
+    backend = OpenAIBackend(base_url="http://127.0.0.1:9/v1", api_key="k", model="m")
+    with pytest.raises(ChatError, match="connection to the model API was lost"):
+        [part async for part in backend.agent(TOOLBOX).answer([ChatMessage("user", "x")], False)]
