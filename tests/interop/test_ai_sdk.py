@@ -4,6 +4,7 @@ real uvicorn. Node and the package are installed by the test set-up (npm, pinned
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,8 @@ from tests.support.tools import require
 from tests.testapp.chat import MARKDOWN, TRICKY, Prompt, results
 
 FIXTURE = Path(__file__).parent / "fixture"
+#: ai 7.x, which the agent scripts import instead when asked (it runs on this machine's Node).
+AI7 = Path(__file__).parent / "fixture-ai7"
 
 
 @pytest.fixture(scope="module")
@@ -101,12 +104,34 @@ def test_reconnect_to_stream_replays_the_answer_in_progress(
     assert result["resumedAfterEnd"] is None  # 204: nothing active any more
 
 
+@pytest.fixture(scope="module", params=["6", "7"])
+def ai_sdk(request: pytest.FixtureRequest, node: str) -> dict[str, str]:
+    """The environment that picks the `ai` major version the agent scripts import."""
+    if request.param == "6":
+        return {}
+    if not (AI7 / "node_modules" / "ai").is_dir():
+        subprocess.run(
+            [require("npm"), "install", "--no-package-lock", "--no-audit", "--no-fund",
+             "--loglevel=error"],
+            cwd=AI7, check=True, timeout=300,
+        )  # fmt: skip
+    return {"AI_SDK": str(AI7 / "index.mjs")}
+
+
 def agent_chat(
-    node: str, server: RunningServer, text: str, requests: int = 1, decision: str = "approve"
+    node: str,
+    server: RunningServer,
+    text: str,
+    requests: int = 1,
+    decision: str = "approve",
+    sdk: dict[str, str] | None = None,
 ) -> Any:
     """A conversation through the SDK's own chat (AbstractChat, what useChat wraps)."""
     argv = [node, "agent_chat.mjs", f"{server.url}/chat-exempt/", text, str(requests), decision]
-    completed = subprocess.run(argv, cwd=FIXTURE, capture_output=True, text=True, timeout=60)
+    completed = subprocess.run(
+        argv, cwd=FIXTURE, capture_output=True, text=True, timeout=60,
+        env={**os.environ, **(sdk or {})},
+    )  # fmt: skip
     assert completed.returncode == 0, completed.stderr
     result = json.loads(completed.stdout.strip().splitlines()[-1])
     assert result["error"] is None, result
@@ -118,8 +143,10 @@ def tool_parts(message: dict[str, Any]) -> list[dict[str, Any]]:
     return [part for part in message["parts"] if part["type"].startswith("tool-")]
 
 
-def test_a_server_tool_with_streamed_input_and_two_steps(node: str, server: RunningServer) -> None:
-    result = agent_chat(node, server, Prompt.TOOLS)
+def test_a_server_tool_with_streamed_input_and_two_steps(
+    node: str, server: RunningServer, ai_sdk: dict[str, str]
+) -> None:
+    result = agent_chat(node, server, Prompt.TOOLS, sdk=ai_sdk)
     _, answer = result["messages"]
     [search] = tool_parts(answer)
     assert {key: search.get(key) for key in ("state", "input", "output", "title")} == {
@@ -138,8 +165,8 @@ def test_a_server_tool_with_streamed_input_and_two_steps(node: str, server: Runn
     assert "tool-input-delta" in [chunk["type"] for chunk in result["chunks"]]
 
 
-def test_a_tool_error(node: str, server: RunningServer) -> None:
-    [_, answer] = agent_chat(node, server, Prompt.TOOL_ERROR)["messages"]
+def test_a_tool_error(node: str, server: RunningServer, ai_sdk: dict[str, str]) -> None:
+    [_, answer] = agent_chat(node, server, Prompt.TOOL_ERROR, sdk=ai_sdk)["messages"]
     [search] = tool_parts(answer)
     assert (search["state"], search["errorText"]) == ("output-error", "The index is down.")
     assert answer["parts"][-1]["text"] == "The search failed."
@@ -150,9 +177,9 @@ def test_a_tool_error(node: str, server: RunningServer) -> None:
     [("approve", "output-available", "Renamed."), ("deny", "output-denied", "Left as it is.")],
 )
 def test_an_approval_then_the_continuation_in_the_same_message(
-    node: str, server: RunningServer, decision: str, state: str, text: str
+    node: str, server: RunningServer, ai_sdk: dict[str, str], decision: str, state: str, text: str
 ) -> None:
-    result = agent_chat(node, server, Prompt.APPROVAL, requests=2, decision=decision)
+    result = agent_chat(node, server, Prompt.APPROVAL, requests=2, decision=decision, sdk=ai_sdk)
     _, answer = result["messages"]  # one assistant message, not two
     [rename] = tool_parts(answer)
     assert rename["state"] == state
@@ -163,9 +190,9 @@ def test_an_approval_then_the_continuation_in_the_same_message(
 
 
 def test_a_client_tool_output_continues_the_answer_by_itself(
-    node: str, server: RunningServer
+    node: str, server: RunningServer, ai_sdk: dict[str, str]
 ) -> None:
-    result = agent_chat(node, server, Prompt.CLIENT_TOOL, requests=2)
+    result = agent_chat(node, server, Prompt.CLIENT_TOOL, requests=2, sdk=ai_sdk)
     _, answer = result["messages"]
     [local_time] = tool_parts(answer)
     assert (local_time["state"], local_time["output"]) == ("output-available", {"time": "12:34"})
@@ -175,9 +202,9 @@ def test_a_client_tool_output_continues_the_answer_by_itself(
 
 
 def test_files_documents_metadata_the_escape_hatch_and_a_finish_reason(
-    node: str, server: RunningServer
+    node: str, server: RunningServer, ai_sdk: dict[str, str]
 ) -> None:
-    result = agent_chat(node, server, Prompt.EXTRAS)
+    result = agent_chat(node, server, Prompt.EXTRAS, sdk=ai_sdk)
     _, answer = result["messages"]
     kinds = [part["type"] for part in answer["parts"]]
     assert kinds == ["step-start", "file", "source-document", "data-note", "text"]
