@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
@@ -325,3 +326,20 @@ class FirehoseView(SSEView):
                 await asyncio.sleep(0)
         finally:
             state.finish(cancelled=True)
+
+
+#: The useChat page's bundle, which tests/browser/test_use_chat.py builds with esbuild.
+REACT_BUNDLE = Path(__file__).resolve().parents[1] / "browser" / "react" / "dist" / "app.js"
+
+
+def react_page(request: HttpRequest) -> HttpResponse:
+    page = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>useChat</title>'
+        '</head><body><div id="root"></div>'
+        '<script type="module" src="/react/app.js"></script></body></html>'
+    )
+    return HttpResponse(page)
+
+
+def react_bundle(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(REACT_BUNDLE.read_bytes(), content_type="text/javascript")
