@@ -199,6 +199,8 @@ def test_a_client_tool_output_continues_the_answer_by_itself(
     assert answer["parts"][-1]["text"] == "It is 12:34."
     starts = [chunk for chunk in result["chunks"] if chunk["type"] == "start"]
     assert starts[0]["messageId"] == starts[1]["messageId"] == answer["id"]
+    finishes = [chunk["finishReason"] for chunk in result["chunks"] if chunk["type"] == "finish"]
+    assert finishes == ["tool-calls", "stop"]  # the first waited for the browser
 
 
 def test_files_documents_metadata_the_escape_hatch_and_a_finish_reason(
