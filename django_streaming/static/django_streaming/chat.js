@@ -321,7 +321,8 @@ export class ChatWidget {
     this.post({ trigger: "regenerate-message", messageId });
   }
 
-  post({ trigger, messageId }) {
+  /** POST the conversation, as DefaultChatTransport does; `continuing` goes on in a message. */
+  post({ trigger, messageId, continuing = null }) {
     this.answer({
       url: this.endpoint,
       init: {
@@ -334,6 +335,7 @@ export class ChatWidget {
           messageId,
         }),
       },
+      continuing,
     });
   }
 
@@ -607,18 +609,9 @@ export class ChatWidget {
     );
     if (!calls.length || !calls.every(settled) || !answered) return;
     for (const part of calls) this.clientOutputs.delete(part.toolCallId);
-    this.answer({
-      url: this.endpoint,
-      init: {
-        method: "POST",
-        headers: { "Content-Type": "application/json", ...this.csrfHeaders() },
-        body: JSON.stringify({
-          id: this.chatId,
-          messages: this.messages.map(withoutElements),
-          trigger: "submit-message",
-          messageId: assistant.id,
-        }),
-      },
+    this.post({
+      trigger: "submit-message",
+      messageId: assistant.id,
       continuing: { assistant, article, content },
     });
   }
