@@ -373,7 +373,8 @@ def main() -> None:
         print("\n### (c) publishes/s of a loop in a separate process, 5 s, nobody listening\n")
         print("| publisher | publishes/s |")
         print("|---|---:|")
-        for peer in peers:
+        publishers = {peer.publisher: peer for peer in reversed(peers)}  # one row per publisher
+        for peer in reversed(publishers.values()):
             print(f"| {peer.name} | {publish_rate(peer, 5.0):,.0f} |")
 
 

@@ -497,3 +497,18 @@ async def test_a_malformed_tool_or_file_part_is_a_400_saying_which(
     assert status == 400
     assert problem in error["message"]
     assert error["message"].startswith("messages[1].parts[0]")
+
+
+def test_a_provider_executed_call_says_so_and_does_not_wait_for_the_browser() -> None:
+    from django_streaming.chat.answer import Answer
+
+    answer = Answer()
+    start, available = answer.parts_for(
+        ToolCall("web_search", {"q": "x"}, "p1", provider_executed=True)
+    )
+    assert start["providerExecuted"] is True
+    assert available["providerExecuted"] is True
+    assert answer.message["parts"][0]["providerExecuted"] is True
+    assert answer.finish_reason() == "stop"  # the provider runs it: nothing waits here
+    answer.parts_for(ToolCall("local_time", {}, "c1"))
+    assert answer.finish_reason() == "tool-calls"
