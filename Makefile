@@ -90,4 +90,5 @@ matrix: $(STAMP)
 	$(BIN)/tox run -e py310-django52,py312-django60,py313-django6
 
 clean:
-	rm -rf $(VENV) $(JS)/node_modules docs/_build .tox .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(JS)/node_modules tests/browser/react/node_modules tests/browser/react/dist \
+	  tests/interop/fixture-ai7/node_modules docs/_build .tox .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache
