@@ -78,7 +78,7 @@ def test_files_are_shown_and_metadata_kept(page: Page) -> None:
     wait_idle(page)
     link = page.locator(f"{ASSISTANT} a.ds-chat__file")
     expect(link).to_have_text("text/plain")
-    expect(page.locator(f"{ASSISTANT} .ds-chat__sources")).to_contain_text("The manual")
+    expect(page.get_by_role("list", name="Sources")).to_contain_text("The manual")
     metadata = page.evaluate(
         "document.querySelector('[data-ds-chat]').dsChat.messages.at(-1).metadata"
     )
@@ -99,6 +99,8 @@ def test_saved_messages_are_drawn_as_live_ones_and_an_open_approval_still_works(
     assert page.evaluate("window.pwned") is None
     expect(stopped).to_have_class(re.compile("ds-chat__message--stopped"))
     expect(stopped.locator(".ds-chat__note")).to_have_text("Stopped")
+    # A saved question's attachment is shown with it.
+    expect(page.locator(".ds-chat__message--user a.ds-chat__file")).to_have_text("a.txt")
     # The approval asked before the reload is answered now, and the answer goes on.
     page.get_by_role("button", name="Approve rename_chat").click()
     expect(first).to_contain_text("Renamed.")

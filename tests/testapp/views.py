@@ -194,7 +194,14 @@ AGENT_HISTORY: list[dict[str, Any]] = [
         "status": "stopped",
         "parts": [{"type": "text", "text": "Half an answer, cut", "state": "streaming"}],
     },
-    {"id": "h1", "role": "user", "parts": [{"type": "text", "text": "Rename this chat"}]},
+    {
+        "id": "h1",
+        "role": "user",
+        "parts": [
+            {"type": "file", "mediaType": "text/plain", "url": "data:,hi", "filename": "a.txt"},
+            {"type": "text", "text": "Rename this chat"},
+        ],
+    },
     {
         "id": "h2",
         "role": "assistant",

@@ -106,6 +106,9 @@ export class ChatWidget {
       this.messages.push(message);
       if (role !== "assistant" || (!parts && !this.markdown)) {
         message.parts = parts ?? [{ type: "text", text: content.textContent }];
+        // A question's attachments, before its text, as when it was sent.
+        const files = message.parts.filter((part) => part.type === "file");
+        content.prepend(...files.map(fileElement));
         continue;
       }
       // Drawn by the code that draws a live answer, from the chunks that made it.
@@ -438,10 +441,10 @@ export class ChatWidget {
       },
       sourceDocument: (part) => {
         assistant.parts.push({ ...part, type: "source-document" });
-        const item = document.createElement("p");
+        const item = document.createElement("span");
         item.className = "ds-chat__source";
         item.textContent = part.title;
-        this.sources(content).append(item);
+        this.addSource(content, item);
       },
       file: (part) => {
         assistant.parts.push({ type: "file", ...part });
@@ -684,14 +687,18 @@ export class ChatWidget {
     }
   }
 
-  sources(content) {
+  /** Add `item` to the answer's list of sources (made on its first source). */
+  addSource(content, item) {
     let list = content.querySelector(":scope > .ds-chat__sources");
     if (!list) {
-      list = document.createElement("div");
+      list = document.createElement("ul");
       list.className = "ds-chat__sources";
+      list.setAttribute("aria-label", "Sources");
       content.append(list);
     }
-    return list;
+    const entry = document.createElement("li");
+    entry.append(item);
+    list.append(entry);
   }
 
   sourceLink(content, url, title) {
@@ -700,7 +707,7 @@ export class ChatWidget {
     link.textContent = title;
     if (/^https?:/i.test(url)) link.href = url;
     link.rel = "noopener noreferrer nofollow";
-    this.sources(content).append(link);
+    this.addSource(content, link);
   }
 
   addNote(article, text) {
