@@ -10,17 +10,24 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import inspect
 from collections.abc import AsyncGenerator, Awaitable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from .threads import call_and_release
 
-__all__ = ["ClosableAsyncIterator", "SyncIterator", "iterate_in_thread"]
+__all__ = ["ClosableAsyncIterator", "SyncIterator", "iterate_in_thread", "maybe_await"]
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 _DONE = object()
+
+
+async def maybe_await(value: Any) -> Any:
+    """``value``, awaited if it is awaitable: the result of a hook that may be sync or async
+    (``can_read()``, ``start_metadata()``...)."""
+    return await value if inspect.isawaitable(value) else value
 
 
 async def iterate_in_thread(iterable: Iterable[T]) -> AsyncGenerator[T, None]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
@@ -13,6 +12,7 @@ from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from django.views import View
 
+from .bridges import maybe_await
 from .conf import FROM_SETTINGS, FromSettings
 from .responses import SSEResponse, StreamItem, error_event, error_response
 from .resumable.mixin import ResumableMixin
@@ -100,7 +100,7 @@ class SSEView(ResumableMixin, View):
             )
             # dispatch() returns the coroutine of an async handler (ResumableMixin), or a
             # response of its own (a mixin's redirect, a 405).
-            return await response if inspect.isawaitable(response) else response
+            return await maybe_await(response)
 
         wrapper = functools.update_wrapper(async_view, view)
         if not needs_the_loop:

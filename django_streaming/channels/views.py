@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 from django.http import HttpRequest, HttpResponseBase
 
+from django_streaming.bridges import maybe_await
 from django_streaming.responses import error_response
 from django_streaming.stores import get_store
 from django_streaming.views import SSEView
 
-from .log import CHANNEL_NAME, ChannelLog
+from .log import ChannelLog, validate_channel_name
 from .subscription import subscribe
 
 __all__ = ["ChannelView"]
@@ -65,17 +65,11 @@ class ChannelView(SSEView):
         if not channels:
             return error_response(400, "no_channels", "This stream has no channels to read.")
         for channel in channels:
-            if not isinstance(channel, str) or not CHANNEL_NAME.fullmatch(channel):
-                return error_response(
-                    400,
-                    "invalid_channel",
-                    f"Invalid channel name {str(channel)[:50]!r}: use 1 to 200 characters of "
-                    "letters, digits and _ . : @ -",
-                )
-            allowed = self.can_read(request, channel)
-            if inspect.isawaitable(allowed):
-                allowed = await allowed
-            if not allowed:
+            try:
+                validate_channel_name(channel)
+            except ValueError as error:
+                return error_response(400, "invalid_channel", str(error))
+            if not await maybe_await(self.can_read(request, channel)):
                 return error_response(
                     403, "forbidden_channel", f"You may not read the channel {channel!r}."
                 )

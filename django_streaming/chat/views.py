@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 import secrets
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -13,6 +12,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import URLPattern, path
 
+from django_streaming.bridges import maybe_await
 from django_streaming.conf import get_config
 from django_streaming.responses import SSEResponse, StreamItem, error_response
 from django_streaming.resumable import new_stream_id, tail
@@ -255,16 +255,17 @@ class ChatStreamView(SSEView):
         failure: Exception | None = None
         finish_reason: str | None = None
         try:
-            for part in answer.start(await _maybe_await(self.start_metadata())):
+            for part in answer.start(await maybe_await(self.start_metadata())):
                 yield part
             async for item in self.generate(chat.messages):
                 for part in answer.parts_for(item):
                     yield part
-            provisional = self._result(chat, answer, "completed", None, answer.finish_reason())
-            metadata = await _maybe_await(self.finish_metadata(provisional))
+            reason = answer.finish_reason()  # what generate() left it: end() changes nothing
+            provisional = self._result(chat, answer, "completed", None, reason)
+            metadata = await maybe_await(self.finish_metadata(provisional))
             for part in answer.end(metadata):
                 yield part
-            status, finish_reason = "completed", answer.finish_reason()
+            status, finish_reason = "completed", reason
         except Exception as error:
             status, failure = "error", error
             logger.error("Error while generating a chat answer", exc_info=error)
@@ -304,10 +305,6 @@ class ChatStreamView(SSEView):
             message=answer.message,
             finish_reason=finish_reason,
         )
-
-
-async def _maybe_await(value: Any) -> Any:
-    return await value if inspect.isawaitable(value) else value
 
 
 async def _chat_errors(source: AsyncIterator[Any]) -> AsyncIterator[Any]:
