@@ -5,7 +5,9 @@
 * ``openai``: any OpenAI-compatible chat-completions API through the official ``openai``
   package, configured by ``OPENAI_BASE_URL``, ``OPENAI_API_KEY`` and ``OPENAI_MODEL``. Chosen
   when ``CHAT_BACKEND=openai``, or when ``OPENAI_BASE_URL`` or ``OPENAI_API_KEY`` is set. It
-  runs a real tool loop with the example's tools (``OpenAIAgent``).
+  runs a real tool loop with the example's tools.
+
+Both answer ``respond(messages, toolbox, continuing)`` with the parts of a chat answer.
 
 API failures become a ``ChatError`` whose text the user may read.
 """
@@ -32,13 +34,26 @@ from django_streaming import (
     ToolResult,
 )
 
-from .tools import KINDS, SCHEMAS, TITLES, Toolbox
+from .tools import (
+    KINDS,
+    SCHEMAS,
+    TITLES,
+    Toolbox,
+    continue_after_tools,
+    use_tools,
+    wants_a_tool,
+)
 
 T = TypeVar("T")
 
 
 class ModelBackend(Protocol):
-    def stream(self, messages: list[ChatMessage]) -> AsyncIterator[str]: ...
+    def respond(
+        self, messages: list[ChatMessage], toolbox: Toolbox, continuing: bool
+    ) -> AsyncIterator[ChatPart]:
+        """The answer to ``messages``, using the tools of ``toolbox``; ``continuing`` when the
+        browser sent its tool outputs or the user's approvals."""
+        ...
 
 
 def get_backend(environ: Mapping[str, str] = os.environ) -> ModelBackend:
@@ -98,12 +113,29 @@ class SimulatedBackend:
         ]
         return "\n".join(lines) + "\n"
 
+    async def respond(
+        self, messages: list[ChatMessage], toolbox: Toolbox, continuing: bool
+    ) -> AsyncIterator[ChatPart]:
+        # The tools by question (tools.py): a stand-in for a model that picks them.
+        if continuing:
+            async for part in continue_after_tools(messages[-1], toolbox):
+                yield part
+            return
+        question = _question(messages)
+        parts = use_tools(question, toolbox) if wants_a_tool(question) else self.stream(messages)
+        async for part in parts:
+            yield part
+
     async def stream(self, messages: list[ChatMessage]) -> AsyncIterator[str]:
-        question = next((m.text for m in reversed(messages) if m.role == "user"), "")
+        question = _question(messages)
         # Tokens of a word or a run of spaces/punctuation, like a real model's.
         for token in re.findall(r"\s*\S+|\s+", self.answer(question)):
             yield token
             await asyncio.sleep(self.pause)
+
+
+#: Model calls in one answer at most: a model that keeps calling tools is stopped there.
+MAX_STEPS = 8
 
 
 class OpenAIBackend:
@@ -115,31 +147,23 @@ class OpenAIBackend:
         self.model = model
         self.timeout = timeout
 
-    def agent(self, toolbox: Toolbox) -> OpenAIAgent:
-        """This model with the example's tools, in a tool loop."""
-        return OpenAIAgent(self, toolbox)
-
-    async def stream(self, messages: list[ChatMessage]) -> AsyncIterator[str]:
-        async for token in self.guarded(self._tokens(messages)):
-            yield token
-
-    async def _tokens(self, messages: list[ChatMessage]) -> AsyncIterator[str]:
-        import openai
-
-        # A client per answer, closed with it: its connections belong to this event loop.
-        client = openai.AsyncOpenAI(
-            base_url=self.base_url, api_key=self.api_key, timeout=self.timeout, max_retries=0
-        )
-        async with client:
-            stream = await client.chat.completions.create(
-                model=self.model,
-                messages=[{"role": m.role, "content": m.text} for m in messages],  # type: ignore[misc]
-                stream=True,
-            )
-            async with stream:
-                async for chunk in stream:
-                    if chunk.choices and chunk.choices[0].delta.content:
-                        yield chunk.choices[0].delta.content
+    async def respond(
+        self, messages: list[ChatMessage], toolbox: Toolbox, continuing: bool
+    ) -> AsyncIterator[ChatPart]:
+        """A real tool loop over chat completions: the model's streamed text and tool calls
+        (``tools=``, streamed ``tool_calls`` deltas), the server's tools run and their results
+        sent back, step after step until the model stops or waits for the user (an approval)
+        or the browser (a client-side tool). Images attached to user messages go to the model
+        too."""
+        settled: dict[str, Any] = {}
+        if continuing:  # run what the user approved first; the model then goes on
+            parts, settled = await toolbox.settle(messages[-1])
+            for part in parts:
+                yield part
+            yield Step()
+        conversation = to_openai(messages, settled)
+        async for part in self.guarded(self._steps(conversation, toolbox)):
+            yield part
 
     async def guarded(self, parts: AsyncIterator[T]) -> AsyncIterator[T]:
         """``parts``, with the API's failures as ``ChatError``s the user may read."""
@@ -161,51 +185,22 @@ class OpenAIBackend:
         except openai.APIStatusError as error:
             raise ChatError(f"The model API failed ({error.status_code}).") from None
 
-
-#: Model calls in one answer at most: a model that keeps calling tools is stopped there.
-MAX_STEPS = 8
-
-
-class OpenAIAgent:
-    """A real tool loop over chat completions: the model's streamed text and tool calls
-    (``tools=``, streamed ``tool_calls`` deltas), the server's tools run and their results sent
-    back, step after step until the model stops or waits for the user (an approval) or the
-    browser (a client-side tool). Images attached to user messages go to the model too."""
-
-    def __init__(self, backend: OpenAIBackend, toolbox: Toolbox) -> None:
-        self.backend = backend
-        self.toolbox = toolbox
-
-    async def answer(
-        self, messages: list[ChatMessage], continuing: bool
+    async def _steps(
+        self, conversation: list[dict[str, Any]], toolbox: Toolbox
     ) -> AsyncIterator[ChatPart]:
-        settled: dict[str, Any] = {}
-        if continuing:  # run what the user approved first; the model then goes on
-            async for part in self.toolbox.settle(messages[-1]):
-                if isinstance(part, dict):
-                    settled = part
-                else:
-                    yield part
-            yield Step()
-        conversation = to_openai(messages, settled)
-        async for part in self.backend.guarded(self._steps(conversation)):
-            yield part
-
-    async def _steps(self, conversation: list[dict[str, Any]]) -> AsyncIterator[ChatPart]:
         import openai
 
-        backend = self.backend
+        # A client per answer, closed with it: its connections belong to this event loop.
         client = openai.AsyncOpenAI(
-            base_url=backend.base_url, api_key=backend.api_key, timeout=backend.timeout,
-            max_retries=0,
-        )  # fmt: skip
+            base_url=self.base_url, api_key=self.api_key, timeout=self.timeout, max_retries=0
+        )
         async with client:
             for step in range(MAX_STEPS):
                 if step:
                     yield Step()
                 calls: dict[int, dict[str, str]] = {}
                 stream = await client.chat.completions.create(
-                    model=backend.model,
+                    model=self.model,
                     messages=conversation,  # type: ignore[arg-type]
                     tools=SCHEMAS,  # type: ignore[arg-type]
                     stream=True,
@@ -229,7 +224,7 @@ class OpenAIAgent:
                 )  # fmt: skip
                 waiting = False
                 for call in calls.values():
-                    async for part in self._call(call, conversation):
+                    async for part in self._call(call, conversation, toolbox):
                         if part is None:
                             waiting = True
                         else:
@@ -238,7 +233,7 @@ class OpenAIAgent:
                     return  # the user's approval, or the browser's output, comes back later
 
     async def _call(
-        self, call: dict[str, str], conversation: list[dict[str, Any]]
+        self, call: dict[str, str], conversation: list[dict[str, Any]], toolbox: Toolbox
     ) -> AsyncIterator[ChatPart | None]:
         """One tool call's parts; None when it waits for the user or the browser."""
         name, call_id = call["name"], call["id"]
@@ -254,7 +249,7 @@ class OpenAIAgent:
         yield ToolCall(name, arguments, call_id, title=TITLES[name])
         kind = KINDS[name]
         if kind == "server":
-            output = await self.toolbox.run(name, arguments)
+            output = await toolbox.run(name, arguments)
             yield ToolResult(call_id, output)
             conversation.append(
                 {"role": "tool", "tool_call_id": call_id, "content": json.dumps(output)}
@@ -264,6 +259,11 @@ class OpenAIAgent:
             yield None
         else:
             yield None
+
+
+def _question(messages: list[ChatMessage]) -> str:
+    """The last question asked."""
+    return next((m.text for m in reversed(messages) if m.role == "user"), "")
 
 
 def _deltas(chunk: Any, calls: dict[int, dict[str, str]]) -> list[ChatPart]:

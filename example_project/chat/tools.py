@@ -98,9 +98,9 @@ class Toolbox:
             return {"renamed": True, "title": title}
         raise ValueError(f"{name!r} is not a tool the server runs.")
 
-    async def settle(self, message: ChatMessage) -> AsyncIterator[ChatPart | dict[str, Any]]:
-        """For a continuation: run what the user approved, deny what they denied. Yields the
-        parts, then one dict of the outputs by call id (for the model's next call)."""
+    async def settle(self, message: ChatMessage) -> tuple[list[ChatPart], dict[str, Any]]:
+        """For a continuation: run what the user approved, deny what they denied. The parts
+        to send, and the outputs by call id (for the model's next call)."""
         outputs: dict[str, Any] = {}
         parts: list[ChatPart] = []
         for call in message.tool_calls:
@@ -112,9 +112,7 @@ class Toolbox:
             else:
                 outputs[call.id] = {"denied": True, "reason": call.approval.reason}
                 parts.append(ToolDenied(call.id))
-        for part in parts:
-            yield part
-        yield outputs
+        return parts, outputs
 
 
 COUNT = re.compile(r"\bhow many (chats|conversations)\b", re.IGNORECASE)
@@ -150,9 +148,8 @@ async def use_tools(question: str, toolbox: Toolbox) -> AsyncIterator[ChatPart]:
 async def continue_after_tools(message: ChatMessage, toolbox: Toolbox) -> AsyncIterator[ChatPart]:
     """The simulated model's answer once the browser sent its tool's output, or the user's
     approval."""
-    async for part in toolbox.settle(message):
-        if isinstance(part, dict):
-            continue
+    parts, _ = await toolbox.settle(message)
+    for part in parts:
         yield part
     for call in message.tool_calls:
         if call.name == "rename_chat" and call.state == "approval-responded" and call.approval:

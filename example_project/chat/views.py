@@ -27,9 +27,9 @@ from django_streaming import (
     error_response,
 )
 
-from .backends import OpenAIBackend, get_backend
+from .backends import get_backend
 from .models import Conversation, Message, owner_key
-from .tools import Toolbox, continue_after_tools, use_tools, wants_a_tool
+from .tools import Toolbox
 
 STATUS_OF_RESULT = {
     "completed": Message.Status.COMPLETE,
@@ -114,22 +114,8 @@ class ConversationChat(ChatStreamView):
 
     async def generate(self, messages: list[ChatMessage]) -> AsyncIterator[ChatPart]:
         toolbox = Toolbox.of(self.conversation)
-        backend = get_backend()
-        if isinstance(backend, OpenAIBackend):  # the model calls the tools itself
-            async for part in backend.agent(toolbox).answer(messages, self.chat.continuation):
-                yield part
-            return
-        if self.chat.continuation:  # the browser's tool output, or the user's approval
-            async for part in continue_after_tools(messages[-1], toolbox):
-                yield part
-            return
-        question = messages[-1].text if messages else ""
-        if wants_a_tool(question):
-            async for part in use_tools(question, toolbox):
-                yield part
-            return
-        async for token in backend.stream(messages):
-            yield token
+        async for part in get_backend().respond(messages, toolbox, self.chat.continuation):
+            yield part
 
     async def on_finish(self, result: ChatResult) -> None:
         parts = result.message.get("parts", [])

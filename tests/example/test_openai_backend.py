@@ -129,7 +129,7 @@ def api() -> Iterator[RunningServer]:
 async def answer(api: RunningServer, model: str, timeout: float = 10.0) -> str:
     backend = OpenAIBackend(base_url=f"{api.url}/v1", api_key="k", model=model, timeout=timeout)
     messages = [ChatMessage("system", "Be brief."), ChatMessage("user", "Hi")]
-    return "".join([token async for token in backend.stream(messages)])
+    return "".join([str(part) async for part in backend.respond(messages, TOOLBOX, False)])
 
 
 async def test_streams_the_completion(api: RunningServer) -> None:
@@ -166,7 +166,7 @@ async def test_timeout(api: RunningServer) -> None:
 async def test_refused_connection() -> None:
     backend = OpenAIBackend(base_url="http://127.0.0.1:9/v1", api_key="k", model="m")
     with pytest.raises(ChatError, match="connection to the model API was lost"):
-        [token async for token in backend.stream([ChatMessage("user", "Hi")])]
+        [part async for part in backend.respond([ChatMessage("user", "Hi")], TOOLBOX, False)]
 
 
 def test_backend_choice() -> None:
@@ -207,7 +207,7 @@ async def agent_answer(
     api: RunningServer, messages: list[ChatMessage], continuing: bool = False
 ) -> list[Any]:
     backend = OpenAIBackend(base_url=f"{api.url}/v1", api_key="k", model="agent")
-    return [part async for part in backend.agent(TOOLBOX).answer(messages, continuing)]
+    return [part async for part in backend.respond(messages, TOOLBOX, continuing)]
 
 
 async def test_a_server_tool_runs_and_the_model_gets_its_result(api: RunningServer) -> None:
@@ -302,9 +302,3 @@ async def test_images_attached_to_a_question_go_to_the_model(api: RunningServer)
         {"type": "text", "text": "what is this"},
         {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
     ]
-
-
-async def test_the_agents_api_failures_are_chat_errors_too() -> None:
-    backend = OpenAIBackend(base_url="http://127.0.0.1:9/v1", api_key="k", model="m")
-    with pytest.raises(ChatError, match="connection to the model API was lost"):
-        [part async for part in backend.agent(TOOLBOX).answer([ChatMessage("user", "x")], False)]
