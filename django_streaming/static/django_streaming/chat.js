@@ -385,6 +385,15 @@ export class ChatWidget {
     let reasoning = null;
     const tools = this.root.dsChatTools ?? new Map();
     const tool = (toolCallId) => this.cards.get(toolCallId);
+    // A chunk about a call: change its part, then redraw its card (a call never started: no-op).
+    const update = (toolCallId, change) => {
+      const card = tool(toolCallId);
+      if (card) {
+        change(card.part, card);
+        this.drawTool(card);
+      }
+      return card;
+    };
     const drawing = {
       failure: null,
       received: false, // a resume answered with 204 sends nothing: no answer to show
@@ -465,55 +474,43 @@ export class ChatWidget {
         assistant.parts.push(part);
         this.cards.set(toolCallId, { part, element: this.toolCard(content, part) });
       },
-      toolInputDelta: (toolCallId, delta) => {
-        const card = tool(toolCallId);
-        if (!card) return;
-        card.part.rawInput += delta;
-        this.drawTool(card);
-      },
+      toolInputDelta: (toolCallId, delta) =>
+        update(toolCallId, (part) => {
+          part.rawInput += delta;
+        }),
       toolInput: ({ toolCallId, toolName, input, title, providerExecuted }) => {
         if (!tool(toolCallId)) drawing.toolStart({ toolCallId, toolName, title, providerExecuted });
-        const card = tool(toolCallId);
-        Object.assign(card.part, { state: "input-available", input });
-        if (title) card.part.title = title;
-        delete card.part.rawInput;
-        this.drawTool(card);
+        const card = update(toolCallId, (part) => {
+          Object.assign(part, { state: "input-available", input });
+          if (title) part.title = title;
+          delete part.rawInput;
+        });
         const run = tools.get(toolName);
         if (run && !providerExecuted && live) drawing.running.push(this.runTool(card, run));
       },
       toolInputError: ({ toolCallId, toolName, input, errorText }) => {
         if (!tool(toolCallId)) drawing.toolStart({ toolCallId, toolName });
-        const card = tool(toolCallId);
-        Object.assign(card.part, { state: "output-error", rawInput: input, errorText });
-        this.drawTool(card);
+        update(toolCallId, (part) =>
+          Object.assign(part, { state: "output-error", rawInput: input, errorText }),
+        );
       },
-      toolOutput: ({ toolCallId, output, preliminary }) => {
-        const card = tool(toolCallId);
-        if (!card) return;
-        Object.assign(card.part, { state: "output-available", output });
-        if (preliminary) card.part.preliminary = true;
-        else delete card.part.preliminary;
-        this.drawTool(card);
-      },
-      toolError: ({ toolCallId, errorText }) => {
-        const card = tool(toolCallId);
-        if (!card) return;
-        Object.assign(card.part, { state: "output-error", errorText });
-        this.drawTool(card);
-      },
-      toolApproval: ({ toolCallId, approvalId }) => {
-        const card = tool(toolCallId);
-        if (!card) return;
-        Object.assign(card.part, { state: "approval-requested", approval: { id: approvalId } });
-        card.onAnswer = () => this.continueAfterTools(assistant, article, content);
-        this.drawTool(card);
-      },
-      toolDenied: (toolCallId) => {
-        const card = tool(toolCallId);
-        if (!card) return;
-        card.part.state = "output-denied";
-        this.drawTool(card);
-      },
+      toolOutput: ({ toolCallId, output, preliminary }) =>
+        update(toolCallId, (part) => {
+          Object.assign(part, { state: "output-available", output });
+          if (preliminary) part.preliminary = true;
+          else delete part.preliminary;
+        }),
+      toolError: ({ toolCallId, errorText }) =>
+        update(toolCallId, (part) => Object.assign(part, { state: "output-error", errorText })),
+      toolApproval: ({ toolCallId, approvalId }) =>
+        update(toolCallId, (part, card) => {
+          Object.assign(part, { state: "approval-requested", approval: { id: approvalId } });
+          card.onAnswer = () => this.continueAfterTools(assistant, article, content);
+        }),
+      toolDenied: (toolCallId) =>
+        update(toolCallId, (part) => {
+          part.state = "output-denied";
+        }),
       error: (errorText) => {
         drawing.failure = errorText;
       },
