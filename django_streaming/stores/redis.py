@@ -207,8 +207,8 @@ class RedisStore(StreamStore):
         return f"{self.prefix}:stream:{stream_id}{suffix}"
 
     def _wake_channel(self, stream_id: str) -> str:
-        # In the channels' namespace, under a name no channel can have (it holds a "/").
-        return f"{self.prefix}:channel:{WAKE_CHANNEL_PREFIX}{stream_id}"
+        # The channels' pub/sub name, under a name no channel can have (it holds a "/").
+        return self.channel_log.key(WAKE_CHANNEL_PREFIX + stream_id)
 
     @_unavailable_on_error
     async def create(
