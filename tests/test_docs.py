@@ -76,3 +76,11 @@ def test_every_snippet_is_in_the_docs() -> None:
     pages = "\n".join(page.read_text() for page in DOCS.glob("*.md"))
     for snippet in (DOCS / "snippets").iterdir():
         assert f"{{literalinclude}} snippets/{snippet.name}" in pages, snippet.name
+
+
+def test_the_readme_fits_on_a_screen_and_names_what_it_must() -> None:
+    """A front page, not a manual: what goes beyond belongs on the docs site."""
+    readme = (DOCS.parent / "README.md").read_text()
+    assert len(readme.splitlines()) <= 150
+    for must in ("make demo", "make test", "trust_client_system", "ToolCall", "django-eventstream"):
+        assert must in readme, must
