@@ -203,9 +203,12 @@ async def _confirmations(futures: list[asyncio.Future[None]], seconds: float) ->
     confirmation which arrived during the pause is still read before the wait gives up."""
     if all(future.done() for future in futures):
         return
+    # One callback on each shared future for the whole wait (thousands may wait on one), and
+    # never cancelled: asyncio.wait() leaves what it waits for alone.
+    confirmed = asyncio.gather(*futures)
     for _ in range(max(1, math.ceil(seconds / CONFIRMATION_SLICE))):
-        _, pending = await asyncio.wait(futures, timeout=CONFIRMATION_SLICE)
-        if not pending:
+        done, _ = await asyncio.wait((confirmed,), timeout=CONFIRMATION_SLICE)
+        if done:
             return
     raise TimeoutError(f"no confirmation of the subscription in {seconds:g} s")
 
