@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 
 import pytest
@@ -117,6 +117,27 @@ async def test_subscribers_queueing_for_a_new_channel_subscribe_it_once() -> Non
         ))  # fmt: skip
         assert proxy.sent.count(listener.log.key("x").encode()) == 1
         await published(listener, "x", got[2])
+
+
+async def test_a_channel_left_is_unsubscribed_and_one_still_read_stays() -> None:
+    async with listener_through(None) as listener:
+        redis = listener.log.client()
+
+        async def subscribers(channel: str) -> int:
+            [(_, count)] = await redis.pubsub_numsub(listener.log.key(channel))
+            return int(count)
+
+        await listener.add(["y"], lambda entry: None)
+        leaving: list[Entry | None] = []
+        await listener.add(["x"], leaving.append)
+        assert await subscribers("x") == 1
+        listener.remove(["x"], leaving.append)
+        await until(lambda: _zero(subscribers("x")), "Redis to unsubscribe x")
+        assert await subscribers("y") == 1
+
+
+async def _zero(count: Awaitable[int]) -> bool:
+    return await count == 0
 
 
 async def test_a_channel_left_and_joined_again_in_one_turn_stays_subscribed() -> None:

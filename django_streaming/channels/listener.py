@@ -93,7 +93,7 @@ class Listener:
             if not delivers:
                 self.delivers.pop(channel, None)
                 self.subscribed.pop(channel, None)
-                gone.append(self.log.key(channel))
+                gone.append(channel)
         if not self.delivers:
             self._close()
         elif gone and self.pubsub is not None:
