@@ -3,7 +3,6 @@ uvicorn, replay by cursor, reset, refusals, transactions."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Iterator
@@ -17,8 +16,6 @@ from django.test import override_settings
 from django_streaming import Event, publish, render_event
 from django_streaming.channels import publishing
 from django_streaming.channels.log import Cursor, validate_channel_name
-from django_streaming.stores import get_store
-from django_streaming.stores.redis import RedisStore
 from tests.support.reader import StreamReader, data_of
 from tests.support.redis_servers import shared_redis, unique_prefix
 from tests.support.servers import RunningServer, uvicorn_server
@@ -42,12 +39,7 @@ def server(store_setting: dict[str, Any]) -> Iterator[RunningServer]:
     # Two events kept per channel, for the test of a cursor behind what is kept.
     streaming = {"STORE": store_setting, "CHANNELS": {"MAX_LEN": 2}}
     with override_settings(DJANGO_STREAMING=streaming), uvicorn_server() as running:
-        yield running
-        store = get_store()
-        if isinstance(store, RedisStore):  # its connections belong to the server's loop
-            assert running.loop is not None
-            closing = store.aclose(running.loop)
-            asyncio.run_coroutine_threadsafe(closing, running.loop).result(5)
+        yield running  # the server closes its loop's connections of the store
 
 
 def subscribed(reader: StreamReader) -> str:

@@ -27,6 +27,8 @@ import uvicorn
 from django.core.asgi import get_asgi_application
 from django.core.wsgi import get_wsgi_application
 
+from django_streaming.stores import get_store
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -83,7 +85,7 @@ def uvicorn_server(app: Any = None, **options: Any) -> Iterator[RunningServer]:
     running = RunningServer(f"http://127.0.0.1:{sock.getsockname()[1]}", loop)
     loop.set_exception_handler(lambda _loop, context: running.loop_errors.append(context))
     thread = threading.Thread(
-        target=lambda: loop.run_until_complete(server.serve(sockets=[sock])), daemon=True
+        target=lambda: loop.run_until_complete(_serve(server, sock)), daemon=True
     )
     thread.start()
     wait_until(lambda: server.started or not thread.is_alive(), what="uvicorn to start")
@@ -94,6 +96,17 @@ def uvicorn_server(app: Any = None, **options: Any) -> Iterator[RunningServer]:
         thread.join(timeout=10)
         loop.close()
         sock.close()
+
+
+async def _serve(server: uvicorn.Server, sock: socket.socket) -> None:
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        # The store's connections opened on this loop go before the loop does: whichever store
+        # the app used (a Redis one, set by a module's fixture, say), else they leak.
+        aclose = getattr(get_store(), "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
