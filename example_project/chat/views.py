@@ -106,11 +106,15 @@ class ConversationChat(ChatStreamView):
                 last.delete()
             return
         question = self.chat.messages[-1]
+        # Only what this request changes: the answer, already running, may be renaming the
+        # chat (an approved rename_chat), and a full save would put the old title back.
+        changed = ["updated"]
         if question.role == "user":
             messages.create(role=Message.Role.USER, text=question.text)
             if not self.conversation.title:
                 self.conversation.title = question.text.strip().splitlines()[0][:60]
-        self.conversation.save()
+                changed.append("title")
+        self.conversation.save(update_fields=changed)
 
     async def generate(self, messages: list[ChatMessage]) -> AsyncIterator[ChatPart]:
         toolbox = Toolbox.of(self.conversation)
