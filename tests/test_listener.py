@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
@@ -41,11 +41,7 @@ async def listener_through(
 async def published(listener: Listener, channel: str, got: list[Entry | None]) -> None:
     """Publish on ``channel`` through Redis itself, and wait for ``got`` to have it."""
     await listener.log.apublish(channel, b"data: x\n\n")
-    await until(lambda: _true(any(entry is not None for entry in got)), f"an event on {channel}")
-
-
-async def _true(value: bool) -> bool:
-    return value
+    await until(lambda: any(entry is not None for entry in got), f"an event on {channel}")
 
 
 async def test_a_confirmation_that_came_while_the_process_was_paused_still_counts() -> None:
@@ -55,7 +51,7 @@ async def test_a_confirmation_that_came_while_the_process_was_paused_still_count
         proxy.holding = True
         got: list[Entry | None] = []
         adding = asyncio.create_task(listener.add(["x"], got.append))
-        await until(lambda: _true(bool(proxy.held)), "Redis to confirm the subscription")
+        await until(lambda: bool(proxy.held), "Redis to confirm the subscription")
         assert not adding.done()  # waiting for the confirmation the proxy holds
         proxy.release()
         # The whole process pauses (a stopped VM, a long collection) for longer than the
@@ -73,12 +69,12 @@ async def test_a_subscriber_waiting_while_the_connection_is_lost_is_confirmed_an
         proxy.holding = True
         second: list[Entry | None] = []
         adding = asyncio.create_task(listener.add(["b"], second.append))
-        await until(lambda: _true(bool(proxy.held)), "Redis to confirm the subscription")
+        await until(lambda: bool(proxy.held), "Redis to confirm the subscription")
         # The confirmation is lost with the connection, and redis-py's own reconnect fails:
         # the listener subscribes anew, once Redis can be reached again.
         proxy.refusing = True
         proxy.cut()
-        await until(lambda: _true(listener.catching_up), "the listener to subscribe anew")
+        await until(lambda: listener.catching_up, "the listener to subscribe anew")
         proxy.holding = proxy.refusing = False
         await adding  # confirmed by the subscription made anew
         await published(listener, "b", second)
@@ -96,7 +92,7 @@ async def test_a_subscriber_cancelled_while_waiting_leaves_the_others_waiting() 
         staying: list[Entry | None] = []
         first = asyncio.create_task(listener.add(["x"], leaving.append))
         second = asyncio.create_task(listener.add(["x"], staying.append))
-        await until(lambda: _true(bool(proxy.held)), "Redis to confirm the subscription")
+        await until(lambda: bool(proxy.held), "Redis to confirm the subscription")
         first.cancel()
         with pytest.raises(asyncio.CancelledError):
             await first
@@ -132,12 +128,12 @@ async def test_a_channel_left_is_unsubscribed_and_one_still_read_stays() -> None
         await listener.add(["x"], leaving.append)
         assert await subscribers("x") == 1
         listener.remove(["x"], leaving.append)
-        await until(lambda: _zero(subscribers("x")), "Redis to unsubscribe x")
+
+        async def x_is_gone() -> bool:
+            return await subscribers("x") == 0
+
+        await until(x_is_gone, "Redis to unsubscribe x")
         assert await subscribers("y") == 1
-
-
-async def _zero(count: Awaitable[int]) -> bool:
-    return await count == 0
 
 
 async def test_a_channel_left_and_joined_again_in_one_turn_stays_subscribed() -> None:

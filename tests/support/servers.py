@@ -27,6 +27,7 @@ import uvicorn
 from django.core.asgi import get_asgi_application
 from django.core.wsgi import get_wsgi_application
 
+from django_streaming.bridges import maybe_await
 from django_streaming.stores import get_store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,10 +42,12 @@ def wait_until(condition: Callable[[], bool], timeout: float = 10.0, what: str =
         time.sleep(0.005)
 
 
-async def until(condition: Callable[[], Awaitable[bool]], what: str, timeout: float = 10.0) -> None:
-    """``wait_until()`` for a condition that has to await."""
+async def until(
+    condition: Callable[[], bool | Awaitable[bool]], what: str, timeout: float = 10.0
+) -> None:
+    """``wait_until()`` in a test on the event loop (its condition may have to await)."""
     deadline = time.monotonic() + timeout
-    while not await condition():
+    while not await maybe_await(condition()):
         assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
         await asyncio.sleep(0.005)
 
