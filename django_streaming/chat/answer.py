@@ -53,7 +53,7 @@ class Answer:
             if str(part.get("type", "")).startswith("tool-") and "toolCallId" in part
         }
         self.own_calls: list[str] = []  # the ids of the calls this answer made
-        self.open: tuple[str, str, Part] | None = None  # the text or reasoning block: kind, id
+        self.open: tuple[str, str, Part] | None = None  # the open text or reasoning: kind, id, part
         self.blocks = 0
         self.texts: list[str] = []
         self.finish: Finish | None = None
