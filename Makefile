@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+DEMO_STAMP := $(VENV)/.demo-stamp
 
 JS := tests/js
 BIOME := $(JS)/node_modules/.bin/biome
@@ -13,13 +14,33 @@ NODE_OR_SKIP = if ! command -v node >/dev/null; then \
 # Ours, not the vendored files under vendor/.
 STATIC := $(wildcard django_streaming/static/django_streaming/*.js django_streaming/static/django_streaming/*.css)
 
-.PHONY: install demo test lint lint-js types docs js pytest bench bench-capacity bench-channels bench-widget soak matrix clean
+.PHONY: install lock demo test lint lint-js types docs js pytest bench bench-capacity bench-channels bench-widget soak matrix test-latest clean
 
-$(STAMP): pyproject.toml
+# Every version the tests, the linters and the demo run on is locked in $(LOCK) (all Pythons from
+# 3.10, by `make lock`), so a release elsewhere cannot break a fresh clone; `tox -e latest` runs
+# on the newest releases instead, to see such breaks coming.
+LOCK := requirements/dev.txt
+PIP_INSTALL := $(BIN)/python -m pip install --quiet --constraint $(LOCK)
+
+$(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[redis]" --group dev
-	touch $(STAMP)
+
+# The demo's needs only: the package, Redis's client and the example project's (no toolchain).
+$(DEMO_STAMP): pyproject.toml $(LOCK) | $(VENV)/bin/python
+	$(PIP_INSTALL) pip
+	$(PIP_INSTALL) -e ".[redis]" --group demo
+	touch $(DEMO_STAMP)
+
+$(STAMP): pyproject.toml $(LOCK) | $(VENV)/bin/python
+	$(PIP_INSTALL) pip
+	$(PIP_INSTALL) -e ".[redis]" --group dev
+	touch $(STAMP) $(DEMO_STAMP)
+
+# Resolve the newest releases again into $(LOCK) (then run make test and commit both).
+lock: $(STAMP)
+	$(BIN)/uv pip compile --quiet --upgrade --universal --python-version 3.10 \
+	  --extra redis --group dev pyproject.toml requirements/tools.in -o $(LOCK)
+	grep -v '^django==' $(LOCK) > requirements/tox.txt
 
 # Biome, for the front end (pinned in tests/js/package.json; no lock file, as tests/interop).
 $(BIOME): $(JS)/package.json
@@ -30,7 +51,7 @@ install: $(STAMP) $(BIOME)
 
 # Background jobs: with REDIS_URL, a db_worker process beside the server (as in production);
 # without, the server runs the worker in a thread of its own (channels in its memory).
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	cd example_project && ../$(BIN)/python manage.py migrate --noinput
 	@echo "Serving the example project at http://127.0.0.1:8000/  (Ctrl+C stops it)"
 	cd example_project && trap 'kill 0' EXIT && \
@@ -89,6 +110,10 @@ bench-widget: $(STAMP)
 matrix: $(STAMP)
 	$(BIN)/tox run -e py310-django52,py312-django60,py313-django6
 
+# Everything at its newest release (tox.ini's latest env); allowed to fail in CI.
+test-latest: $(STAMP)
+	$(BIN)/tox run -e latest
+
 clean:
-	rm -rf $(VENV) $(JS)/node_modules tests/browser/react/node_modules tests/browser/react/dist \
+	rm -rf $(VENV) .venv-latest $(JS)/node_modules tests/browser/react/node_modules tests/browser/react/dist \
 	  tests/interop/fixture-ai7/node_modules docs/_build .tox .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache

@@ -113,7 +113,7 @@ class Listener:
             await asyncio.wait((task,))
         if pubsub is not None:
             with contextlib.suppress(RedisError, OSError):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()
         if self.closing:  # the last subscriber's leaving started closing its connection
             await asyncio.wait(self.closing)
 
@@ -130,7 +130,7 @@ class Listener:
 
     async def _aclose(self, pubsub: PubSub) -> None:
         async with self.commands:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await pubsub.aclose()
 
     async def _read(self) -> None:
         prefix = len(self.log.key(""))
@@ -143,7 +143,7 @@ class Listener:
                 # with an error, or with the last subscriber's leaving, which cancels it.
                 while True:
                     response = await pubsub.parse_response(block=True)
-                    message = await pubsub.handle_message(response)  # type: ignore[no-untyped-call]
+                    message = await pubsub.handle_message(response)
                     self.reconnects = 0
                     channel = message["channel"].decode()[prefix:]
                     if message["type"] == "message":
@@ -164,7 +164,7 @@ class Listener:
                 await asyncio.sleep(delay)
                 async with self.commands:
                     with contextlib.suppress(RedisError, OSError):
-                        await pubsub.aclose()  # type: ignore[no-untyped-call]
+                        await pubsub.aclose()
                     pubsub = self.pubsub = self.log.client().pubsub(push_handler_func=as_it_is)
                     # A subscriber still waiting for its confirmation keeps its future: the
                     # subscription anew confirms it.
