@@ -143,7 +143,7 @@ class Listener:
                 # with an error, or with the last subscriber's leaving, which cancels it.
                 while True:
                     response = await pubsub.parse_response(block=True)
-                    message = await pubsub.handle_message(response)
+                    message = await pubsub.handle_message(response)  # type: ignore[no-untyped-call]
                     self.reconnects = 0
                     channel = message["channel"].decode()[prefix:]
                     if message["type"] == "message":
