@@ -11,13 +11,21 @@ import asyncio
 import contextvars
 import functools
 import inspect
-from collections.abc import AsyncGenerator, Awaitable, Iterable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
+from asgiref.sync import async_to_sync
+
 from .threads import call_and_release
 
-__all__ = ["ClosableAsyncIterator", "SyncIterator", "iterate_in_thread", "maybe_await"]
+__all__ = [
+    "ClosableAsyncIterator",
+    "SyncIterator",
+    "call_async",
+    "iterate_in_thread",
+    "maybe_await",
+]
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -109,3 +117,15 @@ async def _cancel_leftover_tasks() -> None:
     for task in leftovers:
         task.cancel()
     await asyncio.gather(*leftovers, return_exceptions=True)
+
+
+def call_async(function: Callable[..., Awaitable[T]], *args: Any) -> T | Awaitable[T]:
+    """Call the async ``function`` from a sync view method. On the thread that runs the event
+    loop (``SSEView.as_view()`` runs a view there when it does no I/O of its own) this returns
+    the coroutine, which ``as_view()`` awaits; on any other thread (WSGI, or a view run in a
+    thread) it runs it to the end through ``async_to_sync``."""
+    if asyncio._get_running_loop() is not None:  # no exception to catch: see below
+        return function(*args)
+    # Not from inside an except block: async_to_sync passes the exception being handled on to
+    # the loop, and its traceback would hold this frame, and the request, in a cycle.
+    return async_to_sync(function)(*args)

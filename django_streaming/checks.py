@@ -160,4 +160,10 @@ RULES: list[tuple[str, Callable[[object], bool], str, str]] = [
         "a positive int or None",
         "E014",
     ),
+    (
+        "CLIENT_ADDRESS_HEADER",
+        lambda value: value is None or (isinstance(value, str) and value.startswith("HTTP_")),
+        'None or the request.META name of a header a trusted proxy sets, such as "HTTP_X_REAL_IP"',
+        "E020",
+    ),
 ]

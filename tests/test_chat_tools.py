@@ -130,10 +130,17 @@ urlpatterns = [
 ]
 
 
+# One visitor per test, whose session cookie comes back: the chat and its pending calls are
+# theirs.
+client = AsyncClient()
+
+
 @pytest.fixture(autouse=True)
 def _urls(settings: Settings) -> None:
+    global client
     settings.ROOT_URLCONF = __name__
     results.clear()
+    client = AsyncClient()
 
 
 def user(text: str, **extra: Any) -> dict[str, Any]:
@@ -141,7 +148,7 @@ def user(text: str, **extra: Any) -> dict[str, Any]:
 
 
 async def answer(*messages: dict[str, Any], url: str = "/agent/") -> list[Any]:
-    response = await AsyncClient().post(
+    response = await client.post(
         url,
         data=json.dumps({"id": "c1", "messages": list(messages)}),
         content_type="application/json",
@@ -151,7 +158,7 @@ async def answer(*messages: dict[str, Any], url: str = "/agent/") -> list[Any]:
 
 
 async def refusal(*messages: dict[str, Any], url: str = "/agent/") -> Any:
-    response = await AsyncClient().post(
+    response = await client.post(
         url,
         data=json.dumps({"id": "c1", "messages": list(messages)}),
         content_type="application/json",
@@ -404,8 +411,8 @@ async def test_the_tool_calls_of_the_request_are_typed() -> None:
         ],
     }
     seen.clear()
-    await answer(user("q"), assistant, url="/inspect/")
-    calls = seen[-1].tool_calls
+    await answer(user("q"), assistant, user("q2"), url="/inspect/")
+    calls = seen[-2].tool_calls
     assert [(call.name, call.id, call.state) for call in calls] == [
         ("search", "c1", "output-available"),
         ("lookup", "c2", "output-error"),
@@ -415,7 +422,7 @@ async def test_the_tool_calls_of_the_request_are_typed() -> None:
     assert calls[1].error_text == "no"
     assert calls[2].approval is not None
     assert (calls[2].approval.approved, calls[2].approval.reason) == (False, "not now")
-    assert seen[-1].metadata == {"model": "m"}
+    assert seen[-2].metadata == {"model": "m"}
     bad_approval = {
         **assistant,
         "parts": [{**assistant["parts"][2], "approval": {"approved": True}}],

@@ -220,8 +220,8 @@ async def test_a_chat_whose_answer_ended_has_none_to_find() -> None:
 
     store = MemoryStore()
     view = ChatStreamView()
-    await store.create("ended", owner="me", key=view.chat_key("c1"))
+    await store.create("ended", owner="me", key=view.chat_key("c1", "me"))
     assert await view.find_stream(store, "me", {"chat_id": "c1"}) == "ended"
     await store.finish("ended", "completed")  # the key not cleared
-    assert await store.active(view.chat_key("c1")) == "ended"
+    assert await store.active(view.chat_key("c1", "me")) == "ended"
     assert await view.find_stream(store, "me", {"chat_id": "c1"}) is None

@@ -169,3 +169,12 @@ def test_channels_merge_key_by_key_with_the_defaults() -> None:
     with override_settings(DJANGO_STREAMING={"CHANNELS": {"TTL": 60}}):
         assert check_ids() == []
         assert get_config()["CHANNELS"] == {"MAX_LEN": 1000, "TTL": 60}
+
+
+@pytest.mark.parametrize("value", ["X-Real-IP", "REMOTE_ADDR", 5, ["HTTP_X_REAL_IP"]])
+def test_e020_client_address_header(value: Any) -> None:
+    with override_settings(DJANGO_STREAMING={"CLIENT_ADDRESS_HEADER": value}):
+        assert check_ids() == ["django_streaming.E020"]
+    for fine in (None, "HTTP_X_REAL_IP"):
+        with override_settings(DJANGO_STREAMING={"CLIENT_ADDRESS_HEADER": fine}):
+            assert check_ids() == []

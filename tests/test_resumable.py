@@ -260,15 +260,46 @@ def test_chat_without_an_active_answer_is_204(client: httpx.Client, token: str) 
     assert client.get(f"/resumable-chat/{token}/stream").status_code == 204
 
 
-def test_chat_of_another_visitor_is_404(store: str, client: httpx.Client, token: str) -> None:
+def test_issue_20_another_visitor_cannot_squat_block_stop_or_detect_a_chat(
+    store: str, client: httpx.Client, token: str
+) -> None:
     with client.stream("POST", "/resumable-chat/", json=chat_body(token, Prompt.WAIT)) as response:
         StreamReader(response).until(lambda result: len(result.events) >= 4)
+        owners_stream = response.headers["X-Stream-Id"]
     with httpx.Client(base_url=str(client.base_url)) as stranger:
-        assert stranger.get(f"/resumable-chat/{token}/stream").status_code == 404
-        assert stranger.post(f"/resumable-chat/{token}/stop").status_code == 404
-        assert stranger.post("/resumable-chat/", json=chat_body(token, "hi")).status_code == 404
-    assert not probe(token).finished.is_set()
+        # The same chat id is another chat for them: nothing in progress, nothing to stop, and
+        # a question of their own gets an answer of their own (before: 404, which also told
+        # them the id was answering).
+        assert stranger.get(f"/resumable-chat/{token}/stream").status_code == 204
+        assert stranger.post(f"/resumable-chat/{token}/stop").status_code == 204
+        theirs = stranger.post("/resumable-chat/", json=chat_body(token, "hi"))
+        assert theirs.status_code == 200
+        assert theirs.headers["X-Stream-Id"] != owners_stream
+        assert parts(theirs.content)[-1] == "[DONE]"
+    # The owner's resume still finds their answer (the test chat's probe is the chat id's, so
+    # the stranger's answer finished it), and their stop still stops it.
+    with client.stream("GET", f"/resumable-chat/{token}/stream") as resumed:
+        assert resumed.status_code == 200
+        assert resumed.headers["X-Stream-Id"] == owners_stream
     assert client.post(f"/resumable-chat/{token}/stop").status_code == 204
+    wait_until(
+        lambda: sorted(result.status for result in results.get(token, []))
+        == ["cancelled", "completed"],
+        what="the owner's answer stopped, the stranger's completed",
+    )
+
+
+def test_a_stop_that_names_an_older_answer_stops_nothing(
+    store: str, client: httpx.Client, token: str
+) -> None:
+    with client.stream("POST", "/resumable-chat/", json=chat_body(token, Prompt.WAIT)) as response:
+        StreamReader(response).until(lambda result: len(result.events) >= 4)
+        current = response.headers["X-Stream-Id"]
+    stale = client.post(f"/resumable-chat/{token}/stop", params={"stream": "x" + current[1:]})
+    assert stale.status_code == 204
+    assert not probe(token).finished.is_set()
+    meant = client.post(f"/resumable-chat/{token}/stop", params={"stream": current})
+    assert meant.status_code == 204
     assert probe(token).finished.wait(5)
 
 
@@ -302,6 +333,7 @@ def test_an_owner_past_max_active_per_owner_gets_429(
     store: str, settings: SettingsWrapper, client: httpx.Client, token: str
 ) -> None:
     settings.DJANGO_STREAMING = {**settings.DJANGO_STREAMING, "MAX_ACTIVE_PER_OWNER": 2}
+    assert client.get("/resumable/?n=1").status_code == 200  # the visitor's session begins
     with (
         client.stream("GET", f"/resumable/?n=2&gate=1&token={token}-1") as first,
         client.stream("GET", f"/resumable/?n=2&gate=1&token={token}-2") as second,
@@ -322,6 +354,30 @@ def test_an_owner_past_max_active_per_owner_gets_429(
             lambda: client.get("/resumable/?n=1").status_code == 200, what="room for one more"
         )
     probe(f"{token}-2").gate.set()
+
+
+def test_issue_20_clients_without_cookies_count_against_their_address(
+    store: str, settings: SettingsWrapper, client: httpx.Client, token: str
+) -> None:
+    # Each request without a cookie gets a new session, so a new owner: before, 30 such
+    # clients got 30 generations under a limit of 3.
+    settings.DJANGO_STREAMING = {**settings.DJANGO_STREAMING, "MAX_ACTIVE_PER_OWNER": 3}
+    statuses = []
+    for number in range(30):
+        with (
+            httpx.Client(base_url=str(client.base_url)) as cookieless,
+            cookieless.stream("GET", f"/resumable/?n=2&gate=1&token={token}-{number}") as response,
+        ):
+            statuses.append(response.status_code)  # and it leaves: the generation goes on
+    assert statuses.count(200) == 3
+    assert statuses.count(429) == 27
+    for number in range(3):
+        probe(f"{token}-{number}").gate.set()
+    # Once they end, the address has room again.
+    wait_until(
+        lambda: httpx.get(f"{client.base_url}/resumable/?n=1").status_code == 200,
+        what="room again",
+    )
 
 
 def test_a_new_question_in_the_same_chat_does_not_count_twice(

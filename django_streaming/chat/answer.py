@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from .continuations import WAITING_STATES
 from .messages import ChatMessage
 from .parts import (
     ApprovalRequest,
@@ -34,16 +35,14 @@ from .parts import (
 __all__ = ["Answer"]
 
 Part = dict[str, Any]
-#: The states of a call that waits for the browser: its output, or the user's approval.
-WAITING_STATES = ("input-available", "approval-requested")
 
 
 class Answer:
     """One assistant message: a new one, or the one a continuation carries on (its parts and
     metadata come first, and its tool calls may get results)."""
 
-    def __init__(self, continued: ChatMessage | None = None) -> None:
-        self.message_id = (continued.id if continued else None) or new_id("msg")
+    def __init__(self, continued: ChatMessage | None = None, message_id: str | None = None) -> None:
+        self.message_id = (continued.id if continued else None) or message_id or new_id("msg")
         self.parts: list[Part] = copy.deepcopy(list(continued.parts)) if continued else []
         self.metadata: dict[str, Any] = dict(continued.metadata or {}) if continued else {}
         # Every tool call of the message by id: its UI part, updated in place.

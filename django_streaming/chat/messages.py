@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import unquote_to_bytes
@@ -24,6 +25,7 @@ __all__ = [
     "ChatRequestError",
     "ChatToolCall",
     "parse_chat_request",
+    "parse_message",
 ]
 
 Role = Literal["system", "user", "assistant"]
@@ -86,6 +88,9 @@ class ChatRequest:
     chat_id: str | None = None
     trigger: Trigger = "submit-message"
     message_id: str | None = None
+    #: The client sent only its last message (``{"message": ...}``): the view's
+    #: ``load_messages()`` supplies the conversation before it.
+    only_last: bool = False
 
     @property
     def continuation(self) -> bool:
@@ -106,6 +111,10 @@ class ChatRequestError(ValueError):
         self.code = code
 
 
+#: How deep objects and lists may nest in a body (a UI message with a tool's input nests 6).
+MAX_DEPTH = 64
+
+
 def parse_chat_request(
     body: bytes,
     *,
@@ -113,18 +122,28 @@ def parse_chat_request(
     max_message_chars: int | None,
     max_file_bytes: int | None = None,
 ) -> ChatRequest:
-    """Parse and check a chat request body, or raise ``ChatRequestError``."""
+    """Parse and check a chat request body, or raise ``ChatRequestError``.
+
+    Two shapes: ``{"messages": [...]}`` (the whole conversation, as ``useChat`` sends it by
+    default), or ``{"message": {...}}`` (only the last message, as the AI SDK's persistence
+    guide sends it: ``ChatRequest.only_last``; the view's ``load_messages()`` has the rest).
+    Strict JSON only: no ``NaN`` or ``Infinity``, no lone surrogate, nothing nested deeper
+    than ``MAX_DEPTH``."""
     try:
         text = body.decode()  # JSON over HTTP is UTF-8; json.loads(bytes) would guess UTF-16
     except UnicodeDecodeError:
         raise ChatRequestError("The body is not valid UTF-8.", code="invalid_json") from None
     try:
-        payload = json.loads(text)
+        payload = json.loads(text, parse_constant=_refuse_constant)
+    except ChatRequestError:
+        raise
     except (ValueError, RecursionError):
         raise ChatRequestError("The body is not valid JSON.", code="invalid_json") from None
+    _check_values(payload)
     if not isinstance(payload, dict):
         raise ChatRequestError("The body must be a JSON object.")
-    raw_messages = payload.get("messages")
+    only_last = "messages" not in payload and "message" in payload
+    raw_messages = [payload["message"]] if only_last else payload.get("messages")
     if not isinstance(raw_messages, list):
         raise ChatRequestError('"messages" must be a list of messages.')
     if not raw_messages:
@@ -136,7 +155,7 @@ def parse_chat_request(
             code="too_many_messages",
         )
     messages = [
-        _parse_message(raw, index, max_message_chars, max_file_bytes)
+        parse_message(raw, f"messages[{index}]", max_message_chars, max_file_bytes)
         for index, raw in enumerate(raw_messages)
     ]
     trigger = payload.get("trigger", "submit-message")
@@ -147,13 +166,53 @@ def parse_chat_request(
         chat_id=_optional_string(payload, "id"),
         trigger=trigger,
         message_id=_optional_string(payload, "messageId"),
+        only_last=only_last,
     )
 
 
-def _parse_message(
-    raw: object, index: int, max_chars: int | None, max_file_bytes: int | None
+def _refuse_constant(name: str) -> None:
+    raise ChatRequestError(
+        f"The body holds {name}, which JSON does not allow (nor JSON.parse in a browser).",
+        code="invalid_json",
+    )
+
+
+def _check_values(payload: object) -> None:
+    """Refuse what strict JSON parsers refuse and what our code should never meet: a lone
+    surrogate (valid JSON as an escape, but no Unicode text: it cannot be encoded back), and
+    nesting past ``MAX_DEPTH``."""
+    stack: list[tuple[object, int]] = [(payload, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                raise ChatRequestError(
+                    "The body holds a lone surrogate (an escape such as \\ud800 that is not "
+                    "half of a pair): it is not text.",
+                    code="invalid_json",
+                ) from None
+            continue
+        if isinstance(value, dict):
+            children: Iterable[object] = (*value.keys(), *value.values())
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth >= MAX_DEPTH:
+            raise ChatRequestError(f"The body nests deeper than {MAX_DEPTH} levels.")
+        stack.extend((child, depth + 1) for child in children)
+
+
+def parse_message(
+    raw: object,
+    where: str = "message",
+    max_chars: int | None = None,
+    max_file_bytes: int | None = None,
 ) -> ChatMessage:
-    where = f"messages[{index}]"
+    """One UI message (``{"id", "role", "parts", "metadata"}``) or ``{"role", "content"}`` as
+    a ``ChatMessage``, or ``ChatRequestError`` saying what is wrong at ``where``."""
     if not isinstance(raw, dict):
         raise ChatRequestError(f"{where} must be an object.")
     role = raw.get("role")
@@ -170,13 +229,15 @@ def _parse_message(
         for part_index, part in enumerate(raw_parts):
             part_where = f"{where}.parts[{part_index}]"
             kind = part.get("type")
+            if not isinstance(kind, str):
+                raise ChatRequestError(f'{part_where} needs a "type" (a string).')
             if kind == "text":
                 if not isinstance(part.get("text"), str):
                     raise ChatRequestError(f"{part_where}.text must be a string.")
                 texts.append(part["text"])
             elif kind == "file":
                 files.append(_parse_file(part, part_where, max_file_bytes))
-            elif isinstance(kind, str) and (kind.startswith("tool-") or kind == "dynamic-tool"):
+            elif kind.startswith("tool-") or kind == "dynamic-tool":
                 tool_calls.append(_parse_tool_call(part, part_where))
         text = "".join(texts)
         parts = tuple(raw_parts)
@@ -193,6 +254,9 @@ def _parse_message(
     message_id = raw.get("id")
     if message_id is not None and not isinstance(message_id, str):
         raise ChatRequestError(f"{where}.id must be a string.")
+    metadata = raw.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise ChatRequestError(f"{where}.metadata must be an object.")
     return ChatMessage(
         role=role,
         text=text,
@@ -200,7 +264,7 @@ def _parse_message(
         parts=parts,
         tool_calls=tuple(tool_calls),
         files=tuple(files),
-        metadata=raw.get("metadata"),
+        metadata=metadata,
     )
 
 
@@ -238,27 +302,40 @@ def _parse_file(part: dict[str, Any], where: str, max_bytes: int | None) -> Chat
         raise ChatRequestError(f'{where} needs "url" and "mediaType" (strings).')
     if filename is not None and not isinstance(filename, str):
         raise ChatRequestError(f"{where}.filename must be a string.")
-    data = _data_url_bytes(url, where) if url.startswith("data:") else None
-    if data is not None and max_bytes is not None and len(data) > max_bytes:
-        raise ChatRequestError(
-            f"{where} is a file of {len(data)} bytes; at most {max_bytes} are accepted.",
-            status=413,
-            code="file_too_large",
-        )
+    data = _data_url_bytes(url, where, max_bytes) if url.startswith("data:") else None
     return ChatFile(media_type=media_type, url=url, filename=filename, data=data)
 
 
-def _data_url_bytes(url: str, where: str) -> bytes:
-    """The bytes of a ``data:`` URL (RFC 2397): base64, or percent-encoded."""
+def _data_url_bytes(url: str, where: str, max_bytes: int | None) -> bytes:
+    """The bytes of a ``data:`` URL (RFC 2397): base64, or percent-encoded. One whose encoded
+    length already shows it is too large is refused before it is decoded."""
     header, comma, payload = url[len("data:") :].partition(",")
     if not comma:
         raise ChatRequestError(f"{where}.url is a data: URL without data.")
-    if header.endswith(";base64"):
+    is_base64 = header.endswith(";base64")
+    # The fewest bytes the payload can decode to: 3 per 4 base64 characters (less padding),
+    # 1 per 3 characters of percent-encoding.
+    least = len(payload) * 3 // 4 - 2 if is_base64 else -(-len(payload) // 3)
+    if max_bytes is not None and least > max_bytes:
+        raise _too_large(where, f"at least {least}", max_bytes)
+    if is_base64:
         try:
-            return base64.b64decode(payload, validate=True)
+            data = base64.b64decode(payload, validate=True)
         except (binascii.Error, ValueError):
             raise ChatRequestError(f"{where}.url is not valid base64.") from None
-    return unquote_to_bytes(payload)
+    else:
+        data = unquote_to_bytes(payload)
+    if max_bytes is not None and len(data) > max_bytes:
+        raise _too_large(where, str(len(data)), max_bytes)
+    return data
+
+
+def _too_large(where: str, size: str, max_bytes: int) -> ChatRequestError:
+    return ChatRequestError(
+        f"{where} is a file of {size} bytes; at most {max_bytes} are accepted.",
+        status=413,
+        code="file_too_large",
+    )
 
 
 def _optional_string(payload: dict[str, Any], key: str) -> str | None:

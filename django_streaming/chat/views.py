@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import secrets
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import URLPattern, path
 
-from django_streaming.bridges import maybe_await
+from django_streaming.bridges import call_async, maybe_await
 from django_streaming.conf import get_config
 from django_streaming.responses import SSEResponse, StreamItem, error_response
 from django_streaming.resumable import new_stream_id, tail
@@ -20,8 +23,15 @@ from django_streaming.stores import EndStatus, StreamStore, get_store
 from django_streaming.views import SSEView
 
 from .answer import Answer
-from .messages import ChatMessage, ChatRequest, ChatRequestError, parse_chat_request
-from .parts import ChatPart
+from .continuations import apply_answers, pending_calls
+from .messages import (
+    ChatMessage,
+    ChatRequest,
+    ChatRequestError,
+    parse_chat_request,
+    parse_message,
+)
+from .parts import ChatPart, new_id
 
 __all__ = ["PROTOCOL_HEADERS", "ChatError", "ChatResult", "ChatStreamView"]
 
@@ -32,6 +42,8 @@ PROTOCOL_HEADERS = {"x-vercel-ai-ui-message-stream": "v1"}
 GENERIC_ERROR_TEXT = "The answer failed on the server."
 INTERRUPTED_TEXT = "The answer was interrupted: the server writing it went away."
 CHAT_ID_MAX_LENGTH = 256
+#: The response header naming a resumable answer's stream (for a stop that names it).
+STREAM_ID_HEADER = "X-Stream-Id"
 
 Status = Literal["completed", "cancelled", "error"]
 
@@ -92,8 +104,17 @@ class ChatStreamView(SSEView):
     http_method_names: ClassVar[list[str]] = ["post", "options"]  # type: ignore[misc]
     #: Whether ``system`` messages sent by the client reach ``generate()``.
     trust_client_system: ClassVar[bool] = False
+    #: Whether a continuation may only answer the tool calls this chat's last answer left
+    #: waiting (approvals, browser tools), each once, with the server's inputs. Turning it off
+    #: lets any client run any tool with any input: see the security page of the docs.
+    verify_continuations: ClassVar[bool] = True
 
     chat: ChatRequest
+    #: Who asked (``stream_owner()``): chats and their answers are kept per owner.
+    owner: str
+    #: The message a continuation carries on, as the server streamed it with the client's
+    #: answers applied; None for a new answer.
+    continued: ChatMessage | None = None
 
     @classmethod
     def urls(
@@ -105,7 +126,8 @@ class ChatStreamView(SSEView):
     ) -> list[URLPattern]:
         """The URLs ``useChat`` calls, for ``include()``: ``""`` (POST, named ``name``) answers,
         ``"<chat_id>/stream"`` (GET) resumes the answer in progress, ``"<chat_id>/stop"``
-        (POST) stops it. ``decorators`` wrap each view (``csrf_exempt``, say)."""
+        (POST) stops it (with ``?stream=<id>``, only if that is still the answer in progress).
+        ``decorators`` wrap each view (``csrf_exempt``, say)."""
         return [
             path("", cls.action_view("start", decorators, **initkwargs), name=name),
             path("<str:chat_id>/stream", cls.action_view("resume", decorators, **initkwargs)),
@@ -120,27 +142,88 @@ class ChatStreamView(SSEView):
     async def on_finish(self, result: ChatResult) -> None:
         """Called once the answer is over, whatever its ``result.status``. Override to save it."""
 
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+    def load_messages(self, chat_id: str | None) -> Any:
+        """The conversation saved for ``chat_id`` (sync or async): a list of ``ChatMessage``s
+        or of UI message dicts (as ``result.message`` saves them), or None (the default) to
+        take the history the client sends. With a list, the server owns the history:
+        ``generate()`` gets it and the client's new message only (for a continuation, the
+        server's message with the client's verified answers), the client may send only its
+        last message (``{"message": ...}``), and a ``messageId`` naming a saved message (an
+        edit, a regenerate) cuts the history before it."""
+        return None
+
+    def generate_message_id(self) -> str:
+        """The id of a new answer's message."""
+        return new_id("msg")
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         """Answer with a stream (a view that is not resumable)."""
-        refused = self.read_chat(request)
+        # Async (the store and the session may be read); on the event loop, as_view() awaits it.
+        return call_async(self._post, request)
+
+    async def _post(self, request: HttpRequest) -> HttpResponseBase:
+        refused = await self.read_chat(request)
         if refused is not None:
             return refused
         return self.stream_response(self.message_stream(self.chat))
 
     async def apost(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         """Answer with a resumable stream, superseding the chat's answer in progress."""
-        refused = self.read_chat(request)
+        refused = await self.read_chat(request)
         if refused is not None:
             return refused
         return await self._start(request)
 
-    def read_chat(self, request: HttpRequest) -> HttpResponseBase | None:
-        """Set ``self.chat`` from the request, or refuse it (a 4xx)."""
+    async def read_chat(self, request: HttpRequest) -> HttpResponseBase | None:
+        """Set ``self.chat`` (and ``self.owner``, ``self.continued``) from the request, or
+        refuse it (a 4xx): the body parsed in a thread (a large one must not hold the event
+        loop), the history from ``load_messages()``, a continuation checked against what the
+        server asked."""
         try:
-            self.chat = self.parse_request(request)
+            chat = await sync_to_async(self.parse_request, thread_sensitive=False)(request)
+            self.owner = await self.stream_owner(request)
+            saved = await maybe_await(self.load_messages(chat.chat_id))
+            if saved is not None:
+                chat = _with_saved_history(chat, saved)
+            elif chat.only_last:
+                raise ChatRequestError(
+                    'This chat needs the whole conversation: send "messages", not "message".'
+                )
+            if chat.continuation and self.verify_continuations:
+                chat = await self._verified(chat)
+            elif chat.continuation:
+                self.continued = chat.messages[-1]
         except ChatRequestError as error:
             return error_response(error.status, error.code, error.message)
+        self.chat = chat
         return None
+
+    async def _verified(self, chat: ChatRequest) -> ChatRequest:
+        """``chat`` with its last message replaced by the server's, with the answers of the
+        client's applied once checked and claimed (``continuations.py``)."""
+        store = get_store()
+        key = self.chat_key(chat.chat_id or "", self.owner)
+        pending = await store.load_pending(key)
+        if pending is None:
+            raise ChatRequestError(
+                "There is no answer waiting for tool results or approvals in this chat.",
+                code="invalid_continuation",
+            )
+        message, answered = apply_answers(
+            json.loads(pending.message),
+            chat.messages[-1],
+            waiting=pending.waiting,
+            answered=pending.answered,
+        )
+        refused = await store.claim(key, answered)
+        if refused is not None:
+            raise ChatRequestError(
+                f"The tool call {refused!r} was answered already.",
+                status=409,
+                code="already_answered",
+            )
+        self.continued = parse_message(message)
+        return replace(chat, messages=[*chat.messages[:-1], self.continued])
 
     def stream_response(self, source: Any) -> SSEResponse:
         response = super().stream_response(source)
@@ -150,9 +233,12 @@ class ChatStreamView(SSEView):
 
     def tail_response(self, store: StreamStore, stream_id: str, *, after: int) -> SSEResponse:
         # A failing store ends the answer with the protocol's error part.
-        return self.stream_response(
+        response = self.stream_response(
             _chat_errors(tail(store, stream_id, after=after, ending=self.stream_ending))
         )
+        # Which answer this is: a stop may name it, so as to stop nothing newer.
+        response[STREAM_ID_HEADER] = stream_id
+        return response
 
     def stream_ending(self, status: EndStatus) -> list[StreamItem]:
         # An answer that completed or failed already ended with its finish or error part.
@@ -162,10 +248,12 @@ class ChatStreamView(SSEView):
             return [{"type": "error", "errorText": INTERRUPTED_TEXT}, "[DONE]"]
         return []
 
-    def chat_key(self, chat_id: str) -> str:
-        """The store key naming the answer in progress for ``chat_id``."""
+    def chat_key(self, chat_id: str, owner: str) -> str:
+        """The store key of ``owner``'s chat ``chat_id``: its answer in progress, its calls
+        waiting for an answer. Another visitor's chat of the same id is another key."""
         view = type(self)
-        return f"{view.__module__}.{view.__qualname__}:{chat_id}"
+        digest = hashlib.sha256(f"{owner}\0{chat_id}".encode()).hexdigest()[:32]
+        return f"{view.__module__}.{view.__qualname__}:{digest}"
 
     async def find_stream(
         self, store: StreamStore, owner: str, kwargs: dict[str, Any]
@@ -173,15 +261,26 @@ class ChatStreamView(SSEView):
         chat_id = kwargs.get("chat_id", "")
         if not chat_id or len(chat_id) > CHAT_ID_MAX_LENGTH:
             return error_response(404, "not_found", "There is no such chat.")
-        stream_id = await store.active(self.chat_key(chat_id))
+        stream_id = await store.active(self.chat_key(chat_id, owner))
         if stream_id is None:
             return None
         info = await store.info(stream_id)
-        if info is None or info.status != "active":
+        if info is None or info.status != "active" or info.owner != owner:
             return None
-        if not secrets.compare_digest(info.owner, owner):
-            return error_response(404, "not_found", "There is no such chat.")
         return stream_id
+
+    async def astop(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        """Stop the chat's answer in progress (a 204), on whichever worker runs it; with
+        ``?stream=<id>`` (the ``X-Stream-Id`` of the answer the client reads), only if that is
+        still the chat's answer in progress: a late stop never stops a newer answer."""
+        store = get_store()
+        stream_id = await self.find_stream(store, await self.stream_owner(request), kwargs)
+        if isinstance(stream_id, HttpResponseBase):
+            return stream_id
+        meant = request.GET.get("stream")
+        if stream_id is not None and (meant is None or secrets.compare_digest(meant, stream_id)):
+            await store.request_stop(stream_id)
+        return HttpResponse(status=204)
 
     async def _start(self, request: HttpRequest) -> HttpResponseBase:
         chat_id = self.chat.chat_id
@@ -192,18 +291,14 @@ class ChatStreamView(SSEView):
                 f"A resumable chat needs the chat's id (at most {CHAT_ID_MAX_LENGTH} characters).",
             )
         store = get_store()
-        owner = await self.stream_owner(request)
-        previous = await self.find_stream(store, owner, {"chat_id": chat_id})
-        if isinstance(previous, HttpResponseBase):
-            return previous
+        key = self.chat_key(chat_id, self.owner)
+        previous = await self.find_stream(store, self.owner, {"chat_id": chat_id})
         stream_id = new_stream_id()
-        await self.create_stream(store, stream_id, owner, key=self.chat_key(chat_id))
+        await self.create_stream(store, stream_id, self.owner, key=key)
         if previous is not None:
             # A new question supersedes the answer in progress: stop paying for it.
-            await store.request_stop(previous)
-        self.start_generation(
-            store, stream_id, self.message_stream(self.chat), key=self.chat_key(chat_id)
-        )
+            await store.request_stop(str(previous))
+        self.start_generation(store, stream_id, self.message_stream(self.chat), key=key)
         return self.tail_response(store, stream_id, after=0)
 
     async def aresume(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
@@ -247,10 +342,17 @@ class ChatStreamView(SSEView):
             raise ChatRequestError("There is nothing to answer but a system message.")
         return replace(chat, messages=messages)
 
+    async def save_pending(self, answer: Answer) -> None:
+        """Keep the answer and the calls it leaves waiting, for the continuation to check."""
+        if self.verify_continuations:
+            key = self.chat_key(self.chat.chat_id or "", self.owner)
+            message = answer.message
+            await get_store().save_pending(key, json.dumps(message), pending_calls(message))
+
     async def message_stream(self, chat: ChatRequest) -> AsyncIterator[StreamItem]:
         """The protocol's parts around what ``generate()`` yields."""
         # A continuation (the client's tool outputs or approvals) carries on the same message.
-        answer = Answer(chat.messages[-1] if chat.continuation else None)
+        answer = Answer(self.continued, message_id=self.generate_message_id())
         status: Status = "cancelled"  # unless we get to the end, or to an error
         failure: Exception | None = None
         finish_reason: str | None = None
@@ -263,7 +365,9 @@ class ChatStreamView(SSEView):
             reason = answer.finish_reason()  # what generate() left it: end() changes nothing
             provisional = self._result(chat, answer, "completed", None, reason)
             metadata = await maybe_await(self.finish_metadata(provisional))
-            for part in answer.end(metadata):
+            ending = answer.end(metadata)
+            await self.save_pending(answer)  # before the client can answer what it asks
+            for part in ending:
                 yield part
             status, finish_reason = "completed", reason
         except Exception as error:
@@ -316,6 +420,30 @@ async def _chat_errors(source: AsyncIterator[Any]) -> AsyncIterator[Any]:
         logger.error("Error while tailing a chat answer", exc_info=error)
         yield {"type": "error", "errorText": _error_text(error)}
         yield "[DONE]"
+
+
+def _with_saved_history(chat: ChatRequest, saved: Any) -> ChatRequest:
+    """``chat`` with the server's history: the saved messages (up to the one ``messageId``
+    names, for an edit or a regenerate), then the client's last message, unless that is a
+    saved message (a continuation, or a regenerate)."""
+    if not isinstance(saved, list):
+        raise TypeError(f"load_messages() must return a list or None, not {type(saved).__name__}.")
+    history = [
+        message if isinstance(message, ChatMessage) else parse_message(message, f"saved[{index}]")
+        for index, message in enumerate(saved)
+    ]
+    ids = [message.id for message in history]
+    if chat.message_id is not None and chat.message_id in ids:
+        history = history[: ids.index(chat.message_id)]
+        ids = ids[: len(history)]
+    last = chat.messages[-1]
+    if last.id is not None and last.id in ids and not chat.continuation:
+        # A saved question answered again (a regenerate): the history up to it.
+        return replace(chat, messages=history[: ids.index(last.id) + 1])
+    if chat.continuation:
+        # The continued message's saved copy goes: the verified one takes its place.
+        history = [message for message in history if message.id != last.id]
+    return replace(chat, messages=[*history, last])
 
 
 def _error_text(error: Exception) -> str:

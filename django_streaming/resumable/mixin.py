@@ -3,6 +3,7 @@ the owner of each stream, and the async handlers that start, resume and stop the
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -41,6 +42,8 @@ STREAM_ID_MAX_LENGTH = 256
 OWNER_SESSION_KEY = "_django_streaming_owner"
 #: The owner of streams started without a session or a user.
 ANONYMOUS_OWNER = "anonymous"
+# Set in request.META when stream_owner() gave the request's session its first owner token.
+NEW_OWNER_META = "django_streaming.new_owner"
 #: Seconds a client refused for having too many streams is told to wait (``Retry-After``).
 TOO_MANY_STREAMS_RETRY_AFTER = 5
 
@@ -162,9 +165,9 @@ class ResumableMixin(_Base):
         return HttpResponse(status=204)
 
     async def stream_owner(self, request: HttpRequest) -> str:
-        """Who may resume and stop the resumable streams started by ``request``: the user when
-        logged in, else the session (a random token kept in it). Override for other schemes
-        (an API key, say)."""
+        """Who may resume and stop the resumable streams started by ``request`` (and whose
+        chat it is): the user when logged in, else the session (a random token kept in it).
+        Override for other schemes (an API key, say)."""
         auser = getattr(request, "auser", None)
         if auser is not None:
             user = await auser()
@@ -178,7 +181,31 @@ class ResumableMixin(_Base):
         if token is None:
             token = secrets.token_urlsafe(18)
             await session.aset(OWNER_SESSION_KEY, token)
+            request.META[NEW_OWNER_META] = True
         return f"session:{token}"
+
+    def counted_as(self, request: HttpRequest, owner: str) -> str:
+        """Who a new stream of ``owner``'s counts against for ``MAX_ACTIVE_PER_OWNER``: the
+        owner, unless the request brought no session of its own (a client that drops its
+        cookies is a new owner each time): then its address (``client_address()``)."""
+        if owner == ANONYMOUS_OWNER or request.META.get(NEW_OWNER_META):
+            return f"address:{self.client_address(request)}"
+        return owner
+
+    def client_address(self, request: HttpRequest) -> str:
+        """The client's address: ``REMOTE_ADDR``, or the last address of the header a trusted
+        proxy sets (``DJANGO_STREAMING["CLIENT_ADDRESS_HEADER"]``). An IPv6 address counts as
+        its /64 network, which one client commonly holds whole."""
+        header = get_config()["CLIENT_ADDRESS_HEADER"]
+        value = request.META.get(header) if header else None
+        address = (value or "").rsplit(",", 1)[-1].strip() or request.META.get("REMOTE_ADDR", "")
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return address[:64]
+        if ip.version == 6:
+            return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+        return str(ip)
 
     def stream_ending(self, status: EndStatus) -> Iterable[StreamItem]:
         """What a resumable stream sends after its last event, given how it ended."""
@@ -199,15 +226,15 @@ class ResumableMixin(_Base):
     ) -> str | None:
         """Register a new stream of ``owner``'s in ``store`` (see ``StreamStore.create()``),
         within the ``MAX_ACTIVE_PER_OWNER`` setting: beyond it, ``TooManyStreams`` (a 429).
-        Visitors without a session all share the ``anonymous`` owner, so they are not
-        limited: a view that knows them better overrides ``stream_owner()``."""
-        limit = get_config()["MAX_ACTIVE_PER_OWNER"]
+        A request without a session of its own counts against its address (``counted_as()``).
+        """
         return await store.create(
             stream_id,
             owner=owner,
             key=key,
-            max_active=None if owner == ANONYMOUS_OWNER else limit,
+            max_active=get_config()["MAX_ACTIVE_PER_OWNER"],
             max_duration=self.get_max_duration(),
+            counted_as=self.counted_as(self.request, owner),
         )
 
     def get_max_duration(self) -> float:

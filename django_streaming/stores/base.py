@@ -12,6 +12,7 @@ __all__ = [
     "END_STATUSES",
     "EndStatus",
     "Entry",
+    "PendingAnswer",
     "StoreUnavailable",
     "StreamInfo",
     "StreamReader",
@@ -39,6 +40,17 @@ class TooManyStreams(Exception):
 class StreamInfo:
     owner: str
     status: EndStatus | Literal["active"]
+
+
+@dataclass(frozen=True)
+class PendingAnswer:
+    """What a chat's last answer left waiting for the browser (``StreamStore.save_pending()``):
+    the answer as the server streamed it (JSON), the ids of its calls that wait (for an
+    approval, or for a browser tool's output), and the ids answered already."""
+
+    message: str
+    waiting: frozenset[str]
+    answered: frozenset[str]
 
 
 if TYPE_CHECKING:
@@ -87,14 +99,16 @@ class StreamStore(ABC):
         key: str | None = None,
         max_active: int | None = None,
         max_duration: float = 3600.0,
+        counted_as: str | None = None,
     ) -> str | None:
         """Register ``stream_id`` as active. With ``key``, make it the key's active stream and
         return the stream that was active for the key before, if any.
 
         With ``max_active``, raise ``TooManyStreams`` (and register nothing) when ``owner``
-        already has that many active streams, not counting the one active for ``key``, which
-        the new one supersedes. A stream counts until it ends, or for ``max_duration`` seconds
-        at most (its worker may have died without ending it)."""
+        (or ``counted_as``, when given: a client address, say) already has that many active
+        streams, not counting the one active for ``key``, which the new one supersedes. A
+        stream counts until it ends, or for ``max_duration`` seconds at most (its worker may
+        have died without ending it)."""
 
     @abstractmethod
     async def append(self, stream_id: str, entries: Sequence[Entry]) -> None:
@@ -128,6 +142,25 @@ class StreamStore(ABC):
     @abstractmethod
     async def wait_for_stop(self, stream_id: str) -> None:
         """Return when a stop of ``stream_id`` is requested. Called by the generating task."""
+
+    # Tool calls left waiting for the browser, so that a continuation can only answer what the
+    # server asked (chat/continuations.py). Keyed by a chat and its owner; kept ``ttl`` seconds.
+
+    async def save_pending(self, key: str, message: str, waiting: Sequence[str]) -> None:
+        """Make ``message`` (JSON) the answer of ``key`` whose calls ``waiting`` wait for the
+        browser, in place of the one before: calls of that one no longer wait (nothing may
+        answer them), and calls answered already stay answered."""
+        raise NotImplementedError(f"{type(self).__name__} does not keep pending tool calls.")
+
+    async def load_pending(self, key: str) -> PendingAnswer | None:
+        """The answer of ``key`` saved by ``save_pending()``, or None (none, or expired)."""
+        raise NotImplementedError(f"{type(self).__name__} does not keep pending tool calls.")
+
+    async def claim(self, key: str, call_ids: Sequence[str]) -> str | None:
+        """Mark the calls ``call_ids`` of ``key``'s pending answer answered, all or none, at
+        once for every worker: None when all of them were waiting, else (nothing marked) the
+        id of one that was not (answered already, or never waiting)."""
+        raise NotImplementedError(f"{type(self).__name__} does not keep pending tool calls.")
 
     @asynccontextmanager
     async def follow(self, stream_id: str) -> AsyncIterator[StreamReader]:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from django_streaming.conf import get_config
 
-from .base import EndStatus, Entry, StreamInfo, StreamStore, TooManyStreams
+from .base import EndStatus, Entry, PendingAnswer, StreamInfo, StreamStore, TooManyStreams
 
 __all__ = ["MemoryStore"]
 
@@ -23,10 +24,20 @@ if TYPE_CHECKING:
 
 
 class _Stream:
-    __slots__ = ("entries", "first", "owner", "readers", "status", "stop_requested", "stoppers")
+    __slots__ = (
+        "counted_as",
+        "entries",
+        "first",
+        "owner",
+        "readers",
+        "status",
+        "stop_requested",
+        "stoppers",
+    )
 
-    def __init__(self, owner: str) -> None:
+    def __init__(self, owner: str, counted_as: str) -> None:
         self.owner = owner
+        self.counted_as = counted_as
         self.entries: list[Entry] = []
         self.first = 1  # the sequence number of entries[0], once older ones were dropped
         self.status: EndStatus | None = None
@@ -37,16 +48,22 @@ class _Stream:
 
 class MemoryStore(StreamStore):
     """Streams kept in a dict; an ended stream is dropped ``ttl`` seconds later, and a stream
-    keeps its last ``max_len`` events."""
+    keeps its last ``max_len`` events. Chats' pending tool calls are kept ``ttl`` seconds, for
+    the ``max_pending`` chats saved last."""
 
-    def __init__(self, *, ttl: float = 3600.0, max_len: int = 100_000) -> None:
+    def __init__(
+        self, *, ttl: float = 3600.0, max_len: int = 100_000, max_pending: int = 10_000
+    ) -> None:
         self.ttl = ttl
         self.max_len = max_len
+        self.max_pending = max_pending
         self._streams: dict[str, _Stream] = {}
         self._keys: dict[str, str] = {}
         self._active: dict[str, set[str]] = {}  # by owner
         self._ended: deque[tuple[float, str]] = deque()  # (when, stream id), oldest first
         self._channel_log: MemoryChannelLog | None = None
+        # By chat key, oldest save first: (when saved, the answer).
+        self._pending: OrderedDict[str, tuple[float, PendingAnswer]] = OrderedDict()
 
     @property
     def channel_log(self) -> MemoryChannelLog:
@@ -65,8 +82,11 @@ class MemoryStore(StreamStore):
         key: str | None = None,
         max_active: int | None = None,
         max_duration: float = 3600.0,
+        counted_as: str | None = None,
     ) -> str | None:
-        return self.create_now(stream_id, owner=owner, key=key, max_active=max_active)
+        return self.create_now(
+            stream_id, owner=owner, key=key, max_active=max_active, counted_as=counted_as
+        )
 
     def create_now(
         self,
@@ -75,16 +95,18 @@ class MemoryStore(StreamStore):
         owner: str,
         key: str | None = None,
         max_active: int | None = None,
+        counted_as: str | None = None,
     ) -> str | None:
         """``create()`` for code that cannot await: this store never has to wait. (Its streams
         always end in this process, so none needs ``max_duration`` to stop counting.)"""
         self._forget_expired()
         previous = None if key is None else self._keys.get(key)
-        active = self._active.setdefault(owner, set())
+        counted_as = counted_as or owner
+        active = self._active.setdefault(counted_as, set())
         if max_active is not None and len(active - {previous}) >= max_active:
-            raise TooManyStreams(f"{owner} has {len(active)} active streams already.")
+            raise TooManyStreams(f"{counted_as} has {len(active)} active streams already.")
         active.add(stream_id)
-        self._streams[stream_id] = _Stream(owner)
+        self._streams[stream_id] = _Stream(owner, counted_as)
         if key is not None:
             self._keys[key] = stream_id
         return previous
@@ -105,10 +127,10 @@ class MemoryStore(StreamStore):
         if stream is not None and stream.status is None:
             stream.status = status
             self._ended.append((time.monotonic(), stream_id))
-            active = self._active.get(stream.owner, set())
+            active = self._active.get(stream.counted_as, set())
             active.discard(stream_id)
             if not active:
-                self._active.pop(stream.owner, None)
+                self._active.pop(stream.counted_as, None)
             _wake(stream.readers)
         if key is not None and self._keys.get(key) == stream_id:
             del self._keys[key]
@@ -158,11 +180,45 @@ class MemoryStore(StreamStore):
             if waiter in stream.stoppers:
                 stream.stoppers.remove(waiter)
 
+    async def save_pending(self, key: str, message: str, waiting: Sequence[str]) -> None:
+        previous = self._pending.pop(key, None)
+        answered = previous[1].answered if previous else frozenset()
+        answer = PendingAnswer(message, frozenset(waiting) - answered, answered)
+        self._pending[key] = (time.monotonic(), answer)
+        self._forget_expired()
+
+    async def load_pending(self, key: str) -> PendingAnswer | None:
+        self._forget_expired()
+        saved = self._pending.get(key)
+        return saved[1] if saved else None
+
+    async def claim(self, key: str, call_ids: Sequence[str]) -> str | None:
+        pending = await self.load_pending(key)
+        for call_id in call_ids:
+            if pending is None or call_id not in pending.waiting:
+                return call_id
+        if pending is not None:
+            claimed = frozenset(call_ids)
+            saved_at = self._pending[key][0]
+            self._pending[key] = (
+                saved_at,
+                replace(
+                    pending, waiting=pending.waiting - claimed, answered=pending.answered | claimed
+                ),
+            )
+        return None
+
     def _forget_expired(self) -> None:
         deadline = time.monotonic() - self.ttl
         while self._ended and self._ended[0][0] <= deadline:
             _, stream_id = self._ended.popleft()
             self._streams.pop(stream_id, None)
+        # A chat's pending answer lasts ttl seconds from its last save; max_pending at most.
+        pending = self._pending
+        while pending and (
+            len(pending) > self.max_pending or next(iter(pending.values()))[0] <= deadline
+        ):
+            pending.popitem(last=False)
 
 
 def _has_news(stream: _Stream, after: int) -> bool:

@@ -11,6 +11,9 @@ namespace ``prefix``:
 * ``{prefix}:stream:{id}:stop`` set when a stop is requested, also published on the channel
   ``{prefix}:stop`` that each process generating streams listens to;
 * ``{prefix}:key:{key}`` the id of the stream active for a key (a chat);
+* ``{prefix}:calls:{key}`` a chat's pending answer: ``message`` (JSON), and ``call:{id}`` for
+  each of its tool calls that waits for the browser (``waiting``) or was answered
+  (``answered``);
 * ``{prefix}:owner:{owner}`` a sorted set of the owner's active streams, each scored with the
   time after which it no longer counts (its maximum duration), for ``max_active``;
 * the pub/sub channel ``{prefix}:channel:stream/{id}``, a wake-up for its readers after each
@@ -40,6 +43,7 @@ from .base import (
     END_STATUSES,
     EndStatus,
     Entry,
+    PendingAnswer,
     StoreUnavailable,
     StreamInfo,
     StreamReader,
@@ -60,9 +64,10 @@ WAKE_CHANNEL_PREFIX = "stream/"
 P = ParamSpec("P")
 R = TypeVar("R")
 
-# Registers a stream (ARGV[4]) unless its owner (ARGV[1], set KEYS[4]) already has ARGV[5]
-# active ones (0: no limit), not counting the one active for the key (KEYS[3], when ARGV[7] is
-# 1), which it supersedes; returns {1, the key's previous stream or ''}, or {0} when refused.
+# Registers a stream (ARGV[4]) of an owner (ARGV[1]) unless who it counts as (ARGV[8], set
+# KEYS[4]) already has ARGV[5] active ones (0: no limit), not counting the one active for the
+# key (KEYS[3], when ARGV[7] is 1), which it supersedes; returns {1, the key's previous stream
+# or ''}, or {0} when refused.
 _CREATE = """
 local now = tonumber(redis.call('TIME')[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
@@ -73,7 +78,7 @@ if keyed then previous = redis.call('GET', KEYS[3]) end
 if previous and redis.call('ZSCORE', KEYS[4], previous) then count = count - 1 end
 local limit = tonumber(ARGV[5])
 if limit > 0 and count >= limit then return {0} end
-redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'status', 'active')
+redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'status', 'active', 'counted', ARGV[8])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('SET', KEYS[2], 1, 'PX', ARGV[3])
 if keyed then redis.call('SET', KEYS[3], ARGV[4], 'EX', ARGV[2]) end
@@ -84,12 +89,12 @@ return {1, previous or ''}
 
 # Sets the status once, so that a worker's own end and a reader's "interrupted" cannot both win;
 # clears the key (KEYS[4], when given) if it still points at this stream (ARGV[3]); and takes
-# the stream off its owner's active set (named from ARGV[4] and the owner).
+# the stream off the active set it counts in (named from ARGV[4] and who it counts as).
 _FINISH = """
 if KEYS[4] and redis.call('GET', KEYS[4]) == ARGV[3] then redis.call('DEL', KEYS[4]) end
 if redis.call('HGET', KEYS[1], 'status') ~= 'active' then return 0 end
-local owner = redis.call('HGET', KEYS[1], 'owner')
-if owner then redis.call('ZREM', ARGV[4] .. owner, ARGV[3]) end
+local counted = redis.call('HGET', KEYS[1], 'counted') or redis.call('HGET', KEYS[1], 'owner')
+if counted then redis.call('ZREM', ARGV[4] .. counted, ARGV[3]) end
 redis.call('HSET', KEYS[1], 'status', ARGV[1])
 redis.call('XADD', KEYS[2], '*', 'end', ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
@@ -97,6 +102,33 @@ redis.call('EXPIRE', KEYS[2], ARGV[2])
 redis.call('DEL', KEYS[3])
 redis.call('PUBLISH', ARGV[5], '0 ')
 return 1
+"""
+
+
+# Makes ARGV[2] (JSON) the pending answer of the chat (KEYS[1]), whose calls ARGV[3...] wait:
+# the previous answer's calls that still wait no longer do; answered ones stay answered.
+_SAVE_PENDING = """
+local fields = redis.call('HGETALL', KEYS[1])
+for i = 1, #fields, 2 do
+  if fields[i + 1] == 'waiting' then redis.call('HDEL', KEYS[1], fields[i]) end
+end
+redis.call('HSET', KEYS[1], 'message', ARGV[2])
+for i = 3, #ARGV do
+  if redis.call('HGET', KEYS[1], 'call:' .. ARGV[i]) ~= 'answered' then
+    redis.call('HSET', KEYS[1], 'call:' .. ARGV[i], 'waiting')
+  end
+end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+"""
+
+# Marks the calls ARGV[...] of the chat (KEYS[1]) answered if every one waits, and returns
+# false; else marks nothing and returns the first that does not wait.
+_CLAIM = """
+for i = 1, #ARGV do
+  if redis.call('HGET', KEYS[1], 'call:' .. ARGV[i]) ~= 'waiting' then return ARGV[i] end
+end
+for i = 1, #ARGV do redis.call('HSET', KEYS[1], 'call:' .. ARGV[i], 'answered') end
+return false
 """
 
 
@@ -219,12 +251,14 @@ class RedisStore(StreamStore):
         key: str | None = None,
         max_active: int | None = None,
         max_duration: float = 3600.0,
+        counted_as: str | None = None,
     ) -> str | None:
+        counted_as = counted_as or owner
         keys = [
             self._key(stream_id),
             self._key(stream_id, ":lease"),
             f"{self.prefix}:key:{key or ''}",
-            f"{self.prefix}:owner:{owner}",
+            f"{self.prefix}:owner:{counted_as}",
         ]
         client: Any = self.client()
         created = await client.eval(
@@ -238,9 +272,10 @@ class RedisStore(StreamStore):
             max_active or 0,
             int(max_duration) + 1,
             int(key is not None),
+            counted_as,
         )
         if created[0] == 0:
-            raise TooManyStreams(f"{owner} has {max_active} active streams already.")
+            raise TooManyStreams(f"{counted_as} has {max_active} active streams already.")
         return created[1].decode() or None
 
     async def append(self, stream_id: str, entries: Sequence[Entry]) -> None:
@@ -259,6 +294,34 @@ class RedisStore(StreamStore):
         owners = f"{self.prefix}:owner:"
         wake = self._wake_channel(stream_id)
         await client.eval(_FINISH, len(keys), *keys, status, self.ttl, stream_id, owners, wake)
+
+    @_unavailable_on_error
+    async def save_pending(self, key: str, message: str, waiting: Sequence[str]) -> None:
+        client: Any = self.client()
+        await client.eval(_SAVE_PENDING, 1, self._calls_key(key), self.ttl, message, *waiting)
+
+    @_unavailable_on_error
+    async def load_pending(self, key: str) -> PendingAnswer | None:
+        client: Any = self.client()
+        fields: dict[bytes, bytes] = await client.hgetall(self._calls_key(key))
+        message = fields.pop(b"message", None)
+        if message is None:
+            return None
+        calls = {name[len(b"call:") :].decode(): state for name, state in fields.items()}
+        return PendingAnswer(
+            message=message.decode(),
+            waiting=frozenset(call for call, state in calls.items() if state == b"waiting"),
+            answered=frozenset(call for call, state in calls.items() if state == b"answered"),
+        )
+
+    @_unavailable_on_error
+    async def claim(self, key: str, call_ids: Sequence[str]) -> str | None:
+        client: Any = self.client()
+        refused: bytes | None = await client.eval(_CLAIM, 1, self._calls_key(key), *call_ids)
+        return refused.decode() if refused else None
+
+    def _calls_key(self, key: str) -> str:
+        return f"{self.prefix}:calls:{key}"
 
     @_unavailable_on_error
     async def info(self, stream_id: str) -> StreamInfo | None:
