@@ -283,8 +283,9 @@ def test_issue_20_another_visitor_cannot_squat_block_stop_or_detect_a_chat(
         assert resumed.headers["X-Stream-Id"] == owners_stream
     assert client.post(f"/resumable-chat/{token}/stop").status_code == 204
     wait_until(
-        lambda: sorted(result.status for result in results.get(token, []))
-        == ["cancelled", "completed"],
+        lambda: (
+            sorted(result.status for result in results.get(token, [])) == ["cancelled", "completed"]
+        ),
         what="the owner's answer stopped, the stranger's completed",
     )
 
