@@ -22,7 +22,7 @@ from typing import Any
 
 from .messages import ChatMessage, ChatRequestError, ChatToolCall
 
-__all__ = ["WAITING_STATES", "apply_answers", "pending_calls"]
+__all__ = ["WAITING_STATES", "already_answered", "apply_answers", "pending_calls"]
 
 Part = dict[str, Any]
 #: The states of a call that waits for the browser: its output, or the user's approval.
@@ -76,16 +76,15 @@ def apply_answers(
         if call.state == part.get("state"):
             continue  # as the server left it: history, or a call not answered yet
         if call.id in answered and call.id not in waiting:
-            raise ChatRequestError(
-                f"The tool call {call.id!r} was answered already.",
-                status=409,
-                code="already_answered",
-            )
+            raise already_answered(call.id)
         if call.id not in waiting:
             raise _invalid(call.id, "does not wait for an answer")
         _apply(part, call)
         answers.append(call.id)
     if not answers:
+        replayed = [call.id for call in client.tool_calls if call.id in answered]
+        if replayed:  # a browser tool's output sent again reads as the server's copy of it
+            raise already_answered(replayed[0])
         raise ChatRequestError(
             "This continuation answers none of the tool calls that wait for an answer.",
             code="invalid_continuation",
@@ -115,6 +114,12 @@ def _apply(part: Part, call: ChatToolCall) -> None:
         part.update(state="output-available", output=copy.deepcopy(call.output))
     else:
         part.update(state="output-error", errorText=call.error_text or "")
+
+
+def already_answered(call_id: str) -> ChatRequestError:
+    return ChatRequestError(
+        f"The tool call {call_id!r} was answered already.", status=409, code="already_answered"
+    )
 
 
 def _invalid(call_id: str, why: str) -> ChatRequestError:

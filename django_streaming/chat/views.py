@@ -23,7 +23,7 @@ from django_streaming.stores import EndStatus, StreamStore, get_store
 from django_streaming.views import SSEView
 
 from .answer import Answer
-from .continuations import apply_answers, pending_calls
+from .continuations import already_answered, apply_answers, pending_calls
 from .messages import (
     ChatMessage,
     ChatRequest,
@@ -217,11 +217,7 @@ class ChatStreamView(SSEView):
         )
         refused = await store.claim(key, answered)
         if refused is not None:
-            raise ChatRequestError(
-                f"The tool call {refused!r} was answered already.",
-                status=409,
-                code="already_answered",
-            )
+            raise already_answered(refused)
         self.continued = parse_message(message)
         return replace(chat, messages=[*chat.messages[:-1], self.continued])
 

@@ -4,16 +4,11 @@ down or restarted, a worker killed, a server told to stop."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -21,42 +16,8 @@ import pytest
 from tests.support.chat import chat_body
 from tests.support.reader import StreamReader, data_of
 from tests.support.redis_servers import PrivateRedis, private_redis, shared_redis, unique_prefix
-from tests.support.servers import ROOT, answers, listening_socket, wait_until
+from tests.support.servers import wait_until, worker
 from tests.testapp.chat import Prompt
-
-
-@dataclass
-class Worker:
-    url: str
-    process: subprocess.Popen[bytes]
-
-    def probe(self, token: str) -> dict[str, bool]:
-        result: dict[str, bool] = httpx.get(f"{self.url}/probe/{token}/").json()
-        return result
-
-
-@contextmanager
-def worker(redis_url: str | None, prefix: str = "", lease: float = 10.0) -> Iterator[Worker]:
-    """uvicorn serving the test project in a process of its own, as in production."""
-    sock = listening_socket()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
-    if redis_url:
-        env |= {"TEST_REDIS_URL": redis_url, "TEST_REDIS_PREFIX": prefix}
-        env["TEST_REDIS_LEASE"] = str(lease)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "tests.asgi:application", "--fd", str(sock.fileno()),
-         "--log-level", "warning", "--lifespan", "off"],
-        cwd=ROOT, env=env, pass_fds=(sock.fileno(),),
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    try:
-        wait_until(lambda: answers(url) or process.poll() is not None, 30, "uvicorn to start")
-        yield Worker(url, process)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
-        sock.close()
 
 
 @pytest.fixture

@@ -206,3 +206,37 @@ def example_project_server(
     argv = [sys.executable, "-m", "uvicorn", "example_project.asgi:application", "--fd", "{fd}"]
     with subprocess_server(argv, env=env, cwd=EXAMPLE) as server:
         yield server
+
+
+@dataclass
+class Worker:
+    url: str
+    process: subprocess.Popen[bytes]
+
+    def probe(self, token: str) -> dict[str, bool]:
+        result: dict[str, bool] = httpx.get(f"{self.url}/probe/{token}/").json()
+        return result
+
+
+@contextmanager
+def worker(redis_url: str | None, prefix: str = "", lease: float = 10.0) -> Iterator[Worker]:
+    """uvicorn serving the test project in a process of its own, as in production."""
+    sock = listening_socket()
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    if redis_url:
+        env |= {"TEST_REDIS_URL": redis_url, "TEST_REDIS_PREFIX": prefix}
+        env["TEST_REDIS_LEASE"] = str(lease)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "tests.asgi:application", "--fd", str(sock.fileno()),
+         "--log-level", "warning", "--lifespan", "off"],
+        cwd=ROOT, env=env, pass_fds=(sock.fileno(),),
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    try:
+        wait_until(lambda: answers(url) or process.poll() is not None, 30, "uvicorn to start")
+        yield Worker(url, process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        sock.close()
