@@ -181,3 +181,91 @@ def refusal(payload: Any) -> ChatRequestError | None:
     except ChatRequestError as error:
         return error
     return None
+
+
+def user_with(*parts: Any, **fields: Any) -> dict[str, Any]:
+    return {"messages": [{"id": "u1", "role": "user", "parts": list(parts), **fields}]}
+
+
+@pytest.mark.parametrize(
+    ("body", "complaint"),
+    [
+        # Valid JSON, but no text: Python keeps the lone surrogate, encoding it later fails.
+        (b'{"messages": [{"role": "user", "content": "\\ud800"}]}', "lone surrogate"),
+        (b'{"messages": [], "x": {"\\udfff": 1}}', "lone surrogate"),
+        (b'{"messages": [{"role": "user", "content": "a"}], "n": NaN}', "NaN"),
+        (b'{"messages": [{"role": "user", "content": "a"}], "n": -Infinity}', "-Infinity"),
+        (json.dumps(user_with({"type": 1})).encode(), 'needs a "type"'),
+        (json.dumps(user_with({"text": "no type"})).encode(), 'needs a "type"'),
+        (
+            json.dumps(user_with({"type": "file", "url": "data:,x"})).encode(),
+            '"url" and "mediaType"',
+        ),
+        (json.dumps(user_with({"type": "text", "text": "a"}, metadata=[1])).encode(), "metadata"),
+        (
+            b'{"messages": [{"role": "user", "parts": [{"type": "text", "text": "a", "x": '
+            + b"[" * 900
+            + b"]" * 900
+            + b"}]}]}",
+            "nests deeper than 64",
+        ),
+    ],
+)
+def test_issue_20_bodies_that_broke_the_stream_are_400(body: bytes, complaint: str) -> None:
+    with pytest.raises(ChatRequestError) as refused:
+        parse(body)
+    assert refused.value.status == 400
+    assert complaint in refused.value.message
+
+
+def test_a_pair_of_surrogates_is_text() -> None:
+    chat = parse(b'{"messages": [{"role": "user", "content": "\\ud83d\\ude00"}]}')
+    assert chat.messages[0].text == "\N{GRINNING FACE}"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "data:," + "%41" * 3_000,  # decodes to 3,000 bytes at least
+        "data:;base64," + "QUFB" * 1_000,  # 3,000 bytes
+    ],
+)
+def test_issue_20_a_file_too_large_by_its_encoded_length_is_refused_before_decoding(
+    url: str,
+) -> None:
+    attachment = {"type": "file", "url": url, "mediaType": "text/plain"}
+    with pytest.raises(ChatRequestError) as refused:
+        parse_chat_request(
+            json.dumps(user_with(attachment)).encode(),
+            max_messages=5,
+            max_message_chars=None,
+            max_file_bytes=2_000,
+        )
+    assert (refused.value.status, refused.value.code) == (413, "file_too_large")
+    assert "at least" in refused.value.message  # told before decoding
+
+
+def test_a_file_whose_decoded_size_is_over_the_limit_is_refused_after_decoding() -> None:
+    attachment = {"type": "file", "url": "data:," + "A" * 2_001, "mediaType": "text/plain"}
+    with pytest.raises(ChatRequestError) as refused:
+        parse_chat_request(
+            json.dumps(user_with(attachment)).encode(),
+            max_messages=5,
+            max_message_chars=None,
+            max_file_bytes=2_000,
+        )
+    assert refused.value.message.endswith("a file of 2001 bytes; at most 2000 are accepted.")
+
+
+def test_only_the_last_message() -> None:
+    chat = parse(
+        {
+            "id": "c1",
+            "message": {"id": "u2", "role": "user", "parts": [{"type": "text", "text": "hi"}]},
+            "trigger": "submit-message",
+            "messageId": "u2",
+        }
+    )
+    assert chat.only_last
+    assert [message.id for message in chat.messages] == ["u2"]
+    assert not parse({"messages": [{"role": "user", "content": "x"}]}).only_last

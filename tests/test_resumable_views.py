@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.test import AsyncClient, AsyncRequestFactory
+from django.test import AsyncClient, AsyncRequestFactory, RequestFactory
 from django.urls import reverse
 
 from django_streaming.views import SSEView
@@ -103,3 +103,27 @@ async def test_a_resumable_chat_refuses_a_body_it_cannot_read() -> None:
     )
     assert response.status_code == 400
     assert "error" in response.json()
+
+
+@pytest.mark.parametrize(
+    ("meta", "header", "address"),
+    [
+        ({"REMOTE_ADDR": "192.0.2.7"}, None, "192.0.2.7"),
+        # Behind a trusted proxy: the last address, the one it appended.
+        (
+            {"REMOTE_ADDR": "10.0.0.1", "HTTP_X_FORWARDED_FOR": "6.6.6.6, 192.0.2.8"},
+            "HTTP_X_FORWARDED_FOR",
+            "192.0.2.8",
+        ),
+        ({"REMOTE_ADDR": "192.0.2.9"}, "HTTP_X_REAL_IP", "192.0.2.9"),  # header missing
+        # One client holds a whole /64: its addresses count as one.
+        ({"REMOTE_ADDR": "2001:db8:1:2:aaaa::1"}, None, "2001:db8:1:2::/64"),
+        ({"REMOTE_ADDR": "not an address"}, None, "not an address"),
+    ],
+)
+def test_client_address(
+    settings: Any, meta: dict[str, str], header: str | None, address: str
+) -> None:
+    settings.DJANGO_STREAMING = {**settings.DJANGO_STREAMING, "CLIENT_ADDRESS_HEADER": header}
+    request = RequestFactory().get("/", **meta)
+    assert SSEView().client_address(request) == address
