@@ -20,6 +20,8 @@ STATIC := $(wildcard django_streaming/static/django_streaming/*.js django_stream
 # 3.10, by `make lock`), so a release elsewhere cannot break a fresh clone; `tox -e latest` runs
 # on the newest releases instead, to see such breaks coming.
 LOCK := requirements/dev.txt
+# Every extra: the tests run each agent framework and model SDK.
+EXTRAS := redis,pydantic-ai,openai-agents,langgraph,openai,anthropic
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --constraint $(LOCK)
 
 $(VENV)/bin/python:
@@ -33,13 +35,14 @@ $(DEMO_STAMP): pyproject.toml $(LOCK) | $(VENV)/bin/python
 
 $(STAMP): pyproject.toml $(LOCK) | $(VENV)/bin/python
 	$(PIP_INSTALL) pip
-	$(PIP_INSTALL) -e ".[redis]" --group dev
+	$(PIP_INSTALL) -e ".[$(EXTRAS)]" --group dev
 	touch $(STAMP) $(DEMO_STAMP)
 
 # Resolve the newest releases again into $(LOCK) (then run make test and commit both).
-lock: $(STAMP)
+lock: | $(VENV)/bin/python
+	$(PIP_INSTALL) uv
 	$(BIN)/uv pip compile --quiet --upgrade --universal --python-version 3.10 \
-	  --extra redis --group dev pyproject.toml requirements/tools.in -o $(LOCK)
+	  --all-extras --group dev pyproject.toml requirements/tools.in -o $(LOCK)
 	grep -v '^django==' $(LOCK) > requirements/tox.txt
 
 # Biome, for the front end (pinned in tests/js/package.json; no lock file, as tests/interop).

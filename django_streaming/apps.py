@@ -12,9 +12,10 @@ class DjangoStreamingConfig(AppConfig):
     verbose_name = "django-streaming"
 
     def ready(self) -> None:
-        from .checks import check_settings
+        from .checks import check_agents, check_settings
 
         checks.register(check_settings)
+        checks.register(check_agents)
         request_started.connect(_note_a_request, dispatch_uid="django_streaming_served")
 
 

@@ -13,7 +13,34 @@ from django.utils.module_loading import import_string
 from .conf import DEFAULTS
 from .stores.base import StreamStore
 
-__all__ = ["check_settings"]
+__all__ = ["check_agents", "check_settings"]
+
+
+def check_agents(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Every ``ChatStreamView`` whose ``agent`` is set has an agent an adapter serves."""
+    from .agents import adapter_for, supported_agents
+    from .chat.views import ChatStreamView
+
+    messages: list[CheckMessage] = []
+    views: list[type[ChatStreamView]] = [ChatStreamView]
+    while views:
+        view = views.pop()
+        views.extend(view.__subclasses__())
+        agent = view.__dict__.get("agent")
+        if agent is not None and adapter_for(agent) is None:
+            messages.append(
+                Error(
+                    f"{view.__module__}.{view.__qualname__}.agent is a "
+                    f"{type(agent).__module__}.{type(agent).__qualname__}, which no adapter "
+                    "serves.",
+                    hint=f"Use {supported_agents()}; or stream it yourself in generate().",
+                    obj=view,
+                    id="django_streaming.E021",
+                )
+            )
+    return messages
 
 
 def check_settings(

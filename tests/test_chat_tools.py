@@ -547,7 +547,7 @@ def test_a_provider_executed_call_says_so_and_does_not_wait_for_the_browser() ->
 async def post_body(body: dict[str, Any], url: str) -> Any:
     response = await client.post(url, data=json.dumps(body), content_type="application/json")
     if response.streaming:
-        _ = [chunk async for chunk in response.streaming_content]
+        _ = [chunk async for chunk in response.streaming_content]  # type: ignore[attr-defined]
     return response
 
 

@@ -178,3 +178,21 @@ def test_e020_client_address_header(value: Any) -> None:
     for fine in (None, "HTTP_X_REAL_IP"):
         with override_settings(DJANGO_STREAMING={"CLIENT_ADDRESS_HEADER": fine}):
             assert check_ids() == []
+
+
+def test_e021_an_agent_no_adapter_serves() -> None:
+    from django_streaming import ChatStreamView
+
+    class Gadget:
+        pass
+
+    class Confused(ChatStreamView):
+        agent: Any = Gadget()
+
+    try:
+        [message] = [m for m in run_checks() if m.id == "django_streaming.E021"]
+        assert "Confused.agent is a tests.test_checks" in message.msg
+        assert "pydantic_ai.Agent" in (message.hint or "")
+        assert message.obj is Confused
+    finally:
+        Confused.agent = None  # the class lives on: later checks must not see it

@@ -125,5 +125,6 @@ def test_client_address(
     settings: Any, meta: dict[str, str], header: str | None, address: str
 ) -> None:
     settings.DJANGO_STREAMING = {**settings.DJANGO_STREAMING, "CLIENT_ADDRESS_HEADER": header}
-    request = RequestFactory().get("/", **meta)
+    request = RequestFactory().get("/")
+    request.META.update(meta)
     assert SSEView().client_address(request) == address

@@ -8,7 +8,7 @@ import logging
 import secrets
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -25,6 +25,7 @@ from django_streaming.views import SSEView
 from .answer import Answer
 from .continuations import already_answered, apply_answers, pending_calls
 from .messages import (
+    ChatFile,
     ChatMessage,
     ChatRequest,
     ChatRequestError,
@@ -32,6 +33,9 @@ from .messages import (
     parse_message,
 )
 from .parts import ChatPart, new_id
+
+if TYPE_CHECKING:
+    from django_streaming.agents import AgentRun
 
 __all__ = ["PROTOCOL_HEADERS", "ChatError", "ChatResult", "ChatStreamView"]
 
@@ -109,9 +113,16 @@ class ChatStreamView(SSEView):
     #: lets any client run any tool with any input: see the security page of the docs.
     verify_continuations: ClassVar[bool] = True
 
+    #: The agent that answers (a ``pydantic_ai.Agent``, an ``agents.Agent``, a compiled
+    #: LangGraph graph) when ``generate()`` is not overridden: see ``django_streaming.agents``.
+    agent: ClassVar[Any] = None
+
     chat: ChatRequest
     #: Who asked (``stream_owner()``): chats and their answers are kept per owner.
     owner: str
+    #: What an agent adapter kept when the answer before ended waiting, and keeps now.
+    saved_agent_state: Any = None
+    agent_state: Any = None
     #: The message a continuation carries on, as the server streamed it with the client's
     #: answers applied; None for a new answer.
     continued: ChatMessage | None = None
@@ -135,9 +146,45 @@ class ChatStreamView(SSEView):
         ]
 
     async def generate(self, messages: list[ChatMessage]) -> AsyncIterator[ChatPart]:
-        """Yield the answer to ``messages``. Override this."""
-        raise NotImplementedError(f"{type(self).__name__} must define generate().")
-        yield ""  # pragma: no cover - makes this an async generator
+        """Yield the answer to ``messages``. Override this, or set ``agent``."""
+        agent = self.get_agent()
+        if agent is None:
+            raise NotImplementedError(f"{type(self).__name__} must define generate() or agent.")
+        from django_streaming.agents import stream_agent  # the adapters import this module
+
+        async for part in stream_agent(agent, self, **self.agent_kwargs()):
+            yield part
+
+    def get_agent(self) -> Any:
+        """The agent that answers this request: ``agent`` by default (a model per user, say)."""
+        return self.agent
+
+    def agent_kwargs(self) -> dict[str, Any]:
+        """What the agent's run gets besides the conversation: pydantic-ai ``deps``, the
+        Agents SDK ``context``, LangGraph ``config``, as keyword arguments."""
+        return {}
+
+    def allow_remote_file(self, file: ChatFile) -> bool:
+        """Whether an agent may fetch ``file`` from its URL (a file a client sent by address,
+        not as bytes): never, by default; the server fetches nothing a client names."""
+        return False
+
+    def agent_run(self, kwargs: dict[str, Any]) -> AgentRun:
+        """This request's run of an agent (``django_streaming.agents.AgentRun``)."""
+        from django_streaming.agents import AgentRun
+
+        def keep(state: Any) -> None:
+            self.agent_state = state
+
+        return AgentRun(
+            messages=self.chat.messages,
+            continuation=self.chat.continuation,
+            key=self.chat_key(self.chat.chat_id or "", self.owner),
+            kwargs=kwargs,
+            state=self.saved_agent_state,
+            keep=keep,
+            allow_remote_file=self.allow_remote_file,
+        )
 
     async def on_finish(self, result: ChatResult) -> None:
         """Called once the answer is over, whatever its ``result.status``. Override to save it."""
@@ -209,8 +256,10 @@ class ChatStreamView(SSEView):
                 "There is no answer waiting for tool results or approvals in this chat.",
                 code="invalid_continuation",
             )
+        record = json.loads(pending.message)
+        self.saved_agent_state = record.get("state")
         message, answered = apply_answers(
-            json.loads(pending.message),
+            record["message"],
             chat.messages[-1],
             waiting=pending.waiting,
             answered=pending.answered,
@@ -343,7 +392,8 @@ class ChatStreamView(SSEView):
         if self.verify_continuations:
             key = self.chat_key(self.chat.chat_id or "", self.owner)
             message = answer.message
-            await get_store().save_pending(key, json.dumps(message), pending_calls(message))
+            record = {"message": message, "state": self.agent_state}
+            await get_store().save_pending(key, json.dumps(record), pending_calls(message))
 
     async def message_stream(self, chat: ChatRequest) -> AsyncIterator[StreamItem]:
         """The protocol's parts around what ``generate()`` yields."""

@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from django_streaming.channels.log import Cursor
-from tests.integration.test_resumable_servers import Worker, worker
 from tests.support.commands import manage_publish
 from tests.support.reader import StreamReader, data_of
 from tests.support.redis_servers import private_redis, shared_redis, unique_prefix
+from tests.support.servers import Worker, worker
 
 pytestmark = pytest.mark.redis
 
