@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from django.core.checks import run_checks
@@ -187,7 +187,7 @@ def test_e021_an_agent_no_adapter_serves() -> None:
         pass
 
     class Confused(ChatStreamView):
-        agent: Any = Gadget()
+        agent: ClassVar[Any] = Gadget()
 
     try:
         [message] = [m for m in run_checks() if m.id == "django_streaming.E021"]
