@@ -9,11 +9,14 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 
 from django_streaming import Event, SSEResponse, SSEView, StreamItem, error_response
+from django_streaming.chat.continuations import pending_calls
+from django_streaming.stores import get_store
 from tests.support.probes import probe
 
 
@@ -229,18 +232,32 @@ AGENT_HISTORY: list[dict[str, Any]] = [
 ]
 
 
+async def _asked_before_the_reload(request: HttpRequest, chat_id: str, message: Any) -> None:
+    """What the server did when it streamed ``message`` to this visitor: its calls that wait
+    (an approval) wait in the store, where the continuation must find them."""
+    from tests.testapp.chat import TestChat
+
+    view = TestChat()
+    key = view.chat_key(chat_id, await view.stream_owner(request))
+    record = {"message": message, "state": None}
+    await get_store().save_pending(key, json.dumps(record), pending_calls(message))
+
+
 def chat_page(request: HttpRequest) -> HttpResponse:
     history: list[Any] = [
         {"role": "user", "text": "Earlier <b>question</b>"},
         {"role": "assistant", "text": "Earlier **answer**"},
     ]
+    chat_id = request.GET.get("chat")
     if "agent" in request.GET:
         history = AGENT_HISTORY
+        chat_id = chat_id or "saved-agent-chat"
+        async_to_sync(_asked_before_the_reload)(request, chat_id, AGENT_HISTORY[-1])
     context = {
         "history": history if "history" in request.GET or "agent" in request.GET else [],
         "second": "two" in request.GET,
         "endpoint": request.GET.get("endpoint", "test-chat"),
-        "chat_id": request.GET.get("chat"),
+        "chat_id": chat_id,
         "resumable": "resumable" in request.GET,
         "tools": "tools" in request.GET,
     }
