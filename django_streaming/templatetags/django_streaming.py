@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -18,6 +20,7 @@ from django.utils.safestring import SafeString
 from django_streaming.conf import get_config
 
 register = template.Library()
+logger = logging.getLogger("django_streaming")
 
 _widget_numbers = itertools.count(1)
 ROLES = ("system", "user", "assistant")
@@ -65,7 +68,7 @@ def chat_widget(
                 # Text, never markup: escaped even when a template literal made it "safe".
                 "title": escape(title),
                 "placeholder": escape(placeholder),
-                "messages": [_message(message) for message in messages],
+                "messages": [_message(message, index) for index, message in enumerate(messages)],
                 "markdown": markdown,
                 "chat_id": chat_id,
                 "resumable": resumable,
@@ -96,7 +99,7 @@ def _resolve(endpoint: str) -> str:
         ) from None
 
 
-def _message(message: Any) -> dict[str, Any]:
+def _message(message: Any, index: int) -> dict[str, Any]:
     def field(name: str) -> Any:
         if isinstance(message, Mapping):
             return message.get(name)
@@ -133,8 +136,39 @@ def _message(message: Any) -> dict[str, Any]:
         # Inert in a script element: no "<", ">" or "&" can end it or start markup.
         "parts": None
         if parts is None
-        else SafeString(json.dumps(parts).translate(_SCRIPT_ESCAPES)),
+        else SafeString(_strict_json(parts, field("id"), index).translate(_SCRIPT_ESCAPES)),
     }
+
+
+def _strict_json(parts: list[Any], message_id: Any, index: int) -> str:
+    """JSON that the browser's ``JSON.parse`` reads. Python writes ``NaN`` and ``Infinity`` (a
+    saved message read back by ``json.loads`` may hold them), which it refuses: the message could
+    not be drawn, so they become ``null``, and a warning says so."""
+    try:
+        return json.dumps(parts, allow_nan=False)
+    except ValueError:
+        json.dumps(parts)  # a circular reference stays an error: raised here, not a recursion
+    replaced = [0]
+    finite = _finite(parts, replaced)
+    logger.warning(
+        "chat_widget: messages[%d]%s has %d number(s) that JSON cannot hold (NaN or Infinity), "
+        "written as null.",
+        index,
+        "" if message_id is None else f" (id {message_id!r})",
+        replaced[0],
+    )
+    return json.dumps(finite, allow_nan=False)
+
+
+def _finite(value: Any, replaced: list[int]) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        replaced[0] += 1
+        return None
+    if isinstance(value, Mapping):
+        return {key: _finite(item, replaced) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item, replaced) for item in value]
+    return value
 
 
 def _csp_nonce(context: template.Context) -> str | None:
