@@ -30,6 +30,7 @@ urlpatterns = [
     path("react/app.js", views.react_bundle),
     path("byte-by-byte/", csrf_exempt(views.byte_by_byte)),
     path("overloaded/", csrf_exempt(views.overloaded)),
+    path("bad-chunks/", csrf_exempt(views.bad_chunks)),
     path("resumable/", include(views.ResumableCountView.urls())),
     path("resumable-exempt/", include(views.ResumableCountView.urls(decorators=[csrf_exempt]))),
     path("resumable-protected/", include(views.ProtectedResumableView.urls(name="protected"))),

@@ -229,6 +229,36 @@ AGENT_HISTORY: list[dict[str, Any]] = [
 ]
 
 
+#: Saved messages with parts the widget cannot draw, among parts it can.
+BAD_HISTORY: list[dict[str, Any]] = [
+    {
+        "id": "b0",
+        "role": "user",
+        "parts": [
+            {"type": "file", "url": "data:,hi", "filename": "no-type.txt"},  # no mediaType
+            {"type": "text", "text": "First question"},
+        ],
+    },
+    {
+        "id": "b1",
+        "role": "assistant",
+        "parts": [
+            {"text": "a part without a type"},
+            {"type": "text", "text": "First answer"},
+            {
+                "type": "tool-score",
+                "toolCallId": "call-score",
+                "state": "output-available",
+                "input": {},
+                "output": {"score": float("nan")},  # as json.loads reads a saved NaN
+            },
+        ],
+    },
+    {"id": "b2", "role": "user", "parts": [{"type": "text", "text": "Second question"}]},
+    {"id": "b3", "role": "assistant", "parts": [{"type": "text", "text": "Second **answer**"}]},
+]
+
+
 def chat_page(request: HttpRequest) -> HttpResponse:
     history: list[Any] = [
         {"role": "user", "text": "Earlier <b>question</b>"},
@@ -236,8 +266,11 @@ def chat_page(request: HttpRequest) -> HttpResponse:
     ]
     if "agent" in request.GET:
         history = AGENT_HISTORY
+    if "bad" in request.GET:
+        history = BAD_HISTORY
+    shown = {"history", "agent", "bad"} & set(request.GET)
     context = {
-        "history": history if "history" in request.GET or "agent" in request.GET else [],
+        "history": history if shown else [],
         "second": "two" in request.GET,
         "endpoint": request.GET.get("endpoint", "test-chat"),
         "chat_id": request.GET.get("chat"),
@@ -275,6 +308,28 @@ async def byte_by_byte(request: HttpRequest) -> StreamingHttpResponse:
             await asyncio.sleep(0)
 
     response = StreamingHttpResponse(one_byte_each(), content_type="text/event-stream")
+    response["x-vercel-ai-ui-message-stream"] = "v1"
+    return response
+
+
+def bad_chunks(request: HttpRequest) -> HttpResponse:
+    """An answer with chunks the widget cannot draw among those it can."""
+    events = [
+        {"type": "start", "messageId": "m"},
+        {"type": "text-start", "id": "t"},
+        {"type": "text-delta", "id": "t", "delta": "Before the file. "},
+        {"type": "file", "url": "data:,hi"},  # no mediaType
+        "{not json",
+        {"delta": "a chunk without a type"},
+        {"type": "text-delta", "id": "t", "delta": "After it."},
+        {"type": "text-end", "id": "t"},
+        {"type": "finish"},
+        "[DONE]",
+    ]
+    body = "".join(
+        f"data: {event if isinstance(event, str) else json.dumps(event)}\n\n" for event in events
+    )
+    response = HttpResponse(body, content_type="text/event-stream")
     response["x-vercel-ai-ui-message-stream"] = "v1"
     return response
 

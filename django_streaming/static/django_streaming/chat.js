@@ -2,6 +2,7 @@
 // It POSTs the conversation as the AI SDK's DefaultChatTransport does and reads the UI message
 // stream protocol back (x-vercel-ai-ui-message-stream: v1). Configuration comes from data-*
 // attributes: no inline script, so it works under a strict Content-Security-Policy.
+import { checkParts, describe, parseSavedParts } from "./chat-parts.js";
 import { PartReader, partsAsChunks, readParts } from "./chat-protocol.js";
 import { markdownRenderer, textRenderer } from "./markdown.js";
 import { fetchEvents } from "./sse-client.js";
@@ -97,40 +98,69 @@ export class ChatWidget {
 
   restoreHistory() {
     for (const article of this.list.querySelectorAll(".ds-chat__message")) {
-      const content = article.querySelector(".ds-chat__content");
-      const saved = article.querySelector("script.ds-chat__parts");
-      const parts = saved ? JSON.parse(saved.textContent) : null;
-      saved?.remove();
-      const role = article.dataset.role;
-      const message = { id: article.dataset.id || newId("msg"), role, parts: [] };
-      this.messages.push(message);
-      if (role !== "assistant" || (!parts && !this.markdown)) {
-        message.parts = parts ?? [{ type: "text", text: content.textContent }];
-        // A question's attachments, before its text, as when it was sent.
-        const files = message.parts.filter((part) => part.type === "file");
-        content.prepend(...files.map(fileElement));
-        continue;
+      try {
+        this.restoreMessage(article);
+      } catch (error) {
+        // One saved message the widget cannot draw must not keep the others, or the chat, from
+        // working: it stays as the server rendered it.
+        warn(`could not draw saved message ${JSON.stringify(article.dataset.id ?? "")}`, error);
       }
-      // Drawn by the code that draws a live answer, from the chunks that made it.
-      const chunks = partsAsChunks(parts ?? [{ type: "text", text: content.textContent }]);
-      content.textContent = "";
-      const drawing = this.drawer(message, article, content, { live: false });
-      const reader = new PartReader(drawing);
-      for (const chunk of chunks) reader.read(chunk);
-      drawing.endText();
-      for (const part of parts ?? []) {
-        const card = this.cards.get(part.toolCallId);
-        if (!card) continue;
-        Object.assign(card.part, part); // its saved state exactly (an approval answered, say)
-        this.drawTool(card);
-        if (part.state === "approval-requested") {
-          card.onAnswer = () => this.continueAfterTools(message, article, content);
-        }
-      }
-      const status = article.dataset.status;
-      if (status === "stopped") this.addNote(article, "Stopped");
-      if (status === "failed") this.addNote(article, "Failed");
     }
+  }
+
+  restoreMessage(article) {
+    const content = article.querySelector(".ds-chat__content");
+    const role = article.dataset.role;
+    const message = { id: article.dataset.id || newId("msg"), role, parts: [] };
+    const parts = this.savedParts(article, message.id);
+    this.messages.push(message);
+    if (role !== "assistant" || (!parts && !this.markdown)) {
+      message.parts = parts ?? [{ type: "text", text: content.textContent }];
+      // A question's attachments, before its text, as when it was sent.
+      const files = message.parts.filter((part) => part.type === "file");
+      content.prepend(...files.map(fileElement));
+      return;
+    }
+    // Drawn by the code that draws a live answer, from the chunks that made it.
+    const chunks = partsAsChunks(parts ?? [{ type: "text", text: content.textContent }]);
+    content.textContent = "";
+    const drawing = this.drawer(message, article, content, { live: false });
+    const reader = new PartReader(drawing);
+    for (const chunk of chunks) reader.read(chunk);
+    drawing.endText();
+    for (const part of parts ?? []) {
+      const card = this.cards.get(part.toolCallId);
+      if (!card) continue;
+      Object.assign(card.part, part); // its saved state exactly (an approval answered, say)
+      this.drawTool(card);
+      if (part.state === "approval-requested") {
+        card.onAnswer = () => this.continueAfterTools(message, article, content);
+      }
+    }
+    const status = article.dataset.status;
+    if (status === "stopped") this.addNote(article, "Stopped");
+    if (status === "failed") this.addNote(article, "Failed");
+  }
+
+  /**
+   * The parts of a saved message that can be drawn (null: none saved, or unreadable, so its
+   * text as the server rendered it stands for it); each one skipped is named in a warning.
+   */
+  savedParts(article, id) {
+    const saved = article.querySelector("script.ds-chat__parts");
+    if (!saved) return null;
+    saved.remove();
+    const where = `saved message ${JSON.stringify(id)}`;
+    const read = parseSavedParts(saved.textContent);
+    if (read.problem) {
+      warn(`skipped the parts of ${where}: ${read.problem}; its text is shown`);
+      return null;
+    }
+    const { usable, skipped } = checkParts(read.parts);
+    for (const { part, problem } of skipped) {
+      warn(`skipped ${describe(part, "part")} of ${where}: ${problem}`, part);
+    }
+    return usable;
   }
 
   bind() {
@@ -514,6 +544,7 @@ export class ChatWidget {
       error: (errorText) => {
         drawing.failure = errorText;
       },
+      skip: (chunk, problem) => warn(`skipped ${describe(chunk, "chunk")}: ${problem}`, chunk),
       abort: () => {
         drawing.stopped = true;
       },
@@ -737,6 +768,11 @@ export class ChatWidget {
       button.textContent = "Copy failed";
     }
   }
+}
+
+/** A warning in the console, for the page's developer: what was skipped, and why. */
+function warn(text, ...details) {
+  console.warn(`django-streaming chat: ${text}`, ...details);
 }
 
 function formatBytes(bytes) {

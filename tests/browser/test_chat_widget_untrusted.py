@@ -1,0 +1,110 @@
+"""What reaches the widget is input, in real Chromium: saved messages and live chunks it cannot
+draw are skipped (with a warning) without costing the others."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import ConsoleMessage, Page, Route, expect
+
+from tests.browser.test_chat_widget import ASSISTANT, open_chat, send, wait_idle
+from tests.testapp.chat import results
+
+pytestmark = pytest.mark.browser
+
+USER = ".ds-chat__message--user"
+
+
+def warnings_of(page: Page) -> list[str]:
+    """The console warnings the page logs from now on (filled as Playwright reads events)."""
+    warnings: list[str] = []
+
+    def record(message: ConsoleMessage) -> None:
+        if message.type == "warning":
+            warnings.append(message.text)
+
+    page.on("console", record)
+    return warnings
+
+
+# 1. One saved message must not brick a conversation
+
+
+def test_saved_parts_that_cannot_be_drawn_are_skipped_and_the_chat_works(page: Page) -> None:
+    warnings = warnings_of(page)
+    chat_id = open_chat(page, "bad")
+    # Every message is drawn, the bad parts left out.
+    expect(page.locator(USER)).to_have_text(["First question", "Second question"])
+    expect(page.locator(f"{USER} .ds-chat__file")).to_have_count(0)
+    first, second = page.locator(ASSISTANT).all()
+    expect(first.locator(".ds-chat__text")).to_have_text("First answer")
+    card = first.locator(".ds-chat__tool")
+    expect(card).to_have_attribute("data-state", "output-available")
+    # The NaN the saved message held arrives as null (strict JSON from the template tag).
+    expect(card.locator(".ds-chat__tool-output pre")).to_have_text(
+        '{\n  "score": null\n}', use_inner_text=False
+    )
+    expect(second.locator("strong")).to_have_text("answer")
+    assert [text.split(": it has")[0] for text in warnings] == [
+        'django-streaming chat: skipped a "file" part of saved message "b0"',
+        'django-streaming chat: skipped a part of saved message "b1"',
+    ]
+    assert 'it has no string "mediaType"' in warnings[0]
+    assert 'it has no string "type"' in warnings[1]
+    # The chat goes on, and the server is not sent back what it would refuse.
+    send(page, "next")
+    expect(page.locator(ASSISTANT).last).to_have_text("You said: next")
+    [result] = results[chat_id]
+    assert [message.id for message in result.messages] == [
+        "b0",
+        "b1",
+        "b2",
+        "b3",
+        result.messages[-1].id,
+    ]
+    assert [part.get("type") for part in result.messages[0].parts] == ["text"]
+    assert [part.get("type") for part in result.messages[1].parts][:2] == ["text", "tool-score"]
+
+
+def test_saved_parts_that_are_not_json_leave_the_message_as_the_server_wrote_it(
+    page: Page,
+) -> None:
+    def with_unreadable_parts(route: Route) -> None:
+        # A page from before the tag wrote strict JSON: the browser's JSON.parse refuses NaN.
+        response = route.fetch()
+        body = response.text().replace('"score": null', '"score": NaN')
+        assert "NaN" in body
+        route.fulfill(response=response, body=body)
+
+    page.route("**/chat-page/*", with_unreadable_parts)
+    warnings = warnings_of(page)
+    open_chat(page, "bad")
+    first, second = page.locator(ASSISTANT).all()
+    expect(first).to_have_text("First answer")  # the text the server rendered
+    expect(second.locator("strong")).to_have_text("answer")
+    expect(page.locator(USER)).to_have_text(["First question", "Second question"])
+    unreadable = [text for text in warnings if '"b1"' in text]
+    assert len(unreadable) == 1
+    assert unreadable[0].startswith(
+        'django-streaming chat: skipped the parts of saved message "b1": its parts are not JSON ('
+    )
+    assert unreadable[0].endswith("; its text is shown")
+
+
+def test_live_chunks_that_cannot_be_drawn_are_skipped_and_the_answer_goes_on(
+    page: Page,
+) -> None:
+    warnings = warnings_of(page)
+    open_chat(page, "endpoint=/bad-chunks/")
+    send(page, "hi")
+    wait_idle(page)
+    expect(page.locator(ASSISTANT)).to_have_text("Before the file. After it.")
+    expect(page.get_by_role("alert")).to_have_count(0)
+    expect(page.locator(".ds-chat__message--failed")).to_have_count(0)
+    assert [text.split(":", 2)[1].strip() for text in warnings] == [
+        'skipped a "file" chunk',
+        "skipped a chunk",
+        "skipped a chunk",
+    ]
+    assert 'it has no string "mediaType"' in warnings[0]
+    assert "it is not JSON" in warnings[1]
+    assert 'it has no string "type"' in warnings[2]
