@@ -112,6 +112,14 @@ def is_retry_range(value: object) -> bool:
     )
 
 
+def is_host_names(value: object) -> bool:
+    """A list (or tuple) of host names: no scheme, path or spaces (``cdn.example.com``)."""
+    return isinstance(value, (list, tuple)) and all(
+        isinstance(host, str) and host and "/" not in host and not any(map(str.isspace, host))
+        for host in value
+    )
+
+
 #: Each setting's rule: its key, its test, what it must be, and the id of its check.
 RULES: list[tuple[str, Callable[[object], bool], str, str]] = [
     (
@@ -159,5 +167,11 @@ RULES: list[tuple[str, Callable[[object], bool], str, str]] = [
         lambda value: value is None or is_positive_int(value),
         "a positive int or None",
         "E014",
+    ),
+    (
+        "IMAGE_HOSTS",
+        is_host_names,
+        "a list of host names such as ['cdn.example.com'] (no scheme, path or spaces)",
+        "E015",
     ),
 ]

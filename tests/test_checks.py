@@ -169,3 +169,28 @@ def test_channels_merge_key_by_key_with_the_defaults() -> None:
     with override_settings(DJANGO_STREAMING={"CHANNELS": {"TTL": 60}}):
         assert check_ids() == []
         assert get_config()["CHANNELS"] == {"MAX_LEN": 1000, "TTL": 60}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "cdn.example.com",  # a bare string, not a list of names
+        ["https://cdn.example.com/"],
+        ["cdn.example.com/images"],
+        ["cdn example.com"],
+        [""],
+        [None],
+        {"cdn.example.com": True},
+    ],
+)
+def test_e015_image_hosts(value: Any) -> None:
+    with override_settings(DJANGO_STREAMING={"IMAGE_HOSTS": value}):
+        [message] = [m for m in run_checks() if m.id == "django_streaming.E015"]
+    assert "IMAGE_HOSTS" in message.msg
+    assert "host names such as ['cdn.example.com']" in message.msg
+
+
+@pytest.mark.parametrize("value", [[], ("cdn.example.com", "IMG.example.org:8443")])
+def test_image_hosts_that_are_valid(value: Any) -> None:
+    with override_settings(DJANGO_STREAMING={"IMAGE_HOSTS": value}):
+        assert check_ids() == []

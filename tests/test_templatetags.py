@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 from django.template import Context, Template, TemplateSyntaxError
-from django.test import RequestFactory
+from django.test import RequestFactory, override_settings
 
 
 def render(source: str, **context: object) -> str:
@@ -187,3 +187,21 @@ def test_a_circular_saved_message_is_still_an_error() -> None:
             '{% chat_widget "test-chat" messages=history %}',
             history=[{"role": "user", "parts": [part]}],
         )
+
+
+def test_image_hosts_come_from_the_setting_and_the_tag_replaces_them() -> None:
+    assert "data-image-hosts" not in render('{% chat_widget "/c/" %}')  # none by default
+    with override_settings(DJANGO_STREAMING={"IMAGE_HOSTS": ["CDN.example.com", "a.example"]}):
+        html = render('{% chat_widget "/c/" %}')
+        assert 'data-image-hosts="cdn.example.com a.example"' in html
+        html = render('{% chat_widget "/c/" image_hosts="img.example.org  b.example:8443" %}')
+        assert 'data-image-hosts="img.example.org b.example:8443"' in html
+        html = render('{% chat_widget "/c/" image_hosts=hosts %}', hosts=("c.example",))
+        assert 'data-image-hosts="c.example"' in html
+        assert "data-image-hosts" not in render('{% chat_widget "/c/" image_hosts="" %}')
+
+
+@pytest.mark.parametrize("hosts", ["https://cdn.example.com/", ["a.example", ""], ["a b"]])
+def test_image_hosts_are_host_names(hosts: object) -> None:
+    with pytest.raises(TemplateSyntaxError, match="image_hosts takes host names such as"):
+        render('{% chat_widget "/c/" image_hosts=hosts %}', hosts=hosts)

@@ -40,6 +40,7 @@ def chat_widget(
     markdown: bool = True,
     chat_id: str | None = None,
     resumable: bool = False,
+    image_hosts: str | Iterable[str] | None = None,
 ) -> SafeString:
     """Render a streaming chat widget that talks to the ``ChatStreamView`` at ``endpoint``.
 
@@ -53,6 +54,10 @@ def chat_widget(
     With ``resumable=True`` (for a resumable ``ChatStreamView`` mounted with ``urls()``), the
     widget resumes an answer still being written when the page loads, and Stop stops the
     generation on the server; the chat needs its ``chat_id`` to be found again.
+
+    An answer's images load only from the page's origin, ``data:`` URLs and ``image_hosts``
+    (host names, separated by spaces; by default the ``IMAGE_HOSTS`` setting); any other image
+    is shown as a link, so that no address the model wrote is fetched unless the user asks.
     """
     if resumable and not chat_id:
         raise template.TemplateSyntaxError(
@@ -77,6 +82,7 @@ def chat_widget(
                 "csp_nonce": _csp_nonce(context),
                 # The browser refuses larger attachments before sending them.
                 "max_file_bytes": get_config()["MAX_FILE_BYTES"],
+                "image_hosts": " ".join(_image_hosts(image_hosts)),
             },
         )
     )
@@ -97,6 +103,19 @@ def _resolve(endpoint: str) -> str:
         raise template.TemplateSyntaxError(
             f"chat_widget: {endpoint!r} is neither a URL name nor a path (a path has a '/')."
         ) from None
+
+
+def _image_hosts(hosts: str | Iterable[str] | None) -> list[str]:
+    if hosts is None:
+        hosts = get_config()["IMAGE_HOSTS"]
+    names = hosts.split() if isinstance(hosts, str) else [str(host).strip() for host in hosts]
+    for name in names:
+        if "/" in name or not name or any(map(str.isspace, name)):
+            raise template.TemplateSyntaxError(
+                f"chat_widget: image_hosts takes host names such as 'cdn.example.com', "
+                f"not {name!r}."
+            )
+    return [name.lower() for name in names]
 
 
 def _message(message: Any, index: int) -> dict[str, Any]:

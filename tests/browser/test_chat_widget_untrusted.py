@@ -1,13 +1,17 @@
 """What reaches the widget is input, in real Chromium: saved messages and live chunks it cannot
-draw are skipped (with a warning) without costing the others."""
+draw are skipped (with a warning) without costing the others; an answer's images load only
+from where the page allows."""
 
 from __future__ import annotations
+
+import base64
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import ConsoleMessage, Page, Route, expect
 
 from tests.browser.test_chat_widget import ASSISTANT, open_chat, send, wait_idle
-from tests.testapp.chat import results
+from tests.testapp.chat import PIXEL, Prompt, results
 
 pytestmark = pytest.mark.browser
 
@@ -108,3 +112,74 @@ def test_live_chunks_that_cannot_be_drawn_are_skipped_and_the_answer_goes_on(
     assert 'it has no string "mediaType"' in warnings[0]
     assert "it is not JSON" in warnings[1]
     assert 'it has no string "type"' in warnings[2]
+
+
+# 3. Images load only from where the page allows
+
+
+def pixel(route: Route) -> None:
+    route.fulfill(status=200, content_type="image/png", body=base64.b64decode(PIXEL))
+
+
+def record_remote_requests(page: Page) -> list[str]:
+    """Every request to a host other than loopback, answered here with a pixel (the names are
+    made up: nothing leaves the machine); the same-origin image gets one too."""
+    remote: list[str] = []
+
+    def answer(route: Route) -> None:
+        remote.append(route.request.url)
+        pixel(route)
+
+    page.route(lambda url: urlsplit(url).hostname != "127.0.0.1", answer)
+    page.route("**/same-origin.png", pixel)
+    return remote
+
+
+def image_sources(page: Page) -> list[str]:
+    return list(page.locator(f"{ASSISTANT} img").evaluate_all("images => images.map(i => i.src)"))
+
+
+def test_images_load_only_from_the_page_the_allowed_hosts_and_data(page: Page) -> None:
+    remote = record_remote_requests(page)
+    open_chat(page, "image_hosts=cdn.example.com")
+    send(page, Prompt.IMAGES)
+    wait_idle(page)
+    answer = page.locator(ASSISTANT)
+    origin = page.evaluate("location.origin")
+    assert image_sources(page) == [
+        f"{origin}/same-origin.png",
+        f"data:image/png;base64,{PIXEL}",
+        "https://cdn.example.com/ok.png",
+        "https://cdn.example.com/file.png",
+    ]
+    # The others are links, named by their alt text or else their address; never images.
+    links = answer.locator(".ds-chat__image-link")
+    expect(links).to_have_text(
+        ["leak", "https://evil.example/no-alt.png", "https://evil.example/file.png"]
+    )
+    assert links.evaluate_all("links => links.map(a => [a.tagName, a.href, a.rel])") == [
+        ["A", "https://evil.example/t.png?secret=s3cret", "noopener noreferrer nofollow"],
+        ["A", "https://evil.example/no-alt.png", "noopener noreferrer nofollow"],
+        ["A", "https://evil.example/file.png", "noopener noreferrer nofollow"],
+    ]
+    # The allowed images were fetched, so the browser had its chance at the others: none was.
+    page.wait_for_function(
+        "[...document.querySelectorAll('.ds-chat img')].filter(i => i.src.includes('cdn.'))"
+        ".every(i => i.complete && i.naturalWidth === 1)"
+    )
+    assert sorted(remote) == ["https://cdn.example.com/file.png", "https://cdn.example.com/ok.png"]
+
+
+def test_without_allowed_hosts_a_remote_image_is_a_link_the_user_may_follow(page: Page) -> None:
+    remote = record_remote_requests(page)
+    open_chat(page)
+    send(page, Prompt.IMAGES)
+    wait_idle(page)
+    assert [urlsplit(src).hostname for src in image_sources(page)] == ["127.0.0.1", None]
+    links = page.locator(f"{ASSISTANT} .ds-chat__image-link")
+    expect(links).to_have_count(5)
+    assert remote == []
+    # The user's click, and only that, goes there.
+    links.filter(has_text="allowed").click()
+    page.wait_for_url("https://cdn.example.com/ok.png")
+    assert remote == ["https://cdn.example.com/ok.png"]

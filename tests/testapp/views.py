@@ -276,6 +276,7 @@ def chat_page(request: HttpRequest) -> HttpResponse:
         "chat_id": request.GET.get("chat"),
         "resumable": "resumable" in request.GET,
         "tools": "tools" in request.GET,
+        "image_hosts": request.GET.get("image_hosts"),
     }
     if "resumable" in request.GET:
         context["endpoint"] = "/resumable-chat-csrf/"

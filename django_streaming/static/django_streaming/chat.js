@@ -4,6 +4,7 @@
 // attributes: no inline script, so it works under a strict Content-Security-Policy.
 import { checkParts, describe, parseSavedParts } from "./chat-parts.js";
 import { PartReader, partsAsChunks, readParts } from "./chat-protocol.js";
+import { imageElement, imageRule, parseHosts } from "./images.js";
 import { markdownRenderer, textRenderer } from "./markdown.js";
 import { fetchEvents } from "./sse-client.js";
 
@@ -52,6 +53,8 @@ export class ChatWidget {
     this.endpoint = root.dataset.endpoint;
     this.chatId = root.dataset.chatId || newId("chat");
     this.markdown = root.dataset.markdown !== "false";
+    // Where an answer's images may load from (images.js): a link otherwise.
+    this.images = imageRule({ hosts: parseHosts(root.dataset.imageHosts) });
     // A resumable chat (ChatStreamView.urls()) picks up an answer still being written when the
     // page loads, and its Stop stops the server too, not just this page.
     this.resumable = root.dataset.resumable === "true";
@@ -118,7 +121,7 @@ export class ChatWidget {
       message.parts = parts ?? [{ type: "text", text: content.textContent }];
       // A question's attachments, before its text, as when it was sent.
       const files = message.parts.filter((part) => part.type === "file");
-      content.prepend(...files.map(fileElement));
+      content.prepend(...files.map((file) => this.fileElement(file)));
       return;
     }
     // Drawn by the code that draws a live answer, from the chunks that made it.
@@ -336,7 +339,7 @@ export class ChatWidget {
     const message = { id: newId("msg"), role: "user", parts };
     this.messages.push(message);
     const { content } = this.addMessageElement("user", message.id);
-    for (const file of files) content.append(fileElement(file));
+    for (const file of files) content.append(this.fileElement(file));
     content.append(text);
     this.pinned = true;
     this.post({ trigger: "submit-message", messageId: undefined });
@@ -409,7 +412,9 @@ export class ChatWidget {
    * a live answer, and (`live` false: no client-side tool runs) for one from the history.
    */
   drawer(assistant, article, content, { live = true } = {}) {
-    const makeRenderer = this.markdown ? markdownRenderer : textRenderer;
+    const makeRenderer = this.markdown
+      ? (block) => markdownRenderer(block, { images: this.images })
+      : textRenderer;
     let renderer = null; // one per text part, in its own block
     let text = null; // the text part being written
     let reasoning = null;
@@ -487,7 +492,7 @@ export class ChatWidget {
       },
       file: (part) => {
         assistant.parts.push({ type: "file", ...part });
-        content.append(fileElement(part));
+        content.append(this.fileElement(part));
       },
       data: (part) => {
         if (!part.transient) assistant.parts.push(part);
@@ -759,6 +764,24 @@ export class ChatWidget {
     article.append(error);
   }
 
+  /**
+   * A file part: an image shown where the image rule allows it, anything else a named link
+   * (only http(s) and data: URLs).
+   */
+  fileElement({ url, mediaType, filename }) {
+    if (mediaType.startsWith("image/")) {
+      return imageElement(url, filename || "", this.images, "ds-chat__file");
+    }
+    const safe = /^(https?:|data:)/i.test(url);
+    const link = document.createElement("a");
+    link.className = "ds-chat__file";
+    link.textContent = filename || mediaType;
+    if (safe) link.href = url;
+    link.download = filename || "";
+    link.rel = "noopener noreferrer";
+    return link;
+  }
+
   async copyCode(button) {
     const code = button.parentElement.querySelector("code")?.textContent ?? "";
     try {
@@ -793,25 +816,6 @@ function withoutElements(message) {
     ...message,
     parts: message.parts.map(({ element, ...part }) => part),
   };
-}
-
-/** A file part: images shown, anything else a named link (only http(s) and data: URLs). */
-function fileElement({ url, mediaType, filename }) {
-  const safe = /^(https?:|data:)/i.test(url);
-  if (mediaType.startsWith("image/") && safe) {
-    const image = document.createElement("img");
-    image.className = "ds-chat__file";
-    image.src = url;
-    image.alt = "";
-    return image;
-  }
-  const link = document.createElement("a");
-  link.className = "ds-chat__file";
-  link.textContent = filename || mediaType;
-  if (safe) link.href = url;
-  link.download = filename || "";
-  link.rel = "noopener noreferrer";
-  return link;
 }
 
 for (const root of document.querySelectorAll("[data-ds-chat]")) {
