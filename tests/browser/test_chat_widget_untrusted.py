@@ -1,17 +1,19 @@
 """What reaches the widget is input, in real Chromium: saved messages and live chunks it cannot
 draw are skipped (with a warning) without costing the others; an answer's images load only
-from where the page allows."""
+from where the page allows; Stop names the answer it means."""
 
 from __future__ import annotations
 
 import base64
-from urllib.parse import urlsplit
+import uuid
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import ConsoleMessage, Page, Route, expect
 
 from tests.browser.test_chat_widget import ASSISTANT, open_chat, send, wait_idle
 from tests.testapp.chat import PIXEL, Prompt, results
+from tests.testapp.views import stream_id
 
 pytestmark = pytest.mark.browser
 
@@ -183,3 +185,45 @@ def test_without_allowed_hosts_a_remote_image_is_a_link_the_user_may_follow(page
     links.filter(has_text="allowed").click()
     page.wait_for_url("https://cdn.example.com/ok.png")
     assert remote == ["https://cdn.example.com/ok.png"]
+
+
+# 4. Stop names the answer it means
+
+
+def stop_query(page: Page) -> dict[str, list[str]]:
+    """Click Stop; the query of the stop request the browser sends (the real request)."""
+    with page.expect_request(lambda request: "/stop" in request.url) as stop:
+        page.get_by_role("button", name="Stop").click()
+    expect(page.locator(".ds-chat__note")).to_have_text("Stopped")
+    url = urlsplit(stop.value.url)
+    assert url.path.endswith("/stop")
+    assert stop.value.method == "POST"
+    return parse_qs(url.query, keep_blank_values=True)
+
+
+def open_resumable(page: Page, mode: str) -> str:
+    chat_id = f"chat-{uuid.uuid4().hex}"
+    page.goto(f"/chat-page/?resumable=1&chat={chat_id}&endpoint=/stream-id-chat/{mode}/")
+    page.wait_for_function("document.querySelector('[data-ds-chat]').dsChat !== undefined")
+    return chat_id
+
+
+def test_stop_names_the_answer_the_post_started(page: Page) -> None:
+    chat_id = open_resumable(page, "post")
+    send(page, "hi")
+    expect(page.locator(ASSISTANT)).to_contain_text("partial answe")
+    # URL-encoded: the id's "&", "+" and "=" stay in it.
+    assert stop_query(page) == {"stream": [stream_id("post", chat_id)]}
+
+
+def test_stop_names_the_answer_a_reload_resumed(page: Page) -> None:
+    chat_id = open_resumable(page, "resume")
+    expect(page.locator(ASSISTANT)).to_contain_text("partial answe")
+    assert stop_query(page) == {"stream": [stream_id("resume", chat_id)]}
+
+
+def test_without_a_stream_id_from_the_server_stop_names_none(page: Page) -> None:
+    open_resumable(page, "old")
+    send(page, "hi")
+    expect(page.locator(ASSISTANT)).to_contain_text("partial answe")
+    assert stop_query(page) == {}

@@ -279,7 +279,7 @@ def chat_page(request: HttpRequest) -> HttpResponse:
         "image_hosts": request.GET.get("image_hosts"),
     }
     if "resumable" in request.GET:
-        context["endpoint"] = "/resumable-chat-csrf/"
+        context["endpoint"] = request.GET.get("endpoint", "/resumable-chat-csrf/")
     response = render(request, "testapp/chat.html", context)
     if "csp" in request.GET:
         response["Content-Security-Policy"] = "default-src 'self'; script-src 'self'"
@@ -333,6 +333,48 @@ def bad_chunks(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(body, content_type="text/event-stream")
     response["x-vercel-ai-ui-message-stream"] = "v1"
     return response
+
+
+def stream_id(kind: str, chat_id: str) -> str:
+    """The X-Stream-Id the stream-id chat gives an answer: one that needs URL-encoding."""
+    return f"{kind}/{chat_id} &?+="
+
+
+def _waiting_answer(header: str | None) -> StreamingHttpResponse:
+    """A partial answer that waits until the client leaves, with ``header`` as X-Stream-Id."""
+
+    async def parts() -> AsyncIterator[bytes]:
+        for part in [
+            {"type": "start", "messageId": "m"},
+            {"type": "text-start", "id": "t"},
+            {"type": "text-delta", "id": "t", "delta": "partial answer"},
+        ]:
+            yield f"data: {json.dumps(part)}\n\n".encode()
+        await asyncio.Event().wait()  # until Stop aborts the request
+
+    response = StreamingHttpResponse(parts(), content_type="text/event-stream")
+    response["x-vercel-ai-ui-message-stream"] = "v1"
+    if header is not None:
+        response["X-Stream-Id"] = header
+    return response
+
+
+async def stream_id_chat(request: HttpRequest, mode: str) -> HttpResponse:
+    """The resumable chat's URLs as a newer server answers them (``mode`` ``post``: the POST's
+    answer has an X-Stream-Id; ``resume``: the resume's has one) or an older one (``old``:
+    none), so that the tests see what the widget's Stop sends. The stop does nothing."""
+    chat_id = json.loads(request.body)["id"]
+    return _waiting_answer(stream_id("post", chat_id) if mode == "post" else None)
+
+
+async def stream_id_resume(request: HttpRequest, mode: str, chat_id: str) -> HttpResponse:
+    if mode != "resume":
+        return HttpResponse(status=204)
+    return _waiting_answer(stream_id("resume", chat_id))
+
+
+def stream_id_stop(request: HttpRequest, mode: str, chat_id: str) -> HttpResponse:
+    return HttpResponse(status=202)
 
 
 def overloaded(request: HttpRequest) -> HttpResponse:

@@ -76,6 +76,7 @@ export class ChatWidget {
     this.cards = new Map(); // the tool calls on the page, by id: {part, element}
     this.clientOutputs = new Set(); // the calls whose output this page made
     this.controller = null; // the AbortController of the answer being streamed
+    this.streamId = null; // its X-Stream-Id, which its Stop names (none from an older server)
     this.pinned = true;
     this.autoScrollTop = null;
     this.lastScrollTop = 0;
@@ -379,7 +380,10 @@ export class ChatWidget {
     if (!this.controller) return;
     if (this.resumable) {
       // Stop the generation on the server, wherever it runs; the page stops reading at once.
-      fetch(this.chatUrl("stop"), {
+      // The stop names the answer this page reads: one that is no longer the chat's current
+      // answer (another tab started the next) is not the one to stop.
+      const stream = this.streamId ? `?stream=${encodeURIComponent(this.streamId)}` : "";
+      fetch(`${this.chatUrl("stop")}${stream}`, {
         method: "POST",
         headers: this.csrfHeaders(),
         credentials: "same-origin",
@@ -560,6 +564,7 @@ export class ChatWidget {
   async answer({ url, init, resuming = false, continuing = null }) {
     const controller = new AbortController();
     this.controller = controller;
+    this.streamId = null;
     // A continuation (tool outputs, approvals) goes on in the same message and element.
     const assistant = continuing?.assistant ?? { id: newId("msg"), role: "assistant", parts: [] };
     const { article, content } = continuing ?? this.addMessageElement("assistant", assistant.id);
@@ -567,11 +572,17 @@ export class ChatWidget {
     const drawing = this.drawer(assistant, article, content);
     this.setBusy(true);
     try {
-      const events = fetchEvents(url, {
-        ...init,
-        credentials: "same-origin",
-        signal: controller.signal,
-      });
+      const events = fetchEvents(
+        url,
+        { ...init, credentials: "same-origin", signal: controller.signal },
+        {
+          onResponse: (response) => {
+            if (this.controller === controller) {
+              this.streamId = response.headers.get("X-Stream-Id");
+            }
+          },
+        },
+      );
       await readParts(events, drawing);
       drawing.endText();
     } catch (error) {
@@ -584,6 +595,7 @@ export class ChatWidget {
     } finally {
       const { failure, stopped, received } = drawing;
       this.controller = null;
+      this.streamId = null;
       article.classList.remove("ds-chat__message--streaming");
       if (stopped) {
         article.classList.add("ds-chat__message--stopped");
