@@ -205,3 +205,11 @@ def test_image_hosts_come_from_the_setting_and_the_tag_replaces_them() -> None:
 def test_image_hosts_are_host_names(hosts: object) -> None:
     with pytest.raises(TemplateSyntaxError, match="image_hosts takes host names such as"):
         render('{% chat_widget "/c/" image_hosts=hosts %}', hosts=hosts)
+
+
+def test_send_last_or_all() -> None:
+    assert "data-send" not in render('{% chat_widget "/c/" %}')  # all, by default
+    assert "data-send" not in render('{% chat_widget "/c/" send="all" %}')
+    assert 'data-send="last"' in render('{% chat_widget "/c/" send="last" %}')
+    with pytest.raises(TemplateSyntaxError, match="send must be one of 'all', 'last', not 'one'"):
+        render('{% chat_widget "/c/" send="one" %}')

@@ -24,6 +24,9 @@ logger = logging.getLogger("django_streaming")
 
 _widget_numbers = itertools.count(1)
 ROLES = ("system", "user", "assistant")
+#: What the widget sends: the whole conversation, or its last message (the AI SDK's shape for
+#: a server that keeps the conversation itself).
+SENDS = ("all", "last")
 #: How a saved answer may have ended short of complete.
 STATUSES = ("stopped", "failed")
 _SCRIPT_ESCAPES = {ord("<"): "\\u003C", ord(">"): "\\u003E", ord("&"): "\\u0026"}
@@ -41,6 +44,7 @@ def chat_widget(
     chat_id: str | None = None,
     resumable: bool = False,
     image_hosts: str | Iterable[str] | None = None,
+    send: str = "all",
 ) -> SafeString:
     """Render a streaming chat widget that talks to the ``ChatStreamView`` at ``endpoint``.
 
@@ -58,11 +62,19 @@ def chat_widget(
     An answer's images load only from the page's origin, ``data:`` URLs and ``image_hosts``
     (host names, separated by spaces; by default the ``IMAGE_HOSTS`` setting); any other image
     is shown as a link, so that no address the model wrote is fetched unless the user asks.
+
+    ``send="last"`` posts only the last message (``{"id", "message", "trigger", "messageId"}``,
+    as the AI SDK's persistence guide does) for a server that keeps the conversation; by
+    default (``"all"``) the whole conversation goes, as ``DefaultChatTransport`` sends it.
     """
     if resumable and not chat_id:
         raise template.TemplateSyntaxError(
             "chat_widget: resumable=True needs a chat_id, so that a reloaded page finds the "
             "answer in progress."
+        )
+    if send not in SENDS:
+        raise template.TemplateSyntaxError(
+            f"chat_widget: send must be one of {', '.join(map(repr, SENDS))}, not {send!r}."
         )
     request = _request(context)
     return SafeString(
@@ -83,6 +95,7 @@ def chat_widget(
                 # The browser refuses larger attachments before sending them.
                 "max_file_bytes": get_config()["MAX_FILE_BYTES"],
                 "image_hosts": " ".join(_image_hosts(image_hosts)),
+                "send_last": send == "last",
             },
         )
     )

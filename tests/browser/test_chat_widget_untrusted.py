@@ -1,11 +1,12 @@
 """What reaches the widget is input, in real Chromium: saved messages and live chunks it cannot
 draw are skipped (with a warning) without costing the others; an answer's images load only
-from where the page allows; Stop names the answer it means."""
+from where the page allows; Stop names the answer it means; what the widget posts."""
 
 from __future__ import annotations
 
 import base64
 import uuid
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -227,3 +228,54 @@ def test_without_a_stream_id_from_the_server_stop_names_none(page: Page) -> None
     send(page, "hi")
     expect(page.locator(ASSISTANT)).to_contain_text("partial answe")
     assert stop_query(page) == {}
+
+
+# 5. send="last"
+
+
+def posted_body(page: Page, text: str) -> Any:
+    """Send ``text``; the JSON body of the POST the browser sends."""
+    with page.expect_request(lambda request: request.method == "POST") as posted:
+        send(page, text)
+    return posted.value.post_data_json
+
+
+def test_send_last_posts_only_the_last_message(page: Page) -> None:
+    chat_id = open_chat(page, "history&send=last&endpoint=/last-message-chat/")
+    body = posted_body(page, "hello")
+    expect(page.locator(ASSISTANT).last).to_have_text("You said: hello")
+    assert list(body) == ["id", "message", "trigger"]  # no messageId: there is none
+    assert body["id"] == chat_id
+    assert body["trigger"] == "submit-message"
+    message = body["message"]
+    assert list(message) == ["id", "role", "parts"]
+    assert message["role"] == "user"
+    assert message["parts"] == [{"type": "text", "text": "hello"}]
+
+
+def test_send_last_regenerates_with_the_last_message_and_the_answer_it_replaces(
+    page: Page,
+) -> None:
+    chat_id = open_chat(page, "send=last&endpoint=/last-message-chat/")
+    first = posted_body(page, "flaky")
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("It failed.")
+    with page.expect_request(lambda request: request.method == "POST") as posted:
+        alert.get_by_role("button", name="Retry").click()
+    expect(page.locator(ASSISTANT)).to_have_text("You said: flaky")
+    retry = posted.value.post_data_json
+    assert retry == {
+        "id": chat_id,
+        "message": first["message"],  # the question again, not the failed answer
+        "trigger": "regenerate-message",
+        "messageId": "answer-1",  # the answer it replaces
+    }
+
+
+def test_by_default_the_whole_conversation_is_posted(page: Page) -> None:
+    chat_id = open_chat(page, "history")
+    body = posted_body(page, "hello")
+    wait_idle(page)
+    assert list(body) == ["id", "messages", "trigger"]
+    assert body["id"] == chat_id
+    assert [message["role"] for message in body["messages"]] == ["user", "assistant", "user"]

@@ -31,6 +31,7 @@ urlpatterns = [
     path("byte-by-byte/", csrf_exempt(views.byte_by_byte)),
     path("overloaded/", csrf_exempt(views.overloaded)),
     path("bad-chunks/", csrf_exempt(views.bad_chunks)),
+    path("last-message-chat/", csrf_exempt(views.last_message_chat)),
     path("stream-id-chat/<str:mode>/", csrf_exempt(views.stream_id_chat)),
     path("stream-id-chat/<str:mode>/<str:chat_id>/stream", views.stream_id_resume),
     path("stream-id-chat/<str:mode>/<str:chat_id>/stop", csrf_exempt(views.stream_id_stop)),

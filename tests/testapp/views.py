@@ -277,6 +277,7 @@ def chat_page(request: HttpRequest) -> HttpResponse:
         "resumable": "resumable" in request.GET,
         "tools": "tools" in request.GET,
         "image_hosts": request.GET.get("image_hosts"),
+        "send": request.GET.get("send", "all"),
     }
     if "resumable" in request.GET:
         context["endpoint"] = request.GET.get("endpoint", "/resumable-chat-csrf/")
@@ -375,6 +376,32 @@ async def stream_id_resume(request: HttpRequest, mode: str, chat_id: str) -> Htt
 
 def stream_id_stop(request: HttpRequest, mode: str, chat_id: str) -> HttpResponse:
     return HttpResponse(status=202)
+
+
+def last_message_chat(request: HttpRequest) -> HttpResponse:
+    """A chat that is sent only the last message (``send="last"``) and answers it; "flaky"
+    fails after some text unless regenerated."""
+    body = json.loads(request.body)
+    text = "".join(part["text"] for part in body["message"]["parts"] if part["type"] == "text")
+    parts: list[dict[str, Any]] = [
+        {"type": "start", "messageId": "answer-1"},
+        {"type": "text-start", "id": "t"},
+    ]
+    if text == "flaky" and body["trigger"] == "submit-message":
+        parts += [
+            {"type": "text-delta", "id": "t", "delta": "partial"},
+            {"type": "error", "errorText": "It failed."},
+        ]
+    else:
+        parts += [
+            {"type": "text-delta", "id": "t", "delta": f"You said: {text}"},
+            {"type": "text-end", "id": "t"},
+            {"type": "finish"},
+        ]
+    events = "".join(f"data: {json.dumps(part)}\n\n" for part in parts) + "data: [DONE]\n\n"
+    response = HttpResponse(events, content_type="text/event-stream")
+    response["x-vercel-ai-ui-message-stream"] = "v1"
+    return response
 
 
 def overloaded(request: HttpRequest) -> HttpResponse:

@@ -58,6 +58,8 @@ export class ChatWidget {
     // A resumable chat (ChatStreamView.urls()) picks up an answer still being written when the
     // page loads, and its Stop stops the server too, not just this page.
     this.resumable = root.dataset.resumable === "true";
+    // send="last": only the last message goes, for a server that keeps the conversation.
+    this.sendLast = root.dataset.send === "last";
     this.log = root.querySelector(".ds-chat__log");
     this.list = root.querySelector(".ds-chat__messages");
     this.form = root.querySelector(".ds-chat__form");
@@ -358,19 +360,20 @@ export class ChatWidget {
     this.post({ trigger: "regenerate-message", messageId });
   }
 
-  /** POST the conversation, as DefaultChatTransport does; `continuing` goes on in a message. */
+  /**
+   * POST the conversation, as DefaultChatTransport does (or, with send="last", its last message
+   * only, as the AI SDK's persistence guide does); `continuing` goes on in a message.
+   */
   post({ trigger, messageId, continuing = null }) {
+    const sent = this.sendLast
+      ? { message: withoutElements(this.messages.at(-1)) }
+      : { messages: this.messages.map(withoutElements) };
     this.answer({
       url: this.endpoint,
       init: {
         method: "POST",
         headers: { "Content-Type": "application/json", ...this.csrfHeaders() },
-        body: JSON.stringify({
-          id: this.chatId,
-          messages: this.messages.map(withoutElements),
-          trigger,
-          messageId,
-        }),
+        body: JSON.stringify({ id: this.chatId, ...sent, trigger, messageId }),
       },
       continuing,
     });
