@@ -11,6 +11,7 @@ from typing import Any
 
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 
 from django_streaming import Event, SSEResponse, SSEView, StreamItem, error_response
@@ -360,7 +361,7 @@ def _waiting_answer(header: str | None) -> StreamingHttpResponse:
     return response
 
 
-async def stream_id_chat(request: HttpRequest, mode: str) -> HttpResponse:
+async def stream_id_chat(request: HttpRequest, mode: str) -> HttpResponseBase:
     """The resumable chat's URLs as a newer server answers them (``mode`` ``post``: the POST's
     answer has an X-Stream-Id; ``resume``: the resume's has one) or an older one (``old``:
     none), so that the tests see what the widget's Stop sends. The stop does nothing."""
@@ -368,7 +369,7 @@ async def stream_id_chat(request: HttpRequest, mode: str) -> HttpResponse:
     return _waiting_answer(stream_id("post", chat_id) if mode == "post" else None)
 
 
-async def stream_id_resume(request: HttpRequest, mode: str, chat_id: str) -> HttpResponse:
+async def stream_id_resume(request: HttpRequest, mode: str, chat_id: str) -> HttpResponseBase:
     if mode != "resume":
         return HttpResponse(status=204)
     return _waiting_answer(stream_id("resume", chat_id))
