@@ -90,8 +90,8 @@ class Prompt:
     ``CLIENT_TOOL``      a call of ``local_time``, which the browser runs; continued: "It is <it>."
     ``EXTRAS``           a file, a source document, metadata, a ``Chunk``, ``Finish("length")``,
                          and metadata on ``start``
-    ``IMAGES``           ``IMAGES``, then image file parts from ``evil.example`` and
-                         ``cdn.example.com``
+    ``IMAGES``           ``IMAGES``, 5 characters a delta, then image file parts from
+                         ``evil.example`` and ``cdn.example.com``
     ``lines(n, delay)``  n paragraphs, ``delay`` seconds apart (a long answer that scrolls)
     ===================  ========================================================================
     """
@@ -258,7 +258,8 @@ async def _extras() -> AsyncIterator[ChatPart]:
 
 
 async def _images() -> AsyncIterator[ChatPart]:
-    yield IMAGES
+    for start in range(0, len(IMAGES), 5):  # an address arrives in pieces, after its alt text
+        yield IMAGES[start : start + 5]
     yield FilePart("https://evil.example/file.png", "image/png")
     yield FilePart("https://cdn.example.com/file.png", "image/png")
 
