@@ -139,6 +139,14 @@ def is_retry_range(value: object) -> bool:
     )
 
 
+def is_host_names(value: object) -> bool:
+    """A list (or tuple) of host names: no scheme, path or spaces (``cdn.example.com``)."""
+    return isinstance(value, (list, tuple)) and all(
+        isinstance(host, str) and host and "/" not in host and not any(map(str.isspace, host))
+        for host in value
+    )
+
+
 #: Each setting's rule: its key, its test, what it must be, and the id of its check.
 RULES: list[tuple[str, Callable[[object], bool], str, str]] = [
     (
@@ -192,5 +200,11 @@ RULES: list[tuple[str, Callable[[object], bool], str, str]] = [
         lambda value: value is None or (isinstance(value, str) and value.startswith("HTTP_")),
         'None or the request.META name of a header a trusted proxy sets, such as "HTTP_X_REAL_IP"',
         "E020",
+    ),
+    (
+        "IMAGE_HOSTS",
+        is_host_names,
+        "a list of host names such as ['cdn.example.com'] (no scheme, path or spaces)",
+        "E015",
     ),
 ]

@@ -32,6 +32,7 @@ class Config(TypedDict):
     SHUTDOWN_RETRY: int | tuple[int, int]
     THREADS: int
     CHANNELS: ChannelRetention
+    IMAGE_HOSTS: list[str]
 
 
 class ChannelRetention(TypedDict):
@@ -54,6 +55,7 @@ DEFAULTS: Config = {
     "SHUTDOWN_RETRY": (1000, 5000),
     "THREADS": 10,
     "CHANNELS": {"MAX_LEN": 1000, "TTL": 86400.0},
+    "IMAGE_HOSTS": [],
 }
 # Settings that are dicts of their own, merged key by key with their defaults.
 NESTED = ("CHANNELS",)

@@ -196,3 +196,28 @@ def test_e021_an_agent_no_adapter_serves() -> None:
         assert message.obj is Confused
     finally:
         Confused.agent = None  # the class lives on: later checks must not see it
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "cdn.example.com",  # a bare string, not a list of names
+        ["https://cdn.example.com/"],
+        ["cdn.example.com/images"],
+        ["cdn example.com"],
+        [""],
+        [None],
+        {"cdn.example.com": True},
+    ],
+)
+def test_e015_image_hosts(value: Any) -> None:
+    with override_settings(DJANGO_STREAMING={"IMAGE_HOSTS": value}):
+        [message] = [m for m in run_checks() if m.id == "django_streaming.E015"]
+    assert "IMAGE_HOSTS" in message.msg
+    assert "host names such as ['cdn.example.com']" in message.msg
+
+
+@pytest.mark.parametrize("value", [[], ("cdn.example.com", "IMG.example.org:8443")])
+def test_image_hosts_that_are_valid(value: Any) -> None:
+    with override_settings(DJANGO_STREAMING={"IMAGE_HOSTS": value}):
+        assert check_ids() == []

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 from django.template import Context, Template, TemplateSyntaxError
-from django.test import RequestFactory
+from django.test import RequestFactory, override_settings
 
 
 def render(source: str, **context: object) -> str:
@@ -121,3 +121,95 @@ def test_a_saved_message_with_parts_and_text_shows_the_text_before_the_script_ru
     message = {"role": "assistant", "text": "Summary", "parts": [{"type": "text", "text": "Long"}]}
     html = render('{% chat_widget "test-chat" messages=history %}', history=[message])
     assert '<div class="ds-chat__content">Summary</div>' in html
+
+
+def saved_parts(html: str) -> list[str]:
+    """The JSON of each saved message's parts, as the page holds it."""
+    scripts = html.split('<script type="application/json" class="ds-chat__parts">')[1:]
+    return [script.split("</script>")[0] for script in scripts]
+
+
+def test_non_finite_numbers_are_written_as_null_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # What json.loads gives back for a saved message that held NaN: JSON.parse refuses "NaN".
+    tool = {
+        "type": "tool-score",
+        "toolCallId": "c1",
+        "state": "output-available",
+        "input": {},
+        "output": {"score": float("nan"), "range": (float("-inf"), float("inf")), "n": 1.5},
+    }
+    history = [
+        {"role": "user", "text": "score it"},
+        {"id": "a1", "role": "assistant", "parts": [tool, {"type": "text", "text": "NaN"}]},
+    ]
+    with caplog.at_level("WARNING", logger="django_streaming"):
+        html = render('{% chat_widget "test-chat" messages=history %}', history=history)
+    [payload] = saved_parts(html)
+    strict = json.loads(payload, parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))
+    assert strict[0]["output"] == {"score": None, "range": [None, None], "n": 1.5}
+    assert strict[1] == {"type": "text", "text": "NaN"}  # a string is no number
+    [record] = caplog.records
+    assert record.name == "django_streaming"
+    assert record.levelname == "WARNING"
+    assert record.getMessage() == (
+        "chat_widget: messages[1] (id 'a1') has 3 number(s) that JSON cannot hold "
+        "(NaN or Infinity), written as null."
+    )
+
+
+def test_finite_parts_are_written_without_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    history = [{"role": "user", "parts": [{"type": "data-x", "data": {"n": 1e308}}]}]
+    with caplog.at_level("WARNING", logger="django_streaming"):
+        [payload] = saved_parts(
+            render('{% chat_widget "test-chat" messages=history %}', history=history)
+        )
+    assert json.loads(payload) == history[0]["parts"]
+    assert caplog.records == []
+
+
+def test_a_message_without_an_id_is_named_by_its_place(caplog: pytest.LogCaptureFixture) -> None:
+    history = [{"role": "user", "parts": [{"type": "data-x", "data": float("inf")}]}]
+    with caplog.at_level("WARNING", logger="django_streaming"):
+        [payload] = saved_parts(
+            render('{% chat_widget "test-chat" messages=history %}', history=history)
+        )
+    assert json.loads(payload) == [{"type": "data-x", "data": None}]
+    assert "messages[0] has 1 number(s)" in caplog.text
+
+
+def test_a_circular_saved_message_is_still_an_error() -> None:
+    part: dict[str, object] = {"type": "data-x", "data": float("nan")}
+    part["self"] = part
+    with pytest.raises(ValueError, match="Circular reference"):
+        render(
+            '{% chat_widget "test-chat" messages=history %}',
+            history=[{"role": "user", "parts": [part]}],
+        )
+
+
+def test_image_hosts_come_from_the_setting_and_the_tag_replaces_them() -> None:
+    assert "data-image-hosts" not in render('{% chat_widget "/c/" %}')  # none by default
+    with override_settings(DJANGO_STREAMING={"IMAGE_HOSTS": ["CDN.example.com", "a.example"]}):
+        html = render('{% chat_widget "/c/" %}')
+        assert 'data-image-hosts="cdn.example.com a.example"' in html
+        html = render('{% chat_widget "/c/" image_hosts="img.example.org  b.example:8443" %}')
+        assert 'data-image-hosts="img.example.org b.example:8443"' in html
+        html = render('{% chat_widget "/c/" image_hosts=hosts %}', hosts=("c.example",))
+        assert 'data-image-hosts="c.example"' in html
+        assert "data-image-hosts" not in render('{% chat_widget "/c/" image_hosts="" %}')
+
+
+@pytest.mark.parametrize("hosts", ["https://cdn.example.com/", ["a.example", ""], ["a b"]])
+def test_image_hosts_are_host_names(hosts: object) -> None:
+    with pytest.raises(TemplateSyntaxError, match="image_hosts takes host names such as"):
+        render('{% chat_widget "/c/" image_hosts=hosts %}', hosts=hosts)
+
+
+def test_send_last_or_all() -> None:
+    assert "data-send" not in render('{% chat_widget "/c/" %}')  # all, by default
+    assert "data-send" not in render('{% chat_widget "/c/" send="all" %}')
+    assert 'data-send="last"' in render('{% chat_widget "/c/" send="last" %}')
+    with pytest.raises(TemplateSyntaxError, match="send must be one of 'all', 'last', not 'one'"):
+        render('{% chat_widget "/c/" send="one" %}')

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -18,9 +20,13 @@ from django.utils.safestring import SafeString
 from django_streaming.conf import get_config
 
 register = template.Library()
+logger = logging.getLogger("django_streaming")
 
 _widget_numbers = itertools.count(1)
 ROLES = ("system", "user", "assistant")
+#: What the widget sends: the whole conversation, or its last message (the AI SDK's shape for
+#: a server that keeps the conversation itself).
+SENDS = ("all", "last")
 #: How a saved answer may have ended short of complete.
 STATUSES = ("stopped", "failed")
 _SCRIPT_ESCAPES = {ord("<"): "\\u003C", ord(">"): "\\u003E", ord("&"): "\\u0026"}
@@ -37,6 +43,8 @@ def chat_widget(
     markdown: bool = True,
     chat_id: str | None = None,
     resumable: bool = False,
+    image_hosts: str | Iterable[str] | None = None,
+    send: str = "all",
 ) -> SafeString:
     """Render a streaming chat widget that talks to the ``ChatStreamView`` at ``endpoint``.
 
@@ -50,11 +58,23 @@ def chat_widget(
     With ``resumable=True`` (for a resumable ``ChatStreamView`` mounted with ``urls()``), the
     widget resumes an answer still being written when the page loads, and Stop stops the
     generation on the server; the chat needs its ``chat_id`` to be found again.
+
+    An answer's images load only from the page's origin, ``data:`` URLs and ``image_hosts``
+    (host names, separated by spaces; by default the ``IMAGE_HOSTS`` setting); any other image
+    is shown as a link, so that no address the model wrote is fetched unless the user asks.
+
+    ``send="last"`` posts only the last message (``{"id", "message", "trigger", "messageId"}``,
+    as the AI SDK's persistence guide does) for a server that keeps the conversation; by
+    default (``"all"``) the whole conversation goes, as ``DefaultChatTransport`` sends it.
     """
     if resumable and not chat_id:
         raise template.TemplateSyntaxError(
             "chat_widget: resumable=True needs a chat_id, so that a reloaded page finds the "
             "answer in progress."
+        )
+    if send not in SENDS:
+        raise template.TemplateSyntaxError(
+            f"chat_widget: send must be one of {', '.join(map(repr, SENDS))}, not {send!r}."
         )
     request = _request(context)
     return SafeString(
@@ -65,7 +85,7 @@ def chat_widget(
                 # Text, never markup: escaped even when a template literal made it "safe".
                 "title": escape(title),
                 "placeholder": escape(placeholder),
-                "messages": [_message(message) for message in messages],
+                "messages": [_message(message, index) for index, message in enumerate(messages)],
                 "markdown": markdown,
                 "chat_id": chat_id,
                 "resumable": resumable,
@@ -74,6 +94,8 @@ def chat_widget(
                 "csp_nonce": _csp_nonce(context),
                 # The browser refuses larger attachments before sending them.
                 "max_file_bytes": get_config()["MAX_FILE_BYTES"],
+                "image_hosts": " ".join(_image_hosts(image_hosts)),
+                "send_last": send == "last",
             },
         )
     )
@@ -96,7 +118,20 @@ def _resolve(endpoint: str) -> str:
         ) from None
 
 
-def _message(message: Any) -> dict[str, Any]:
+def _image_hosts(hosts: str | Iterable[str] | None) -> list[str]:
+    if hosts is None:
+        hosts = get_config()["IMAGE_HOSTS"]
+    names = hosts.split() if isinstance(hosts, str) else [str(host).strip() for host in hosts]
+    for name in names:
+        if "/" in name or not name or any(map(str.isspace, name)):
+            raise template.TemplateSyntaxError(
+                f"chat_widget: image_hosts takes host names such as 'cdn.example.com', "
+                f"not {name!r}."
+            )
+    return [name.lower() for name in names]
+
+
+def _message(message: Any, index: int) -> dict[str, Any]:
     def field(name: str) -> Any:
         if isinstance(message, Mapping):
             return message.get(name)
@@ -133,8 +168,39 @@ def _message(message: Any) -> dict[str, Any]:
         # Inert in a script element: no "<", ">" or "&" can end it or start markup.
         "parts": None
         if parts is None
-        else SafeString(json.dumps(parts).translate(_SCRIPT_ESCAPES)),
+        else SafeString(_strict_json(parts, field("id"), index).translate(_SCRIPT_ESCAPES)),
     }
+
+
+def _strict_json(parts: list[Any], message_id: Any, index: int) -> str:
+    """JSON that the browser's ``JSON.parse`` reads. Python writes ``NaN`` and ``Infinity`` (a
+    saved message read back by ``json.loads`` may hold them), which it refuses: the message could
+    not be drawn, so they become ``null``, and a warning says so."""
+    try:
+        return json.dumps(parts, allow_nan=False)
+    except ValueError:
+        json.dumps(parts)  # a circular reference stays an error: raised here, not a recursion
+    replaced = [0]
+    finite = _finite(parts, replaced)
+    logger.warning(
+        "chat_widget: messages[%d]%s has %d number(s) that JSON cannot hold (NaN or Infinity), "
+        "written as null.",
+        index,
+        "" if message_id is None else f" (id {message_id!r})",
+        replaced[0],
+    )
+    return json.dumps(finite, allow_nan=False)
+
+
+def _finite(value: Any, replaced: list[int]) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        replaced[0] += 1
+        return None
+    if isinstance(value, Mapping):
+        return {key: _finite(item, replaced) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item, replaced) for item in value]
+    return value
 
 
 def _csp_nonce(context: template.Context) -> str | None:

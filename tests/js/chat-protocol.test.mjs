@@ -319,3 +319,51 @@ test("a saved message's parts become the chunks that made them, and read back th
   assert.equal(handler.text, "Hi");
   assert.deepEqual(handler.calls.at(-1), ["data", { type: "data-note", data: 1 }]);
 });
+
+test("a chunk that cannot be drawn is skipped, with why, and the stream goes on", async () => {
+  const handler = recorder();
+  handler.skip = (chunk, problem) => handler.calls.push(["skip", chunk, problem]);
+  const done = await readParts(
+    fromParts(
+      { type: "text-delta", id: "t", delta: "before " },
+      { type: "file", url: "https://example.com/a.png" },
+      "{not json",
+      null,
+      { type: "source-url", url: "https://example.com/" },
+      { type: "text-delta", id: "t", delta: "after" },
+      "[DONE]",
+    ),
+    handler,
+  );
+  assert.equal(done, true);
+  assert.equal(handler.text, "before after");
+  assert.deepEqual(
+    handler.calls.filter(([method]) => method === "skip"),
+    [
+      ["skip", { type: "file", url: "https://example.com/a.png" }, 'it has no string "mediaType"'],
+      ["skip", "{not json", "it is not JSON"],
+      ["skip", null, "it is not an object"],
+    ],
+  );
+  assert.ok(handler.calls.some(([method]) => method === "sourceUrl"));
+});
+
+test("a handler that throws on a chunk loses that chunk, not the stream", async () => {
+  const calls = [];
+  const done = await readParts(
+    fromParts(
+      { type: "data-x", data: 1 },
+      { type: "text-delta", id: "t", delta: "still here" },
+      "[DONE]",
+    ),
+    {
+      data: () => {
+        throw new TypeError("no room");
+      },
+      textDelta: (_id, delta) => calls.push(delta),
+      skip: (chunk, problem) => calls.push([chunk.type, problem]),
+    },
+  );
+  assert.equal(done, true);
+  assert.deepEqual(calls, [["data-x", "drawing it failed (TypeError: no room)"], "still here"]);
+});

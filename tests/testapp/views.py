@@ -12,6 +12,7 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMixin
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 
 from django_streaming import Event, SSEResponse, SSEView, StreamItem, error_response
@@ -243,6 +244,36 @@ async def _asked_before_the_reload(request: HttpRequest, chat_id: str, message: 
     await get_store().save_pending(key, json.dumps(record), pending_calls(message))
 
 
+#: Saved messages with parts the widget cannot draw, among parts it can.
+BAD_HISTORY: list[dict[str, Any]] = [
+    {
+        "id": "b0",
+        "role": "user",
+        "parts": [
+            {"type": "file", "url": "data:,hi", "filename": "no-type.txt"},  # no mediaType
+            {"type": "text", "text": "First question"},
+        ],
+    },
+    {
+        "id": "b1",
+        "role": "assistant",
+        "parts": [
+            {"text": "a part without a type"},
+            {"type": "text", "text": "First answer"},
+            {
+                "type": "tool-score",
+                "toolCallId": "call-score",
+                "state": "output-available",
+                "input": {},
+                "output": {"score": float("nan")},  # as json.loads reads a saved NaN
+            },
+        ],
+    },
+    {"id": "b2", "role": "user", "parts": [{"type": "text", "text": "Second question"}]},
+    {"id": "b3", "role": "assistant", "parts": [{"type": "text", "text": "Second **answer**"}]},
+]
+
+
 def chat_page(request: HttpRequest) -> HttpResponse:
     history: list[Any] = [
         {"role": "user", "text": "Earlier <b>question</b>"},
@@ -253,16 +284,22 @@ def chat_page(request: HttpRequest) -> HttpResponse:
         history = AGENT_HISTORY
         chat_id = chat_id or "saved-agent-chat"
         async_to_sync(_asked_before_the_reload)(request, chat_id, AGENT_HISTORY[-1])
+
+    if "bad" in request.GET:
+        history = BAD_HISTORY
+    shown = {"history", "agent", "bad"} & set(request.GET)
     context = {
-        "history": history if "history" in request.GET or "agent" in request.GET else [],
+        "history": history if shown else [],
         "second": "two" in request.GET,
         "endpoint": request.GET.get("endpoint", "test-chat"),
         "chat_id": chat_id,
         "resumable": "resumable" in request.GET,
         "tools": "tools" in request.GET,
+        "image_hosts": request.GET.get("image_hosts"),
+        "send": request.GET.get("send", "all"),
     }
     if "resumable" in request.GET:
-        context["endpoint"] = "/resumable-chat-csrf/"
+        context["endpoint"] = request.GET.get("endpoint", "/resumable-chat-csrf/")
     response = render(request, "testapp/chat.html", context)
     if "csp" in request.GET:
         response["Content-Security-Policy"] = "default-src 'self'; script-src 'self'"
@@ -292,6 +329,96 @@ async def byte_by_byte(request: HttpRequest) -> StreamingHttpResponse:
             await asyncio.sleep(0)
 
     response = StreamingHttpResponse(one_byte_each(), content_type="text/event-stream")
+    response["x-vercel-ai-ui-message-stream"] = "v1"
+    return response
+
+
+def bad_chunks(request: HttpRequest) -> HttpResponse:
+    """An answer with chunks the widget cannot draw among those it can."""
+    events = [
+        {"type": "start", "messageId": "m"},
+        {"type": "text-start", "id": "t"},
+        {"type": "text-delta", "id": "t", "delta": "Before the file. "},
+        {"type": "file", "url": "data:,hi"},  # no mediaType
+        "{not json",
+        {"delta": "a chunk without a type"},
+        {"type": "text-delta", "id": "t", "delta": "After it."},
+        {"type": "text-end", "id": "t"},
+        {"type": "finish"},
+        "[DONE]",
+    ]
+    body = "".join(
+        f"data: {event if isinstance(event, str) else json.dumps(event)}\n\n" for event in events
+    )
+    response = HttpResponse(body, content_type="text/event-stream")
+    response["x-vercel-ai-ui-message-stream"] = "v1"
+    return response
+
+
+def stream_id(kind: str, chat_id: str) -> str:
+    """The X-Stream-Id the stream-id chat gives an answer: one that needs URL-encoding."""
+    return f"{kind}/{chat_id} &?+="
+
+
+def _waiting_answer(header: str | None) -> StreamingHttpResponse:
+    """A partial answer that waits until the client leaves, with ``header`` as X-Stream-Id."""
+
+    async def parts() -> AsyncIterator[bytes]:
+        for part in [
+            {"type": "start", "messageId": "m"},
+            {"type": "text-start", "id": "t"},
+            {"type": "text-delta", "id": "t", "delta": "partial answer"},
+        ]:
+            yield f"data: {json.dumps(part)}\n\n".encode()
+        await asyncio.Event().wait()  # until Stop aborts the request
+
+    response = StreamingHttpResponse(parts(), content_type="text/event-stream")
+    response["x-vercel-ai-ui-message-stream"] = "v1"
+    if header is not None:
+        response["X-Stream-Id"] = header
+    return response
+
+
+async def stream_id_chat(request: HttpRequest, mode: str) -> HttpResponseBase:
+    """The resumable chat's URLs as a newer server answers them (``mode`` ``post``: the POST's
+    answer has an X-Stream-Id; ``resume``: the resume's has one) or an older one (``old``:
+    none), so that the tests see what the widget's Stop sends. The stop does nothing."""
+    chat_id = json.loads(request.body)["id"]
+    return _waiting_answer(stream_id("post", chat_id) if mode == "post" else None)
+
+
+async def stream_id_resume(request: HttpRequest, mode: str, chat_id: str) -> HttpResponseBase:
+    if mode != "resume":
+        return HttpResponse(status=204)
+    return _waiting_answer(stream_id("resume", chat_id))
+
+
+def stream_id_stop(request: HttpRequest, mode: str, chat_id: str) -> HttpResponse:
+    return HttpResponse(status=202)
+
+
+def last_message_chat(request: HttpRequest) -> HttpResponse:
+    """A chat that is sent only the last message (``send="last"``) and answers it; "flaky"
+    fails after some text unless regenerated."""
+    body = json.loads(request.body)
+    text = "".join(part["text"] for part in body["message"]["parts"] if part["type"] == "text")
+    parts: list[dict[str, Any]] = [
+        {"type": "start", "messageId": "answer-1"},
+        {"type": "text-start", "id": "t"},
+    ]
+    if text == "flaky" and body["trigger"] == "submit-message":
+        parts += [
+            {"type": "text-delta", "id": "t", "delta": "partial"},
+            {"type": "error", "errorText": "It failed."},
+        ]
+    else:
+        parts += [
+            {"type": "text-delta", "id": "t", "delta": f"You said: {text}"},
+            {"type": "text-end", "id": "t"},
+            {"type": "finish"},
+        ]
+    events = "".join(f"data: {json.dumps(part)}\n\n" for part in parts) + "data: [DONE]\n\n"
+    response = HttpResponse(events, content_type="text/event-stream")
     response["x-vercel-ai-ui-message-stream"] = "v1"
     return response
 

@@ -2,6 +2,7 @@
 // the DOM: each event's JSON part becomes a call on a handler, so that the widget only draws
 // and Node tests can drive the reader with recorded streams.
 // The parts are those of the `ai` package's ui-message-chunks.ts.
+import { chunkProblem } from "./chat-parts.js";
 
 /**
  * Read the parts of `events` ({data} objects, as sse-client.js yields them) until `[DONE]` or
@@ -12,7 +13,9 @@
  *   toolStart(part), toolInputDelta(toolCallId, delta), toolInput(part), toolInputError(part),
  *   toolOutput(part), toolError(part), toolApproval(part), toolDenied(toolCallId) (the parts
  *   as they came: toolCallId, toolName, input, output, errorText, approvalId...),
- *   metadata(messageMetadata), step(), error(errorText), abort(), finish(part).
+ *   metadata(messageMetadata), step(), error(errorText), abort(), finish(part),
+ *   skip(chunk, problem) for a chunk that cannot be drawn (not JSON, a field missing, or its
+ *   handler threw): the stream goes on without it.
  * A text-delta whose text-start never came opens the text first. Returns true when the stream
  * said `[DONE]`, false when it just ended.
  * @param {AsyncIterable<{data: string}>} events
@@ -23,7 +26,14 @@ export async function readParts(events, handler) {
   for await (const { data } of events) {
     reader.call("event");
     if (data === "[DONE]") return true;
-    reader.read(JSON.parse(data));
+    let chunk;
+    try {
+      chunk = JSON.parse(data);
+    } catch {
+      reader.call("skip", data, "it is not JSON");
+      continue;
+    }
+    reader.read(chunk);
   }
   return false;
 }
@@ -38,8 +48,27 @@ export class PartReader {
     this.handler[method]?.(...args);
   }
 
+  /**
+   * Hand one chunk to the handler; one that cannot be drawn goes to its skip() instead, and
+   * never ends the stream.
+   * @param {unknown} chunk
+   */
+  read(chunk) {
+    const problem = chunkProblem(chunk);
+    if (problem) {
+      this.call("skip", chunk, problem);
+      return;
+    }
+    try {
+      this.dispatch(chunk);
+    } catch (error) {
+      // A shape no check foresaw: the chunk is lost, not the answer.
+      this.call("skip", chunk, `drawing it failed (${error})`);
+    }
+  }
+
   /** @param {{type: string} & Record<string, any>} part */
-  read(part) {
+  dispatch(part) {
     switch (part.type) {
       case "start":
         if (part.messageMetadata === undefined) this.call("start", part.messageId);
@@ -50,7 +79,7 @@ export class PartReader {
         this.call("textStart", part.id);
         break;
       case "text-delta":
-        if (!this.openText.has(part.id)) this.read({ type: "text-start", id: part.id });
+        if (!this.openText.has(part.id)) this.dispatch({ type: "text-start", id: part.id });
         this.call("textDelta", part.id, part.delta);
         break;
       case "text-end":

@@ -2,7 +2,9 @@
 // It POSTs the conversation as the AI SDK's DefaultChatTransport does and reads the UI message
 // stream protocol back (x-vercel-ai-ui-message-stream: v1). Configuration comes from data-*
 // attributes: no inline script, so it works under a strict Content-Security-Policy.
+import { checkParts, describe, parseSavedParts } from "./chat-parts.js";
 import { PartReader, partsAsChunks, readParts } from "./chat-protocol.js";
+import { imageElement, imageRule, parseHosts } from "./images.js";
 import { markdownRenderer, textRenderer } from "./markdown.js";
 import { fetchEvents } from "./sse-client.js";
 
@@ -51,9 +53,13 @@ export class ChatWidget {
     this.endpoint = root.dataset.endpoint;
     this.chatId = root.dataset.chatId || newId("chat");
     this.markdown = root.dataset.markdown !== "false";
+    // Where an answer's images may load from (images.js): a link otherwise.
+    this.images = imageRule({ hosts: parseHosts(root.dataset.imageHosts) });
     // A resumable chat (ChatStreamView.urls()) picks up an answer still being written when the
     // page loads, and its Stop stops the server too, not just this page.
     this.resumable = root.dataset.resumable === "true";
+    // send="last": only the last message goes, for a server that keeps the conversation.
+    this.sendLast = root.dataset.send === "last";
     this.log = root.querySelector(".ds-chat__log");
     this.list = root.querySelector(".ds-chat__messages");
     this.form = root.querySelector(".ds-chat__form");
@@ -72,6 +78,7 @@ export class ChatWidget {
     this.cards = new Map(); // the tool calls on the page, by id: {part, element}
     this.clientOutputs = new Set(); // the calls whose output this page made
     this.controller = null; // the AbortController of the answer being streamed
+    this.streamId = null; // its X-Stream-Id, which its Stop names (none from an older server)
     this.pinned = true;
     this.autoScrollTop = null;
     this.lastScrollTop = 0;
@@ -97,40 +104,69 @@ export class ChatWidget {
 
   restoreHistory() {
     for (const article of this.list.querySelectorAll(".ds-chat__message")) {
-      const content = article.querySelector(".ds-chat__content");
-      const saved = article.querySelector("script.ds-chat__parts");
-      const parts = saved ? JSON.parse(saved.textContent) : null;
-      saved?.remove();
-      const role = article.dataset.role;
-      const message = { id: article.dataset.id || newId("msg"), role, parts: [] };
-      this.messages.push(message);
-      if (role !== "assistant" || (!parts && !this.markdown)) {
-        message.parts = parts ?? [{ type: "text", text: content.textContent }];
-        // A question's attachments, before its text, as when it was sent.
-        const files = message.parts.filter((part) => part.type === "file");
-        content.prepend(...files.map(fileElement));
-        continue;
+      try {
+        this.restoreMessage(article);
+      } catch (error) {
+        // One saved message the widget cannot draw must not keep the others, or the chat, from
+        // working: it stays as the server rendered it.
+        warn(`could not draw saved message ${JSON.stringify(article.dataset.id ?? "")}`, error);
       }
-      // Drawn by the code that draws a live answer, from the chunks that made it.
-      const chunks = partsAsChunks(parts ?? [{ type: "text", text: content.textContent }]);
-      content.textContent = "";
-      const drawing = this.drawer(message, article, content, { live: false });
-      const reader = new PartReader(drawing);
-      for (const chunk of chunks) reader.read(chunk);
-      drawing.endText();
-      for (const part of parts ?? []) {
-        const card = this.cards.get(part.toolCallId);
-        if (!card) continue;
-        Object.assign(card.part, part); // its saved state exactly (an approval answered, say)
-        this.drawTool(card);
-        if (part.state === "approval-requested") {
-          card.onAnswer = () => this.continueAfterTools(message, article, content);
-        }
-      }
-      const status = article.dataset.status;
-      if (status === "stopped") this.addNote(article, "Stopped");
-      if (status === "failed") this.addNote(article, "Failed");
     }
+  }
+
+  restoreMessage(article) {
+    const content = article.querySelector(".ds-chat__content");
+    const role = article.dataset.role;
+    const message = { id: article.dataset.id || newId("msg"), role, parts: [] };
+    const parts = this.savedParts(article, message.id);
+    this.messages.push(message);
+    if (role !== "assistant" || (!parts && !this.markdown)) {
+      message.parts = parts ?? [{ type: "text", text: content.textContent }];
+      // A question's attachments, before its text, as when it was sent.
+      const files = message.parts.filter((part) => part.type === "file");
+      content.prepend(...files.map((file) => this.fileElement(file)));
+      return;
+    }
+    // Drawn by the code that draws a live answer, from the chunks that made it.
+    const chunks = partsAsChunks(parts ?? [{ type: "text", text: content.textContent }]);
+    content.textContent = "";
+    const drawing = this.drawer(message, article, content, { live: false });
+    const reader = new PartReader(drawing);
+    for (const chunk of chunks) reader.read(chunk);
+    drawing.endText();
+    for (const part of parts ?? []) {
+      const card = this.cards.get(part.toolCallId);
+      if (!card) continue;
+      Object.assign(card.part, part); // its saved state exactly (an approval answered, say)
+      this.drawTool(card);
+      if (part.state === "approval-requested") {
+        card.onAnswer = () => this.continueAfterTools(message, article, content);
+      }
+    }
+    const status = article.dataset.status;
+    if (status === "stopped") this.addNote(article, "Stopped");
+    if (status === "failed") this.addNote(article, "Failed");
+  }
+
+  /**
+   * The parts of a saved message that can be drawn (null: none saved, or unreadable, so its
+   * text as the server rendered it stands for it); each one skipped is named in a warning.
+   */
+  savedParts(article, id) {
+    const saved = article.querySelector("script.ds-chat__parts");
+    if (!saved) return null;
+    saved.remove();
+    const where = `saved message ${JSON.stringify(id)}`;
+    const read = parseSavedParts(saved.textContent);
+    if (read.problem) {
+      warn(`skipped the parts of ${where}: ${read.problem}; its text is shown`);
+      return null;
+    }
+    const { usable, skipped } = checkParts(read.parts);
+    for (const { part, problem } of skipped) {
+      warn(`skipped ${describe(part, "part")} of ${where}: ${problem}`, part);
+    }
+    return usable;
   }
 
   bind() {
@@ -306,7 +342,7 @@ export class ChatWidget {
     const message = { id: newId("msg"), role: "user", parts };
     this.messages.push(message);
     const { content } = this.addMessageElement("user", message.id);
-    for (const file of files) content.append(fileElement(file));
+    for (const file of files) content.append(this.fileElement(file));
     content.append(text);
     this.pinned = true;
     this.post({ trigger: "submit-message", messageId: undefined });
@@ -324,19 +360,20 @@ export class ChatWidget {
     this.post({ trigger: "regenerate-message", messageId });
   }
 
-  /** POST the conversation, as DefaultChatTransport does; `continuing` goes on in a message. */
+  /**
+   * POST the conversation, as DefaultChatTransport does (or, with send="last", its last message
+   * only, as the AI SDK's persistence guide does); `continuing` goes on in a message.
+   */
   post({ trigger, messageId, continuing = null }) {
+    const sent = this.sendLast
+      ? { message: withoutElements(this.messages.at(-1)) }
+      : { messages: this.messages.map(withoutElements) };
     this.answer({
       url: this.endpoint,
       init: {
         method: "POST",
         headers: { "Content-Type": "application/json", ...this.csrfHeaders() },
-        body: JSON.stringify({
-          id: this.chatId,
-          messages: this.messages.map(withoutElements),
-          trigger,
-          messageId,
-        }),
+        body: JSON.stringify({ id: this.chatId, ...sent, trigger, messageId }),
       },
       continuing,
     });
@@ -346,7 +383,10 @@ export class ChatWidget {
     if (!this.controller) return;
     if (this.resumable) {
       // Stop the generation on the server, wherever it runs; the page stops reading at once.
-      fetch(this.chatUrl("stop"), {
+      // The stop names the answer this page reads: one that is no longer the chat's current
+      // answer (another tab started the next) is not the one to stop.
+      const stream = this.streamId ? `?stream=${encodeURIComponent(this.streamId)}` : "";
+      fetch(`${this.chatUrl("stop")}${stream}`, {
         method: "POST",
         headers: this.csrfHeaders(),
         credentials: "same-origin",
@@ -379,7 +419,9 @@ export class ChatWidget {
    * a live answer, and (`live` false: no client-side tool runs) for one from the history.
    */
   drawer(assistant, article, content, { live = true } = {}) {
-    const makeRenderer = this.markdown ? markdownRenderer : textRenderer;
+    const makeRenderer = this.markdown
+      ? (block) => markdownRenderer(block, { images: this.images })
+      : textRenderer;
     let renderer = null; // one per text part, in its own block
     let text = null; // the text part being written
     let reasoning = null;
@@ -457,7 +499,7 @@ export class ChatWidget {
       },
       file: (part) => {
         assistant.parts.push({ type: "file", ...part });
-        content.append(fileElement(part));
+        content.append(this.fileElement(part));
       },
       data: (part) => {
         if (!part.transient) assistant.parts.push(part);
@@ -514,6 +556,7 @@ export class ChatWidget {
       error: (errorText) => {
         drawing.failure = errorText;
       },
+      skip: (chunk, problem) => warn(`skipped ${describe(chunk, "chunk")}: ${problem}`, chunk),
       abort: () => {
         drawing.stopped = true;
       },
@@ -524,6 +567,7 @@ export class ChatWidget {
   async answer({ url, init, resuming = false, continuing = null }) {
     const controller = new AbortController();
     this.controller = controller;
+    this.streamId = null;
     // A continuation (tool outputs, approvals) goes on in the same message and element.
     const assistant = continuing?.assistant ?? { id: newId("msg"), role: "assistant", parts: [] };
     const { article, content } = continuing ?? this.addMessageElement("assistant", assistant.id);
@@ -531,11 +575,17 @@ export class ChatWidget {
     const drawing = this.drawer(assistant, article, content);
     this.setBusy(true);
     try {
-      const events = fetchEvents(url, {
-        ...init,
-        credentials: "same-origin",
-        signal: controller.signal,
-      });
+      const events = fetchEvents(
+        url,
+        { ...init, credentials: "same-origin", signal: controller.signal },
+        {
+          onResponse: (response) => {
+            if (this.controller === controller) {
+              this.streamId = response.headers.get("X-Stream-Id");
+            }
+          },
+        },
+      );
       await readParts(events, drawing);
       drawing.endText();
     } catch (error) {
@@ -548,6 +598,7 @@ export class ChatWidget {
     } finally {
       const { failure, stopped, received } = drawing;
       this.controller = null;
+      this.streamId = null;
       article.classList.remove("ds-chat__message--streaming");
       if (stopped) {
         article.classList.add("ds-chat__message--stopped");
@@ -728,6 +779,24 @@ export class ChatWidget {
     article.append(error);
   }
 
+  /**
+   * A file part: an image shown where the image rule allows it, anything else a named link
+   * (only http(s) and data: URLs).
+   */
+  fileElement({ url, mediaType, filename }) {
+    if (mediaType.startsWith("image/")) {
+      return imageElement(url, filename || "", this.images, "ds-chat__file");
+    }
+    const safe = /^(https?:|data:)/i.test(url);
+    const link = document.createElement("a");
+    link.className = "ds-chat__file";
+    link.textContent = filename || mediaType;
+    if (safe) link.href = url;
+    link.download = filename || "";
+    link.rel = "noopener noreferrer";
+    return link;
+  }
+
   async copyCode(button) {
     const code = button.parentElement.querySelector("code")?.textContent ?? "";
     try {
@@ -737,6 +806,11 @@ export class ChatWidget {
       button.textContent = "Copy failed";
     }
   }
+}
+
+/** A warning in the console, for the page's developer: what was skipped, and why. */
+function warn(text, ...details) {
+  console.warn(`django-streaming chat: ${text}`, ...details);
 }
 
 function formatBytes(bytes) {
@@ -757,25 +831,6 @@ function withoutElements(message) {
     ...message,
     parts: message.parts.map(({ element, ...part }) => part),
   };
-}
-
-/** A file part: images shown, anything else a named link (only http(s) and data: URLs). */
-function fileElement({ url, mediaType, filename }) {
-  const safe = /^(https?:|data:)/i.test(url);
-  if (mediaType.startsWith("image/") && safe) {
-    const image = document.createElement("img");
-    image.className = "ds-chat__file";
-    image.src = url;
-    image.alt = "";
-    return image;
-  }
-  const link = document.createElement("a");
-  link.className = "ds-chat__file";
-  link.textContent = filename || mediaType;
-  if (safe) link.href = url;
-  link.download = filename || "";
-  link.rel = "noopener noreferrer";
-  return link;
 }
 
 for (const root of document.querySelectorAll("[data-ds-chat]")) {

@@ -1,7 +1,9 @@
 // Incremental, safe markdown rendering on top of the vendored streaming-markdown parser: text
 // is appended as it streams (never re-parsed whole), raw HTML is never interpreted (the parser
-// only makes text nodes), and link and image addresses are limited to http(s), mailto and
-// relative ones. Code blocks get a language class and a copy button.
+// only makes text nodes), link addresses are limited to http(s), mailto and relative ones, and
+// an image loads only where the image rule allows (images.js), else it is a link. Code blocks
+// get a language class and a copy button.
+import { imageElement, imageRule } from "./images.js";
 import * as smd from "./vendor/streaming-markdown/smd.js";
 
 const SAFE_URL = /^(https?:|mailto:|[/?#.]|[^:/?#]*(?:[/?#]|$))/i;
@@ -13,11 +15,16 @@ export function isSafeUrl(url) {
   return SAFE_URL.test(cleaned);
 }
 
-function setAttribute(data, type, value) {
+function setAttribute(data, type, value, images) {
   const node = data.nodes[data.index];
-  if (type === smd.HREF || type === smd.SRC) {
-    if (isSafeUrl(value)) node.setAttribute(smd.attr_to_html_attr(type), value);
-    if (type === smd.HREF) node.setAttribute("rel", "noopener noreferrer nofollow");
+  if (type === smd.SRC) {
+    // The address comes last, after the alt text: only now can the image become one, or a link.
+    const element = imageElement(value, node.textContent, images, "ds-chat__image");
+    node.replaceWith(element);
+    data.nodes[data.index] = element;
+  } else if (type === smd.HREF) {
+    if (isSafeUrl(value)) node.setAttribute("href", value);
+    node.setAttribute("rel", "noopener noreferrer nofollow");
   } else if (type === smd.LANG) {
     const language = value
       .trim()
@@ -28,6 +35,14 @@ function setAttribute(data, type, value) {
 }
 
 function addToken(data, type) {
+  if (type === smd.IMAGE) {
+    // Never an <img> before its address is known and allowed: its alt text streams in here,
+    // and shows as text if no address ever comes.
+    const placeholder = document.createElement("span");
+    data.nodes[data.index].append(placeholder);
+    data.nodes[++data.index] = placeholder;
+    return;
+  }
   smd.default_add_token(data, type);
   if (type === smd.CODE_FENCE || type === smd.CODE_BLOCK) {
     const pre = data.nodes[data.index].parentElement;
@@ -41,12 +56,15 @@ function addToken(data, type) {
   }
 }
 
-/** A renderer for one message: write(text) as it streams, end() when it is complete. */
-export function markdownRenderer(element) {
+/**
+ * A renderer for one message: write(text) as it streams, end() when it is complete. `images`
+ * is the page's image rule (images.js; by default, same origin and data: URLs only).
+ */
+export function markdownRenderer(element, { images = imageRule() } = {}) {
   const renderer = {
     ...smd.default_renderer(element),
     add_token: addToken,
-    set_attr: setAttribute,
+    set_attr: (data, type, value) => setAttribute(data, type, value, images),
   };
   const parser = smd.parser(renderer);
   return {

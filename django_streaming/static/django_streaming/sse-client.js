@@ -106,11 +106,13 @@ export class HTTPError extends Error {
 
 /**
  * fetch() a stream and yield its events (none for a 204); throws HTTPError for a non-2xx answer, with the
- * message of a JSON error body ({"error": {"message"}}) when there is one.
+ * message of a JSON error body ({"error": {"message"}}) when there is one. `onResponse` sees
+ * a 2xx response before its events are read (its headers, say).
  * @param {string} url
  * @param {RequestInit} init
+ * @param {{onResponse?: (response: Response) => void}} [options]
  */
-export async function* fetchEvents(url, init = {}) {
+export async function* fetchEvents(url, init = {}, { onResponse } = {}) {
   const response = await fetch(url, {
     ...init,
     headers: { Accept: "text/event-stream", ...(init.headers || {}) },
@@ -125,6 +127,7 @@ export async function* fetchEvents(url, init = {}) {
     }
     throw new HTTPError(response, message);
   }
+  onResponse?.(response);
   if (response.status === 204 || !response.body) return; // nothing to stream
   yield* readEvents(response.body);
 }
