@@ -59,7 +59,7 @@ demo: $(DEMO_STAMP)
 	@echo "Serving the example project at http://127.0.0.1:8000/  (Ctrl+C stops it)"
 	cd example_project && trap 'kill 0' EXIT && \
 	  if [ -n "$$REDIS_URL" ]; then ../$(BIN)/python manage.py db_worker --no-reload & fi && \
-	  ../$(BIN)/uvicorn example_project.asgi:application --host 127.0.0.1 --port 8000 \
+	  DJANGO_DEBUG=1 ../$(BIN)/uvicorn example_project.asgi:application --host 127.0.0.1 --port 8000 \
 	    --timeout-graceful-shutdown 1
 
 lint: $(STAMP) $(BIOME)

@@ -48,6 +48,9 @@ class Message(models.Model):
     text = models.TextField(blank=True)
     # The whole answer as the client holds it (ChatResult.message's parts): tool calls too.
     parts = models.JSONField(default=list, blank=True)
+    # The id the client knows the message by (the answer's, the question's): load_messages()
+    # matches a continuation, an edit or a regenerate to the saved message by it.
+    ui_id = models.CharField(max_length=100, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.COMPLETE)
     created = models.DateTimeField(auto_now_add=True)
 
@@ -57,9 +60,18 @@ class Message(models.Model):
     def __str__(self) -> str:
         return f"{self.role}: {self.text[:40]}"
 
+    @property
+    def client_id(self) -> str:
+        return self.ui_id or f"saved-{self.pk}"
+
+    def as_history(self) -> dict[str, object]:
+        """The message as ``ChatStreamView.load_messages()`` returns it: a UI message."""
+        parts = self.parts or [{"type": "text", "text": self.text}]
+        return {"id": self.client_id, "role": self.role, "parts": parts}
+
     def as_ui_message(self) -> dict[str, object]:
         """What ``{% chat_widget messages=... %}`` draws: the saved parts, or the text."""
-        message: dict[str, object] = {"id": f"saved-{self.pk}", "role": self.role}
+        message: dict[str, object] = {"id": self.client_id, "role": self.role}
         if self.parts:
             message["parts"] = self.parts
         else:

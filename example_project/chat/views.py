@@ -87,6 +87,10 @@ class ConversationChat(ChatStreamView):
     resumable = True
     conversation: Conversation
 
+    async def load_messages(self, chat_id: str | None) -> list[dict[str, object]]:
+        """The conversation as saved: the server's history, whatever the client sends."""
+        return [message.as_history() async for message in self.conversation.messages.all()]
+
     async def apost(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         try:
             self.conversation = await sync_to_async(owned)(request, kwargs["pk"])
@@ -106,11 +110,17 @@ class ConversationChat(ChatStreamView):
                 last.delete()
             return
         question = self.chat.messages[-1]
+        edited = (
+            messages.filter(ui_id=self.chat.message_id).first() if self.chat.message_id else None
+        )
+        if edited is not None and question.role == "user":
+            # An edit: the question and what followed it make way for the new one.
+            messages.filter(created__gte=edited.created).delete()
         # Only what this request changes: the answer, already running, may be renaming the
         # chat (an approved rename_chat), and a full save would put the old title back.
         changed = ["updated"]
         if question.role == "user":
-            messages.create(role=Message.Role.USER, text=question.text)
+            messages.create(role=Message.Role.USER, text=question.text, ui_id=question.id or "")
             if not self.conversation.title:
                 self.conversation.title = question.text.strip().splitlines()[0][:60]
                 changed.append("title")
@@ -129,6 +139,7 @@ class ConversationChat(ChatStreamView):
             "text": result.text,
             "parts": parts,
             "status": STATUS_OF_RESULT[result.status],
+            "ui_id": result.message_id,
         }
         if self.chat.continuation:  # the same answer, gone on: one message, not two
             last = await self.conversation.messages.filter(role=Message.Role.ASSISTANT).alast()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 
-from django.conf import settings
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
 from django_streaming.asgi import get_asgi_application  # Django's, minus a cycle per disconnect
@@ -17,6 +16,6 @@ if not os.environ.get("REDIS_URL"):
     from jobs.worker import start_in_process
 
     start_in_process()
-if settings.DEBUG:
-    # What runserver does for static files; in production a web server or WhiteNoise does it.
-    application = ASGIStaticFilesHandler(application)
+# The example's static files from the ASGI app itself, with DEBUG on or off (it runs with no
+# web server in front); in production a web server or WhiteNoise serves them.
+application = ASGIStaticFilesHandler(application)

@@ -16,17 +16,38 @@ from .tasks import import_reports, job_channel
 
 # The session key listing the jobs this visitor started: only they may watch them.
 JOBS_SESSION_KEY = "jobs"
+# The session key of their tasks' result ids, by job: how many still run.
+RESULTS_SESSION_KEY = "job_results"
+#: How many jobs one visitor may have running at once: the worker is shared.
+MAX_RUNNING_JOBS = 3
 
 
-def job_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "jobs/list.html", {"jobs": request.session.get(JOBS_SESSION_KEY, [])})
+def job_list(request: HttpRequest, *, refused: str = "", status: int = 200) -> HttpResponse:
+    jobs = request.session.get(JOBS_SESSION_KEY, [])
+    context = {"jobs": jobs, "refused": refused, "max_running": MAX_RUNNING_JOBS}
+    return render(request, "jobs/list.html", context, status=status)
+
+
+def running_jobs(request: HttpRequest) -> dict[str, str]:
+    """The visitor's jobs whose task has not finished, by job id."""
+    results: dict[str, str] = request.session.get(RESULTS_SESSION_KEY, {})
+    return {
+        job_id: result_id
+        for job_id, result_id in results.items()
+        if not import_reports.get_result(result_id).is_finished
+    }
 
 
 @require_POST
-def start_job(request: HttpRequest) -> HttpResponseRedirect:
+def start_job(request: HttpRequest) -> HttpResponse:
+    running = running_jobs(request)
+    if len(running) >= MAX_RUNNING_JOBS:
+        refused = f"You have {len(running)} jobs running; start another once one has finished."
+        return job_list(request, refused=refused, status=429)
     job_id = str(uuid.uuid4())
     request.session[JOBS_SESSION_KEY] = [job_id, *request.session.get(JOBS_SESSION_KEY, [])][:20]
-    import_reports.enqueue(job_id=job_id)
+    result = import_reports.enqueue(job_id=job_id)
+    request.session[RESULTS_SESSION_KEY] = {**running, job_id: str(result.id)}
     return HttpResponseRedirect(reverse("job", args=[job_id]))
 
 

@@ -88,3 +88,21 @@ def test_without_redis_the_server_runs_the_worker_itself(tmp_path: Path) -> None
         httpx.Client(base_url=server.url, timeout=20) as client,
     ):
         check_the_whole_job(follow(client, start_job(client)))
+
+
+@pytest.mark.redis
+def test_issue_20_a_visitor_may_have_three_jobs_running_not_more(tmp_path: Path) -> None:
+    # No worker runs them (Redis store, no db_worker): the jobs stay queued, so they count.
+    env = {"REDIS_URL": shared_redis(), "REDIS_PREFIX": unique_prefix()}
+    with (
+        example_project_server(tmp_path / "db.sqlite3", tokens_per_second=60, **env) as server,
+        httpx.Client(base_url=server.url, timeout=20) as client,
+    ):
+        for _ in range(3):
+            start_job(client)
+        refused = client.post("/jobs/start/", headers={"X-CSRFToken": client.cookies["csrftoken"]})
+        assert refused.status_code == 429
+        assert "You have 3 jobs running" in refused.text
+        # Another visitor has room of their own.
+        with httpx.Client(base_url=server.url, timeout=20) as other:
+            start_job(other)
