@@ -64,3 +64,17 @@ def test_channel_benchmark_smoke_run() -> None:
     assert len(data_rows) == 5, completed.stdout  # the two floors, our two rows, the peer
     # Every event published reached every subscriber: no missing events, no failed stream.
     assert all(row.rstrip(" |").endswith("| 0 | 0") for row in data_rows[1:]), completed.stdout
+
+
+def test_hostile_bodies_benchmark_smoke_run() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks.hostile", "--scale", "0.01", "--posts", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    rows = [line for line in completed.stdout.splitlines() if line.startswith("| a ")]
+    assert len(rows) == 4, completed.stdout  # two bodies, each on the two views
+    assert all("| 200 |" in row for row in rows), completed.stdout

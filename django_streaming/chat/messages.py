@@ -12,10 +12,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
+import struct
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import chain
+from operator import itemgetter
 from typing import Any, Literal
-from urllib.parse import unquote_to_bytes
 
 __all__ = [
     "Approval",
@@ -324,10 +328,37 @@ def _data_url_bytes(url: str, where: str, max_bytes: int | None) -> bytes:
         except (binascii.Error, ValueError):
             raise ChatRequestError(f"{where}.url is not valid base64.") from None
     else:
-        data = unquote_to_bytes(payload)
+        data = _percent_decoded(payload.encode())
     if max_bytes is not None and len(data) > max_bytes:
         raise _too_large(where, str(len(data)), max_bytes)
     return data
+
+
+#: A %XX escape; what is not one stays as it is (as urllib's unquote_to_bytes() leaves it).
+_ESCAPE = re.compile(rb"%([0-9A-Fa-f]{2})")
+#: Bytes decoded per slice before the thread lets others run (the event loop among them).
+_SLICE = 256 * 1024
+
+
+def _percent_decoded(encoded: bytes) -> bytes:
+    """``unquote_to_bytes()``, in C-speed slices: its loop of Python code took 1.5 s for a
+    body of three million escapes (a hostile one), and held back the event loop meanwhile."""
+    decoded = []
+    start = 0
+    while start < len(encoded):
+        end = min(start + _SLICE, len(encoded))
+        cut = encoded.rfind(b"%", max(start, end - 2), end)
+        if cut != -1 and end < len(encoded):
+            end = cut  # an escape split by the slice goes whole into the next one
+        pieces = _ESCAPE.split(encoded[start:end])
+        literals, escapes = pieces[0::2], pieces[1::2]
+        octets = bytes.fromhex(b"".join(escapes).decode("ascii"))
+        singles = map(itemgetter(0), struct.iter_unpack("c", octets))
+        pairs = zip(literals, singles, strict=False)  # one literal more than escapes
+        decoded.append(b"".join(chain.from_iterable(pairs)) + literals[-1])
+        start = end
+        time.sleep(0)  # let the event loop's thread have the GIL between slices
+    return b"".join(decoded)
 
 
 def _too_large(where: str, size: str, max_bytes: int) -> ChatRequestError:
