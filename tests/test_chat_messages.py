@@ -269,3 +269,17 @@ def test_only_the_last_message() -> None:
     assert chat.only_last
     assert [message.id for message in chat.messages] == ["u2"]
     assert not parse({"messages": [{"role": "user", "content": "x"}]}).only_last
+
+
+@given(st.text(alphabet="%%%%aZ09Ffg\N{SNOWMAN}", max_size=80), st.integers(1, 9))
+def test_percent_decoding_is_urllibs_whatever_the_slices(text: str, slice_size: int) -> None:
+    from urllib.parse import unquote_to_bytes
+
+    from django_streaming.chat import messages
+
+    original = messages._SLICE
+    messages._SLICE = slice_size  # escapes cut by a slice must come out whole
+    try:
+        assert messages._percent_decoded(text.encode()) == unquote_to_bytes(text)
+    finally:
+        messages._SLICE = original
