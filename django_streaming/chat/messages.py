@@ -349,7 +349,9 @@ def _percent_decoded(encoded: bytes) -> bytes:
         end = min(start + _SLICE, len(encoded))
         cut = encoded.rfind(b"%", max(start, end - 2), end)
         if cut != -1 and end < len(encoded):
-            end = cut  # an escape split by the slice goes whole into the next one
+            # An escape the slice would split goes whole into one slice: the next, or this one
+            # when it starts the slice.
+            end = cut if cut > start else min(cut + 3, len(encoded))
         pieces = _ESCAPE.split(encoded[start:end])
         literals, escapes = pieces[0::2], pieces[1::2]
         octets = bytes.fromhex(b"".join(escapes).decode("ascii"))
