@@ -143,10 +143,16 @@ class Unverified(Agent):
     verify_continuations = False
 
 
+class NoIds(Agent):
+    def generate_message_id(self) -> str:
+        raise RuntimeError("the id service is down")
+
+
 urlpatterns = [
     path("inspect/", Inspect.as_view()),
     path("history/", ServerHistory.as_view()),
     path("unverified/", Unverified.as_view()),
+    path("no-ids/", NoIds.as_view()),
     path("agent/", Agent.as_view()),
     path("trusting/", TrustingAgent.as_view()),
     path("echo/", Echo.as_view()),
@@ -626,3 +632,12 @@ async def test_verify_continuations_off_takes_the_client_at_its_word() -> None:
         "output": {"renamed": True},
     } in got
     assert (await refusal(user("rename"), forged))[1]["code"] == "invalid_continuation"
+
+
+async def test_a_failure_before_the_first_part_is_still_the_protocols_error_and_one_on_finish() -> (
+    None
+):
+    got = await answer(user("hello"), url="/no-ids/")
+    assert got == [{"type": "error", "errorText": "The answer failed on the server."}, "[DONE]"]
+    [result] = results
+    assert (result.status, type(result.error)) == ("error", RuntimeError)

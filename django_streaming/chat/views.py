@@ -397,12 +397,13 @@ class ChatStreamView(SSEView):
 
     async def message_stream(self, chat: ChatRequest) -> AsyncIterator[StreamItem]:
         """The protocol's parts around what ``generate()`` yields."""
-        # A continuation (the client's tool outputs or approvals) carries on the same message.
-        answer = Answer(self.continued, message_id=self.generate_message_id())
         status: Status = "cancelled"  # unless we get to the end, or to an error
         failure: Exception | None = None
         finish_reason: str | None = None
+        answer = Answer()  # in case the one below fails: on_finish() still gets a result
         try:
+            # A continuation (the client's tool outputs or approvals) carries on the same message.
+            answer = Answer(self.continued, message_id=self.generate_message_id())
             for part in answer.start(await maybe_await(self.start_metadata())):
                 yield part
             async for item in self.generate(chat.messages):
