@@ -9,7 +9,6 @@ the answer, and the continuation approves or rejects each call and runs that sta
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import inspect
 import json
@@ -76,9 +75,6 @@ async def stream(agent: Agent[Any], run: AgentRun) -> AsyncIterator[ChatPart]:
         if not result.is_complete:
             result.cancel()
         await events.aclose()
-        task = result.run_loop_task
-        if task is not None and not task.done():
-            await asyncio.wait([task])
     for item in result.interruptions:
         call_id = str(item.call_id)
         for part in outcomes.called_once(call_id, str(item.name), item.arguments or "", hold=False):
@@ -135,8 +131,8 @@ class Outcomes:
         async def formatter(args: Any) -> str | None:
             text = theirs(args) if theirs is not None else None
             text = await text if inspect.isawaitable(text) else text
-            if args.kind != "approval_rejected":  # a denial is the user's, not a failure
-                self.errors[args.call_id] = text if isinstance(text, str) else args.default_message
+            # Also called for a rejected approval: its call is ToolDenied all the same.
+            self.errors[args.call_id] = text if isinstance(text, str) else args.default_message
             return text
 
         return dataclasses.replace(config, tool_error_formatter=formatter)

@@ -9,7 +9,8 @@ import copy
 import json
 import sys
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from logging import WARNING
 from typing import Any
 
 import pytest
@@ -76,10 +77,9 @@ async def _close_clients() -> AsyncIterator[None]:
 
 @dataclass
 class Visitor:
-    """A run's context, as a view's ``agent_kwargs()`` gives it: nothing to serialise."""
+    """A run's context, as a view's ``agent_kwargs()`` gives it."""
 
     name: str
-    lock: Any = field(default_factory=asyncio.Lock)
 
 
 class Hits(BaseModel):
@@ -281,7 +281,7 @@ async def test_a_call_of_a_tool_that_is_no_function_is_not_shown(api: RunningSer
 
 
 async def test_approvals_stop_the_run_and_the_continuation_runs_it_on(
-    api: RunningServer,
+    api: RunningServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     agent = make_agent(api)
     first = await ran(agent, user("rename and archive"), context=Visitor("alice"))
@@ -315,6 +315,7 @@ async def test_approvals_stop_the_run_and_the_continuation_runs_it_on(
         Finish("stop", {"usage": USAGE}),
     ]
     assert again.kept == []
+    assert [record.getMessage() for record in caplog.records if record.levelno >= WARNING] == []
     states = {call_id: again.answer.calls[call_id]["state"] for call_id in answers}
     assert states == {rename: "output-available", archive: "output-denied"}
 
