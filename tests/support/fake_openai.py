@@ -5,6 +5,7 @@ and fails in the ways real APIs do. The model name chooses the behaviour."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from typing import Any
 
@@ -24,6 +25,9 @@ def chunk(content: str) -> bytes:
 
 async def fake_openai(scope: dict[str, Any], receive: Any, send: Any) -> None:
     assert scope["type"] == "http"
+    if scope["path"] == "/v1/responses":
+        await responses_api(receive, send)
+        return
     assert scope["path"] == "/v1/chat/completions"
     body = b""
     while True:
@@ -100,3 +104,191 @@ async def agent_reply(request: dict[str, Any], send: Any) -> None:
     for body in [*chunks, b"data: [DONE]\n\n"]:
         await send({"type": "http.response.body", "body": body, "more_body": True})
     await send({"type": "http.response.body", "body": b""})
+
+
+# The Responses API (POST /v1/responses), as the OpenAI Agents SDK calls it by default: a stream
+# of typed events (``event: <type>`` and its JSON), the behaviour chosen by the model name.
+responses_received: list[dict[str, Any]] = []
+#: One entry per streamed response whose client went away before its end (model ``wait``).
+responses_disconnected: list[str] = []
+
+# The function calls of a question, by its text: (tool name, its arguments in pieces) each.
+RESPONSES_CALLS: dict[str, list[tuple[str, list[str]]]] = {
+    "search": [("search", ['{"query": ', '"django"}'])],
+    "fail": [("explode", ["{}"])],
+    "garbled": [("search", ["{not json"])],
+    "garbled rename": [("rename_chat", ['{"title": '])],
+    "invalid": [("search", ['{"query": 3}'])],
+    "rename": [("rename_chat", ['{"title": ', '"Lisbon"}'])],
+    "rename and archive": [("rename_chat", ['{"title": "Lisbon"}']), ("archive_chat", ["{}"])],
+    "handoff": [("transfer_to_helper", ["{}"])],
+    "empty": [("count_chats", [])],
+}  # and "shell": a call of the local shell
+_ids = itertools.count(1)
+
+
+async def responses_api(receive: Any, send: Any) -> None:
+    """``text``: reasoning then text; ``agent``: the calls of ``RESPONSES_CALLS`` for the
+    question, then (once their outputs are in) a text naming them; ``incomplete``,
+    ``failed``, ``error``: the three ways a stream ends badly; ``wait``: a delta, then nothing
+    until the client leaves; ``broken``: a 500."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    request = json.loads(body)
+    responses_received.append(request)
+    model = request["model"]
+    if model == "broken":
+        error = json.dumps({"error": {"message": "nope", "type": "x", "code": None}}).encode()
+        await send({"type": "http.response.start", "status": 500,
+                    "headers": [(b"content-type", b"application/json")]})  # fmt: skip
+        await send({"type": "http.response.body", "body": error})
+        return
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/event-stream")]})  # fmt: skip
+    stream = ResponseEvents(model)
+    for event in stream.reply(request):
+        await send({"type": "http.response.body", "body": event, "more_body": True})
+    if model == "wait":
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        responses_disconnected.append(stream.id)
+        return
+    await send({"type": "http.response.body", "body": b""})
+
+
+class ResponseEvents:
+    """The events of one response, numbered as the API numbers them."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self.id = f"resp_{next(_ids)}"
+        self.sequence = itertools.count()
+        self.output: list[dict[str, Any]] = []
+
+    def event(self, kind: str, **fields: Any) -> bytes:
+        payload = {"type": kind, "sequence_number": next(self.sequence), **fields}
+        return f"event: {kind}\ndata: {json.dumps(payload)}\n\n".encode()
+
+    def response(self, status: str, **fields: Any) -> dict[str, Any]:
+        return {
+            "id": self.id, "object": "response", "created_at": 0, "model": self.model,
+            "status": status, "output": self.output if status != "in_progress" else [],
+            "parallel_tool_calls": True, "tool_choice": "auto", "tools": [], "usage": None,
+            "error": None, "incomplete_details": None, **fields,
+        }  # fmt: skip
+
+    def reply(self, request: dict[str, Any]) -> list[bytes]:
+        events = [self.event("response.created", response=self.response("in_progress"))]
+        if self.model == "error":
+            return [*events, self.event("error", code="server_error", message="It broke.")]
+        if self.model == "failed":
+            error = {"code": "server_error", "message": "The model failed."}
+            failed = self.response("failed", error=error)
+            return [*events, self.event("response.failed", response=failed)]
+        if self.model == "agent":
+            asked, outputs = _question(request["input"])
+            calls = RESPONSES_CALLS.get(asked) if not outputs else None
+            if asked == "shell" and not outputs:
+                events += self.shell_call()
+            elif calls:
+                for name, pieces in calls:
+                    events += self.function_call(name, pieces)
+            else:
+                events += self.message(["After tools: ", " | ".join(outputs)])
+        else:
+            if self.model == "text":
+                events += self.reasoning([["Thinking", " hard."], ["Done."]])
+            events += self.message(["Hel", "lo ", "wörld 😀"])
+            if self.model == "wait":
+                return events
+        usage = {"input_tokens": 12, "output_tokens": 7, "total_tokens": 19,
+                 "input_tokens_details": {"cached_tokens": 2, "cache_write_tokens": 0},
+                 "output_tokens_details": {"reasoning_tokens": 3}}  # fmt: skip
+        if self.model == "incomplete":
+            details = {"reason": "max_output_tokens"}
+            # As some compatible servers count: no details.
+            counts = {key: usage[key] for key in ("input_tokens", "output_tokens", "total_tokens")}
+            ending = self.response("incomplete", incomplete_details=details, usage=counts)
+            return [*events, self.event("response.incomplete", response=ending)]
+        ending = self.response("completed", usage=usage)
+        return [*events, self.event("response.completed", response=ending)]
+
+    def item(self, added: dict[str, Any], done: dict[str, Any], events: list[bytes]) -> list[bytes]:
+        index = len(self.output)
+        self.output.append(done)
+        return [
+            self.event("response.output_item.added", output_index=index, item=added),
+            *events,
+            self.event("response.output_item.done", output_index=index, item=done),
+        ]
+
+    def message(self, pieces: list[str]) -> list[bytes]:
+        item_id, index = f"msg_{next(_ids)}", len(self.output)
+        where = {"item_id": item_id, "output_index": index, "content_index": 0}
+        deltas = [
+            self.event("response.output_text.delta", delta=piece, logprobs=[], **where)
+            for piece in pieces
+        ]
+        text = {"type": "output_text", "text": "".join(pieces), "annotations": []}
+        item = {"type": "message", "id": item_id, "role": "assistant", "status": "in_progress",
+                "content": []}  # fmt: skip
+        return self.item(item, {**item, "status": "completed", "content": [text]}, deltas)
+
+    def reasoning(self, parts: list[list[str]]) -> list[bytes]:
+        item_id, index = f"rs_{next(_ids)}", len(self.output)
+        events = []
+        for summary_index, pieces in enumerate(parts):
+            where = {"item_id": item_id, "output_index": index, "summary_index": summary_index}
+            part = {"type": "summary_text", "text": ""}
+            events.append(self.event("response.reasoning_summary_part.added", part=part, **where))
+            events += [
+                self.event("response.reasoning_summary_text.delta", delta=piece, **where)
+                for piece in pieces
+            ]
+        summary = [{"type": "summary_text", "text": "".join(pieces)} for pieces in parts]
+        item = {"type": "reasoning", "id": item_id, "summary": []}
+        return self.item(item, {**item, "summary": summary}, events)
+
+    def function_call(self, name: str, pieces: list[str]) -> list[bytes]:
+        number = next(_ids)
+        item_id, index = f"fc_{number}", len(self.output)
+        item = {"type": "function_call", "id": item_id, "call_id": f"call_{number}",
+                "name": name, "arguments": "", "status": "in_progress"}  # fmt: skip
+        where = {"item_id": item_id, "output_index": index}
+        events = [
+            self.event("response.function_call_arguments.delta", delta=piece, **where)
+            for piece in pieces
+        ]
+        arguments = "".join(pieces)
+        events.append(
+            self.event("response.function_call_arguments.done", arguments=arguments, **where)
+        )
+        return self.item(item, {**item, "arguments": arguments, "status": "completed"}, events)
+
+    def shell_call(self) -> list[bytes]:
+        """A call of the local shell tool (no function: the SDK runs its executor)."""
+        number = next(_ids)
+        action = {"type": "exec", "command": ["date"], "env": {}}
+        item = {"type": "local_shell_call", "id": f"lsh_{number}", "call_id": f"call_{number}",
+                "action": action, "status": "completed"}  # fmt: skip
+        return self.item(item, item, [])
+
+
+def _question(items: Any) -> tuple[str, list[str]]:
+    """The text of the last user message, and the outputs of the calls made since."""
+    if isinstance(items, str):
+        return items, []
+    asked = max(n for n, item in enumerate(items) if item.get("role") == "user")
+    content = items[asked]["content"]
+    if not isinstance(content, str):
+        content = "".join(part.get("text", "") for part in content)
+    outputs = [
+        item["output"] for item in items[asked:] if item.get("type", "").endswith("call_output")
+    ]
+    return content, [
+        output if isinstance(output, str) else json.dumps(output) for output in outputs
+    ]
