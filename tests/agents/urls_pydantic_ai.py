@@ -56,6 +56,11 @@ SCRIPTS: dict[str, list[Chunk]] = {
     "refuse": call(0, "search", '{"q": ', "1}", call_id="call-bad"),
     "garbled": call(0, "search", '{"query": ', "oops", call_id="call-bad"),
     "rename": call(0, "rename_chat", '{"title": ', '"Lisbon"}', call_id="call-r"),
+    "rename it": [
+        "I can do that, ",
+        "once you approve.",
+        *call(1, "rename_chat", '{"title": "Porto"}', call_id="call-p"),
+    ],
     "rename both": [
         *call(0, "rename_chat", '{"title": "A"}', call_id="call-a"),
         *call(1, "rename_chat", '{"title": "B"}', call_id="call-b"),
@@ -105,7 +110,7 @@ async def script(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator
             said.append(f"It is {content['time']}.")
         elif part.tool_name == "local_time":
             said.append(f"No time: {content}")
-        elif asked == "rename":
+        elif asked in ("rename", "rename it"):
             said.append("Renamed." if part.outcome == "success" else "Left as it is.")
         else:
             said.append(f"{part.tool_call_id}: {part.outcome} ({content})")
