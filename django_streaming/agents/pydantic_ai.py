@@ -254,7 +254,7 @@ def to_model_messages(
             waiting = continued and position == len(messages) - 1
             calls = {call.id: call for call in message.tool_calls}
             steps: list[tuple[list[Any], list[Any]]] = [([], [])]
-            for part in message.parts or ({"type": "text", "text": message.text},):
+            for part in message.parts or _parts_of(message):
                 call = calls.get(part.get("toolCallId", ""))
                 if part.get("type") == "step-start":
                     steps.append(([], []))
@@ -273,6 +273,12 @@ def to_model_messages(
                 if outcomes:
                     history.append(ai.ModelRequest(outcomes))
     return history
+
+
+def _parts_of(message: ChatMessage) -> list[dict[str, Any]]:
+    """The UI parts of a message made in Python (``ChatMessage(text, tool_calls=...)``)."""
+    calls = [{"type": "tool", "toolCallId": call.id} for call in message.tool_calls]
+    return [{"type": "text", "text": message.text}, *calls]
 
 
 def _outcome(call: ChatToolCall) -> Any:

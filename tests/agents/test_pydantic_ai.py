@@ -25,7 +25,7 @@ from pydantic_ai.messages import (
 from pydantic_ai.models.test import TestModel
 from pytest_django.fixtures import Settings
 
-from django_streaming import ChatMessage, Metadata, ToolCall, ToolResult
+from django_streaming import ChatMessage, ChatToolCall, Metadata, ToolCall, ToolResult
 from django_streaming.agents import AgentRun
 from django_streaming.agents.pydantic_ai import stream
 from tests.agents import urls_pydantic_ai
@@ -449,3 +449,24 @@ async def test_an_agent_without_a_model_fails_with_pydantic_ais_error() -> None:
     run = AgentRun([ChatMessage("user", "hi")], continuation=False, key="k")
     with pytest.raises(UserError, match="model"):
         [part async for part in stream(Agent(), run)]
+
+
+async def test_a_history_made_in_python_has_its_tool_calls_too() -> None:
+    """A ``generate()`` of one's own may build the conversation (no UI parts)."""
+    searched = ChatToolCall("search", "p1", "output-available", {"query": "a"}, {"hits": 1})
+    messages = [
+        ChatMessage("user", "first"),
+        ChatMessage("assistant", "Looking.", tool_calls=(searched,)),
+        ChatMessage("user", "hello"),
+    ]
+    run = AgentRun(messages, continuation=False, key="k")
+    [part async for part in stream(urls_pydantic_ai.scripted_agent(), run)]
+    _, said, returned = seen[0]  # pydantic-ai adds the question to the tool's return
+    assert [(p.part_kind, getattr(p, "tool_call_id", None)) for p in said.parts] == [
+        ("text", None),
+        ("tool-call", "p1"),
+    ]
+    assert [(p.part_kind, p.content) for p in returned.parts] == [
+        ("tool-return", {"hits": 1}),
+        ("user-prompt", "hello"),
+    ]
