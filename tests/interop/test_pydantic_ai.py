@@ -218,7 +218,7 @@ def test_stop_closes_the_models_request(
         argv, cwd=FIXTURE, capture_output=True, text=True, timeout=60, check=True
     )
     result = json.loads(completed.stdout.strip().splitlines()[-1])
-    assert result["aborted"]
+    assert result["aborted"], result
     assert result["chunkTypes"][2:] == ["message-metadata", "text-start", "text-delta"]
     wait_until(lambda: ended == ["http.disconnect"], what="the model's request to be closed")
     assert [request["model"] for request in received] == ["hang"]
