@@ -82,11 +82,16 @@ def question(messages: list[ModelMessage]) -> str:
     return ""
 
 
+def outcome(part: Any) -> str:
+    return "retried" if part.part_kind == "retry-prompt" else str(part.outcome)
+
+
 async def script(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[Chunk]:
     seen.append(list(messages))
     asked = question(messages)
     last = messages[-1]
-    returns: list[Any] = [p for p in last.parts if p.part_kind == "tool-return"]
+    # A tool's outcome; before pydantic-ai 2.7x a retry was a RetryPromptPart of its own.
+    returns: list[Any] = [p for p in last.parts if p.part_kind in ("tool-return", "retry-prompt")]
     if asked == "explode":
         yield "partial "
         yield {1: DeltaToolCall("search", '{"query"', tool_call_id="call-e")}
@@ -95,25 +100,25 @@ async def script(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator
         for chunk in SCRIPTS.get(asked, ["I have no script for that."]):
             yield chunk
         return
-    if any(p.outcome == "retried" and isinstance(p.content, list) for p in returns):
+    if any(outcome(p) == "retried" and isinstance(p.content, list) for p in returns):
         for chunk in call(0, "search", '{"query": "again"}', call_id="call-s2"):
             yield chunk  # the arguments were refused: the model tries again
         return
     said = []
     for part in returns:
-        content = part.content
-        if part.tool_name == "search" and part.outcome == "success":
+        content, ended = part.content, outcome(part)
+        if part.tool_name == "search" and ended == "success":
             said.append(f"Found {content['hits']}.")
         elif part.tool_name == "search":
             said.append("The search failed.")
-        elif part.tool_name == "local_time" and part.outcome == "success":
+        elif part.tool_name == "local_time" and ended == "success":
             said.append(f"It is {content['time']}.")
         elif part.tool_name == "local_time":
             said.append(f"No time: {content}")
         elif asked in ("rename", "rename it"):
-            said.append("Renamed." if part.outcome == "success" else "Left as it is.")
+            said.append("Renamed." if ended == "success" else "Left as it is.")
         else:
-            said.append(f"{part.tool_call_id}: {part.outcome} ({content})")
+            said.append(f"{part.tool_call_id}: {ended} ({content})")
     yield " ".join(said)
 
 
