@@ -62,10 +62,8 @@ async def stream(agent: AbstractAgent[Any, Any], run: AgentRun) -> AsyncIterator
     try:
         from pydantic_ai import Agent, DeferredToolRequests, ModelMessagesTypeAdapter
     except ImportError as error:
-        raise ImportError(
-            "Streaming a pydantic_ai.Agent needs pydantic-ai: "
-            "pip install django-streaming[pydantic-ai]"
-        ) from error
+        extra = "pip install django-streaming[pydantic-ai]"
+        raise ImportError(f"Streaming a pydantic_ai.Agent needs pydantic-ai: {extra}") from error
 
     kwargs = dict(run.kwargs)
     kwargs.update(_output_type(agent, kwargs.pop("output_type", None), DeferredToolRequests))
@@ -102,21 +100,14 @@ async def stream(agent: AbstractAgent[Any, Any], run: AgentRun) -> AsyncIterator
     if isinstance(output, DeferredToolRequests):
         for call in output.approvals:
             yield ApprovalRequest(call.tool_call_id, f"approval-{call.tool_call_id}")
-        run.keep(
-            {
-                "messages": ModelMessagesTypeAdapter.dump_python(
-                    result.all_messages(), mode="json"
-                ),
-                "approvals": [call.tool_call_id for call in output.approvals],
-                "calls": [call.tool_call_id for call in output.calls],
-            }
-        )
+        # The run, to resume: JSON, kept with the pending answer (another worker may resume it).
+        messages = ModelMessagesTypeAdapter.dump_python(result.all_messages(), mode="json")
+        approvals, calls = ([c.tool_call_id for c in output.approvals],
+                            [c.tool_call_id for c in output.calls])  # fmt: skip
+        run.keep({"messages": messages, "approvals": approvals, "calls": calls})
         reason = "tool-calls"
-    tokens = {
-        "inputTokens": usage.input_tokens,
-        "outputTokens": usage.output_tokens,
-        "totalTokens": usage.total_tokens,
-    }
+    tokens = {"inputTokens": usage.input_tokens, "outputTokens": usage.output_tokens,
+              "totalTokens": usage.total_tokens}  # fmt: skip
     yield Finish(reason, {"usage": tokens})
 
 
@@ -219,19 +210,19 @@ def _resume(
         browser = [c.id for c in continued.tool_calls if c.state == "input-available"]
     results = DeferredToolResults()
     for call_id in approvals:
-        call = calls.get(call_id)
-        if call is None or call.approval is None or call.approval.approved is None:
+        call = calls[call_id]
+        if call.state != "approval-responded" or call.approval is None:
             results.approvals[call_id] = ToolDenied(NO_APPROVAL)
         elif call.approval.approved:
             results.approvals[call_id] = True
         else:
             results.approvals[call_id] = ToolDenied(call.approval.reason or DENIED)
     for call_id in browser:
-        call = calls.get(call_id)
-        if call is not None and call.state == "output-available":
+        call = calls[call_id]
+        if call.state == "output-available":
             results.calls[call_id] = call.output
         else:
-            error = call.error_text if call is not None and call.state == "output-error" else None
+            error = call.error_text if call.state == "output-error" else None
             results.calls[call_id] = ToolFailed(error or NO_OUTPUT)
     return history, results
 
