@@ -6,8 +6,10 @@
   package, configured by ``OPENAI_BASE_URL``, ``OPENAI_API_KEY`` and ``OPENAI_MODEL``. Chosen
   when ``CHAT_BACKEND=openai``, or when ``OPENAI_BASE_URL`` or ``OPENAI_API_KEY`` is set. It
   runs a real tool loop with the example's tools.
+* ``pydantic-ai`` (``CHAT_BACKEND=pydantic-ai``): the same tools as a pydantic-ai agent on the
+  same API settings, streamed by django-streaming's pydantic-ai adapter (``pydantic_backend.py``).
 
-Both answer ``respond(messages, toolbox, continuing)`` with the parts of a chat answer.
+Each answers ``respond(messages, toolbox, continuing)`` with the parts of a chat answer.
 
 API failures become a ``ChatError`` whose text the user may read.
 """
@@ -67,8 +69,19 @@ def get_backend(environ: Mapping[str, str] = os.environ) -> ModelBackend:
             model=environ.get("OPENAI_MODEL", "gpt-4o-mini"),
             timeout=float(environ.get("OPENAI_TIMEOUT", "60")),
         )
+    if choice == "pydantic-ai":
+        from .pydantic_backend import PydanticAIBackend
+
+        return PydanticAIBackend(
+            base_url=environ.get("OPENAI_BASE_URL") or None,
+            api_key=environ.get("OPENAI_API_KEY", "not-needed"),
+            model=environ.get("OPENAI_MODEL", "gpt-4o-mini"),
+            timeout=float(environ.get("OPENAI_TIMEOUT", "60")),
+        )
     if choice not in ("", "simulated"):
-        raise ValueError(f"CHAT_BACKEND must be 'simulated' or 'openai', not {choice!r}.")
+        raise ValueError(
+            f"CHAT_BACKEND must be 'simulated' or 'openai' or 'pydantic-ai', not {choice!r}."
+        )
     return SimulatedBackend(float(environ.get("SIMULATED_TOKENS_PER_SECOND", "30")))
 
 
