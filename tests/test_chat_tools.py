@@ -143,6 +143,42 @@ class Unverified(Agent):
     verify_continuations = False
 
 
+closed: list[str] = []
+
+
+class LeftHalfWay(Agent):
+    async def generate(self, messages: list[ChatMessage]) -> AsyncIterator[ChatPart]:
+        try:
+            yield "one"
+            yield 42  # type: ignore[misc]  # not a part: the answer fails here
+            yield "never"
+        finally:
+            closed.append("generate() closed")
+
+    async def on_finish(self, result: ChatResult) -> None:
+        closed.append(f"on_finish({result.status})")
+
+
+class PlainIterator:
+    """An async iterator that is no generator (it has no aclose())."""
+
+    def __init__(self) -> None:
+        self.items = ["plain"]
+
+    def __aiter__(self) -> PlainIterator:
+        return self
+
+    async def __anext__(self) -> str:
+        if not self.items:
+            raise StopAsyncIteration
+        return self.items.pop()
+
+
+class NotAGenerator(Agent):
+    def generate(self, messages: list[ChatMessage]) -> Any:
+        return PlainIterator()
+
+
 class NoIds(Agent):
     def generate_message_id(self) -> str:
         raise RuntimeError("the id service is down")
@@ -153,6 +189,8 @@ urlpatterns = [
     path("history/", ServerHistory.as_view()),
     path("unverified/", Unverified.as_view()),
     path("no-ids/", NoIds.as_view()),
+    path("left-half-way/", LeftHalfWay.as_view()),
+    path("not-a-generator/", NotAGenerator.as_view()),
     path("agent/", Agent.as_view()),
     path("trusting/", TrustingAgent.as_view()),
     path("echo/", Echo.as_view()),
@@ -641,3 +679,16 @@ async def test_a_failure_before_the_first_part_is_still_the_protocols_error_and_
     assert got == [{"type": "error", "errorText": "The answer failed on the server."}, "[DONE]"]
     [result] = results
     assert (result.status, type(result.error)) == ("error", RuntimeError)
+
+
+async def test_a_generate_left_half_way_is_closed_before_on_finish() -> None:
+    closed.clear()
+    got = await answer(user("hello"), url="/left-half-way/")
+    assert got[-2] == {"type": "error", "errorText": "The answer failed on the server."}
+    # Its clean-up ran in the answer's task, not later in the garbage collector's.
+    assert closed == ["generate() closed", "on_finish(error)"]
+
+
+async def test_generate_may_return_any_async_iterator() -> None:
+    got = await answer(user("hello"), url="/not-a-generator/")
+    assert {"type": "text-delta", "id": "text-1", "delta": "plain"} in got

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
 from .base import AgentRun, settle_on_failure
@@ -60,5 +61,11 @@ async def stream_agent(agent: Any, chat: ChatStreamView, **kwargs: Any) -> Async
         raise TypeError(f"No adapter serves {type(agent).__name__}: use {SUPPORTED}.")
     adapter = importlib.import_module(path)
     run = chat.agent_run(kwargs)
-    async for part in settle_on_failure(adapter.stream(agent, run)):
-        yield part
+    # Closed here, in this task, when the answer stops early: the framework's own clean-up
+    # (its HTTP request, its task groups) must not wait for the garbage collector.
+    async with (
+        aclosing(adapter.stream(agent, run)) as parts,
+        aclosing(settle_on_failure(parts)) as settled,
+    ):
+        async for part in settled:
+            yield part

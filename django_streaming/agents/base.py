@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -43,7 +43,7 @@ class AgentRun:
     allow_remote_file: Callable[[ChatFile], bool] = field(default=lambda file: False, repr=False)
 
 
-async def settle_on_failure(parts: AsyncIterator[ChatPart]) -> AsyncIterator[ChatPart]:
+async def settle_on_failure(parts: AsyncIterator[ChatPart]) -> AsyncGenerator[ChatPart, None]:
     """``parts``, and if the run fails, a ``ToolError`` for each call it left without an
     outcome before the error goes on: no client shows a call stuck running."""
     unsettled: dict[str, str] = {}  # call id -> tool name

@@ -7,6 +7,7 @@ import json
 import logging
 import secrets
 from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -406,9 +407,10 @@ class ChatStreamView(SSEView):
             answer = Answer(self.continued, message_id=self.generate_message_id())
             for part in answer.start(await maybe_await(self.start_metadata())):
                 yield part
-            async for item in self.generate(chat.messages):
-                for part in answer.parts_for(item):
-                    yield part
+            async with _closing(self.generate(chat.messages)) as generated:
+                async for item in generated:
+                    for part in answer.parts_for(item):
+                        yield part
             reason = answer.finish_reason()  # what generate() left it: end() changes nothing
             provisional = self._result(chat, answer, "completed", None, reason)
             metadata = await maybe_await(self.finish_metadata(provisional))
@@ -467,6 +469,18 @@ async def _chat_errors(source: AsyncIterator[Any]) -> AsyncIterator[Any]:
         logger.error("Error while tailing a chat answer", exc_info=error)
         yield {"type": "error", "errorText": _error_text(error)}
         yield "[DONE]"
+
+
+@asynccontextmanager
+async def _closing(items: AsyncIterator[Any]) -> AsyncIterator[AsyncIterator[Any]]:
+    """``items``, closed on the way out when it can be (an async generator): a failure or a
+    stop must not leave ``generate()``'s clean-up to the garbage collector."""
+    try:
+        yield items
+    finally:
+        aclose = getattr(items, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 def _with_saved_history(chat: ChatRequest, saved: Any) -> ChatRequest:
