@@ -39,6 +39,8 @@ LOGIN_URL = "/login/"
 # Sessions in a signed cookie: servers in several processes share them without a database.
 SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 DJANGO_STREAMING: dict[str, Any] = {"HEARTBEAT_INTERVAL": 15.0}
+if os.environ.get("TEST_NO_STREAM_LIMIT"):  # a hundred streams from one address, no cookies
+    DJANGO_STREAMING["MAX_ACTIVE_PER_OWNER"] = None
 if os.environ.get("TEST_REDIS_URL"):  # servers started as subprocesses by the Redis tests
     DJANGO_STREAMING["STORE"] = {
         "BACKEND": "django_streaming.stores.redis.RedisStore",

@@ -9,6 +9,7 @@ import signal
 import socket
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 
 import httpx
 import pytest
@@ -133,17 +134,19 @@ def test_a_killed_worker_leaves_its_events_and_an_interrupted_end(
 
 
 def test_sigterm_with_100_open_streams_exits_within_2_seconds(token: str) -> None:
-    with worker(None) as server:
+    with worker(None, TEST_NO_STREAM_LIMIT="1") as server, ExitStack() as open_sockets:
         port = int(server.url.rpartition(":")[2])
         sockets = []
         for number in range(100):
             path = "/wait/" if number % 2 else f"/resumable/?n=2&gate=1&token={token}-{number}"
-            sock = socket.create_connection(("127.0.0.1", port))
+            sock = open_sockets.enter_context(socket.create_connection(("127.0.0.1", port)))
             sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+            sockets.append(sock)
             received = b""
             while b"stream open" not in received:
-                received += sock.recv(4096)
-            sockets.append(sock)
+                chunk = sock.recv(4096)
+                assert chunk, received  # a refusal (a 429, say) must fail, not spin
+                received += chunk
         server.process.send_signal(signal.SIGTERM)
         signalled_at = time.monotonic()
         server.process.wait(timeout=10)

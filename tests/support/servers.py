@@ -219,10 +219,12 @@ class Worker:
 
 
 @contextmanager
-def worker(redis_url: str | None, prefix: str = "", lease: float = 10.0) -> Iterator[Worker]:
+def worker(
+    redis_url: str | None, prefix: str = "", lease: float = 10.0, **extra_env: str
+) -> Iterator[Worker]:
     """uvicorn serving the test project in a process of its own, as in production."""
     sock = listening_socket()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", **extra_env}
     if redis_url:
         env |= {"TEST_REDIS_URL": redis_url, "TEST_REDIS_PREFIX": prefix}
         env["TEST_REDIS_LEASE"] = str(lease)
