@@ -616,3 +616,44 @@ async def test_redis_a_reader_woken_while_it_reads_reads_again_rather_than_waiti
             # It reads again at once, rather than waiting out its timeout.
             assert await asyncio.wait_for(reading, 2) == ([(1, b"data: x\n\n")], None)
         await store.aclose()
+
+
+# Pending tool calls (issue 20): what a continuation may answer.
+
+
+async def test_pending_calls_are_claimed_once_all_or_none(store: StreamStore) -> None:
+    assert await store.load_pending("chat") is None
+    await store.save_pending("chat", '{"m": 1}', ["a", "b"])
+    pending = await store.load_pending("chat")
+    assert pending is not None
+    assert (pending.message, pending.waiting, pending.answered) == ('{"m": 1}', {"a", "b"}, set())
+    assert await store.claim("chat", ["a", "nope"]) == "nope"  # nothing claimed
+    assert await store.claim("chat", ["a"]) is None
+    assert await store.claim("chat", ["a", "b"]) == "a"  # answered already: b stays waiting
+    assert await store.claim("chat", ["b"]) is None
+    pending = await store.load_pending("chat")
+    assert pending is not None
+    assert (pending.waiting, pending.answered) == (set(), {"a", "b"})
+    assert await store.claim("other chat", ["a"]) == "a"
+
+
+async def test_a_new_answer_replaces_what_waited_and_forgets_what_was_answered(
+    store: StreamStore,
+) -> None:
+    await store.save_pending("chat", "first", ["a", "b"])
+    assert await store.claim("chat", ["a"]) is None
+    # The same message gone on: a stays answered, b no longer waits, c does.
+    await store.save_pending("chat", "first, continued", ["c"], continued=True)
+    pending = await store.load_pending("chat")
+    assert pending is not None
+    assert (pending.message, pending.waiting, pending.answered) == (
+        "first, continued",
+        {"c"},
+        {"a"},
+    )
+    # A new message: ids are unique within a message only, so "a" may wait again.
+    await store.save_pending("chat", "second", ["a"])
+    pending = await store.load_pending("chat")
+    assert pending is not None
+    assert (pending.waiting, pending.answered) == ({"a"}, set())
+    assert await store.claim("chat", ["a"]) is None

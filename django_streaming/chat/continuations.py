@@ -66,6 +66,12 @@ def apply_answers(
     ``ChatRequestError`` naming the call that cannot be answered: one the server never made
     or never left waiting (400 ``invalid_continuation``), or answered already (409
     ``already_answered``)."""
+    if client.id != message["id"]:
+        raise ChatRequestError(
+            f"This continuation goes on with the message {client.id!r}, which is not the "
+            "chat's last answer: a continuation answers only what the server asked.",
+            code="invalid_continuation",
+        )
     merged = copy.deepcopy(message)
     server_calls = tool_parts(merged["parts"])
     answers: list[str] = []

@@ -394,7 +394,9 @@ class ChatStreamView(SSEView):
             key = self.chat_key(self.chat.chat_id or "", self.owner)
             message = answer.message
             record = {"message": message, "state": self.agent_state}
-            await get_store().save_pending(key, json.dumps(record), pending_calls(message))
+            await get_store().save_pending(
+                key, json.dumps(record), pending_calls(message), continued=bool(self.continued)
+            )
 
     async def message_stream(self, chat: ChatRequest) -> AsyncIterator[StreamItem]:
         """The protocol's parts around what ``generate()`` yields."""

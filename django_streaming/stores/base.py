@@ -146,10 +146,14 @@ class StreamStore(ABC):
     # Tool calls left waiting for the browser, so that a continuation can only answer what the
     # server asked (chat/continuations.py). Keyed by a chat and its owner; kept ``ttl`` seconds.
 
-    async def save_pending(self, key: str, message: str, waiting: Sequence[str]) -> None:
+    async def save_pending(
+        self, key: str, message: str, waiting: Sequence[str], *, continued: bool = False
+    ) -> None:
         """Make ``message`` (JSON) the answer of ``key`` whose calls ``waiting`` wait for the
         browser, in place of the one before: calls of that one no longer wait (nothing may
-        answer them), and calls answered already stay answered."""
+        answer them). When ``message`` ``continued`` the one before (the same message gone
+        on), the calls answered already stay answered; otherwise it starts afresh (call ids
+        are unique in a message only)."""
         raise NotImplementedError(f"{type(self).__name__} does not keep pending tool calls.")
 
     async def load_pending(self, key: str) -> PendingAnswer | None:

@@ -180,9 +180,11 @@ class MemoryStore(StreamStore):
             if waiter in stream.stoppers:
                 stream.stoppers.remove(waiter)
 
-    async def save_pending(self, key: str, message: str, waiting: Sequence[str]) -> None:
+    async def save_pending(
+        self, key: str, message: str, waiting: Sequence[str], *, continued: bool = False
+    ) -> None:
         previous = self._pending.pop(key, None)
-        answered = previous[1].answered if previous else frozenset()
+        answered = previous[1].answered if previous and continued else frozenset()
         answer = PendingAnswer(message, frozenset(waiting) - answered, answered)
         self._pending[key] = (time.monotonic(), answer)
         self._forget_expired()

@@ -105,15 +105,16 @@ return 1
 """
 
 
-# Makes ARGV[2] (JSON) the pending answer of the chat (KEYS[1]), whose calls ARGV[3...] wait:
-# the previous answer's calls that still wait no longer do; answered ones stay answered.
+# Makes ARGV[3] (JSON) the pending answer of the chat (KEYS[1]), whose calls ARGV[4...] wait:
+# the previous answer's calls that still wait no longer do; answered ones stay answered when
+# ARGV[2] is 1 (the same message gone on), and are forgotten otherwise.
 _SAVE_PENDING = """
 local fields = redis.call('HGETALL', KEYS[1])
 for i = 1, #fields, 2 do
-  if fields[i + 1] == 'waiting' then redis.call('HDEL', KEYS[1], fields[i]) end
+  if fields[i + 1] == 'waiting' or ARGV[2] ~= '1' then redis.call('HDEL', KEYS[1], fields[i]) end
 end
-redis.call('HSET', KEYS[1], 'message', ARGV[2])
-for i = 3, #ARGV do
+redis.call('HSET', KEYS[1], 'message', ARGV[3])
+for i = 4, #ARGV do
   if redis.call('HGET', KEYS[1], 'call:' .. ARGV[i]) ~= 'answered' then
     redis.call('HSET', KEYS[1], 'call:' .. ARGV[i], 'waiting')
   end
@@ -296,9 +297,12 @@ class RedisStore(StreamStore):
         await client.eval(_FINISH, len(keys), *keys, status, self.ttl, stream_id, owners, wake)
 
     @_unavailable_on_error
-    async def save_pending(self, key: str, message: str, waiting: Sequence[str]) -> None:
+    async def save_pending(
+        self, key: str, message: str, waiting: Sequence[str], *, continued: bool = False
+    ) -> None:
         client: Any = self.client()
-        await client.eval(_SAVE_PENDING, 1, self._calls_key(key), self.ttl, message, *waiting)
+        calls = self._calls_key(key)
+        await client.eval(_SAVE_PENDING, 1, calls, self.ttl, int(continued), message, *waiting)
 
     @_unavailable_on_error
     async def load_pending(self, key: str) -> PendingAnswer | None:
