@@ -72,10 +72,10 @@ async def message_parts(stream: AsyncIterable[Any]) -> AsyncIterator[ChatPart]:
                 _count(event.message.usage, counts)
             elif kind == "content_block_start":
                 block = event.content_block
-                if block.type in ("tool_use", "server_tool_use"):
-                    server = block.type == "server_tool_use"
+                if block.type.endswith("tool_use"):  # server_tool_use, mcp_tool_use: run there
+                    server = block.type != "tool_use"
                     calls[event.index] = PendingCall(block.id, block.name, provider_executed=server)
-                elif block.type.endswith("_tool_result"):  # a server tool's, complete
+                elif block.type.endswith("tool_result"):  # a server tool's, complete
                     yield ToolResult(block.tool_use_id, block.model_dump(mode="json")["content"])
             elif kind == "content_block_delta":
                 delta = event.delta

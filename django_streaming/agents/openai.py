@@ -93,14 +93,11 @@ async def chat_completions_parts(
                     if function is not None and function.arguments:
                         call.arguments += function.arguments
                         yield ToolInputDelta(call.id, call.name, function.arguments)
-                if choice.finish_reason:
-                    reason = choice.finish_reason
-                    for index in sorted(calls):
-                        yield calls.pop(index).done()
+                reason = choice.finish_reason or reason
     finally:
         await close(stream)
-    for index in sorted(calls):  # a server that never said why it finished
-        yield calls.pop(index).done()
+    for index in sorted(calls):  # complete once the stream is
+        yield calls[index].done()
     metadata = None if usage is None else {"usage": _usage(usage)}
     yield Finish(FINISH_REASONS.get(reason or "", "other"), metadata)
 

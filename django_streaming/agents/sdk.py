@@ -38,7 +38,7 @@ class PendingCall:
         """The call, or an input error when its arguments are not a JSON object (no
         arguments at all are ``{}``)."""
         try:
-            value = json.loads(self.arguments) if self.arguments.strip() else {}
+            value = json.loads(self.arguments) if self.arguments else {}
         except ValueError:
             value = None
         if not isinstance(value, dict):
@@ -56,8 +56,8 @@ class Turn:
 
 def turns(message: ChatMessage) -> list[Turn]:
     """The model calls of an assistant message, in order: a new one at each ``step-start``
-    part, and at text after tool calls. Calls the model provider ran itself are left out (the
-    text written from them stays); each call comes once."""
+    part, and at text after tool calls (some may be empty). Calls the model provider ran
+    itself are left out (the text written from them stays); each call comes once."""
     calls = {call.id: call for call in message.tool_calls}
     if not message.parts:
         return [Turn(message.text, list(calls.values()))]
@@ -70,7 +70,7 @@ def turns(message: ChatMessage) -> list[Turn]:
             result[-1].text += part["text"]
         elif part.get("toolCallId") in calls and not part.get("providerExecuted"):
             result[-1].calls.append(calls.pop(part["toolCallId"]))
-    return [turn for turn in result if turn.text or turn.calls]
+    return result
 
 
 def outcome(call: ChatToolCall, outputs: Mapping[str, Any]) -> tuple[str, bool] | None:

@@ -127,6 +127,17 @@ async def test_a_server_tool_and_its_result(api: RunningServer) -> None:
     assert await helper_parts_of(api, "claude-search") == expected
 
 
+async def test_an_mcp_tool_and_blocks_of_kinds_yet_to_come(api: RunningServer) -> None:
+    assert await parts_of(api, "claude-mcp") == [
+        MODEL,
+        ToolInputDelta("mcptoolu_1", "list_repos", '{"owner": "x"}'),
+        ToolCall("list_repos", {"owner": "x"}, "mcptoolu_1", provider_executed=True),
+        ToolResult("mcptoolu_1", [{"type": "text", "text": "3 repos"}]),
+        "You have 3.",  # the unknown block and its deltas are skipped
+        Finish("stop", usage()),
+    ]
+
+
 @pytest.mark.parametrize(
     ("reason", "mapped"),
     [
@@ -265,6 +276,10 @@ def test_tool_use_answered_by_tool_results_before_the_next_question() -> None:
 def test_the_next_question_joins_the_tool_results() -> None:
     answer = ui("assistant", call("now", "c1", "output-available", input={}, output=1))
     history, _ = anthropic_messages([answer, ChatMessage("user", "And?")])
+    assert history[0] == {  # no empty text block
+        "role": "assistant",
+        "content": [{"type": "tool_use", "id": "c1", "name": "now", "input": {}}],
+    }
     assert history[1] == {
         "role": "user",
         "content": [

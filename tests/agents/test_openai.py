@@ -313,6 +313,28 @@ def test_errors_and_denials_are_told_and_calls_without_an_outcome_left_out() -> 
     ]
 
 
+def test_calls_of_two_model_calls_each_come_with_their_results() -> None:
+    answer = ui(
+        "assistant",
+        call("now", "c1", "output-available", input={}, output=1),
+        STEP,
+        call("now", "c2", "output-available", input={}, output=2),
+    )
+    conversation: list[Any] = chat_messages([answer])
+    assert [(m["role"], m.get("tool_call_id")) for m in conversation] == [
+        ("assistant", None),
+        ("tool", "c1"),
+        ("assistant", None),
+        ("tool", "c2"),
+    ]
+
+
+def test_an_approved_call_is_left_out_until_the_caller_gives_its_output() -> None:
+    approved = {"id": "a1", "approved": True}
+    answer = ui("assistant", TEXT, call("rename", "c1", "approval-responded", approval=approved))
+    assert chat_messages([answer]) == [{"role": "assistant", "content": "Looking."}]
+
+
 def test_a_model_call_with_nothing_left_to_tell_is_left_out() -> None:
     waiting = ui("assistant", call("local_time", "c1", "input-available", input={}))
     assert chat_messages([ChatMessage("user", "Hi"), waiting]) == [

@@ -128,6 +128,28 @@ SCRIPTS: dict[str, list[Event]] = {
         *text(2, "Found it."),
         *end("end_turn", 12, input_tokens=2000),
     ],
+    # An MCP server's tool (the beta MCP connector), and a block of a kind yet to come whose
+    # input streams too.
+    "claude-mcp": [
+        start(),
+        *tool_use(0, "mcptoolu_1", "list_repos", '{"owner": "x"}', kind="mcp_tool_use"),
+        block(
+            1,
+            {
+                "type": "mcp_tool_result",
+                "tool_use_id": "mcptoolu_1",
+                "is_error": False,
+                "content": [{"type": "text", "text": "3 repos"}],
+            },
+        ),
+        stop(1),
+        block(2, {"type": "future_block"}),
+        piece(2, type="input_json_delta", partial_json='{"a": 1}'),
+        piece(2, type="future_delta", value=1),
+        stop(2),
+        *text(3, "You have 3."),
+        *end("end_turn"),
+    ],
     # The API's error event in the middle of the stream.
     "claude-overloaded": [
         start(),
