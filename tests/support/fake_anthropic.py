@@ -185,6 +185,8 @@ async def fake_anthropic(scope: dict[str, Any], receive: Any, send: Any) -> None
     # `claude-stop-<reason>`: a word, then that stop reason.
     reason = model.removeprefix("claude-stop-")
     script = SCRIPTS.get(model) or [start(), *text(0, "Ok"), *end(reason)]
+    if model == "claude-agent":
+        script = agent_reply(request)
     await send({"type": "http.response.start", "status": 200,
                 "headers": [(b"content-type", b"text/event-stream")]})  # fmt: skip
     for name, data in script:
@@ -196,3 +198,21 @@ async def fake_anthropic(scope: dict[str, Any], receive: Any, send: Any) -> None
         disconnected.append(model)
         return
     await send({"type": "http.response.body", "body": b""})
+
+
+def agent_reply(request: dict[str, Any]) -> list[Event]:
+    """A model that calls a tool first, then answers with what its tools returned."""
+    last = request["messages"][-1]["content"]
+    results = [
+        block["content"]
+        for block in (last if isinstance(last, list) else [])
+        if block["type"] == "tool_result"
+    ]
+    if results:
+        return [start(), *text(0, f"After tools: {' | '.join(results)}"), *end("end_turn")]
+    return [
+        start(),
+        *text(0, "Let me look."),
+        *tool_use(1, "toolu_9", "weather", '{"city": ', '"Paris"}'),
+        *end("tool_use"),
+    ]
