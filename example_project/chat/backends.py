@@ -5,7 +5,7 @@
 * ``openai``: any OpenAI-compatible chat-completions API through the official ``openai``
   package, configured by ``OPENAI_BASE_URL``, ``OPENAI_API_KEY`` and ``OPENAI_MODEL``. Chosen
   when ``CHAT_BACKEND=openai``, or when ``OPENAI_BASE_URL`` or ``OPENAI_API_KEY`` is set. It
-  runs a real tool loop with the example's tools.
+  runs a real tool loop with the example's tools, on ``django_streaming.agents.openai``.
 * ``pydantic-ai`` (``CHAT_BACKEND=pydantic-ai``): the same tools as a pydantic-ai agent on the
   same API settings, streamed by django-streaming's pydantic-ai adapter (``pydantic_backend.py``).
 
@@ -22,19 +22,21 @@ import json
 import os
 import re
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, Protocol, TypeVar
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from django_streaming import (
     ApprovalRequest,
     ChatError,
     ChatMessage,
     ChatPart,
+    Finish,
     Step,
     ToolCall,
-    ToolInputDelta,
     ToolInputError,
     ToolResult,
 )
+from django_streaming.agents.openai import chat_completions_parts, chat_messages
 
 from .tools import (
     KINDS,
@@ -45,6 +47,9 @@ from .tools import (
     use_tools,
     wants_a_tool,
 )
+
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletionMessageParam
 
 T = TypeVar("T")
 
@@ -163,18 +168,18 @@ class OpenAIBackend:
     async def respond(
         self, messages: list[ChatMessage], toolbox: Toolbox, continuing: bool
     ) -> AsyncIterator[ChatPart]:
-        """A real tool loop over chat completions: the model's streamed text and tool calls
-        (``tools=``, streamed ``tool_calls`` deltas), the server's tools run and their results
-        sent back, step after step until the model stops or waits for the user (an approval)
-        or the browser (a client-side tool). Images attached to user messages go to the model
-        too."""
+        """A real tool loop over chat completions (``django_streaming.agents.openai`` maps
+        the stream and the conversation): the model's streamed text and tool calls, the
+        server's tools run and their results sent back, step after step until the model
+        stops or waits for the user (an approval) or the browser (a client-side tool). Images
+        attached to user messages go to the model too."""
         settled: dict[str, Any] = {}
         if continuing:  # run what the user approved first; the model then goes on
             parts, settled = await toolbox.settle(messages[-1])
             for part in parts:
                 yield part
             yield Step()
-        conversation = to_openai(messages, settled)
+        conversation = chat_messages(messages, outputs=settled)
         async for part in self.guarded(self._steps(conversation, toolbox)):
             yield part
 
@@ -199,7 +204,7 @@ class OpenAIBackend:
             raise ChatError(f"The model API failed ({error.status_code}).") from None
 
     async def _steps(
-        self, conversation: list[dict[str, Any]], toolbox: Toolbox
+        self, conversation: list[ChatCompletionMessageParam], toolbox: Toolbox
     ) -> AsyncIterator[ChatPart]:
         import openai
 
@@ -207,132 +212,86 @@ class OpenAIBackend:
         client = openai.AsyncOpenAI(
             base_url=self.base_url, api_key=self.api_key, timeout=self.timeout, max_retries=0
         )
+        finish: Finish | None = None
         async with client:
             for step in range(MAX_STEPS):
                 if step:
                     yield Step()
-                calls: dict[int, dict[str, str]] = {}
                 stream = await client.chat.completions.create(
                     model=self.model,
-                    messages=conversation,  # type: ignore[arg-type]
+                    messages=conversation,
                     tools=SCHEMAS,  # type: ignore[arg-type]
                     stream=True,
+                    stream_options={"include_usage": True},
                 )
-                async with stream:
-                    async for chunk in stream:
-                        for part in _deltas(chunk, calls):
-                            yield part
+                text: list[str] = []
+                calls: list[ToolCall | ToolInputError] = []
+                async for part in chat_completions_parts(stream):
+                    if isinstance(part, Finish):
+                        finish = part  # the last model call's is the answer's
+                    elif isinstance(part, (ToolCall, ToolInputError)):
+                        calls.append(part)  # yielded as it runs, below
+                    else:
+                        text += [part] if isinstance(part, str) else []
+                        yield part
                 if not calls:
-                    return
+                    break
                 conversation.append(
                     {
                         "role": "assistant",
-                        "content": None,
+                        "content": "".join(text) or None,
                         "tool_calls": [
-                            {"id": call["id"], "type": "function",
-                             "function": {"name": call["name"], "arguments": call["arguments"]}}
-                            for call in calls.values()
+                            {"id": call.id, "type": "function",
+                             "function": {"name": call.name, "arguments": _arguments(call)}}
+                            for call in calls
                         ],
                     }
                 )  # fmt: skip
                 waiting = False
-                for call in calls.values():
-                    async for part in self._call(call, conversation, toolbox):
-                        if part is None:
+                for call in calls:
+                    async for output in self._call(call, conversation, toolbox):
+                        if output is None:
                             waiting = True
                         else:
-                            yield part
+                            yield output
                 if waiting:
-                    return  # the user's approval, or the browser's output, comes back later
+                    break  # the user's approval, or the browser's output, comes back later
+        if finish is not None:
+            yield finish
 
     async def _call(
-        self, call: dict[str, str], conversation: list[dict[str, Any]], toolbox: Toolbox
+        self,
+        call: ToolCall | ToolInputError,
+        conversation: list[ChatCompletionMessageParam],
+        toolbox: Toolbox,
     ) -> AsyncIterator[ChatPart | None]:
         """One tool call's parts; None when it waits for the user or the browser."""
-        name, call_id = call["name"], call["id"]
-        try:
-            arguments = json.loads(call["arguments"] or "{}")
-        except ValueError:
-            arguments = None
-        if not isinstance(arguments, dict) or name not in KINDS:
-            problem = "unknown tool" if name not in KINDS else "arguments are not a JSON object"
-            yield ToolInputError(call_id, name, call["arguments"], problem)
-            conversation.append({"role": "tool", "tool_call_id": call_id, "content": problem})
+        if isinstance(call, ToolCall) and call.name not in KINDS:
+            call = ToolInputError(call.id, call.name, call.input, "unknown tool")
+        if isinstance(call, ToolInputError):
+            yield call
+            conversation.append({"role": "tool", "tool_call_id": call.id, "content": call.text})
             return
-        yield ToolCall(name, arguments, call_id, title=TITLES[name])
-        kind = KINDS[name]
+        yield replace(call, title=TITLES[call.name])
+        kind = KINDS[call.name]
         if kind == "server":
-            output = await toolbox.run(name, arguments)
-            yield ToolResult(call_id, output)
+            output = await toolbox.run(call.name, call.input)
+            yield ToolResult(call.id, output)
             conversation.append(
-                {"role": "tool", "tool_call_id": call_id, "content": json.dumps(output)}
+                {"role": "tool", "tool_call_id": call.id, "content": json.dumps(output)}
             )
         elif kind == "approval":
-            yield ApprovalRequest(call_id)
+            yield ApprovalRequest(call.id)
             yield None
         else:
             yield None
 
 
+def _arguments(call: ToolCall | ToolInputError) -> str:
+    """A call's arguments as the model is told them: ``{}`` for ones that were not an object."""
+    return json.dumps(call.input if isinstance(call, ToolCall) else {})
+
+
 def _question(messages: list[ChatMessage]) -> str:
     """The last question asked."""
     return next((m.text for m in reversed(messages) if m.role == "user"), "")
-
-
-def _deltas(chunk: Any, calls: dict[int, dict[str, str]]) -> list[ChatPart]:
-    """What one streamed chunk brings: text, and pieces of tool calls (kept in ``calls``)."""
-    if not chunk.choices:
-        return []
-    delta = chunk.choices[0].delta
-    parts: list[ChatPart] = [delta.content] if delta.content else []
-    for piece in delta.tool_calls or []:
-        call = calls.setdefault(piece.index, {"id": "", "name": "", "arguments": ""})
-        call["id"] = piece.id or call["id"]
-        if piece.function is not None:
-            call["name"] += piece.function.name or ""
-            if piece.function.arguments:
-                call["arguments"] += piece.function.arguments
-                parts.append(ToolInputDelta(call["id"], call["name"], piece.function.arguments))
-    return parts
-
-
-def to_openai(messages: list[ChatMessage], settled: dict[str, Any]) -> list[dict[str, Any]]:
-    """The conversation in chat-completions form: images attached to user messages as image
-    parts, and each assistant message's tool calls followed by their results."""
-    conversation: list[dict[str, Any]] = []
-    for message in messages:
-        if message.role == "user" and any(f.media_type.startswith("image/") for f in message.files):
-            content: Any = [{"type": "text", "text": message.text}] + [
-                {"type": "image_url", "image_url": {"url": attachment.url}}
-                for attachment in message.files
-                if attachment.media_type.startswith("image/")
-            ]
-            conversation.append({"role": "user", "content": content})
-            continue
-        if message.role != "assistant" or not message.tool_calls:
-            conversation.append({"role": message.role, "content": message.text})
-            continue
-        conversation.append(
-            {
-                "role": "assistant",
-                "content": message.text or None,
-                "tool_calls": [
-                    {"id": call.id, "type": "function",
-                     "function": {"name": call.name, "arguments": json.dumps(call.input or {})}}
-                    for call in message.tool_calls
-                ],
-            }
-        )  # fmt: skip
-        for call in message.tool_calls:
-            if call.id in settled:
-                result: Any = settled[call.id]
-            elif call.state == "output-available":
-                result = call.output
-            elif call.state == "output-denied":
-                result = {"denied": True}
-            else:
-                result = {"error": call.error_text or "no output"}
-            conversation.append(
-                {"role": "tool", "tool_call_id": call.id, "content": json.dumps(result)}
-            )
-    return conversation

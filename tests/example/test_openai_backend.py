@@ -17,6 +17,8 @@ from django_streaming import (
     ChatFile,
     ChatMessage,
     ChatToolCall,
+    Finish,
+    Metadata,
     Step,
     ToolCall,
     ToolDenied,
@@ -24,8 +26,12 @@ from django_streaming import (
     ToolInputError,
     ToolResult,
 )
+from django_streaming.agents.sdk import NOT_AN_OBJECT
 from tests.support.fake_openai import fake_openai, received
 from tests.support.servers import RunningServer, uvicorn_server
+
+#: What each model call of the fake's agent model starts with.
+MODEL = Metadata({"model": "agent"})
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +43,8 @@ def api() -> Iterator[RunningServer]:
 async def answer(api: RunningServer, model: str, timeout: float = 10.0) -> str:
     backend = OpenAIBackend(base_url=f"{api.url}/v1", api_key="k", model=model, timeout=timeout)
     messages = [ChatMessage("system", "Be brief."), ChatMessage("user", "Hi")]
-    return "".join([str(part) async for part in backend.respond(messages, TOOLBOX, False)])
+    parts = [part async for part in backend.respond(messages, TOOLBOX, False)]
+    return "".join(part for part in parts if isinstance(part, str))
 
 
 async def test_streams_the_completion(api: RunningServer) -> None:
@@ -122,12 +129,15 @@ async def test_a_server_tool_runs_and_the_model_gets_its_result(api: RunningServ
     received.clear()
     parts = await agent_answer(api, [ChatMessage("user", "count")])
     assert parts == [
+        MODEL,
         ToolInputDelta("call_1", "count_chats", "{"),
         ToolInputDelta("call_1", "count_chats", "}"),
         ToolCall("count_chats", {}, "call_1", title="Count your chats"),
         ToolResult("call_1", {"chats": 3}),
         Step(),
+        MODEL,
         'After tools: {"chats": 3}',
+        Finish("stop"),  # the last model call's
     ]
     first, second = received
     assert [tool["function"]["name"] for tool in first["tools"]] == [
@@ -151,14 +161,17 @@ async def test_an_approval_stops_the_loop_and_the_approved_continuation_runs_the
 ) -> None:
     received.clear()
     parts = await agent_answer(api, [ChatMessage("user", "rename")])
-    assert parts[-2:] == [
+    request = parts[-2]
+    assert isinstance(request, ApprovalRequest)
+    assert parts[-3:] == [
         ToolCall("rename_chat", {"title": "Lisbon"}, "call_1", title="Rename this chat"),
-        ApprovalRequest("call_1", parts[-1].approval_id),
+        ApprovalRequest("call_1", request.approval_id),
+        Finish("tool-calls"),
     ]
     assert len(received) == 1  # it waits for the user
     answered = ChatToolCall(
         "rename_chat", "call_1", "approval-responded", {"title": "Lisbon"},
-        approval=Approval(parts[-1].approval_id, approved=True),
+        approval=Approval(request.approval_id, approved=True),
     )  # fmt: skip
     continued = [
         ChatMessage("user", "rename"),
@@ -168,7 +181,9 @@ async def test_an_approval_stops_the_loop_and_the_approved_continuation_runs_the
     assert parts == [
         ToolResult("call_1", {"renamed": True, "title": "Lisbon"}),
         Step(),
+        MODEL,
         'After tools: {"renamed": true, "title": "Lisbon"}',
+        Finish("stop"),
     ]
     assert renamed[-1] == "Lisbon"
 
@@ -187,24 +202,27 @@ async def test_a_denied_approval_and_a_browser_tools_output_reach_the_model(
     ]
     parts = await agent_answer(api, continued, continuing=True)
     assert parts[0] == ToolDenied("c1")
-    assert parts[-1] == 'After tools: {"denied": true, "reason": "no"} | {"time": "12:00"}'
+    assert parts[-2] == 'After tools: {"denied": true, "reason": "no"} | {"time": "12:00"}'
 
 
 async def test_a_browser_tool_waits_and_garbled_arguments_are_an_input_error(
     api: RunningServer,
 ) -> None:
     parts = await agent_answer(api, [ChatMessage("user", "time")])
-    assert parts[-1] == ToolCall("local_time", {}, "call_1", title="Your local time")
+    assert parts[-2:] == [
+        ToolCall("local_time", {}, "call_1", title="Your local time"),
+        Finish("tool-calls"),
+    ]
     parts = await agent_answer(api, [ChatMessage("user", "garbled")])
-    assert parts[1] == ToolInputError(
-        "call_1", "count_chats", "{not json", "arguments are not a JSON object"
-    )
-    assert parts[-1] == "After tools: arguments are not a JSON object"
+    assert parts[2] == ToolInputError("call_1", "count_chats", "{not json", NOT_AN_OBJECT)
+    assert parts[-2] == f"After tools: {NOT_AN_OBJECT}"
 
 
 async def test_images_attached_to_a_question_go_to_the_model(api: RunningServer) -> None:
     received.clear()
-    image = ChatFile("image/png", "data:image/png;base64,iVBORw0KGgo=", "a.png", b"\x89PNG")
+    image = ChatFile(
+        "image/png", "data:image/png;base64,iVBORw0KGgo=", "a.png", b"\x89PNG\r\n\x1a\n"
+    )
     await agent_answer(api, [ChatMessage("user", "what is this", files=(image,))])
     assert received[0]["messages"][-1]["content"] == [
         {"type": "text", "text": "what is this"},
