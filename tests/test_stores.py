@@ -626,14 +626,18 @@ async def test_pending_calls_are_claimed_once_all_or_none(store: StreamStore) ->
     await store.save_pending("chat", '{"m": 1}', ["a", "b"])
     pending = await store.load_pending("chat")
     assert pending is not None
-    assert (pending.message, pending.waiting, pending.answered) == ('{"m": 1}', {"a", "b"}, set())
+    assert (pending.message, pending.waiting, pending.answered) == (
+        '{"m": 1}',
+        frozenset({"a", "b"}),
+        frozenset(),
+    )
     assert await store.claim("chat", ["a", "nope"]) == "nope"  # nothing claimed
     assert await store.claim("chat", ["a"]) is None
     assert await store.claim("chat", ["a", "b"]) == "a"  # answered already: b stays waiting
     assert await store.claim("chat", ["b"]) is None
     pending = await store.load_pending("chat")
     assert pending is not None
-    assert (pending.waiting, pending.answered) == (set(), {"a", "b"})
+    assert (pending.waiting, pending.answered) == (frozenset(), frozenset({"a", "b"}))
     assert await store.claim("other chat", ["a"]) == "a"
 
 
@@ -648,12 +652,12 @@ async def test_a_new_answer_replaces_what_waited_and_forgets_what_was_answered(
     assert pending is not None
     assert (pending.message, pending.waiting, pending.answered) == (
         "first, continued",
-        {"c"},
-        {"a"},
+        frozenset({"c"}),
+        frozenset({"a"}),
     )
     # A new message: ids are unique within a message only, so "a" may wait again.
     await store.save_pending("chat", "second", ["a"])
     pending = await store.load_pending("chat")
     assert pending is not None
-    assert (pending.waiting, pending.answered) == ({"a"}, set())
+    assert (pending.waiting, pending.answered) == (frozenset({"a"}), frozenset())
     assert await store.claim("chat", ["a"]) is None
