@@ -12,6 +12,9 @@ DeepSeek, OpenRouter...) for a ``generate()`` that calls the model itself:
     async for part in chat_completions_parts(stream):
         yield part
 
+The Responses API's stream and input are in ``openai_responses.py``, re-exported here
+(``stream_response()``, ``ResponseStream``, ``response_input()``).
+
 Neither imports ``openai`` (``django-streaming[openai]`` installs it for you to call): the
 chunks are read by their fields, so another client's chunks of the same shape serve too.
 """
@@ -24,6 +27,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from django_streaming.chat.parts import Finish, Metadata, ReasoningDelta, ToolInputDelta, new_id
 
+from .openai_responses import ResponseStream, response_input, stream_response
 from .sdk import PendingCall, close, file_bytes, never, outcome, turns
 
 if TYPE_CHECKING:
@@ -33,7 +37,14 @@ if TYPE_CHECKING:
     from django_streaming.chat.messages import ChatFile, ChatMessage
     from django_streaming.chat.parts import ChatPart
 
-__all__ = ["FINISH_REASONS", "chat_completions_parts", "chat_messages"]
+__all__ = [
+    "FINISH_REASONS",
+    "ResponseStream",
+    "chat_completions_parts",
+    "chat_messages",
+    "response_input",
+    "stream_response",
+]
 
 #: The API's finish reasons (and those of compatible servers) as the AI SDK's; any other is
 #: ``other``.
