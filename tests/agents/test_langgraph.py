@@ -40,9 +40,8 @@ from django_streaming.agents.langgraph import NOT_RUN, UNANSWERED, stream
 from django_streaming.chat.answer import Answer
 from django_streaming.chat.messages import ChatFile, parse_message
 from tests.agents import urls_langgraph
-from tests.agents.urls_langgraph import agent, received
+from tests.agents.urls_langgraph import agent, openai_closed, received, watched_openai
 from tests.support.chat import parts
-from tests.support.fake_openai import fake_openai
 from tests.support.fake_openai import received as fake_received
 from tests.support.servers import until, uvicorn_server
 
@@ -443,6 +442,7 @@ async def test_an_interrupt_without_a_checkpointer_names_the_fix() -> None:
 
 async def test_a_cancelled_answer_closes_the_models_request() -> None:
     fake_received.clear()
+    openai_closed.clear()
     with uvicorn_server(watched_openai) as fake:
         urls_langgraph.openai_url.append(fake.url)
         run = AgentRun([user("hi")], continuation=False, key="stop")
@@ -454,26 +454,3 @@ async def test_a_cancelled_answer_closes_the_models_request() -> None:
         with pytest.raises(asyncio.CancelledError):
             await task
     assert openai_closed == ["before the answer"]  # the slow model answers after 5 s
-
-
-#: How each connection to the fake OpenAI API ended.
-openai_closed: list[str] = []
-
-
-async def watched_openai(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """The fake OpenAI API, watching its connection once the request is in: a client that
-    closes it before the answer stops the fake too."""
-    body_read = asyncio.Event()
-
-    async def read_body() -> dict[str, Any]:
-        message: dict[str, Any] = await receive()
-        if not message.get("more_body"):
-            body_read.set()
-        return message
-
-    answering = asyncio.ensure_future(fake_openai(scope, read_body, send))
-    await body_read.wait()
-    while (await receive())["type"] != "http.disconnect":
-        pass
-    openai_closed.append("after the answer" if answering.done() else "before the answer")
-    answering.cancel()

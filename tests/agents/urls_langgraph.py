@@ -7,6 +7,7 @@ picks the script; once this turn's tools have answered, it reports what they sai
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -33,6 +34,7 @@ from openai import AsyncOpenAI
 
 from django_streaming import ChatResult as AnswerResult
 from django_streaming import ChatStreamView
+from tests.support.fake_openai import fake_openai
 
 MODEL = "scripted-1"
 
@@ -233,6 +235,29 @@ async def ask_openai(state: MessagesState) -> dict[str, Any]:
     )
     pieces = [chunk.choices[0].delta.content or "" async for chunk in chunks if chunk.choices]
     return {"messages": [AIMessage("".join(pieces))]}
+
+
+#: How each connection to the fake OpenAI API ended.
+openai_closed: list[str] = []
+
+
+async def watched_openai(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The fake OpenAI API, watching its connection once the request is in: a client that
+    closes it before the answer stops the fake too."""
+    body_read = asyncio.Event()
+
+    async def read_body() -> dict[str, Any]:
+        message: dict[str, Any] = await receive()
+        if not message.get("more_body"):
+            body_read.set()
+        return message
+
+    answering = asyncio.ensure_future(fake_openai(scope, read_body, send))
+    await body_read.wait()
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    openai_closed.append("after the answer" if answering.done() else "before the answer")
+    answering.cancel()
 
 
 def slow_graph() -> Any:
