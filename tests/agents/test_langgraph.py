@@ -9,8 +9,8 @@ import base64
 import copy
 import json
 import sys
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import AsyncGenerator, Iterator, Mapping
+from typing import Any, cast
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -19,6 +19,7 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, Tool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.errors import GraphRecursionError
 from langgraph.graph import START, MessagesState, StateGraph
+from langgraph.types import interrupt
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from django_streaming import (
@@ -40,7 +41,13 @@ from django_streaming.agents.langgraph import NOT_RUN, UNANSWERED, stream
 from django_streaming.chat.answer import Answer
 from django_streaming.chat.messages import ChatFile, parse_message
 from tests.agents import urls_langgraph
-from tests.agents.urls_langgraph import agent, openai_closed, received, watched_openai
+from tests.agents.urls_langgraph import (
+    agent,
+    asked_openai,
+    openai_closed,
+    received,
+    watched_openai,
+)
 from tests.support.chat import parts
 from tests.support.fake_openai import received as fake_received
 from tests.support.servers import until, uvicorn_server
@@ -390,6 +397,7 @@ async def test_a_nodes_own_interrupt_is_an_approval_of_a_call_of_its_own(
     question: str, name: str, call_input: Any, approved: bool
 ) -> None:
     first = await post("/langgraph-confirm/", ui_user(question))
+    assert of_type(first, "finish")[0]["finishReason"] == "tool-calls"  # no model said so
     [call] = of_type(first, "tool-input-available")
     assert (call["toolName"], call["input"]) == (name, call_input)
     assert call["toolCallId"].startswith("interrupt-")
@@ -423,6 +431,27 @@ async def test_a_new_question_instead_of_an_answer_tells_the_model_the_calls_did
     ]
 
 
+async def test_an_interrupt_that_names_a_call_by_id_asks_about_that_call() -> None:
+    async def model(state: MessagesState) -> dict[str, Any]:
+        call = {"name": "search", "args": {"query": "a"}, "id": "call-a"}
+        return {"messages": [AIMessage("", id="ai", tool_calls=[call])]}
+
+    async def review(state: MessagesState) -> dict[str, Any]:
+        edited = {"query": "a, said better"}
+        interrupt({"tool_call_id": "call-a", "name": "search", "args": edited})
+        return {}
+
+    builder = StateGraph(MessagesState)
+    builder.add_sequence([model, review])
+    builder.add_edge(START, "model")
+    got, _ = await answer(builder.compile(checkpointer=InMemorySaver()), user("hi"))
+    asked = [part for part in got if isinstance(part, (ToolCall, ApprovalRequest))]
+    assert asked[0] == ToolCall("search", {"query": "a"}, "call-a")
+    assert [type(part) for part in asked] == [ToolCall, ApprovalRequest]
+    assert isinstance(asked[1], ApprovalRequest)
+    assert asked[1].tool_call_id == "call-a"
+
+
 async def test_an_interrupt_in_a_subgraph_is_asked_once() -> None:
     builder = StateGraph(MessagesState)
     builder.add_node("inner", agent(checkpointer=False))
@@ -440,17 +469,27 @@ async def test_an_interrupt_without_a_checkpointer_names_the_fix() -> None:
 # Stop: the model's request is closed, nothing keeps running.
 
 
-async def test_a_cancelled_answer_closes_the_models_request() -> None:
+@pytest.mark.parametrize("how", ["cancelled", "closed"])
+async def test_a_cancelled_or_closed_answer_closes_the_models_request(how: str) -> None:
     fake_received.clear()
     openai_closed.clear()
+    asked_openai.clear()
     with uvicorn_server(watched_openai) as fake:
         urls_langgraph.openai_url.append(fake.url)
         run = AgentRun([user("hi")], continuation=False, key="stop")
-        task = asyncio.ensure_future(anext(stream(urls_langgraph.slow_graph(), run)))
-        await until(lambda: bool(fake_received), "the model's request")
+        graph = urls_langgraph.slow_graph(announced=how == "closed")
+        parts = cast(AsyncGenerator[ChatPart, None], stream(graph, run))
+        if how == "closed":  # left at a part it yielded, as a response closes its iterator
+            assert await anext(parts) == "Asking."
+            await until(lambda: bool(fake_received), "the model's request")
+            await parts.aclose()
+        else:  # cancelled as it waits for the model
+            task = asyncio.ensure_future(anext(parts))
+            await until(lambda: bool(fake_received), "the model's request")
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        assert asked_openai == ["cancelled"]  # already: nothing of the run outlives it
         assert fake_received[0]["model"] == "slow"
-        task.cancel()
         await until(lambda: bool(openai_closed), "the model's connection to close")
-        with pytest.raises(asyncio.CancelledError):
-            await task
     assert openai_closed == ["before the answer"]  # the slow model answers after 5 s

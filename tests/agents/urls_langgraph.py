@@ -226,14 +226,23 @@ def confirm_graph() -> Any:
 openai_url: list[str] = []
 
 
+#: How each call of ``ask_openai`` ended.
+asked_openai: list[str] = []
+
+
 async def ask_openai(state: MessagesState) -> dict[str, Any]:
     """A node that calls the real ``openai`` client (its "slow" model), streaming."""
     client = AsyncOpenAI(base_url=f"{openai_url[-1]}/v1", api_key="test", max_retries=0)
     question = state["messages"][-1].text
-    chunks = await client.chat.completions.create(
-        model="slow", messages=[{"role": "user", "content": question}], stream=True
-    )
-    pieces = [chunk.choices[0].delta.content or "" async for chunk in chunks if chunk.choices]
+    try:
+        chunks = await client.chat.completions.create(
+            model="slow", messages=[{"role": "user", "content": question}], stream=True
+        )
+        pieces = [chunk.choices[0].delta.content or "" async for chunk in chunks if chunk.choices]
+    except asyncio.CancelledError:
+        asked_openai.append("cancelled")
+        raise
+    asked_openai.append("answered")
     return {"messages": [AIMessage("".join(pieces))]}
 
 
@@ -260,10 +269,19 @@ async def watched_openai(scope: dict[str, Any], receive: Any, send: Any) -> None
     answering.cancel()
 
 
-def slow_graph() -> Any:
+async def announce(state: MessagesState) -> dict[str, Any]:
+    return {"messages": [AIMessage("Asking.")]}
+
+
+def slow_graph(*, announced: bool = False) -> Any:
+    """A node that asks the fake OpenAI API's slow model; ``announced``: and one beside it that
+    says so meanwhile."""
     builder = StateGraph(MessagesState)
-    builder.add_node("ask_openai", ask_openai)
+    builder.add_node(ask_openai)
     builder.add_edge(START, "ask_openai")
+    if announced:
+        builder.add_node(announce)
+        builder.add_edge(START, "announce")
     return builder.compile()
 
 
