@@ -52,6 +52,12 @@ from tests.support.chat import parts
 from tests.support.fake_openai import received as fake_received
 from tests.support.servers import until, uvicorn_server
 
+# LangGraph hands the run's config (the callbacks that stream tokens, the interrupts) to async
+# nodes through contextvars, which asyncio tasks inherit from Python 3.11 on.
+pytestmark = pytest.mark.skipif(
+    sys.version_info < (3, 11), reason="LangGraph streams async runs on Python 3.11 and later"
+)
+
 USAGE = {"usage": {"inputTokens": 10, "outputTokens": 5, "totalTokens": 15}}
 TWO_CALLS = {"usage": {"inputTokens": 20, "outputTokens": 10, "totalTokens": 30}}
 

@@ -9,6 +9,7 @@ import copy
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -23,6 +24,10 @@ from tests.interop.test_ai_sdk import FIXTURE, tool_parts
 from tests.support.chat import chat_body, parts
 from tests.support.fake_openai import received as fake_received
 from tests.support.servers import RunningServer, uvicorn_server, wait_until
+
+pytestmark = pytest.mark.skipif(
+    sys.version_info < (3, 11), reason="LangGraph streams async runs on Python 3.11 and later"
+)
 
 # The `ai` package's fixtures: node, with each major version installed.
 node = test_ai_sdk.node
