@@ -73,7 +73,7 @@ async def stream(graph: Any, run: AgentRun) -> AsyncIterator[ChatPart]:
     config = {**config, "configurable": {"thread_id": run.key, **config.get("configurable", {})}}
     options = {name: value for name, value in run.kwargs.items() if name != "config"}
     checkpointer = isinstance(getattr(graph, "checkpointer", None), BaseCheckpointSaver)
-    answer = _Answer(run, checkpointer)
+    answer = _Stream(run, checkpointer)
     if run.continuation and run.state:
         graph_input: Any = Command(resume=answer.resume(run.messages[-1], run.state["interrupts"]))
         for part in answer.resumed:
@@ -92,7 +92,7 @@ async def stream(graph: Any, run: AgentRun) -> AsyncIterator[ChatPart]:
     yield answer.finish()
 
 
-class _Answer:
+class _Stream:
     """What the stream has said so far: the calls, the model call in progress, the usage."""
 
     def __init__(self, run: AgentRun, checkpointer: bool) -> None:

@@ -458,11 +458,15 @@ async def test_an_interrupt_that_names_a_call_by_id_asks_about_that_call() -> No
     assert asked[1].tool_call_id == "call-a"
 
 
-async def test_an_interrupt_in_a_subgraph_is_asked_once() -> None:
+async def test_a_graph_in_a_graph_streams_its_tokens_once_and_asks_once() -> None:
     builder = StateGraph(MessagesState)
     builder.add_node("inner", agent(checkpointer=False))
     builder.add_edge(START, "inner")
-    got, kept = await answer(builder.compile(checkpointer=InMemorySaver()), user("rename"))
+    graph = builder.compile(checkpointer=InMemorySaver())
+    nested, _ = await answer(graph, user("tools"))
+    flat, _ = await answer(agent(), user("tools"))
+    assert nested == flat
+    got, kept = await answer(graph, user("rename"), key="thread-2")
     assert [type(part) for part in got[-3:]] == [ApprovalRequest, ApprovalRequest, Finish]
     assert len(kept[0]["interrupts"]) == 1
 
