@@ -36,7 +36,7 @@ from django_streaming import (
     ToolInputError,
     ToolResult,
 )
-from django_streaming.agents.base import AgentRun
+from django_streaming.agents.base import UNSETTLED_TEXT, AgentRun
 from django_streaming.agents.langgraph import NOT_RUN, UNANSWERED, stream
 from django_streaming.chat.answer import Answer
 from django_streaming.chat.messages import ChatFile, parse_message
@@ -133,6 +133,16 @@ async def test_a_tool_that_fails_and_the_model_is_told() -> None:
         "flaky: The index is down.",
         Finish("stop", TWO_CALLS),
     ]
+
+
+async def test_the_graphs_error_ends_the_answer_and_settles_its_call() -> None:
+    got = await post("/langgraph/", ui_user("crash"))
+    assert of_type(got, "tool-output-error", "error") == [
+        {"type": "tool-output-error", "toolCallId": "call-crash", "errorText": UNSETTLED_TEXT},
+        {"type": "error", "errorText": "The answer failed on the server."},  # not its detail
+    ]
+    [result] = urls_langgraph.results["c1"]
+    assert (result.status, repr(result.error)) == ("error", "RuntimeError('secret detail')")
 
 
 async def test_arguments_that_are_not_json_are_an_input_error() -> None:

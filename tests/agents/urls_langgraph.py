@@ -145,6 +145,8 @@ def script(messages: list[BaseMessage]) -> list[AIMessageChunk]:
         ]
     if word == "fail":
         return [*call(turn, 0, "call-fail", "flaky", "{}"), end(turn, "tool_calls")]
+    if word == "crash":
+        return [*call(turn, 0, "call-crash", "crash", "{}"), end(turn, "tool_calls")]
     if word == "garbled":
         return [*call(turn, 0, "call-bad", "search", "not json"), end(turn, "tool_calls")]
     if word == "rename":
@@ -178,6 +180,12 @@ flaky.handle_tool_error = True
 
 
 @tool
+def crash() -> str:
+    """A tool with a bug."""
+    raise RuntimeError("secret detail")
+
+
+@tool
 def rename_chat(title: str) -> str:
     """Rename the chat."""
     return f"Renamed to {title}."
@@ -189,7 +197,7 @@ def delete_chat() -> str:
     return "Deleted."
 
 
-TOOLS: list[BaseTool] = [search, flaky, rename_chat, delete_chat]
+TOOLS: list[BaseTool] = [search, flaky, crash, rename_chat, delete_chat]
 GATED = {"rename_chat": True, "delete_chat": {"allowed_decisions": ["approve", "reject"]}}
 
 
