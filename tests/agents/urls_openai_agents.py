@@ -36,6 +36,12 @@ def rename_chat(title: str) -> dict[str, str]:
     return {"title": title}
 
 
+@function_tool(needs_approval=True)
+def archive_chat() -> dict[str, bool]:
+    """Archive the chat (the user approves it first)."""
+    return {"archived": True}
+
+
 class AgentChat(ChatStreamView):
     #: The fake model's behaviour (``agent``: by the question; ``text``, ``wait``...).
     model: ClassVar[str] = "agent"
@@ -44,7 +50,9 @@ class AgentChat(ChatStreamView):
         if "client" not in api:
             api["client"] = AsyncOpenAI(base_url=f"{api['url']}/v1", api_key="x", max_retries=0)
         model = OpenAIResponsesModel(self.model, api["client"])
-        return Agent(name="assistant", model=model, tools=[search, explode, rename_chat])
+        return Agent(
+            name="assistant", model=model, tools=[search, explode, rename_chat, archive_chat]
+        )
 
     async def on_finish(self, result: ChatResult) -> None:
         results.setdefault(result.chat_id or "-", []).append(result)

@@ -136,6 +136,21 @@ def test_an_approval_then_the_same_run_goes_on_in_the_same_message(
     assert [finish["finishReason"] for finish in finishes] == ["tool-calls", "stop"]
 
 
+def test_two_approvals_in_one_message_one_approved_one_denied(
+    node: str, server: RunningServer, ai_sdk: dict[str, str]
+) -> None:
+    result = agent_chat(
+        node, server, "/agent/", "rename and archive", 2, "approve,deny", sdk=ai_sdk
+    )
+    _, answer = result["messages"]  # one assistant message, not two
+    rename, archive = tool_parts(answer)
+    assert (rename["state"], rename["output"]) == ("output-available", {"title": "Lisbon"})
+    assert archive["state"] == "output-denied"
+    assert answer["parts"][-1]["text"] == (
+        f"After tools: {{'title': 'Lisbon'}} | {DEFAULT_APPROVAL_REJECTION_MESSAGE}"
+    )
+
+
 def test_a_forged_approval_is_refused(server: RunningServer, token: str) -> None:
     with httpx.Client(base_url=server.url, timeout=10) as client:
         answer = parts(client.post("/agent/", json=chat_body(token, "rename")).content)
