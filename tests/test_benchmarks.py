@@ -78,3 +78,16 @@ def test_hostile_bodies_benchmark_smoke_run() -> None:
     rows = [line for line in completed.stdout.splitlines() if line.startswith("| a ")]
     assert len(rows) == 4, completed.stdout  # two bodies, each on the two views
     assert all("| 200 |" in row for row in rows), completed.stdout
+
+
+def test_agents_benchmark_smoke_run() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks.agents", "--tokens", "20", "--repeat", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    rows = [line for line in completed.stdout.splitlines() if line.startswith("| ")]
+    assert len(rows) == 1 + 4 + 2 + 2, completed.stdout  # a header; pydantic-ai, SDK, LangGraph

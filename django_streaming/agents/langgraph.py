@@ -178,11 +178,16 @@ class _Stream:
         for key, name in USAGE.items():
             if key in usage:
                 self.usage[name] = self.usage.get(name, 0) + usage[key]
-        for block in message.content_blocks:
-            if block["type"] == "text" and block["text"]:
-                yield block["text"]
-            elif block["type"] == "reasoning" and block.get("reasoning"):
-                yield ReasoningDelta(block["reasoning"])
+        if isinstance(message.content, str) and not message.additional_kwargs:
+            # Text alone, the common chunk: content_blocks would cost a third of the token.
+            if message.content:
+                yield message.content
+        else:
+            for block in message.content_blocks:
+                if block["type"] == "text" and block["text"]:
+                    yield block["text"]
+                elif block["type"] == "reasoning" and block.get("reasoning"):
+                    yield ReasoningDelta(block["reasoning"])
         for piece in getattr(message, "tool_call_chunks", ()):
             call = self.streaming.setdefault((message.id, piece["index"]), {"args": ""})
             call["id"] = call.get("id") or piece["id"]

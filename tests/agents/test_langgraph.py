@@ -93,6 +93,7 @@ async def test_text_reasoning_the_model_name_usage_and_the_finish_reason() -> No
     got, kept = await answer(agent(), user("think"))
     assert got == [
         ReasoningDelta("Hmm."),
+        "Indeed, ",
         "Yes.",
         Metadata({"model": "scripted-1"}),
         Finish("stop", USAGE),

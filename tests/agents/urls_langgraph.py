@@ -157,7 +157,11 @@ def script(messages: list[BaseMessage]) -> list[AIMessageChunk]:
         ]
     if word == "think":
         thought = AIMessageChunk(content=[{"type": "reasoning", "reasoning": "Hmm."}], id=turn)
-        return [thought, *text(turn, "Yes."), end(turn, "stop")]
+        # Text as a content block too, as providers with reasoning send it.
+        blocks = AIMessageChunk(
+            content=[{"type": "text", "text": "Indeed, "}, {"type": "text", "text": ""}], id=turn
+        )
+        return [thought, blocks, *text(turn, "Yes."), end(turn, "stop")]
     if word == "long":
         return [*text(turn, "Cut"), end(turn, "length")]
     history = sum(isinstance(message, HumanMessage) for message in messages)

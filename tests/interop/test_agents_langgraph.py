@@ -74,7 +74,7 @@ def test_text_reasoning_and_metadata(
     result = agent_chat(node, server, ai_sdk, "think")
     _, answer = result["messages"]
     assert [part["type"] for part in answer["parts"]] == ["step-start", "reasoning", "text"]
-    assert texts(answer) == ["Yes."]
+    assert texts(answer) == ["Indeed, Yes."]
     usage = {"inputTokens": 10, "outputTokens": 5, "totalTokens": 15}
     assert answer["metadata"] == {"model": "scripted-1", "usage": usage}
     assert result["chunks"][-1] == {

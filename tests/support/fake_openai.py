@@ -202,6 +202,8 @@ class ResponseEvents:
                     events += self.function_call(name, pieces)
             else:
                 events += self.message(["After tools: ", " | ".join(outputs)])
+        elif self.model.startswith("tokens-"):  # benchmarks/agents.py: N short deltas
+            events += self.message([f"tok{n} " for n in range(int(self.model[len("tokens-") :]))])
         else:
             if self.model == "text":
                 events += self.reasoning([["Thinking", " hard."], ["Done."]])
