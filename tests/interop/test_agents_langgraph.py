@@ -51,17 +51,7 @@ def agent_chat(
     node: str, server: RunningServer, sdk: dict[str, str], text: str, *, requests: int = 1,
     decision: str = "approve", endpoint: str = "/langgraph/",
 ) -> Any:  # fmt: skip
-    """A conversation through AbstractChat (tests/interop/fixture/agent_chat.mjs)."""
-    argv = [node, "agent_chat.mjs", f"{server.url}{endpoint}", text, str(requests), decision]
-    completed = subprocess.run(
-        argv, cwd=FIXTURE, capture_output=True, text=True, timeout=60,
-        env={**os.environ, **sdk},
-    )  # fmt: skip
-    assert completed.returncode == 0, completed.stderr
-    result = json.loads(completed.stdout.strip().splitlines()[-1])
-    assert result["error"] is None, result
-    assert result["requests"] == requests, result
-    return result
+    return test_ai_sdk.agent_chat(node, server, text, requests, decision, sdk, endpoint=endpoint)
 
 
 def texts(message: dict[str, Any]) -> list[str]:

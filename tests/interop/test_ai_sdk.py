@@ -125,9 +125,12 @@ def agent_chat(
     requests: int = 1,
     decision: str = "approve",
     sdk: dict[str, str] | None = None,
+    *,
+    endpoint: str = "/chat-exempt/",
 ) -> Any:
-    """A conversation through the SDK's own chat (AbstractChat, what useChat wraps)."""
-    argv = [node, "agent_chat.mjs", f"{server.url}/chat-exempt/", text, str(requests), decision]
+    """A conversation through the SDK's own chat (AbstractChat, what useChat wraps), with
+    ``endpoint`` of ``server``; ``decision`` answers its approvals (``approve,deny``: in turn)."""
+    argv = [node, "agent_chat.mjs", f"{server.url}{endpoint}", text, str(requests), decision]
     completed = subprocess.run(
         argv, cwd=FIXTURE, capture_output=True, text=True, timeout=60,
         env={**os.environ, **(sdk or {})},

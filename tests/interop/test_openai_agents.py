@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-import os
 import subprocess
 from collections.abc import Iterator
 from typing import Any
@@ -65,17 +64,7 @@ def agent_chat(
     decision: str = "approve",
     sdk: dict[str, str] | None = None,
 ) -> Any:
-    """A conversation through the SDK's own chat (fixture/agent_chat.mjs)."""
-    argv = [node, "agent_chat.mjs", f"{server.url}{endpoint}", text, str(requests), decision]
-    completed = subprocess.run(
-        argv, cwd=FIXTURE, capture_output=True, text=True, timeout=60,
-        env={**os.environ, **(sdk or {})},
-    )  # fmt: skip
-    assert completed.returncode == 0, completed.stderr
-    result = json.loads(completed.stdout.strip().splitlines()[-1])
-    assert result["error"] is None, result
-    assert result["requests"] == requests, result
-    return result
+    return test_ai_sdk.agent_chat(node, server, text, requests, decision, sdk, endpoint=endpoint)
 
 
 def test_text_reasoning_the_model_and_the_usage(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 from collections.abc import Iterator
 from typing import Any
@@ -18,6 +17,7 @@ from django.test import override_settings
 
 from tests.agents import urls_pydantic_ai
 from tests.agents.urls_pydantic_ai import OpenAIChat, renamed
+from tests.interop import test_ai_sdk
 from tests.interop.test_ai_sdk import FIXTURE, ai_sdk, node, tool_parts
 from tests.support.chat import parts
 from tests.support.fake_openai import chunk, fake_openai, received
@@ -42,17 +42,7 @@ def agent_chat(
     decision: str = "approve",
     sdk: dict[str, str] | None = None,
 ) -> Any:
-    """A conversation through the SDK's own chat (``fixture/agent_chat.mjs``)."""
-    argv = [node, "agent_chat.mjs", f"{server.url}{ENDPOINT}", text, str(requests), decision]
-    completed = subprocess.run(
-        argv, cwd=FIXTURE, capture_output=True, text=True, timeout=60,
-        env={**os.environ, **(sdk or {})},
-    )  # fmt: skip
-    assert completed.returncode == 0, completed.stderr
-    result = json.loads(completed.stdout.strip().splitlines()[-1])
-    assert result["error"] is None, result
-    assert result["requests"] == requests, result
-    return result
+    return test_ai_sdk.agent_chat(node, server, text, requests, decision, sdk, endpoint=ENDPOINT)
 
 
 def finishes(result: Any) -> list[str]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tests.support.fake_openai import read_json
+
 received: list[dict[str, Any]] = []
 #: The models whose request the client closed, in order.
 disconnected: list[str] = []
@@ -167,13 +169,7 @@ SCRIPTS: dict[str, list[Event]] = {
 async def fake_anthropic(scope: dict[str, Any], receive: Any, send: Any) -> None:
     assert scope["type"] == "http"
     assert scope["path"] == "/v1/messages", scope["path"]
-    body = b""
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            break
-    request = json.loads(body)
+    request = await read_json(receive)
     received.append(request)
     model = request["model"]
     if model == "claude-unauthorized":

@@ -12,6 +12,16 @@ from typing import Any
 received: list[dict[str, Any]] = []
 
 
+async def read_json(receive: Any) -> Any:
+    """The request's body, read whole, as JSON (the fakes' requests are small)."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return json.loads(body)
+
+
 def chunk(content: str) -> bytes:
     payload = {
         "id": "chatcmpl-1",
@@ -29,13 +39,7 @@ async def fake_openai(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await responses_api(receive, send)
         return
     assert scope["path"] == "/v1/chat/completions"
-    body = b""
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            break
-    request = json.loads(body)
+    request = await read_json(receive)
     received.append(request)
     model = request["model"]
     if model in ("unauthorized", "ratelimited", "broken"):
@@ -135,13 +139,7 @@ async def responses_api(receive: Any, send: Any) -> None:
     question, then (once their outputs are in) a text naming them; ``incomplete``,
     ``failed``, ``error``: the three ways a stream ends badly; ``wait``: a delta, then nothing
     until the client leaves; ``broken``: a 500."""
-    body = b""
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            break
-    request = json.loads(body)
+    request = await read_json(receive)
     responses_received.append(request)
     model = request["model"]
     if model == "broken":
