@@ -66,28 +66,27 @@ def test_channel_benchmark_smoke_run() -> None:
     assert all(row.rstrip(" |").endswith("| 0 | 0") for row in data_rows[1:]), completed.stdout
 
 
-def test_hostile_bodies_benchmark_smoke_run() -> None:
+def table_rows(*command: str) -> list[str]:
+    """The rows of the tables a benchmark prints, run as ``python -m <command>``."""
     completed = subprocess.run(
-        [sys.executable, "-m", "benchmarks.hostile", "--scale", "0.01", "--posts", "1"],
+        [sys.executable, "-m", *command],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
         check=True,
     )
-    rows = [line for line in completed.stdout.splitlines() if line.startswith("| a ")]
-    assert len(rows) == 4, completed.stdout  # two bodies, each on the two views
-    assert all("| 200 |" in row for row in rows), completed.stdout
+    return [line for line in completed.stdout.splitlines() if line.startswith("| ")]
+
+
+def test_hostile_bodies_benchmark_smoke_run() -> None:
+    rows = table_rows("benchmarks.hostile", "--scale", "0.01", "--posts", "1")
+    completed_rows = "\n".join(rows)
+    rows = [row for row in rows if row.startswith("| a ")]
+    assert len(rows) == 4, completed_rows  # two bodies, each on the two views
+    assert all("| 200 |" in row for row in rows), completed_rows
 
 
 def test_agents_benchmark_smoke_run() -> None:
-    completed = subprocess.run(
-        [sys.executable, "-m", "benchmarks.agents", "--tokens", "20", "--repeat", "1"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
-    rows = [line for line in completed.stdout.splitlines() if line.startswith("| ")]
-    assert len(rows) == 1 + 4 + 2 + 2, completed.stdout  # a header; pydantic-ai, SDK, LangGraph
+    rows = table_rows("benchmarks.agents", "--tokens", "20", "--repeat", "1")
+    assert len(rows) == 1 + 4 + 2 + 2, rows  # a header; pydantic-ai, the SDK, LangGraph
