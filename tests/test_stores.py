@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from django_streaming.resumable import StreamGap, event_id, parse_event_id, tail
+from django_streaming.resumable import StreamGap, event_id, new_stream_id, parse_event_id, tail
+from django_streaming.resumable.ids import MAX_SEQUENCE, is_stream_id
 from django_streaming.sse import Event
 from django_streaming.stores import StreamStore, TooManyStreams
 from django_streaming.stores.memory import MemoryStore
@@ -137,9 +138,18 @@ async def test_redis_lease_lapses_without_renewal() -> None:
 
 
 def test_event_ids_round_trip() -> None:
-    assert parse_event_id(event_id("abc-_x", 12)) == ("abc-_x", 12)
-    for bad in ["", "abc", "abc:", ":3", "abc:-1", "abc:1.5", "abc:٣"]:
+    stream_id = new_stream_id()
+    assert len(stream_id) == 24
+    assert is_stream_id(stream_id)
+    assert parse_event_id(event_id(stream_id, 12)) == (stream_id, 12)
+    assert parse_event_id(event_id(stream_id, MAX_SEQUENCE)) == (stream_id, MAX_SEQUENCE)
+    for bad in ["", "abc", "abc:", ":3", "abc:-1", "abc:1.5", "abc:٣", "abc-_x:12"]:
         assert parse_event_id(bad) is None
+    for bad_number in ["", "-1", "+1", "1.5", "٣", "1_0", " 1", "1\n", str(MAX_SEQUENCE + 1)]:
+        assert parse_event_id(f"{stream_id}:{bad_number}") is None
+    for bad_id in [stream_id[:-1], stream_id + "A", stream_id[:-1] + "=", stream_id[:-1] + "é"]:
+        assert not is_stream_id(bad_id)
+        assert parse_event_id(f"{bad_id}:1") is None
 
 
 def test_events_keep_their_type_and_get_the_stores_id() -> None:
