@@ -48,7 +48,7 @@ async def subscribe(
     """The stream of a subscriber to ``channels`` that last got ``last_event_id``. A new one
     (None) gets what is published from now on, after what the channels still keep if
     ``history``. A cursor the server did not sign for these channels gets ``event: reset``."""
-    key = CursorKey(channels)  # once: each cursor then costs a copy of it
+    key = CursorKey.of(channels)  # derived once: each cursor then costs a copy of it
     backlog: deque[Entry | None] = deque()
     waiter: asyncio.Future[None] | None = None
 
