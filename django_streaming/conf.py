@@ -27,6 +27,7 @@ class Config(TypedDict):
     STORE: dict[str, Any]  # {"BACKEND": dotted path, "OPTIONS": keyword arguments}
     MAX_DURATION: float
     MAX_ACTIVE_PER_OWNER: int | None
+    MAX_FINISHED_STREAMS: int
     SEND_TIMEOUT: float | None
     SHUTDOWN_RETRY: int | tuple[int, int]
     THREADS: int
@@ -48,6 +49,7 @@ DEFAULTS: Config = {
     "STORE": {"BACKEND": "django_streaming.stores.memory.MemoryStore", "OPTIONS": {}},
     "MAX_DURATION": 600.0,
     "MAX_ACTIVE_PER_OWNER": 10,
+    "MAX_FINISHED_STREAMS": 1000,
     "SEND_TIMEOUT": 30.0,
     "SHUTDOWN_RETRY": (1000, 5000),
     "THREADS": 10,

@@ -6,11 +6,12 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from pytest_django.fixtures import Settings as SettingsWrapper
 
 from django_streaming.resumable import StreamGap, event_id, new_stream_id, parse_event_id, tail
 from django_streaming.resumable.ids import MAX_SEQUENCE, is_stream_id
 from django_streaming.sse import Event
-from django_streaming.stores import StreamStore, TooManyStreams
+from django_streaming.stores import StreamInfo, StreamStore, TooManyStreams
 from django_streaming.stores.memory import MemoryStore
 from django_streaming.stores.redis import RedisStore
 from tests.support.redis_servers import private_redis, shared_redis, unique_prefix
@@ -626,3 +627,27 @@ async def test_redis_a_reader_woken_while_it_reads_reads_again_rather_than_waiti
             # It reads again at once, rather than waiting out its timeout.
             assert await asyncio.wait_for(reading, 2) == ([(1, b"data: x\n\n")], None)
         await store.aclose()
+
+
+async def test_memory_store_keeps_at_most_max_finished_streams_dropping_the_oldest(
+    settings: SettingsWrapper,
+) -> None:
+    """Without a bound, every finished stream stayed for its TTL, whatever their number: 300
+    finished chats of 2,000 parts took a process from 108 to 234 MiB."""
+    settings.DJANGO_STREAMING = {**settings.DJANGO_STREAMING, "MAX_FINISHED_STREAMS": 5}
+    store = MemoryStore()
+    await store.create("running", owner="me")  # active: never counted, never dropped
+    finished = [new_stream_id() for _ in range(5 + 3)]
+    for stream_id in finished:
+        await store.create(stream_id, owner="me")
+        await store.append(stream_id, [(1, b"data: x\n\n")])
+        await store.finish(stream_id, "completed")
+    for gone in finished[:3]:
+        assert await store.info(gone) is None
+        assert await store.read(gone, 0, timeout=0) == ([], "interrupted")
+    for kept in finished[3:]:
+        assert await store.info(kept) == StreamInfo(owner="me", status="completed")
+        assert await store.read(kept, 0, timeout=0) == ([(1, b"data: x\n\n")], "completed")
+    assert await store.info("running") == StreamInfo(owner="me", status="active")
+    assert len(store._streams) == 1 + 5
+    assert len(store._ended) == 5

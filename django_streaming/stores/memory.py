@@ -36,12 +36,16 @@ class _Stream:
 
 
 class MemoryStore(StreamStore):
-    """Streams kept in a dict; an ended stream is dropped ``ttl`` seconds later, and a stream
-    keeps its last ``max_len`` events."""
+    """Streams kept in a dict; an ended stream is dropped ``ttl`` seconds later, or sooner when
+    more than ``MAX_FINISHED_STREAMS`` have ended (the oldest first), and a stream keeps its
+    last ``max_len`` events."""
 
     def __init__(self, *, ttl: float = 3600.0, max_len: int = 100_000) -> None:
         self.ttl = ttl
         self.max_len = max_len
+        # Finished streams are only there for a late reconnect; without a bound, a busy
+        # process would keep every one for the whole TTL (300 chats of 2,000 parts: 125 MiB).
+        self.max_finished = get_config()["MAX_FINISHED_STREAMS"]
         self._streams: dict[str, _Stream] = {}
         self._keys: dict[str, str] = {}
         self._active: dict[str, set[str]] = {}  # by owner
@@ -105,6 +109,8 @@ class MemoryStore(StreamStore):
         if stream is not None and stream.status is None:
             stream.status = status
             self._ended.append((time.monotonic(), stream_id))
+            while len(self._ended) > self.max_finished:
+                self._streams.pop(self._ended.popleft()[1], None)
             active = self._active.get(stream.owner, set())
             active.discard(stream_id)
             if not active:
