@@ -176,6 +176,7 @@ RULES: list[tuple[str, Callable[[object], bool], str, str]] = [
         "a positive int or None",
         "E009",
     ),
+    ("MAX_FINISHED_STREAMS", is_positive_int, "a positive int", "E016"),
     (
         "SEND_TIMEOUT",
         lambda value: value is None or is_positive_number(value),

@@ -28,6 +28,7 @@ class Config(TypedDict):
     MAX_DURATION: float
     MAX_ACTIVE_PER_OWNER: int | None
     CLIENT_ADDRESS_HEADER: str | None
+    MAX_FINISHED_STREAMS: int
     SEND_TIMEOUT: float | None
     SHUTDOWN_RETRY: int | tuple[int, int]
     THREADS: int
@@ -51,6 +52,7 @@ DEFAULTS: Config = {
     "MAX_DURATION": 600.0,
     "MAX_ACTIVE_PER_OWNER": 10,
     "CLIENT_ADDRESS_HEADER": None,
+    "MAX_FINISHED_STREAMS": 1000,
     "SEND_TIMEOUT": 30.0,
     "SHUTDOWN_RETRY": (1000, 5000),
     "THREADS": 10,

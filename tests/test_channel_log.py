@@ -18,7 +18,8 @@ from django_streaming import apublish
 from django_streaming.channels import subscription
 from django_streaming.channels.log import ChannelLog, Cursor, Entry
 from django_streaming.channels.memory import MemoryChannelLog
-from django_streaming.channels.subscription import subscribe
+from django_streaming.channels.signing import CursorKey, sign_cursor
+from django_streaming.channels.subscription import read_cursor, subscribe
 from django_streaming.stores import StoreUnavailable
 from django_streaming.stores.redis import RedisStore
 from tests.support.redis_servers import private_redis, shared_redis, unique_prefix
@@ -52,6 +53,11 @@ async def redis_channels(url: str, **options: Any) -> AsyncIterator[RedisStore]:
 
 async def next_chunk(stream: AsyncIterator[bytes]) -> bytes:
     return await asyncio.wait_for(anext(stream), 5)
+
+
+def signed(channels: list[str], cursor: Cursor) -> str:
+    """``cursor`` as the server sends it to a subscriber of ``channels``."""
+    return sign_cursor(CursorKey(channels), cursor.encode())
 
 
 def events(chunk: bytes) -> list[tuple[str, str]]:
@@ -129,13 +135,13 @@ async def test_a_subscriber_that_falls_behind_is_dropped(monkeypatch: pytest.Mon
 async def test_a_cursor_ahead_of_the_log_or_past_a_trim_gets_a_reset() -> None:
     log = MemoryChannelLog(max_len=1, ttl=60)
     head = await log.head()
-    ahead = Cursor(head.epoch, head.seq + 100, int(time.time())).encode()
+    ahead = signed(["x"], Cursor(head.epoch, head.seq + 100, int(time.time())))
     stream = subscribe(log, ["x"], ahead)
     assert events(await next_chunk(stream))[0][0] == "reset"
     await stream.aclose()
     log.publish("x", b"data: 1\n\n")
     log.publish("x", b"data: 2\n\n")  # 1 is trimmed
-    stream = subscribe(log, ["x"], Cursor.now(head.epoch, head.seq).encode())
+    stream = subscribe(log, ["x"], signed(["x"], Cursor.now(head.epoch, head.seq)))
     assert events(await next_chunk(stream))[0][0] == "reset"
     await stream.aclose()
 
@@ -313,7 +319,7 @@ async def test_a_live_event_already_replayed_is_not_sent_twice() -> None:
     delivers = deliveries_of(log)
     head = await log.head()
     log.publish("x", b"data: once\n\n")
-    stream = subscribe(log, ["x"], Cursor.now(head.epoch, head.seq).encode())
+    stream = subscribe(log, ["x"], signed(["x"], Cursor.now(head.epoch, head.seq)))
     assert events(await next_chunk(stream)) == [("message", "once")]  # replayed
     delivers[0](Entry(head.seq + 1, "x", b"data: once\n\n"))  # and then live: skipped
     log.publish("x", b"data: next\n\n")
@@ -324,7 +330,7 @@ async def test_a_live_event_already_replayed_is_not_sent_twice() -> None:
 async def test_a_reconnect_that_missed_nothing_waits_for_the_next_event() -> None:
     log = MemoryChannelLog(max_len=100, ttl=60)
     head = await log.head()
-    stream = subscribe(log, ["x"], Cursor.now(head.epoch, head.seq).encode())
+    stream = subscribe(log, ["x"], signed(["x"], Cursor.now(head.epoch, head.seq)))
     waiting = asyncio.ensure_future(next_chunk(stream))
 
     async def listening() -> bool:
@@ -429,12 +435,15 @@ async def test_redis_subscribers_arriving_together_share_reads_of_the_head_and_m
             last = (await log.head()).seq
             for opening, stream in zip(openings, streams, strict=True):
                 # Each subscriber gets every event after the head it was given, none missing.
-                head = Cursor.parse(opening.split(b"id: ")[1].split(b"\n")[0].decode())
+                key = CursorKey(["news"])
+                head = read_cursor(key, opening.split(b"id: ")[1].split(b"\n")[0].decode())
                 assert head is not None
                 seqs: list[int] = []
                 while head.seq + len(seqs) < last:
                     chunk = await next_chunk(stream)
-                    cursors = [Cursor.parse(event.last_event_id) for event in parse(chunk).events]
+                    cursors = [
+                        read_cursor(key, event.last_event_id) for event in parse(chunk).events
+                    ]
                     seqs += [cursor.seq for cursor in cursors if cursor is not None]
                 assert seqs == list(range(head.seq + 1, last + 1))
                 await stream.aclose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -16,6 +16,8 @@ from django.test import override_settings
 from django_streaming import Event, publish, render_event
 from django_streaming.channels import publishing
 from django_streaming.channels.log import Cursor, validate_channel_name
+from django_streaming.channels.signing import CursorKey, sign_cursor, verify_cursor
+from django_streaming.channels.subscription import read_cursor
 from tests.support.reader import StreamReader, data_of
 from tests.support.redis_servers import shared_redis, unique_prefix
 from tests.support.servers import RunningServer, uvicorn_server
@@ -67,7 +69,8 @@ def test_a_subscriber_gets_what_is_published_after_it_connected(
         ("message", '{"n":1}'),
         ("update", "two\nlines"),
     ]
-    ids = [Cursor.parse(event.last_event_id) for event in result.events]
+    key = CursorKey([f"{token}-a"])
+    ids = [read_cursor(key, event.last_event_id) for event in result.events]
     assert [cursor.seq for cursor in ids if cursor] == [first, second]
 
 
@@ -114,7 +117,7 @@ def test_a_cursor_that_is_not_ours_gets_a_reset_first(
         result = reader.until(lambda result: len(result.events) == 2)
     assert reset.type == "reset"
     assert "no longer kept" in json.loads(reset.data)["reason"]
-    assert Cursor.parse(reset.last_event_id) is not None
+    assert read_cursor(CursorKey([token]), reset.last_event_id) is not None
     assert data_of(result)[1] == "live"
 
 
@@ -234,7 +237,13 @@ def test_a_cursor_that_cannot_be_one_is_a_400(server: RunningServer) -> None:
     assert response.json()["error"]["code"] == "invalid_last_event_id"
 
 
-@pytest.mark.parametrize("value", ["", "e", "e.1", "e.zz.1", "e.1.zz", ".1.1"])
+NOT_CURSORS = ["", "e", "e.1", "e.zz.1", "e.1.zz", ".1.1", "e.1.1.", "e.1.1 ", " e.1.1", "e!.1.1"]
+# What int(_, 16) took: signs, underscores, digits outside ASCII, capitals (never sent).
+NOT_CURSORS += ["e.-1.1", "e.+1.1", "e.1_0.1", "e.1.-1", "e.\u0663.1", "e.A.1", "e.1.1\n"]
+NOT_CURSORS += ["e." + "1" * 17 + ".1"]  # past 64 bits
+
+
+@pytest.mark.parametrize("value", NOT_CURSORS)
 def test_what_is_not_a_cursor_parses_to_none(value: str) -> None:
     assert Cursor.parse(value) is None
 
@@ -253,3 +262,66 @@ def test_channels_under_django_streaming_asgi(token: str) -> None:
             assert data_of(reader.until(lambda result: len(result.events) == 1)) == [
                 "through our handler"
             ]
+
+
+# Crafted cursors. Unsigned, a cursor was the client's to write: "<epoch>.0.<time>" replayed
+# everything a channel keeps to a view without history, a negative sequence number (Redis:
+# "-1" read from its first entry) did the same, and int(_, 16) took signs and underscores.
+def _unsigned(cursor: str, seq: str = "0") -> str:
+    epoch, _, sent = cursor.rpartition(".")[0].split(".")
+    return f"{epoch}.{seq}.{sent}"
+
+
+def _signed_with_another_secret(cursor: str, channel: str) -> str:
+    with override_settings(SECRET_KEY="another site's secret"):
+        return sign_cursor(CursorKey([channel]), _unsigned(cursor))
+
+
+CRAFTED_CURSORS: dict[str, Callable[[str, str, str], str]] = {
+    "unsigned, from the start": lambda opening, other, channel: _unsigned(opening),
+    "unsigned, a negative number": lambda opening, other, channel: _unsigned(opening, "-1"),
+    "unsigned, an underscore": lambda opening, other, channel: _unsigned(opening, "0_0"),
+    "with the MAC of another cursor": lambda opening, other, channel: (
+        _unsigned(opening) + "." + opening.rpartition(".")[2]
+    ),
+    "signed for another channel": lambda opening, other, channel: other,
+    "signed with another SECRET_KEY": lambda opening, other, channel: _signed_with_another_secret(
+        opening, channel
+    ),
+}
+
+
+@pytest.mark.parametrize("craft", list(CRAFTED_CURSORS.values()), ids=list(CRAFTED_CURSORS))
+def test_a_crafted_cursor_gets_a_reset_never_what_a_view_without_history_keeps(
+    server: RunningServer, token: str, craft: Callable[[str, str, str], str]
+) -> None:
+    channel = f"{token}-kept"
+    with httpx.stream("GET", f"{server.url}/channels/?channel={token}-other") as response:
+        other = subscribed(StreamReader(response))  # signed for another channel
+    url = f"{server.url}/channels/?channel={channel}"
+    with httpx.stream("GET", url, timeout=10) as response:
+        opening = subscribed(StreamReader(response))  # genuine: its epoch, its time
+    publish(channel, "kept 0")  # kept by the channel (two are), not sent to a new subscriber
+    publish(channel, "kept 1")
+    headers = {"Last-Event-ID": craft(opening, other, channel)}
+    with httpx.stream("GET", url, headers=headers, timeout=10) as response:
+        reader = StreamReader(response)
+        reset = reader.until(lambda result: len(result.events) >= 1).events[0]
+        assert (reset.type, reset.data) != ("message", "kept 0")  # replayed: the bug
+        assert reset.type == "reset"
+        publish(channel, "live")
+        result = reader.until(lambda result: len(result.events) >= 2)
+    assert [(event.type, event.data) for event in result.events][1:] == [("message", "live")]
+    assert verify_cursor(CursorKey([channel]), reset.last_event_id) is not None
+
+
+def test_a_cursor_resumes_its_channels_in_any_order(server: RunningServer, token: str) -> None:
+    a, b = f"{token}-a", f"{token}-b"
+    with httpx.stream("GET", f"{server.url}/channels/?channel={a}&channel={b}") as response:
+        opening = subscribed(StreamReader(response))
+    publish(b, "b1")
+    headers = {"Last-Event-ID": opening}
+    url = f"{server.url}/channels/?channel={b}&channel={a}"
+    with httpx.stream("GET", url, headers=headers, timeout=10) as response:
+        result = StreamReader(response).until(lambda result: len(result.events) == 1)
+    assert [(event.type, event.data) for event in result.events] == [("message", "b1")]

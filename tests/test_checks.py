@@ -41,6 +41,11 @@ def test_w001_unknown_key() -> None:
     assert "'HEARTBEAT'" in messages[0].msg
 
 
+@override_settings(DJANGO_STREAMING={"MAX_FINISHED_STREAMS": 1})
+def test_e016_one_finished_stream_is_enough() -> None:
+    assert check_ids() == []
+
+
 @override_settings(DJANGO_STREAMING={"HEARTBEAT_INTERVAL": None, "RETRY": 0})
 def test_none_and_zero_are_valid() -> None:
     assert check_ids() == []
@@ -58,7 +63,8 @@ def test_config_ignores_a_setting_that_is_not_a_dict() -> None:
 
 
 @pytest.mark.parametrize(
-    ("key", "check_id"), [("MAX_BODY_BYTES", "E004"), ("MAX_MESSAGES", "E005")]
+    ("key", "check_id"),
+    [("MAX_BODY_BYTES", "E004"), ("MAX_MESSAGES", "E005"), ("MAX_FINISHED_STREAMS", "E016")],
 )
 @pytest.mark.parametrize("value", [0, -5, 1.5, "10", None])
 def test_limits_must_be_positive_ints(key: str, check_id: str, value: Any) -> None:

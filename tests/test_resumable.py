@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -153,6 +154,58 @@ def test_unknown_ids_get_404(client: httpx.Client, last_event_id: str) -> None:
     assert response.status_code == 404
     assert client.post("/resumable-exempt/unknown-stream/stop").status_code == 404
     assert client.post(f"/resumable-exempt/{'x' * 300}/stop").status_code == 404
+
+
+# Ids built from the client's own stream id: on Redis they named other keys of the stream
+# (WRONGTYPE) or a number past a stream id's (Invalid stream ID), each a 500; in memory, a 404
+# or a stream that waited for ever. Both stores now refuse them before a store sees them.
+CRAFTED_STOPS = ["{id}:events", "{id}:lease", "{id}:stop", "{id}x", "{id}" + "A" * 200]
+CRAFTED_LAST_EVENT_IDS = [
+    "{id}:lease:0",
+    "{id}:events:1",
+    "{id}:18446744073709551616",
+    f"{{id}}:{2**63}",
+    "{id}:" + "9" * 200,
+    "{id}:+1",
+    "{id}:1_0",
+    "{id}: 1",
+]
+
+
+def test_crafted_ids_from_an_own_stream_are_a_404_not_a_store_error(
+    store: str,
+    client: httpx.Client,
+    server: RunningServer,
+    token: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with client.stream("GET", f"/resumable-exempt/?n=2&gate=1&token={token}") as response:
+        first = StreamReader(response).until(lambda result: len(result.events) >= 1)
+    stream_id = parse_event_id(first.events[0].last_event_id)[0]  # type: ignore[index]
+    refused: list[httpx.Response] = []
+    with caplog.at_level(logging.ERROR):
+        for crafted in CRAFTED_STOPS:
+            refused.append(client.post(f"/resumable-exempt/{crafted.format(id=stream_id)}/stop"))
+        for crafted in CRAFTED_LAST_EVENT_IDS:
+            last_event_id = crafted.format(id=stream_id)
+            refused.append(
+                client.get("/resumable-exempt/", headers={"Last-Event-ID": last_event_id})
+            )
+    assert [(response.status_code, response.json()) for response in refused] == [
+        (404, {"error": {"code": "not_found", "message": "There is no such stream."}})
+    ] * len(refused)
+    assert [record.getMessage() for record in caplog.records] == []
+    assert server.loop_errors == []
+    # The stream itself is untouched: neither stopped nor confused.
+    assert not probe(token).finished.is_set()
+    probe(token).gate.set()
+    assert probe(token).finished.wait(5)
+    assert probe(token).cancelled is False
+    last_seen = first.events[0].last_event_id
+    with client.stream(
+        "GET", "/resumable-exempt/", headers={"Last-Event-ID": last_seen}
+    ) as response:
+        assert data_of(StreamReader(response).to_end()) == ["1", '{"status":"completed"}']
 
 
 def test_stop_needs_post_and_csrf(client: httpx.Client, token: str) -> None:

@@ -3,10 +3,11 @@ sequence across all of a store's channels so that one number orders any set of t
 
 A subscriber's cursor (the ``id:`` of each event it gets) is ``<epoch>.<sequence>.<time>``:
 the store's epoch (new when the store lost its data: a Redis restarted without persistence),
-the sequence number of the last event delivered, and when it was delivered. A reconnect
-replays every event of its channels after that number; when some of those may be gone (the
-epoch changed, a channel was trimmed past the cursor, or one expired since), the subscriber
-gets ``event: reset`` instead of a silent gap.
+the sequence number of the last event delivered, and when it was delivered (both in hex),
+signed for the subscription's channels (``signing.py``). A reconnect replays every event of
+its channels after that number; when some of those may be gone (the epoch changed, a channel
+was trimmed past the cursor, or one expired since), or the cursor is not one the server signed
+for these channels, the subscriber gets ``event: reset`` instead of a silent gap.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
+
+from .signing import CursorKey, sign_cursor
 
 __all__ = [
     "CHANNEL_NAME",
@@ -31,8 +34,15 @@ __all__ = [
 
 #: What a channel name may be: 1 to 200 of these characters.
 CHANNEL_NAME = re.compile(r"[A-Za-z0-9_.:@-]{1,200}")
-#: Cursors are sent as ``id:`` fields; EventSource sends them back as ``Last-Event-ID``.
+#: Cursors are sent as ``id:`` fields; EventSource sends them back as ``Last-Event-ID``
+#: (which views refuse past 256 characters). Ours, signed, take 50 or so.
 CURSOR_MAX_LENGTH = 256
+# The fields of a cursor, strictly: the epoch as the stores make it (URL-safe base64), then
+# two numbers of at most 64 bits in lowercase hex, as encode() writes them.
+_CURSOR = re.compile(r"([A-Za-z0-9_-]{1,64})\.([0-9a-f]{1,16})\.([0-9a-f]{1,16})")
+#: Framings of one event kept for subscriptions to different sets of channels; past this,
+#: they are made again (a process whose subscribers all read different sets, say).
+MAX_FRAMINGS = 16
 
 
 def validate_channel_name(name: object) -> str:
@@ -49,7 +59,8 @@ def validate_channel_name(name: object) -> str:
 
 class Entry:
     """One stored event: its sequence number, its channel, its bytes without an ``id:``, and
-    when this process got it. Framed once (with its cursor as ``id:``) for all subscribers."""
+    when this process got it. Framed (with its cursor, signed, as ``id:``) once per set of
+    channels that its subscribers read, not once per subscriber."""
 
     __slots__ = ("_framed", "body", "channel", "received", "seq")
 
@@ -58,14 +69,22 @@ class Entry:
         self.channel = channel
         self.body = body
         self.received = int(time.time()) if received is None else received
-        self._framed: tuple[str, bytes] | None = None
+        # By the subscription's channels (CursorKey.channels): the epoch, and the event.
+        self._framed: dict[str, tuple[str, bytes]] = {}
 
-    def framed(self, epoch: str) -> bytes:
-        """The event as a subscriber gets it: its cursor as ``id:``, then the event."""
-        if self._framed is None or self._framed[0] != epoch:
-            cursor = Cursor(epoch, self.seq, self.received).encode()
-            self._framed = (epoch, b"id: " + cursor.encode() + b"\n" + self.body)
-        return self._framed[1]
+    def framed(self, epoch: str, key: CursorKey) -> bytes:
+        """The event as a subscriber with ``key`` gets it: its cursor as ``id:``, then the
+        event."""
+        framed = self._framed.get(key.channels)
+        if framed is None or framed[0] != epoch:
+            if len(self._framed) >= MAX_FRAMINGS:
+                self._framed.clear()
+            cursor = sign_cursor(key, Cursor(epoch, self.seq, self.received).encode())
+            framed = self._framed[key.channels] = (
+                epoch,
+                b"id: " + cursor.encode() + b"\n" + self.body,
+            )
+        return framed[1]
 
 
 @dataclass(frozen=True)
@@ -99,13 +118,13 @@ class Cursor:
 
     @classmethod
     def parse(cls, value: str) -> Cursor | None:
-        """The cursor an event id holds, or None for anything we did not send."""
-        epoch, _, rest = value.partition(".")
-        seq, _, sent = rest.partition(".")
-        try:
-            return cls(epoch, int(seq, 16), int(sent, 16)) if epoch and seq and sent else None
-        except ValueError:
+        """The cursor ``encode()`` made ``value`` from, or None for anything else (a sign, an
+        underscore, a digit outside ASCII). Its MAC is checked before: ``verify_cursor()``."""
+        fields = _CURSOR.fullmatch(value)
+        if fields is None:
             return None
+        epoch, seq, sent = fields.groups()
+        return cls(epoch, int(seq, 16), int(sent, 16))
 
 
 #: Called for each live event, on the subscriber's loop; ``None`` means: the live feed was

@@ -1,5 +1,6 @@
-"""One subscriber's stream: what it missed (from its cursor), then the live events of its
-channels, each framed once for every subscriber in the process."""
+"""One subscriber's stream: what it missed (from its cursor, if the server signed it for these
+channels), then the live events of its channels, each framed once for every subscriber of the
+same channels in the process."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from collections.abc import AsyncGenerator, Sequence
 from django_streaming.sse import Event
 
 from .log import ChannelLog, Cursor, Entry, Head
+from .signing import CursorKey, sign_cursor, verify_cursor
 
 __all__ = ["MAX_BACKLOG", "subscribe"]
 
@@ -23,9 +25,20 @@ logger = logging.getLogger("django_streaming")
 MAX_BACKLOG = 10_000
 
 
-def reset_event(head: Head, reason: str) -> bytes:
+def cursor_now(key: CursorKey, epoch: str, seq: int) -> str:
+    """The signed cursor of a subscriber at ``seq`` now."""
+    return sign_cursor(key, Cursor.now(epoch, seq).encode())
+
+
+def read_cursor(key: CursorKey, last_event_id: str) -> Cursor | None:
+    """The cursor ``last_event_id`` holds if the server signed it for ``key``'s channels."""
+    signed = verify_cursor(key, last_event_id)
+    return None if signed is None else Cursor.parse(signed)
+
+
+def reset_event(key: CursorKey, head: Head, reason: str) -> bytes:
     return Event(
-        event="reset", data={"reason": reason}, id=Cursor.now(head.epoch, head.seq).encode()
+        event="reset", data={"reason": reason}, id=cursor_now(key, head.epoch, head.seq)
     ).encode()
 
 
@@ -34,7 +47,8 @@ async def subscribe(
 ) -> AsyncGenerator[bytes, None]:
     """The stream of a subscriber to ``channels`` that last got ``last_event_id``. A new one
     (None) gets what is published from now on, after what the channels still keep if
-    ``history``."""
+    ``history``. A cursor the server did not sign for these channels gets ``event: reset``."""
+    key = CursorKey.of(channels)  # derived once: each cursor then costs a copy of it
     backlog: deque[Entry | None] = deque()
     waiter: asyncio.Future[None] | None = None
 
@@ -45,23 +59,23 @@ async def subscribe(
 
     async with log.listen(channels, deliver) as head:
         epoch, last = head.epoch, head.seq
-        cursor = None if last_event_id is None else Cursor.parse(last_event_id)
+        cursor = None if last_event_id is None else read_cursor(key, last_event_id)
         if last_event_id is None and history:
             kept = await log.replay(channels, 0, last, int(time.time()))
-            opening = f"id: {Cursor.now(epoch, last).encode()}\n\n".encode()  # as below
-            yield b"".join(entry.framed(epoch) for entry in kept.entries) + opening
+            opening = f"id: {cursor_now(key, epoch, last)}\n\n".encode()  # as below
+            yield b"".join(entry.framed(epoch, key) for entry in kept.entries) + opening
         elif last_event_id is None:
             # No event, only an id: the browser's lastEventId, should it reconnect before the
             # first event, so that it misses nothing published meanwhile.
-            yield f"id: {Cursor.now(epoch, last).encode()}\n\n".encode()
+            yield f"id: {cursor_now(key, epoch, last)}\n\n".encode()
         elif cursor is None or cursor.epoch != epoch or cursor.seq > last:
-            yield reset_event(head, "The events since your last one are no longer kept.")
+            yield reset_event(key, head, "The events since your last one are no longer kept.")
         else:
             missed = await log.replay(channels, cursor.seq, last, cursor.time)
             if missed.lost:
-                yield reset_event(head, "Some events since your last one are no longer kept.")
+                yield reset_event(key, head, "Some events since your last one are no longer kept.")
             elif missed.entries:
-                yield b"".join(entry.framed(epoch) for entry in missed.entries)
+                yield b"".join(entry.framed(epoch, key) for entry in missed.entries)
         while True:
             if len(backlog) > MAX_BACKLOG:
                 logger.warning("A channel subscriber fell %s events behind: dropped.", MAX_BACKLOG)
@@ -73,13 +87,13 @@ async def subscribe(
                     now = await log.head()
                     if now.epoch != epoch:  # it lost its events: what it has now is all new
                         epoch, last = now.epoch, 0
-                        chunk.append(reset_event(now, "The store lost its events."))
+                        chunk.append(reset_event(key, now, "The store lost its events."))
                     missed = await log.replay(channels, last, sys.maxsize, int(time.time()))
                     for replayed in missed.entries:
-                        chunk.append(replayed.framed(epoch))
+                        chunk.append(replayed.framed(epoch, key))
                         last = replayed.seq
                 elif entry.seq > last:
-                    chunk.append(entry.framed(epoch))
+                    chunk.append(entry.framed(epoch, key))
                     last = entry.seq
             if chunk:
                 yield b"".join(chunk)

@@ -24,7 +24,7 @@ from django_streaming.stores import (
 )
 
 from .generation import Generation
-from .ids import new_stream_id, parse_event_id
+from .ids import is_stream_id, new_stream_id, parse_event_id
 from .tail import tail
 
 if TYPE_CHECKING:
@@ -36,8 +36,6 @@ else:
 
 __all__ = ["ResumableMixin", "store_errors"]
 
-#: Longer ids are refused: they only come from a client that is broken or hostile.
-STREAM_ID_MAX_LENGTH = 256
 # The session key under which a visitor's random owner token is kept.
 OWNER_SESSION_KEY = "_django_streaming_owner"
 #: The owner of streams started without a session or a user.
@@ -266,7 +264,9 @@ class ResumableMixin(_Base):
 
 
 async def _owns(store: StreamStore, stream_id: str, owner: str) -> bool:
-    if not stream_id or len(stream_id) > STREAM_ID_MAX_LENGTH:
+    # An id of another shape is not one we made: no store may see it (in Redis, "<id>:events"
+    # would name another key of the stream, and answer WRONGTYPE).
+    if not is_stream_id(stream_id):
         return False
     info = await store.info(stream_id)
     return info is not None and secrets.compare_digest(info.owner, owner)

@@ -47,9 +47,10 @@ class _Stream:
 
 
 class MemoryStore(StreamStore):
-    """Streams kept in a dict; an ended stream is dropped ``ttl`` seconds later, and a stream
-    keeps its last ``max_len`` events. Chats' pending tool calls are kept ``ttl`` seconds, for
-    the ``max_pending`` chats saved last."""
+    """Streams kept in a dict; an ended stream is dropped ``ttl`` seconds later, or sooner when
+    more than ``MAX_FINISHED_STREAMS`` have ended (the oldest first), and a stream keeps its
+    last ``max_len`` events. Chats' pending tool calls are kept ``ttl`` seconds, for the
+    ``max_pending`` chats saved last."""
 
     def __init__(
         self, *, ttl: float = 3600.0, max_len: int = 100_000, max_pending: int = 10_000
@@ -57,6 +58,9 @@ class MemoryStore(StreamStore):
         self.ttl = ttl
         self.max_len = max_len
         self.max_pending = max_pending
+        # Finished streams are only there for a late reconnect; without a bound, a busy
+        # process would keep every one for the whole TTL (300 chats of 2,000 parts: 125 MiB).
+        self.max_finished = get_config()["MAX_FINISHED_STREAMS"]
         self._streams: dict[str, _Stream] = {}
         self._keys: dict[str, str] = {}
         self._active: dict[str, set[str]] = {}  # by owner
@@ -127,6 +131,8 @@ class MemoryStore(StreamStore):
         if stream is not None and stream.status is None:
             stream.status = status
             self._ended.append((time.monotonic(), stream_id))
+            while len(self._ended) > self.max_finished:
+                self._streams.pop(self._ended.popleft()[1], None)
             active = self._active.get(stream.counted_as, set())
             active.discard(stream_id)
             if not active:

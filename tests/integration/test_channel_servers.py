@@ -10,7 +10,8 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
-from django_streaming.channels.log import Cursor
+from django_streaming.channels.signing import CursorKey
+from django_streaming.channels.subscription import read_cursor
 from tests.support.commands import manage_publish
 from tests.support.reader import StreamReader, data_of
 from tests.support.redis_servers import private_redis, shared_redis, unique_prefix
@@ -98,5 +99,5 @@ def test_subscribers_outlive_a_redis_restart(token: str, persistent: bool) -> No
             assert kinds[0] == ("message", "before")
             assert kinds[1][0] == "reset"
             assert kinds[-1] == ("message", "after")
-        cursors = [Cursor.parse(event.last_event_id) for event in result.events]
+        cursors = [read_cursor(CursorKey([token]), event.last_event_id) for event in result.events]
         assert all(cursors)
