@@ -156,7 +156,9 @@ class SimulatedBackend:
 MAX_STEPS = 8
 
 
-class OpenAIBackend:
+class ApiBackend:
+    """A back-end on an OpenAI-compatible API: its address, key, model and timeout."""
+
     def __init__(
         self, *, base_url: str | None, api_key: str, model: str, timeout: float = 60.0
     ) -> None:
@@ -165,6 +167,8 @@ class OpenAIBackend:
         self.model = model
         self.timeout = timeout
 
+
+class OpenAIBackend(ApiBackend):
     async def respond(
         self, messages: list[ChatMessage], toolbox: Toolbox, continuing: bool
     ) -> AsyncIterator[ChatPart]:

@@ -21,20 +21,13 @@ from django_streaming.agents import AgentRun
 from django_streaming.agents.base import settle_on_failure
 from django_streaming.agents.pydantic_ai import stream
 
+from .backends import ApiBackend
 from .tools import SCHEMAS, TITLES, Toolbox
 
 DESCRIPTIONS = {schema["function"]["name"]: schema["function"]["description"] for schema in SCHEMAS}
 
 
-class PydanticAIBackend:
-    def __init__(
-        self, *, base_url: str | None, api_key: str, model: str, timeout: float = 60.0
-    ) -> None:
-        self.base_url = base_url
-        self.api_key = api_key
-        self.model = model
-        self.timeout = timeout
-
+class PydanticAIBackend(ApiBackend):
     async def respond(
         self, messages: list[ChatMessage], toolbox: Toolbox, continuing: bool
     ) -> AsyncIterator[ChatPart]:
