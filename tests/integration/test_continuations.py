@@ -239,3 +239,33 @@ def test_issue_20_two_tabs_answering_at_once_on_two_workers_exactly_one_wins(tok
         for thread in tabs:
             thread.join(30)
         assert sorted(statuses) == [200, 409]
+
+
+HOSTILE_BODIES = {
+    "a lone surrogate": b'{"id": "c", "messages": [{"role": "user", "content": "\\ud800"}]}',
+    "NaN": b'{"id": "c", "messages": [{"role": "user", "content": "a"}], "n": NaN}',
+    "metadata as a list": json.dumps(
+        {"id": "c", "messages": [{"role": "user", "content": "a", "metadata": [1]}]}
+    ).encode(),
+    "parts 900 deep": b'{"id": "c", "messages": [{"role": "user", "parts": [{"type": "text", '
+    b'"text": "a", "x": ' + b"[" * 900 + b"]" * 900 + b"}]}]}",
+    "a part without a type": json.dumps(
+        {"id": "c", "messages": [{"role": "user", "parts": [{"text": "a"}]}]}
+    ).encode(),
+    "a file without mediaType": json.dumps(
+        {"id": "c", "messages": [{"role": "user", "parts": [{"type": "file", "url": "data:,x"}]}]}
+    ).encode(),
+}
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS)
+@pytest.mark.parametrize("what", list(HOSTILE_BODIES))
+def test_issue_20_bodies_that_broke_an_answer_are_400_json_before_it_starts(
+    store: str, client: httpx.Client, endpoint: str, what: str
+) -> None:
+    response = client.post(
+        endpoint, content=HOSTILE_BODIES[what], headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["error"]["code"] in ("invalid_json", "invalid_request")
