@@ -5,6 +5,7 @@ and what the request brings in (tool calls, files, a continuation, a system mess
 from __future__ import annotations
 
 import base64
+import copy
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -139,6 +140,11 @@ class ServerHistory(Inspect):
         return "server-made-id"
 
 
+class BadHistory(Inspect):
+    def load_messages(self, chat_id: str | None) -> Any:
+        return {"not": "a list"}
+
+
 class Unverified(Agent):
     verify_continuations = False
 
@@ -189,6 +195,7 @@ urlpatterns = [
     path("history/", ServerHistory.as_view()),
     path("unverified/", Unverified.as_view()),
     path("no-ids/", NoIds.as_view()),
+    path("bad-history/", BadHistory.as_view()),
     path("left-half-way/", LeftHalfWay.as_view()),
     path("not-a-generator/", NotAGenerator.as_view()),
     path("agent/", Agent.as_view()),
@@ -692,3 +699,48 @@ async def test_a_generate_left_half_way_is_closed_before_on_finish() -> None:
 async def test_generate_may_return_any_async_iterator() -> None:
     got = await answer(user("hello"), url="/not-a-generator/")
     assert {"type": "text-delta", "id": "text-1", "delta": "plain"} in got
+
+
+async def test_load_messages_must_return_a_list() -> None:
+    with pytest.raises(TypeError, match="load_messages\\(\\) must return a list or None, not dict"):
+        await client.post(
+            "/bad-history/",
+            data=json.dumps({"id": "c1", "messages": [user("hi")]}),
+            content_type="application/json",
+        )
+
+
+class SavedApproval(Agent):
+    """A chat whose history is the server's, the approval's answer included."""
+
+    async def load_messages(self, chat_id: str | None) -> Any:
+        return SAVED_APPROVAL
+
+
+SAVED_APPROVAL: list[Any] = []
+urlpatterns.append(path("saved-approval/", SavedApproval.as_view()))
+
+
+async def test_a_continuation_with_the_servers_history_takes_the_verified_message() -> None:
+    SAVED_APPROVAL.clear()
+    got = await answer(user("rename"), url="/saved-approval/")
+    waiting = results[-1].message
+    SAVED_APPROVAL.extend([user("rename"), copy.deepcopy(waiting)])  # as on_finish() saved it
+    waiting["parts"][1].update(
+        state="approval-responded", approval={"id": "approval-1", "approved": True}
+    )
+    results.clear()
+    got = await answer(waiting, url="/saved-approval/")  # the last message only, as "message"
+    assert {
+        "type": "tool-output-available",
+        "toolCallId": "call-r",
+        "output": {"renamed": True},
+    } in got
+    # One assistant message: the saved copy made way for the verified one.
+    assert [message.role for message in results[0].messages] == ["user", "assistant"]
+
+
+def test_no_remote_file_is_fetched_unless_the_view_allows_it() -> None:
+    from django_streaming.chat.messages import ChatFile
+
+    assert not ChatStreamView().allow_remote_file(ChatFile("image/png", "https://x.example/a.png"))

@@ -381,6 +381,7 @@ def test_chat_urls_check_methods(client: httpx.Client) -> None:
     assert client.post("/resumable-chat/x/stream").status_code == 405
     assert client.get("/resumable-chat/x/stop").status_code == 405
     assert client.get("/resumable-chat/" + "x" * 300 + "/stream").status_code == 404
+    assert client.post("/resumable-chat/" + "x" * 300 + "/stop").status_code == 404
 
 
 def test_an_owner_past_max_active_per_owner_gets_429(

@@ -696,3 +696,15 @@ async def test_memory_store_keeps_at_most_max_finished_streams_dropping_the_olde
     assert await store.info("running") == StreamInfo(owner="me", status="active")
     assert len(store._streams) == 1 + 5
     assert len(store._ended) == 5
+
+
+async def test_memory_store_keeps_the_pending_calls_of_its_newest_chats_for_ttl() -> None:
+    store = MemoryStore(max_pending=2)
+    for chat in ("a", "b", "c"):
+        await store.save_pending(chat, chat, ["call"])
+    assert await store.load_pending("a") is None  # the oldest went first
+    assert [await store.load_pending(chat) is not None for chat in ("b", "c")] == [True, True]
+    expired = MemoryStore(ttl=0)
+    await expired.save_pending("a", "a", ["call"])
+    assert await expired.load_pending("a") is None
+    assert await expired.claim("a", ["call"]) == "call"

@@ -156,11 +156,9 @@ class ResumableMixin(_Base):
         store = get_store()
         owner = await self.stream_owner(request)
         stream_id = await self.find_stream(store, owner, kwargs)
-        if isinstance(stream_id, HttpResponseBase):
-            return stream_id
-        if stream_id is not None:
+        if isinstance(stream_id, str):
             await store.request_stop(stream_id)
-        return HttpResponse(status=204)
+        return stream_id if isinstance(stream_id, HttpResponseBase) else HttpResponse(status=204)
 
     async def stream_owner(self, request: HttpRequest) -> str:
         """Who may resume and stop the resumable streams started by ``request`` (and whose

@@ -202,19 +202,15 @@ class MemoryStore(StreamStore):
 
     async def claim(self, key: str, call_ids: Sequence[str]) -> str | None:
         pending = await self.load_pending(key)
-        for call_id in call_ids:
-            if pending is None or call_id not in pending.waiting:
-                return call_id
-        if pending is not None:
+        waiting = pending.waiting if pending is not None else frozenset()
+        refused = next((call_id for call_id in call_ids if call_id not in waiting), None)
+        if refused is None and pending is not None:
             claimed = frozenset(call_ids)
-            saved_at = self._pending[key][0]
-            self._pending[key] = (
-                saved_at,
-                replace(
-                    pending, waiting=pending.waiting - claimed, answered=pending.answered | claimed
-                ),
+            answer = replace(
+                pending, waiting=waiting - claimed, answered=pending.answered | claimed
             )
-        return None
+            self._pending[key] = (self._pending[key][0], answer)
+        return refused
 
     def _forget_expired(self) -> None:
         deadline = time.monotonic() - self.ttl
