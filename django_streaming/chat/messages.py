@@ -345,13 +345,12 @@ def _percent_decoded(encoded: bytes) -> bytes:
     body of three million escapes (a hostile one), and held back the event loop meanwhile."""
     decoded = []
     start = 0
+    size = max(_SLICE, 3)  # so that a cut below always falls after the slice's start
     while start < len(encoded):
-        end = min(start + _SLICE, len(encoded))
-        cut = encoded.rfind(b"%", max(start, end - 2), end)
+        end = min(start + size, len(encoded))
+        cut = encoded.rfind(b"%", end - 2, end)
         if cut != -1 and end < len(encoded):
-            # An escape the slice would split goes whole into one slice: the next, or this one
-            # when it starts the slice.
-            end = cut if cut > start else min(cut + 3, len(encoded))
+            end = cut  # an escape the slice would split goes whole into the next one
         pieces = _ESCAPE.split(encoded[start:end])
         literals, escapes = pieces[0::2], pieces[1::2]
         octets = bytes.fromhex(b"".join(escapes).decode("ascii"))
