@@ -349,7 +349,8 @@ def test_a_stop_that_names_an_older_answer_stops_nothing(
     with client.stream("POST", "/resumable-chat/", json=chat_body(token, Prompt.WAIT)) as response:
         StreamReader(response).until(lambda result: len(result.events) >= 4)
         current = response.headers["X-Stream-Id"]
-    stale = client.post(f"/resumable-chat/{token}/stop", params={"stream": "x" + current[1:]})
+    older = ("y" if current.startswith("x") else "x") + current[1:]  # never the current one
+    stale = client.post(f"/resumable-chat/{token}/stop", params={"stream": older})
     assert stale.status_code == 204
     assert not probe(token).finished.is_set()
     meant = client.post(f"/resumable-chat/{token}/stop", params={"stream": current})

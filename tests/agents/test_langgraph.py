@@ -356,7 +356,8 @@ TOOL_PARTS = ("tool-input-available", "tool-approval-request", "tool-output-avai
 async def test_two_approvals_one_approved_one_denied_in_one_message(url: str) -> None:
     first = await post(url, ui_user("rename"))
     asked = of_type(first, "tool-approval-request")
-    assert [part["toolCallId"] for part in asked] == ["call-rename", "call-delete"]
+    # Per call, the two interrupts come from tasks run side by side: in either order.
+    assert sorted(part["toolCallId"] for part in asked) == ["call-delete", "call-rename"]
     assert of_type(first, "finish") == [
         {"type": "finish", "finishReason": "tool-calls", "messageMetadata": USAGE}
     ]
