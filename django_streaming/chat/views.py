@@ -9,7 +9,7 @@ import secrets
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -23,6 +23,7 @@ from django_streaming.resumable import new_stream_id, tail
 from django_streaming.stores import EndStatus, StreamStore, get_store
 from django_streaming.views import SSEView
 
+from .agent import AgentRun, stream_agent
 from .answer import Answer
 from .continuations import already_answered, apply_answers, pending_calls
 from .messages import (
@@ -34,9 +35,6 @@ from .messages import (
     parse_message,
 )
 from .parts import ChatPart, new_id
-
-if TYPE_CHECKING:
-    from django_streaming.agents import AgentRun
 
 __all__ = ["PROTOCOL_HEADERS", "ChatError", "ChatResult", "ChatStreamView"]
 
@@ -151,8 +149,6 @@ class ChatStreamView(SSEView):
         agent = self.get_agent()
         if agent is None:
             raise NotImplementedError(f"{type(self).__name__} must define generate() or agent.")
-        from django_streaming.agents import stream_agent  # the adapters import this module
-
         async for part in stream_agent(agent, self, **self.agent_kwargs()):
             yield part
 
@@ -172,7 +168,6 @@ class ChatStreamView(SSEView):
 
     def agent_run(self, kwargs: dict[str, Any]) -> AgentRun:
         """This request's run of an agent (``django_streaming.agents.AgentRun``)."""
-        from django_streaming.agents import AgentRun
 
         def keep(state: Any) -> None:
             self.agent_state = state
