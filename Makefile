@@ -14,7 +14,7 @@ NODE_OR_SKIP = if ! command -v node >/dev/null; then \
 # Ours, not the vendored files under vendor/.
 STATIC := $(wildcard django_streaming/static/django_streaming/*.js django_streaming/static/django_streaming/*.css)
 
-.PHONY: install lock demo test lint lint-js types docs js pytest bench bench-capacity bench-channels bench-hostile bench-agents bench-widget soak matrix test-latest clean
+.PHONY: install lock lock-upgrade demo test lint lint-js types docs js pytest bench bench-capacity bench-channels bench-hostile bench-agents bench-widget soak matrix test-latest clean
 
 # Every version the tests, the linters and the demo run on is locked in $(LOCK) (all Pythons from
 # 3.10, by `make lock`), so a release elsewhere cannot break a fresh clone; `tox -e latest` runs
@@ -38,12 +38,17 @@ $(STAMP): pyproject.toml $(LOCK) | $(VENV)/bin/python
 	$(PIP_INSTALL) -e ".[$(EXTRAS)]" --group dev
 	touch $(STAMP) $(DEMO_STAMP)
 
-# Resolve the newest releases again into $(LOCK) (then run make test and commit both).
+# Resolve pyproject.toml into $(LOCK) again, keeping every pin that still fits (after adding a
+# dependency); `make lock-upgrade` takes the newest releases instead. Then run make test and commit.
+LOCK_FLAGS ?=
 lock: | $(VENV)/bin/python
 	$(PIP_INSTALL) uv
-	$(BIN)/uv pip compile --quiet --upgrade --universal --python-version 3.10 \
+	$(BIN)/uv pip compile --quiet $(LOCK_FLAGS) --universal --python-version 3.10 \
 	  --all-extras --group dev pyproject.toml requirements/tools.in -o $(LOCK)
 	grep -v '^django==' $(LOCK) > requirements/tox.txt
+
+lock-upgrade:
+	$(MAKE) lock LOCK_FLAGS=--upgrade
 
 # Biome, for the front end (pinned in tests/js/package.json; no lock file, as tests/interop).
 $(BIOME): $(JS)/package.json
