@@ -6,6 +6,7 @@ import json
 import math
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from django.test import AsyncClient
@@ -65,7 +66,7 @@ def test_a_delay_that_is_not_a_duration_is_refused_by_name(delay: float) -> None
 async def test_a_view_streams_it_as_text_parts(settings: SettingsWrapper) -> None:
     settings.ROOT_URLCONF = __name__
     body = json.dumps(chat_body("demo", "hello"))
-    response = await AsyncClient().post("/chat/", data=body, content_type="application/json")
+    response: Any = await AsyncClient().post("/chat/", data=body, content_type="application/json")
     streamed = parts(b"".join([chunk async for chunk in response.streaming_content]))
     deltas = [part["delta"] for part in streamed if part != "[DONE]" and "delta" in part]
     assert "".join(deltas) == model.answer("hello")
