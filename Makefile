@@ -14,7 +14,7 @@ NODE_OR_SKIP = if ! command -v node >/dev/null; then \
 # Ours, not the vendored files under vendor/.
 STATIC := $(wildcard django_streaming/static/django_streaming/*.js django_streaming/static/django_streaming/*.css)
 
-.PHONY: install lock lock-upgrade demo test lint lint-js types docs js pytest bench bench-capacity bench-channels bench-hostile bench-agents bench-widget soak matrix test-latest clean
+.PHONY: install lock lock-upgrade demo test lint lint-js types docs js pytest bench bench-capacity bench-channels bench-hostile bench-agents bench-widget soak matrix test-latest screenshots clean
 
 # Every version the tests, the linters and the demo run on is locked in $(LOCK) (all Pythons from
 # 3.10, by `make lock`), so a release elsewhere cannot break a fresh clone; `tox -e latest` runs
@@ -83,6 +83,10 @@ types: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/sphinx-build -W --keep-going -b html -q docs docs/_build/html
+
+# The docs' pictures, in Chromium: docs/chat.png and docs/images/widget-*.png (commit them).
+screenshots: $(STAMP)
+	$(BIN)/python docs/screenshot.py
 
 # The front end's parser and protocol reader, on the cases and recordings the Python tests share.
 js:
