@@ -84,9 +84,12 @@ class ChatStreamView(SSEView):
 
     .. code-block:: python
 
+        model = EchoModel()  # django_streaming.chat.demo: your model's client instead
+
+
         class Chat(ChatStreamView):
             async def generate(self, messages):
-                async for token in my_model.stream(messages[-1].text):
+                async for token in model.stream(messages[-1].text):
                     yield token
 
     ``generate(messages)`` is an async generator of text deltas (``str``) and the parts of
