@@ -62,7 +62,7 @@ export class MathSplitter {
     const flush = (end) => {
       if (end > plain) this.emit("text", buffer.slice(plain, end));
     };
-    while (i < buffer.length) {
+    while (i < buffer.length || this.held) {
       if (this.held) {
         const found = this.closeFormula(buffer, final);
         if (found === null) break; // more text is needed to know
