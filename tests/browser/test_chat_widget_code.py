@@ -38,7 +38,8 @@ RENDER = """async ({ chunks, options, frames, end = true }) => {
 # highlight.js as the widget loaded it (the same module, so the same registered languages) on
 # a whole block, serialised by the browser as the block's inner_html() is.
 WHOLE = """async ({ source, language }) => {
-  const hljs = (await import('/static/django_streaming/vendor/highlight.js/es/core.min.js')).default;
+  const core = '/static/django_streaming/vendor/highlight.js/es/core.min.js';
+  const hljs = (await import(core)).default;
   const template = document.createElement('template');
   template.innerHTML = hljs.highlight(source, { language, ignoreIllegals: true }).value;
   return template.innerHTML;
@@ -271,9 +272,7 @@ def test_the_widget_with_math_off_shows_formulas_as_code(page: Page) -> None:
     page.fill(".ds-chat__input", Prompt.CODE_AND_MATH)
     page.press(".ds-chat__input", "Enter")
     answer = page.locator(ASSISTANT)
-    expect(answer.locator("code.ds-chat__math-source").first).to_have_text(
-        "$\\int_0^1 x^2\\,dx$"
-    )
+    expect(answer.locator("code.ds-chat__math-source").first).to_have_text("$\\int_0^1 x^2\\,dx$")
     expect(page.locator(".ds-chat__log")).to_have_attribute("aria-busy", "false")
     assert answer.locator(".katex, pre code span").count() == 0
 
