@@ -123,6 +123,7 @@ export class CodeBlock {
     this.highlight = highlight;
     this.source = "";
     this.settled = 0; // source characters drawn for good
+    this.drawn = 0; // source characters highlighted (the settled ones, then the live ones)
     this.live = []; // the nodes of the highlighted lines not settled yet
     this.tail = code.appendChild(document.createTextNode("")); // the text not highlighted yet
     this.grammar = null;
@@ -169,7 +170,8 @@ export class CodeBlock {
   // Highlights the complete lines after the settled ones and settles those it can.
   step() {
     const end = this.source.lastIndexOf("\n") + 1;
-    if (end <= this.settled) return;
+    if (end <= this.settled || end === this.drawn) return; // no new complete line
+    this.drawn = end;
     const segment = this.source.slice(this.settled, end);
     const html = this.highlighted(segment);
     const { cut, lines } = settledCut(html);
