@@ -213,3 +213,12 @@ def test_send_last_or_all() -> None:
     assert 'data-send="last"' in render('{% chat_widget "/c/" send="last" %}')
     with pytest.raises(TemplateSyntaxError, match="send must be one of 'all', 'last', not 'one'"):
         render('{% chat_widget "/c/" send="one" %}')
+
+
+def test_math_and_highlight_are_on_unless_turned_off() -> None:
+    widget = render('{% chat_widget "/c/" %}')
+    assert "data-math" not in widget
+    assert "data-highlight" not in widget
+    widget = render('{% chat_widget "/c/" math=False highlight=False %}')
+    assert 'data-math="false"' in widget
+    assert 'data-highlight="false"' in widget

@@ -45,6 +45,8 @@ def chat_widget(
     resumable: bool = False,
     image_hosts: str | Iterable[str] | None = None,
     send: str = "all",
+    math: bool = True,
+    highlight: bool = True,
 ) -> SafeString:
     """Render a streaming chat widget that talks to the ``ChatStreamView`` at ``endpoint``.
 
@@ -66,6 +68,10 @@ def chat_widget(
     ``send="last"`` posts only the last message (``{"id", "message", "trigger", "messageId"}``,
     as the AI SDK's persistence guide does) for a server that keeps the conversation; by
     default (``"all"``) the whole conversation goes, as ``DefaultChatTransport`` sends it.
+
+    Formulas (``$...$``, ``$$...$$``, ``\\(...\\)``, ``\\[...\\]``) are drawn by KaTeX and
+    fenced code is highlighted by highlight.js, each loaded only when an answer first needs it;
+    ``math=False`` shows formulas as their source (as code), ``highlight=False`` leaves code plain.
     """
     if resumable and not chat_id:
         raise template.TemplateSyntaxError(
@@ -96,6 +102,8 @@ def chat_widget(
                 "max_file_bytes": get_config()["MAX_FILE_BYTES"],
                 "image_hosts": " ".join(_image_hosts(image_hosts)),
                 "send_last": send == "last",
+                "math": math,
+                "highlight": highlight,
             },
         )
     )

@@ -37,6 +37,10 @@ MARKDOWN = (
     "- one\n- two\n\n1. first\n2. second\n\n"
     "```python\nprint('hi')\n```\n\n[a link](https://example.com/page)\n"
 )
+CODE_AND_MATH = (
+    "A function:\n\n```python\ndef square(x):\n    return x * x  # the square\n```\n\n"
+    "Its integral $\\int_0^1 x^2\\,dx$ is\n\n$$\\frac{1}{3}$$\n\nwhich costs $5 and $10.\n"
+)
 XSS = (
     '<img src=x onerror="window.pwned=1"> <script>window.pwned=2</script>\n\n'
     "[click](javascript:window.pwned=3) and ![img](javascript:window.pwned=4)\n\n"
@@ -79,6 +83,7 @@ class Prompt:
     ``BENCH``            ``$BENCH_ANSWER``'s file at ``$BENCH_RATE`` pieces/s (the widget bench)
     ``ON_FINISH_FAILS``  "fine", then ``on_finish()`` raises
     ``MARKDOWN``         ``MARKDOWN``, 7 characters a delta
+    ``CODE_AND_MATH``    ``CODE_AND_MATH``, 5 characters a delta
     ``XSS``              ``XSS``: markup and links the widget must render inert
     ``UNCLOSED``         an open code fence, then waits for the probe's gate before closing it
     ``TRICKY``           ``TRICKY``'s pieces: emoji, CJK, line endings, an SSE-looking line
@@ -105,6 +110,7 @@ class Prompt:
     BENCH = "bench"
     ON_FINISH_FAILS = "on_finish fails"
     MARKDOWN = "markdown"
+    CODE_AND_MATH = "code and math"
     XSS = "xss"
     UNCLOSED = "unclosed"
     TRICKY = "tricky"
@@ -174,6 +180,10 @@ class TestChat(ChatStreamView):
         if text == Prompt.ON_FINISH_FAILS:
             self.on_finish_fails = True
             yield "fine"
+            return
+        if text == Prompt.CODE_AND_MATH:
+            for start in range(0, len(CODE_AND_MATH), 5):
+                yield CODE_AND_MATH[start : start + 5]
             return
         if text == Prompt.MARKDOWN:
             for start in range(0, len(MARKDOWN), 7):

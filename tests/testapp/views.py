@@ -297,6 +297,8 @@ def chat_page(request: HttpRequest) -> HttpResponse:
         "tools": "tools" in request.GET,
         "image_hosts": request.GET.get("image_hosts"),
         "send": request.GET.get("send", "all"),
+        "math": request.GET.get("math") != "off",
+        "highlight": request.GET.get("highlight") != "off",
     }
     if "resumable" in request.GET:
         context["endpoint"] = request.GET.get("endpoint", "/resumable-chat-csrf/")

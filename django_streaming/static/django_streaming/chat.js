@@ -420,7 +420,12 @@ export class ChatWidget {
    */
   drawer(assistant, article, content, { live = true } = {}) {
     const makeRenderer = this.markdown
-      ? (block) => markdownRenderer(block, { images: this.images })
+      ? (block) =>
+          markdownRenderer(block, {
+            images: this.images,
+            math: this.root.dataset.math !== "false",
+            highlight: this.root.dataset.highlight !== "false",
+          })
       : textRenderer;
     let renderer = null; // one per text part, in its own block
     let text = null; // the text part being written
