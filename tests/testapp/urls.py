@@ -52,4 +52,5 @@ urlpatterns = [
     path("channels/order/<int:pk>/", channels.OrderChannel.as_view()),
     path("channels/not-a-name/", channels.NotANameChannel.as_view()),
     path("channels/ending/", channels.EndingChannels.as_view()),
+    path("channels/mux/<str:token>/", channels.MultiplexChannels.as_view()),
 ]
