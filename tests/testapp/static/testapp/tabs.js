@@ -1,5 +1,5 @@
-// The page of tests/browser/test_shared_streams.py: two subscriptions, what each receives in
-// window.received, for the test to read.
+// The page of tests/browser/test_shared_streams.py and test_http2.py: two subscriptions (or
+// two plain EventSources), what each receives in window.tabs, for the test to read.
 import { subscribe } from "../django_streaming/streams.js";
 
 const { token, mode } = document.body.dataset;
@@ -19,8 +19,16 @@ function handlers(name) {
   };
 }
 
+function eventSource(url, { onEvent, onOpen, onError }) {
+  const source = new EventSource(url);
+  source.addEventListener("message", onEvent);
+  source.addEventListener("open", onOpen);
+  source.addEventListener("error", () => onError({ message: "EventSource error" }));
+}
+
 for (const name of ["a", "b"]) {
-  if (mode === "mux")
+  if (mode === "eventsource") eventSource(`/tabs/${token}/feed/${name}/`, handlers(name));
+  else if (mode === "mux")
     subscribe(`/tabs/${token}/mux/`, { channel: `${token}-${name}`, ...handlers(name) });
   else subscribe(`/tabs/${token}/feed/${name}/`, handlers(name));
 }
