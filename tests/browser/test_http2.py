@@ -15,9 +15,8 @@ from django.test import override_settings
 from playwright.sync_api import Browser
 
 from django_streaming import publish
-from tests.browser.conftest import RunningServer
 from tests.support.docs import snippet
-from tests.support.servers import listening_socket, wait_until
+from tests.support.servers import RunningServer, listening_socket, wait_until
 from tests.support.tools import require
 from tests.testapp.tabs import OPEN
 

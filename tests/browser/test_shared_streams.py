@@ -15,8 +15,7 @@ from django.test import override_settings
 from playwright.sync_api import BrowserContext, Page
 
 from django_streaming import publish
-from tests.browser.conftest import RunningServer
-from tests.support.servers import wait_until
+from tests.support.servers import RunningServer, wait_until
 from tests.testapp.tabs import OPEN, PEAK, RESUMED
 
 pytestmark = pytest.mark.browser
