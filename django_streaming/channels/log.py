@@ -72,17 +72,20 @@ class Entry:
         # By the subscription's channels (CursorKey.channels): the epoch, and the event.
         self._framed: dict[str, tuple[str, bytes]] = {}
 
-    def framed(self, epoch: str, key: CursorKey) -> bytes:
-        """The event as a subscriber with ``key`` gets it: its cursor as ``id:``, then the
-        event."""
-        framed = self._framed.get(key.channels)
+    def framed(self, epoch: str, key: CursorKey, tagged: bool = False) -> bytes:
+        """The event as a subscriber with ``key`` gets it: its cursor as ``id:``, with
+        ``tagged`` its channel as ``channel:`` (a field EventSource ignores), then the event."""
+        # Tagged framings apart: a JSON list of channels never starts with "+".
+        cached = "+" + key.channels if tagged else key.channels
+        framed = self._framed.get(cached)
         if framed is None or framed[0] != epoch:
             if len(self._framed) >= MAX_FRAMINGS:
                 self._framed.clear()
             cursor = sign_cursor(key, Cursor(epoch, self.seq, self.received).encode())
-            framed = self._framed[key.channels] = (
+            tag = b"channel: " + self.channel.encode() + b"\n" if tagged else b""
+            framed = self._framed[cached] = (
                 epoch,
-                b"id: " + cursor.encode() + b"\n" + self.body,
+                b"id: " + cursor.encode() + b"\n" + tag + self.body,
             )
         return framed[1]
 

@@ -43,11 +43,17 @@ def reset_event(key: CursorKey, head: Head, reason: str) -> bytes:
 
 
 async def subscribe(
-    log: ChannelLog, channels: Sequence[str], last_event_id: str | None, *, history: bool = False
+    log: ChannelLog,
+    channels: Sequence[str],
+    last_event_id: str | None,
+    *,
+    history: bool = False,
+    tagged: bool = False,
 ) -> AsyncGenerator[bytes, None]:
     """The stream of a subscriber to ``channels`` that last got ``last_event_id``. A new one
     (None) gets what is published from now on, after what the channels still keep if
-    ``history``. A cursor the server did not sign for these channels gets ``event: reset``."""
+    ``history``. A cursor the server did not sign for these channels gets ``event: reset``.
+    With ``tagged``, each event names its channel in a ``channel:`` field."""
     key = CursorKey.of(channels)  # derived once: each cursor then costs a copy of it
     backlog: deque[Entry | None] = deque()
     waiter: asyncio.Future[None] | None = None
@@ -63,7 +69,7 @@ async def subscribe(
         if last_event_id is None and history:
             kept = await log.replay(channels, 0, last, int(time.time()))
             opening = f"id: {cursor_now(key, epoch, last)}\n\n".encode()  # as below
-            yield b"".join(entry.framed(epoch, key) for entry in kept.entries) + opening
+            yield b"".join(entry.framed(epoch, key, tagged) for entry in kept.entries) + opening
         elif last_event_id is None:
             # No event, only an id: the browser's lastEventId, should it reconnect before the
             # first event, so that it misses nothing published meanwhile.
@@ -75,7 +81,7 @@ async def subscribe(
             if missed.lost:
                 yield reset_event(key, head, "Some events since your last one are no longer kept.")
             elif missed.entries:
-                yield b"".join(entry.framed(epoch, key) for entry in missed.entries)
+                yield b"".join(entry.framed(epoch, key, tagged) for entry in missed.entries)
         while True:
             if len(backlog) > MAX_BACKLOG:
                 logger.warning("A channel subscriber fell %s events behind: dropped.", MAX_BACKLOG)
@@ -90,10 +96,10 @@ async def subscribe(
                         chunk.append(reset_event(key, now, "The store lost its events."))
                     missed = await log.replay(channels, last, sys.maxsize, int(time.time()))
                     for replayed in missed.entries:
-                        chunk.append(replayed.framed(epoch, key))
+                        chunk.append(replayed.framed(epoch, key, tagged))
                         last = replayed.seq
                 elif entry.seq > last:
-                    chunk.append(entry.framed(epoch, key))
+                    chunk.append(entry.framed(epoch, key, tagged))
                     last = entry.seq
             if chunk:
                 yield b"".join(chunk)

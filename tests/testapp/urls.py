@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
 
-from . import channels, production, views
+from . import channels, production, tabs, views
 from .chat import ResumableChat, TestChat
 
 urlpatterns = [
@@ -52,4 +52,8 @@ urlpatterns = [
     path("channels/order/<int:pk>/", channels.OrderChannel.as_view()),
     path("channels/not-a-name/", channels.NotANameChannel.as_view()),
     path("channels/ending/", channels.EndingChannels.as_view()),
+    path("channels/mux/<str:token>/", channels.MultiplexChannels.as_view()),
+    path("tabs/<str:token>/page/", tabs.tabs_page),
+    path("tabs/<str:token>/mux/", tabs.TabsMultiplex.as_view()),
+    path("tabs/<str:token>/feed/<str:name>/", tabs.TabsFeed.as_view()),
 ]
