@@ -26,6 +26,7 @@ urlpatterns = [
     path("chat/", TestChat.as_view(), name="test-chat"),
     path("chat-exempt/", csrf_exempt(TestChat.as_view())),
     path("chat-page/", views.chat_page),
+    path("widget-page/", views.widget_page),
     path("react/", views.react_page),
     path("react/app.js", views.react_bundle),
     path("byte-by-byte/", csrf_exempt(views.byte_by_byte)),

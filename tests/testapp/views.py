@@ -14,6 +14,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMix
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
+from django.utils import translation
 
 from django_streaming import Event, SSEResponse, SSEView, StreamItem, error_response
 from django_streaming.chat.continuations import pending_calls
@@ -272,6 +273,54 @@ BAD_HISTORY: list[dict[str, Any]] = [
     {"id": "b2", "role": "user", "parts": [{"type": "text", "text": "Second question"}]},
     {"id": "b3", "role": "assistant", "parts": [{"type": "text", "text": "Second **answer**"}]},
 ]
+
+
+#: The suggestions of the widget page's empty state.
+SUGGESTIONS = ["Tell me a joke", "What time is it?"]
+#: A saved answer with a data part, as a chat that renamed itself saves it.
+DATA_HISTORY = [
+    {"role": "user", "id": "m-question", "text": "Rename this chat"},
+    {
+        "role": "assistant",
+        "id": "m-saved",
+        "parts": [
+            {"type": "text", "text": "Renamed."},
+            {"type": "data-chat-title", "id": "title", "data": {"title": "Saved title"}},
+        ],
+    },
+]
+
+
+#: A saved answer in Arabic with a code block whose line is longer than the block is wide.
+ARABIC_HISTORY = [
+    {"role": "user", "id": "m-ar-question", "text": "اكتب شيفرة"},
+    {
+        "role": "assistant",
+        "id": "m-ar-answer",
+        "text": "هذه هي الشيفرة:\n\n```python\nprint('" + "x" * 150 + "')\n```\n",
+    },
+]
+
+
+def widget_page(request: HttpRequest) -> HttpResponse:
+    """The widget with its options from the query: ``lang`` (activated), ``dir`` (the page's),
+    ``theme`` (the tag's), ``page_theme`` (an ancestor's data-theme), ``send_label`` (a string
+    override), ``suggest`` (suggestions and an empty text), ``data`` (a saved data part),
+    ``arabic`` (a saved answer in Arabic with code)."""
+    query = request.GET
+    language = query.get("lang", "en")
+    context = {
+        "language": language,
+        "direction": query.get("dir", "ltr"),
+        "theme": query.get("theme"),
+        "page_theme": query.get("page_theme"),
+        "strings": {"send": query["send_label"]} if "send_label" in query else None,
+        "suggestions": SUGGESTIONS if "suggest" in query else [],
+        "empty_text": "Ask me anything" if "suggest" in query else None,
+        "history": DATA_HISTORY if "data" in query else ARABIC_HISTORY if "arabic" in query else [],
+    }
+    with translation.override(language):
+        return render(request, "testapp/widget.html", context)
 
 
 def chat_page(request: HttpRequest) -> HttpResponse:

@@ -51,7 +51,7 @@ function setAttribute(data, type, value, images) {
   }
 }
 
-function addToken(data, type) {
+function addToken(data, type, labels) {
   if (type === smd.IMAGE) {
     // Never an <img> before its address is known and allowed: its alt text streams in here,
     // and shows as text if no address ever comes.
@@ -68,8 +68,8 @@ function addToken(data, type) {
     const copy = document.createElement("button");
     copy.type = "button";
     copy.className = "ds-chat__copy";
-    copy.textContent = "Copy";
-    copy.setAttribute("aria-label", "Copy code");
+    copy.textContent = labels.copy;
+    copy.setAttribute("aria-label", labels.copyCode);
     pre.classList.add("ds-chat__code");
     pre.dir = "ltr"; // code reads left to right in a right-to-left page too
     pre.prepend(copy);
@@ -127,15 +127,21 @@ function addText(data, text) {
  * A renderer for one message: write(text) as it streams, end() when it is complete. `images`
  * is the page's image rule (images.js; by default, same origin and data: URLs only). `math`:
  * formulas drawn by KaTeX (else shown as their source, as code); `highlight`: code blocks
- * highlighted by highlight.js. Each loads only when an answer first needs it.
+ * highlighted by highlight.js. Each loads only when an answer first needs it. `labels`: the
+ * Copy button's words (the widget's, translated).
  */
 export function markdownRenderer(
   element,
-  { images = imageRule(), math = true, highlight = true } = {},
+  {
+    images = imageRule(),
+    math = true,
+    highlight = true,
+    labels = { copy: "Copy", copyCode: "Copy code" },
+  } = {},
 ) {
   const renderer = {
     ...smd.default_renderer(element),
-    add_token: addToken,
+    add_token: (data, type) => addToken(data, type, labels),
     end_token: endToken,
     add_text: addText,
     set_attr: (data, type, value) => setAttribute(data, type, value, images),
