@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from django.test import AsyncClient, override_settings
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from pytest_django.fixtures import Settings
 
 from django_streaming import (
@@ -190,7 +190,7 @@ class NoIds(Agent):
         raise RuntimeError("the id service is down")
 
 
-urlpatterns = [
+urlpatterns: list[URLPattern | URLResolver] = [
     path("inspect/", Inspect.as_view()),
     path("history/", ServerHistory.as_view()),
     path("unverified/", Unverified.as_view()),
