@@ -45,6 +45,7 @@ def chat_widget(
     resumable: bool = False,
     image_hosts: str | Iterable[str] | None = None,
     send: str = "all",
+    feedback_url: str | None = None,
 ) -> SafeString:
     """Render a streaming chat widget that talks to the ``ChatStreamView`` at ``endpoint``.
 
@@ -66,6 +67,10 @@ def chat_widget(
     ``send="last"`` posts only the last message (``{"id", "message", "trigger", "messageId"}``,
     as the AI SDK's persistence guide does) for a server that keeps the conversation; by
     default (``"all"``) the whole conversation goes, as ``DefaultChatTransport`` sends it.
+
+    Each finished message has actions (edit a question, regenerate the last answer, copy a
+    message, good and bad response); a vote dispatches a ``ds-chat:feedback`` event, and with
+    ``feedback_url`` (a URL name or a path) is POSTed there as ``{"messageId", "vote"}`` JSON.
     """
     if resumable and not chat_id:
         raise template.TemplateSyntaxError(
@@ -96,6 +101,7 @@ def chat_widget(
                 "max_file_bytes": get_config()["MAX_FILE_BYTES"],
                 "image_hosts": " ".join(_image_hosts(image_hosts)),
                 "send_last": send == "last",
+                "feedback_url": None if feedback_url is None else _resolve(feedback_url),
             },
         )
     )

@@ -297,6 +297,7 @@ def chat_page(request: HttpRequest) -> HttpResponse:
         "tools": "tools" in request.GET,
         "image_hosts": request.GET.get("image_hosts"),
         "send": request.GET.get("send", "all"),
+        "feedback_url": request.GET.get("feedback"),
     }
     if "resumable" in request.GET:
         context["endpoint"] = request.GET.get("endpoint", "/resumable-chat-csrf/")
@@ -421,6 +422,16 @@ def last_message_chat(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(events, content_type="text/event-stream")
     response["x-vercel-ai-ui-message-stream"] = "v1"
     return response
+
+
+#: The votes the widget's feedback buttons POSTed.
+votes: list[dict[str, Any]] = []
+
+
+def feedback(request: HttpRequest) -> HttpResponse:
+    """A ``feedback_url``: keeps the vote (CSRF-protected, as any view: the widget sends it)."""
+    votes.append(json.loads(request.body))
+    return HttpResponse(status=204)
 
 
 def overloaded(request: HttpRequest) -> HttpResponse:
