@@ -14,7 +14,7 @@ NODE_OR_SKIP = if ! command -v node >/dev/null; then \
 # Ours, not the vendored files under vendor/.
 STATIC := $(wildcard django_streaming/static/django_streaming/*.js django_streaming/static/django_streaming/*.css)
 
-.PHONY: install lock demo test lint lint-js types docs js pytest bench bench-capacity bench-channels bench-hostile bench-agents bench-widget soak matrix test-latest clean
+.PHONY: install lock messages demo test lint lint-js types docs js pytest bench bench-capacity bench-channels bench-hostile bench-agents bench-widget soak matrix test-latest clean
 
 # Every version the tests, the linters and the demo run on is locked in $(LOCK) (all Pythons from
 # 3.10, by `make lock`), so a release elsewhere cannot break a fresh clone; `tox -e latest` runs
@@ -44,6 +44,13 @@ lock: | $(VENV)/bin/python
 	$(BIN)/uv pip compile --quiet --upgrade --universal --python-version 3.10 \
 	  --all-extras --group dev pyproject.toml requirements/tools.in -o $(LOCK)
 	grep -v '^django==' $(LOCK) > requirements/tox.txt
+
+# The widget's translations: each locale's django.po compiled into the django.mo beside it, by
+# Babel (from the locked toolchain: no system gettext needed). Run after editing a .po and commit
+# both; tests/test_translations.py fails when a committed .mo does not match its .po.
+LOCALE := django_streaming/locale
+messages: $(STAMP)
+	$(BIN)/pybabel compile --domain django --directory $(LOCALE) --statistics
 
 # Biome, for the front end (pinned in tests/js/package.json; no lock file, as tests/interop).
 $(BIOME): $(JS)/package.json

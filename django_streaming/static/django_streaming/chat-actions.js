@@ -40,21 +40,8 @@ const ICONS = {
   bad: "M7 13V4H4v9zm0 0 4 8c1.7 0 2.6-1.2 2.2-3L12.5 14H19a2 2 0 0 0 2-2.3l-1.3-6A2 2 0 0 0 17.7 4H7",
 };
 
-// Until the widget's strings (chat-strings.js) have these.
-const ENGLISH = {
-  messageActions: "Message actions",
-  edit: "Edit",
-  regenerate: "Regenerate",
-  copyMessage: "Copy message",
-  goodResponse: "Good response",
-  badResponse: "Bad response",
-  editMessage: "Edit message",
-  save: "Save",
-  cancel: "Cancel",
-  copied: "Copied",
-  copyFailed: "Copy failed",
-};
-export const say = (widget, key) => widget.t?.(key) ?? ENGLISH[key] ?? key;
+// The widget's words (chat-strings.js), in the language the tag rendered.
+const say = (widget, key) => widget.t(key);
 
 function icon(path) {
   const svg = document.createElementNS(SVG, "svg");

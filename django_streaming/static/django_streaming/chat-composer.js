@@ -1,5 +1,7 @@
-// The composer: the textarea, its attachments (picked, pasted or dropped), the Send and Stop
-// buttons and the keyboard (Enter sends, Shift+Enter and IME composition do not, Escape stops).
+// The composer: the textarea (which grows with its text, up to its max-height), its attachments
+// (picked, pasted or dropped), the Send and Stop buttons and the keyboard (Enter sends,
+// Shift+Enter and IME composition do not; Escape stops, wherever focus is in the widget).
+// Focus stays in the textarea through Send and Stop, so that Escape and typing keep working.
 
 export class Composer {
   /** @param {import("./chat.js").ChatWidget} widget */
@@ -21,8 +23,11 @@ export class Composer {
   bind() {
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
+      // Send is about to hide (Stop takes its place): focus must not fall to the page's body.
+      this.focus();
       this.widget.submit();
     });
+    this.input.addEventListener("input", () => this.fit());
     this.input.addEventListener("keydown", (event) => {
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
         event.preventDefault();
@@ -35,7 +40,10 @@ export class Composer {
         this.widget.stop();
       }
     });
-    this.stopButton.addEventListener("click", () => this.widget.stop());
+    this.stopButton.addEventListener("click", () => {
+      this.focus(); // Stop hides once the answer ends
+      this.widget.stop();
+    });
     this.bindAttachments();
   }
 
@@ -43,6 +51,7 @@ export class Composer {
     if (!this.fileInput) return; // a widget rendered by an older template
     this.attachButton.addEventListener("click", () => this.fileInput.click());
     this.fileInput.addEventListener("change", () => {
+      this.clearRefusal();
       this.attach(this.fileInput.files);
       this.fileInput.value = "";
     });
@@ -76,20 +85,34 @@ export class Composer {
     const files = this.attachments;
     if (!text.trim() && !files.length) return null;
     this.input.value = "";
+    this.fit();
+    this.clearRefusal();
     this.attachments = [];
     this.attachmentList?.replaceChildren();
     if (this.attachmentList) this.attachmentList.hidden = true;
     return { text, files };
   }
 
+  /**
+   * Fit the textarea's height to its text: it grows line by line up to its CSS max-height,
+   * then scrolls.
+   */
+  fit() {
+    const { input } = this;
+    input.style.height = "auto";
+    const borders = input.offsetHeight - input.clientHeight;
+    input.style.height = `${input.scrollHeight + borders}px`;
+  }
+
   /** Read files as data: URLs for the next message, refusing (in words) those too large. */
   async attach(fileList) {
     const files = Array.from(fileList); // now: the input's list empties once read
-    const maxFileBytes = this.widget.maxFileBytes;
+    const { maxFileBytes, t } = this.widget;
     const refused = [];
     for (const file of files) {
       if (file.size > maxFileBytes) {
-        refused.push(`“${file.name}” is larger than ${formatBytes(maxFileBytes)}.`);
+        const size = formatBytes(maxFileBytes, this.root);
+        refused.push(t("fileTooLarge", { filename: file.name, size }));
         continue;
       }
       const url = await new Promise((resolve, reject) => {
@@ -108,7 +131,13 @@ export class Composer {
     }
     this.attachmentList.hidden = !this.attachments.length;
     this.refusal.hidden = !refused.length;
-    this.refusal.textContent = refused.length ? `${refused.join(" ")} Not attached.` : "";
+    this.refusal.textContent = refused.length ? `${refused.join(" ")} ${t("notAttached")}` : "";
+  }
+
+  /** The refusal of earlier attachments goes once the attachments change or a message goes. */
+  clearRefusal() {
+    this.refusal.hidden = true;
+    this.refusal.textContent = "";
   }
 
   attachmentPreview(attachment) {
@@ -126,8 +155,12 @@ export class Composer {
     remove.type = "button";
     remove.className = "ds-chat__remove";
     remove.textContent = "×";
-    remove.setAttribute("aria-label", `Remove ${attachment.filename}`);
+    remove.setAttribute(
+      "aria-label",
+      this.widget.t("removeAttachment", { filename: attachment.filename }),
+    );
     remove.addEventListener("click", () => {
+      this.clearRefusal();
       this.attachments = this.attachments.filter((each) => each !== attachment);
       item.remove();
       this.attachmentList.hidden = !this.attachments.length;
@@ -147,8 +180,19 @@ export class Composer {
   }
 }
 
-function formatBytes(bytes) {
-  if (bytes >= 1024 * 1024) return `${Math.round((bytes / 1024 / 1024) * 10) / 10} MB`;
-  if (bytes >= 1024) return `${Math.round(bytes / 1024)} kB`;
-  return `${bytes} bytes`;
+/** A size in the language of the page around the widget (its nearest [lang]). */
+function formatBytes(bytes, root) {
+  const language = root.closest("[lang]")?.lang || undefined;
+  const [value, unit] =
+    bytes >= 1024 * 1024
+      ? [bytes / 1024 / 1024, "megabyte"]
+      : bytes >= 1024
+        ? [bytes / 1024, "kilobyte"]
+        : [bytes, "byte"];
+  const options = { style: "unit", unit, unitDisplay: "short", maximumFractionDigits: 1 };
+  try {
+    return new Intl.NumberFormat(language, options).format(value);
+  } catch {
+    return new Intl.NumberFormat(undefined, options).format(value); // a [lang] Intl refuses
+  }
 }

@@ -13,8 +13,10 @@ import { markdownRenderer, textRenderer } from "./markdown.js";
  * a live answer, and (`live` false: no client-side tool runs) for one from the history.
  */
 export function drawer(widget, assistant, article, content, { live = true } = {}) {
+  const { t } = widget;
+  const labels = { copy: t("copy"), copyCode: t("copyCode") };
   const makeRenderer = widget.markdown
-    ? (block) => markdownRenderer(block, { images: widget.images })
+    ? (block) => markdownRenderer(block, { images: widget.images, labels })
     : textRenderer;
   let renderer = null; // one per text part, in its own block
   let text = null; // the text part being written
@@ -42,6 +44,7 @@ export function drawer(widget, assistant, article, content, { live = true } = {}
     textStart: () => {
       const block = document.createElement("div");
       block.className = "ds-chat__text";
+      block.dir = "auto";
       content.append(block);
       renderer = makeRenderer(block);
       text = { type: "text", text: "" };
@@ -58,8 +61,9 @@ export function drawer(widget, assistant, article, content, { live = true } = {}
     reasoningStart: () => {
       reasoning = { type: "reasoning", text: "", element: document.createElement("details") };
       reasoning.element.className = "ds-chat__reasoning";
+      reasoning.element.dir = "auto";
       const summary = document.createElement("summary");
-      summary.textContent = "Thinking";
+      summary.textContent = t("thinking");
       reasoning.element.append(summary);
       content.append(reasoning.element);
       assistant.parts.push(reasoning);
@@ -71,14 +75,14 @@ export function drawer(widget, assistant, article, content, { live = true } = {}
     },
     sourceUrl: ({ url, title }) => {
       assistant.parts.push({ type: "source-url", sourceId: newId("source"), url, title });
-      sourceLink(content, url, title || url);
+      sourceLink(content, url, title || url, t);
     },
     sourceDocument: (part) => {
       assistant.parts.push({ ...part, type: "source-document" });
       const item = document.createElement("span");
       item.className = "ds-chat__source";
       item.textContent = part.title;
-      addSource(content, item);
+      addSource(content, item, t);
     },
     file: (part) => {
       assistant.parts.push({ type: "file", ...part });
@@ -86,13 +90,13 @@ export function drawer(widget, assistant, article, content, { live = true } = {}
     },
     data: (part) => {
       if (!part.transient) assistant.parts.push(part);
-      if (live) widget.root.dispatchEvent(new CustomEvent("ds-chat:data", { detail: part }));
+      dispatchData(widget.root, part, assistant.id, live);
     },
     metadata: (metadata) => {
       assistant.metadata = { ...assistant.metadata, ...metadata };
     },
     error: (errorText) => {
-      drawing.failure = errorText;
+      drawing.failure = errorText || t("answerFailed");
     },
     skip: (chunk, problem) => warn(`skipped ${describe(chunk, "chunk")}: ${problem}`, chunk),
     abort: () => {
@@ -101,6 +105,30 @@ export function drawer(widget, assistant, article, content, { live = true } = {}
   };
   Object.assign(drawing, toolHandlers(widget, { assistant, article, content, drawing, live }));
   return drawing;
+}
+
+/**
+ * Tell the page of a data part (`data-<name>`): a bubbling `ds-chat:data` event on the widget,
+ * detail `{type, id, data, messageId, transient, live}`. A saved message's parts (`live`
+ * false) are told once the document is parsed, so that a page's script further down hears
+ * them too.
+ */
+function dispatchData(root, part, messageId, live) {
+  const detail = {
+    type: part.type,
+    id: part.id,
+    data: part.data,
+    messageId,
+    transient: Boolean(part.transient),
+    live,
+  };
+  const dispatch = () =>
+    root.dispatchEvent(new CustomEvent("ds-chat:data", { bubbles: true, detail }));
+  if (!live && document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", dispatch, { once: true });
+  } else {
+    dispatch();
+  }
 }
 
 /**
@@ -132,18 +160,19 @@ export function addMessageElement(list, role, id) {
   article.dataset.id = id;
   const content = document.createElement("div");
   content.className = "ds-chat__content";
+  content.dir = "auto";
   article.append(content);
   list.append(article);
   return { article, content };
 }
 
 /** Add `item` to the answer's list of sources (made on its first source). */
-function addSource(content, item) {
+function addSource(content, item, t) {
   let list = content.querySelector(":scope > .ds-chat__sources");
   if (!list) {
     list = document.createElement("ul");
     list.className = "ds-chat__sources";
-    list.setAttribute("aria-label", "Sources");
+    list.setAttribute("aria-label", t("sources"));
     content.append(list);
   }
   const entry = document.createElement("li");
@@ -151,13 +180,13 @@ function addSource(content, item) {
   list.append(entry);
 }
 
-function sourceLink(content, url, title) {
+function sourceLink(content, url, title, t) {
   const link = document.createElement("a");
   link.className = "ds-chat__source";
   link.textContent = title;
   if (/^https?:/i.test(url)) link.href = url;
   link.rel = "noopener noreferrer nofollow";
-  addSource(content, link);
+  addSource(content, link, t);
 }
 
 export function addNote(article, text) {
@@ -167,7 +196,7 @@ export function addNote(article, text) {
   article.append(note);
 }
 
-export function addError(article, text) {
+export function addError(article, text, t) {
   const error = document.createElement("div");
   error.className = "ds-chat__error";
   error.setAttribute("role", "alert");
@@ -176,7 +205,7 @@ export function addError(article, text) {
   const retry = document.createElement("button");
   retry.type = "button";
   retry.className = "ds-chat__retry";
-  retry.textContent = "Retry";
+  retry.textContent = t("retry");
   error.append(message, retry);
   article.append(error);
 }
@@ -199,13 +228,19 @@ export function fileElement({ url, mediaType, filename }, images) {
   return link;
 }
 
-/** A code block's Copy button: its code to the clipboard. */
-export async function copyCode(button) {
+const COPIED_FOR = 2000; // ms that "Copied" (or "Copy failed") shows before "Copy" again
+
+/** A code block's Copy button: its code to the clipboard, and for a while, how that went. */
+export async function copyCode(button, t) {
   const code = button.parentElement.querySelector("code")?.textContent ?? "";
   try {
     await navigator.clipboard.writeText(code);
-    button.textContent = "Copied";
+    button.textContent = t("copied");
   } catch {
-    button.textContent = "Copy failed";
+    button.textContent = t("copyFailed");
   }
+  clearTimeout(button.dsChatReset); // a second click shows its own result its whole time
+  button.dsChatReset = setTimeout(() => {
+    button.textContent = t("copy");
+  }, COPIED_FOR);
 }

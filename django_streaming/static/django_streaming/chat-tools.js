@@ -3,15 +3,15 @@
 // when an answer whose calls are all settled goes on.
 import { asText } from "./chat-util.js";
 
-// What a tool card says of each state of its call (the AI SDK's states).
+// What a tool card says of each state of its call (the AI SDK's states): its string's key.
 const TOOL_STATES = {
-  "input-streaming": "Preparing",
-  "input-available": "Running",
-  "approval-requested": "Needs your approval",
-  "approval-responded": "Answered",
-  "output-available": "Done",
-  "output-error": "Error",
-  "output-denied": "Denied",
+  "input-streaming": "toolPreparing",
+  "input-available": "toolRunning",
+  "approval-requested": "toolNeedsApproval",
+  "approval-responded": "toolAnswered",
+  "output-available": "toolDone",
+  "output-error": "toolError",
+  "output-denied": "toolDenied",
 };
 const DONE_STATES = new Set(["output-available", "output-error", "output-denied"]);
 
@@ -40,7 +40,7 @@ export function toolHandlers(widget, { assistant, article, content, drawing, liv
     const card = tool(toolCallId);
     if (card) {
       change(card.part, card);
-      drawTool(card);
+      drawTool(card, widget.t);
     }
     return card;
   };
@@ -51,7 +51,7 @@ export function toolHandlers(widget, { assistant, article, content, drawing, liv
       if (providerExecuted) part.providerExecuted = true;
       part.rawInput = "";
       assistant.parts.push(part);
-      widget.cards.set(toolCallId, { part, element: toolCard(content, part) });
+      widget.cards.set(toolCallId, { part, element: toolCard(content, part, widget.t) });
     },
     toolInputDelta: (toolCallId, delta) =>
       update(toolCallId, (part) => {
@@ -106,7 +106,7 @@ async function runTool(widget, card, run) {
       errorText: String(error?.message ?? error),
     });
   }
-  drawTool(card);
+  drawTool(card, widget.t);
 }
 
 /**
@@ -128,7 +128,7 @@ export function callsToContinue(assistant, clientOutputs) {
   return calls.length && calls.every(settled) && answered ? calls : null;
 }
 
-function toolCard(content, part) {
+function toolCard(content, part, t) {
   const card = document.createElement("section");
   card.className = "ds-chat__tool";
   const summary = document.createElement("p");
@@ -145,7 +145,7 @@ function toolCard(content, part) {
   output.className = "ds-chat__tool-output";
   output.hidden = true;
   const label = document.createElement("summary");
-  label.textContent = "Output";
+  label.textContent = t("output");
   const value = document.createElement("pre");
   output.append(label, value);
   const actions = document.createElement("div");
@@ -156,8 +156,11 @@ function toolCard(content, part) {
   return card;
 }
 
-/** Show a call's part as it is now on its card; `card.onAnswer` runs once it is approved or denied. */
-export function drawTool(card) {
+/**
+ * Show a call's part as it is now on its card, in the widget's words (`t`, chat-strings.js);
+ * `card.onAnswer` runs once it is approved or denied.
+ */
+export function drawTool(card, t) {
   const { part, element } = card;
   const name = part.title || part.type.slice("tool-".length);
   element.querySelector(".ds-chat__tool-name").textContent = name;
@@ -166,9 +169,11 @@ export function drawTool(card) {
   state.textContent =
     part.state === "approval-responded"
       ? part.approval?.approved
-        ? "Approved"
-        : "Denied"
-      : (TOOL_STATES[part.state] ?? part.state);
+        ? t("toolApproved")
+        : t("toolDenied")
+      : TOOL_STATES[part.state]
+        ? t(TOOL_STATES[part.state])
+        : part.state;
   const input = part.input !== undefined ? part.input : part.rawInput;
   element.querySelector(".ds-chat__tool-input").textContent = asText(input);
   const output = element.querySelector(".ds-chat__tool-output");
@@ -182,14 +187,14 @@ export function drawTool(card) {
       const button = document.createElement("button");
       button.type = "button";
       button.className = approved ? "ds-chat__approve" : "ds-chat__deny";
-      button.textContent = approved ? "Approve" : "Deny";
-      button.setAttribute("aria-label", `${approved ? "Approve" : "Deny"} ${name}`);
+      button.textContent = t(approved ? "approve" : "deny");
+      button.setAttribute("aria-label", t(approved ? "approveTool" : "denyTool", { tool: name }));
       button.addEventListener("click", () => {
         // What addToolApprovalResponse sends back: the same call, answered.
         part.state = "approval-responded";
         part.approval = { ...part.approval, approved };
         actions.replaceChildren();
-        drawTool(card);
+        drawTool(card, t);
         card.onAnswer?.();
       });
       actions.append(button);

@@ -20,6 +20,7 @@ import {
 import { checkParts, describe, parseSavedParts } from "./chat-parts.js";
 import { PartReader, partsAsChunks, readParts } from "./chat-protocol.js";
 import { ScrollPin } from "./chat-scroll.js";
+import { widgetStrings } from "./chat-strings.js";
 import { callsToContinue, drawTool } from "./chat-tools.js";
 import { newId, warn, withoutElements } from "./chat-util.js";
 import { imageRule, parseHosts } from "./images.js";
@@ -36,6 +37,8 @@ function cookie(name) {
 export class ChatWidget {
   constructor(root) {
     this.root = root;
+    // The widget's words (chat-strings.js): t(key, values), in the language the tag rendered.
+    this.t = widgetStrings(root);
     this.endpoint = root.dataset.endpoint;
     this.chatId = root.dataset.chatId || newId("chat");
     this.markdown = root.dataset.markdown !== "false";
@@ -48,6 +51,7 @@ export class ChatWidget {
     this.sendLast = root.dataset.send === "last";
     this.log = root.querySelector(".ds-chat__log");
     this.list = root.querySelector(".ds-chat__messages");
+    this.empty = root.querySelector(".ds-chat__empty"); // suggestions while there is no message
     this.maxFileBytes = Number(root.dataset.maxFileBytes) || Infinity;
     this.composer = new Composer(this);
     this.scroll = new ScrollPin(this.log, this.list, root.querySelector(".ds-chat__jump"));
@@ -57,6 +61,7 @@ export class ChatWidget {
     this.controller = null; // the AbortController of the answer being streamed
     this.streamId = null; // its X-Stream-Id, which its Stop names (none from an older server)
     this.restoreHistory();
+    this.updateEmpty();
     this.bind();
     this.scroll.scrollToBottom();
     if (this.resumable) this.resume();
@@ -113,14 +118,14 @@ export class ChatWidget {
       const card = this.cards.get(part.toolCallId);
       if (!card) continue;
       Object.assign(card.part, part); // its saved state exactly (an approval answered, say)
-      drawTool(card);
+      drawTool(card, this.t);
       if (part.state === "approval-requested") {
         card.onAnswer = () => this.continueAfterTools(message, article, content);
       }
     }
     const status = article.dataset.status;
-    if (status === "stopped") addNote(article, "Stopped");
-    if (status === "failed") addNote(article, "Failed");
+    if (status === "stopped") addNote(article, this.t("stopped"));
+    if (status === "failed") addNote(article, this.t("failed"));
     messageActions(article, message, this);
   }
 
@@ -150,17 +155,30 @@ export class ChatWidget {
     this.scroll.bind();
     this.root.addEventListener("click", (event) => {
       const copy = event.target.closest(".ds-chat__copy");
-      if (copy) copyCode(copy);
+      if (copy) copyCode(copy, this.t);
       const retry = event.target.closest(".ds-chat__retry");
       if (retry) this.retry();
+      const suggestion = event.target.closest(".ds-chat__suggestion");
+      if (suggestion) {
+        this.composer.focus(); // the suggestions are about to hide
+        this.sendMessage({ text: suggestion.textContent });
+      }
     });
   }
 
+  /** Send what the composer holds (Enter, Send). */
   submit() {
     if (this.controller) return;
     const taken = this.composer.take();
-    if (!taken) return;
-    const { text, files } = taken;
+    if (taken) this.sendMessage(taken);
+  }
+
+  /**
+   * Send a user message (text, and files as {filename, mediaType, url}), as the AI SDK's
+   * sendMessage does; nothing while an answer is being written.
+   */
+  sendMessage({ text, files = [] }) {
+    if (this.controller) return;
     // File parts first, as the AI SDK's sendMessage({text, files}) puts them.
     const parts = [...files.map((file) => ({ type: "file", ...file })), { type: "text", text }];
     const message = { id: newId("msg"), role: "user", parts };
@@ -169,6 +187,7 @@ export class ChatWidget {
     for (const file of files) content.append(fileElement(file, this.images));
     content.append(text);
     messageActions(article, message, this);
+    this.updateEmpty();
     this.scroll.pinned = true;
     this.post({ trigger: "submit-message", messageId: undefined });
   }
@@ -234,6 +253,7 @@ export class ChatWidget {
     const assistant = continuing?.assistant ?? { id: newId("msg"), role: "assistant", parts: [] };
     const { article, content } =
       continuing ?? addMessageElement(this.list, "assistant", assistant.id);
+    this.updateEmpty();
     article.classList.add("ds-chat__message--streaming");
     const drawing = drawer(this, assistant, article, content);
     this.setBusy(true);
@@ -256,7 +276,7 @@ export class ChatWidget {
       if (error.name === "AbortError") {
         drawing.stopped = true;
       } else {
-        drawing.failure = error.name === "HTTPError" ? error.message : "The connection was lost.";
+        drawing.failure = error.name === "HTTPError" ? error.message : this.t("connectionLost");
       }
     } finally {
       const { failure, stopped, received } = drawing;
@@ -265,15 +285,16 @@ export class ChatWidget {
       article.classList.remove("ds-chat__message--streaming");
       if (stopped) {
         article.classList.add("ds-chat__message--stopped");
-        addNote(article, "Stopped");
+        addNote(article, this.t("stopped"));
       }
       if (resuming && !received && !failure) {
         article.remove(); // nothing was being written
+        this.updateEmpty();
         this.setBusy(false);
       } else {
         if (failure) {
           article.classList.add("ds-chat__message--failed");
-          addError(article, failure);
+          addError(article, failure, this.t);
         }
         const kept = assistant.parts.some((part) => part.type !== "step-start");
         if (this.messages.at(-1) !== assistant && (kept || !failure)) {
@@ -288,6 +309,11 @@ export class ChatWidget {
       await Promise.all(drawing.running);
       this.continueAfterTools(assistant, article, content);
     }
+  }
+
+  /** The empty state (suggestions) shows while the chat has no message, and only then. */
+  updateEmpty() {
+    if (this.empty) this.empty.hidden = Boolean(this.list.querySelector(".ds-chat__message"));
   }
 
   /**

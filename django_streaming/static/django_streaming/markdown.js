@@ -34,7 +34,7 @@ function setAttribute(data, type, value, images) {
   }
 }
 
-function addToken(data, type) {
+function addToken(data, type, labels) {
   if (type === smd.IMAGE) {
     // Never an <img> before its address is known and allowed: its alt text streams in here,
     // and shows as text if no address ever comes.
@@ -49,8 +49,8 @@ function addToken(data, type) {
     const copy = document.createElement("button");
     copy.type = "button";
     copy.className = "ds-chat__copy";
-    copy.textContent = "Copy";
-    copy.setAttribute("aria-label", "Copy code");
+    copy.textContent = labels.copy;
+    copy.setAttribute("aria-label", labels.copyCode);
     pre.classList.add("ds-chat__code");
     pre.prepend(copy);
   }
@@ -58,12 +58,16 @@ function addToken(data, type) {
 
 /**
  * A renderer for one message: write(text) as it streams, end() when it is complete. `images`
- * is the page's image rule (images.js; by default, same origin and data: URLs only).
+ * is the page's image rule (images.js; by default, same origin and data: URLs only); `labels`
+ * the Copy button's words (the widget's, translated).
  */
-export function markdownRenderer(element, { images = imageRule() } = {}) {
+export function markdownRenderer(
+  element,
+  { images = imageRule(), labels = { copy: "Copy", copyCode: "Copy code" } } = {},
+) {
   const renderer = {
     ...smd.default_renderer(element),
-    add_token: addToken,
+    add_token: (data, type) => addToken(data, type, labels),
     set_attr: (data, type, value) => setAttribute(data, type, value, images),
   };
   const parser = smd.parser(renderer);
