@@ -32,7 +32,7 @@ from django_streaming import (
 
 from .backends import get_backend
 from .models import Conversation, Message, owner_key
-from .tools import Toolbox, renamed_to
+from .tools import SUGGESTIONS, Toolbox, renamed_to
 
 STATUS_OF_RESULT = {
     "completed": Message.Status.COMPLETE,
@@ -60,7 +60,7 @@ def conversation_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
     return render(
         request,
         "chat/conversation_detail.html",
-        {"conversation": conversation, "history": history},
+        {"conversation": conversation, "history": history, "suggestions": SUGGESTIONS},
     )
 
 
