@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -279,7 +280,7 @@ def test_an_edit_and_a_regenerate_are_saved_as_the_page_shows_them(
     question.get_by_role("textbox", name="Edit message").fill("First, edited")
     with page.expect_request("**/chat/") as request:
         question.get_by_role("button", name="Save").click()
-    body = request.value.post_data_json
+    body = json.loads(request.value.post_data or "{}")
     assert (body["trigger"], body["messageId"]) == (
         "submit-message",
         question.get_attribute("data-id"),
