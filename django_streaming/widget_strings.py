@@ -56,6 +56,16 @@ WIDGET_STRINGS: dict[str, str] = {
     "copyCode": gettext_noop("Copy code"),
     "copied": gettext_noop("Copied"),
     "copyFailed": gettext_noop("Copy failed"),
+    # The actions under a finished message (chat-actions.js, chat-edit.js).
+    "messageActions": gettext_noop("Message actions"),
+    "edit": gettext_noop("Edit"),
+    "regenerate": gettext_noop("Regenerate"),
+    "copyMessage": gettext_noop("Copy message"),
+    "goodResponse": gettext_noop("Good response"),
+    "badResponse": gettext_noop("Bad response"),
+    "editMessage": gettext_noop("Edit message"),
+    "save": gettext_noop("Save"),
+    "cancel": gettext_noop("Cancel"),
 }
 
 #: The defaults of the tag's ``title`` and ``placeholder`` (translated too).

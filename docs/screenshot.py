@@ -215,8 +215,8 @@ def shoot_example_chat(browser: Any, out: Path) -> Path:
         page.goto("/")
         page.get_by_role("button", name="New chat").click()
         page.wait_for_function("document.querySelector('[data-ds-chat]')?.dsChat")
-        page.get_by_label("Message").fill(QUESTION)
-        page.get_by_label("Message").press("Enter")
+        page.get_by_label("Message", exact=True).fill(QUESTION)
+        page.get_by_label("Message", exact=True).press("Enter")
         page.wait_for_function(
             "document.querySelector('.ds-chat__log').getAttribute('aria-busy') === 'false'"
             " && document.querySelector('.ds-chat__message--assistant table')"

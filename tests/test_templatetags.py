@@ -72,6 +72,16 @@ def test_unknown_url_name() -> None:
         render('{% chat_widget "nope" %}')
 
 
+def test_feedback_url_by_name_or_path() -> None:
+    by_name = render('{% chat_widget "/c/" feedback_url="test-feedback" %}')
+    assert 'data-feedback-url="/feedback/"' in by_name
+    html = render('{% chat_widget "/c/" feedback_url="/votes/" %}')
+    assert 'data-feedback-url="/votes/"' in html
+    assert "data-feedback-url" not in render('{% chat_widget "/c/" %}')
+    with pytest.raises(TemplateSyntaxError, match="'nope' is neither a URL name nor a path"):
+        render('{% chat_widget "/c/" feedback_url="nope" %}')
+
+
 def test_unknown_role() -> None:
     with pytest.raises(TemplateSyntaxError, match="role must be one of system, user, assistant"):
         render('{% chat_widget "/c/" messages=history %}', history=[{"role": "bot", "text": "x"}])

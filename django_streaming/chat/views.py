@@ -195,7 +195,8 @@ class ChatStreamView(SSEView):
         ``generate()`` gets it and the client's new message only (for a continuation, the
         server's message with the client's verified answers), the client may send only its
         last message (``{"message": ...}``), and a ``messageId`` naming a saved message (an
-        edit, a regenerate) cuts the history before it."""
+        edit, a regenerate) cuts the history before it; an edit naming a message not saved
+        is refused (409 ``unknown_message``)."""
         return None
 
     def generate_message_id(self) -> str:
@@ -494,10 +495,19 @@ def _with_saved_history(chat: ChatRequest, saved: Any) -> ChatRequest:
         for index, message in enumerate(saved)
     ]
     ids = [message.id for message in history]
+    last = chat.messages[-1]
     if chat.message_id is not None and chat.message_id in ids:
         history = history[: ids.index(chat.message_id)]
         ids = ids[: len(history)]
-    last = chat.messages[-1]
+    elif chat.message_id is not None and _is_edit(chat):
+        # An edit of a message the server never saved (another tab's, a forged id): taking it
+        # as a new question would keep the answers the client thinks it replaced.
+        raise ChatRequestError(
+            f"The message to edit ({chat.message_id!r}) is not one this chat has saved: "
+            "reload the chat.",
+            status=409,
+            code="unknown_message",
+        )
     if last.id is not None and last.id in ids and not chat.continuation:
         # A saved question answered again (a regenerate): the history up to it.
         return replace(chat, messages=history[: ids.index(last.id) + 1])
@@ -505,6 +515,12 @@ def _with_saved_history(chat: ChatRequest, saved: Any) -> ChatRequest:
         # The continued message's saved copy goes: the verified one takes its place.
         history = [message for message in history if message.id != last.id]
     return replace(chat, messages=[*history, last])
+
+
+def _is_edit(chat: ChatRequest) -> bool:
+    """Whether ``chat`` resends an edited question (``sendMessage({messageId})``): a new user
+    message naming the message it replaces, not a continuation nor a regenerate."""
+    return chat.trigger == "submit-message" and chat.messages[-1].role == "user"
 
 
 def _error_text(error: Exception) -> str:

@@ -54,6 +54,7 @@ def chat_widget(
     theme: str | None = None,
     suggestions: Iterable[str] = (),
     empty_text: str | None = None,
+    feedback_url: str | None = None,
 ) -> SafeString:
     """Render a streaming chat widget that talks to the ``ChatStreamView`` at ``endpoint``.
 
@@ -87,6 +88,10 @@ def chat_widget(
     Formulas (``$...$``, ``$$...$$``, ``\\(...\\)``, ``\\[...\\]``) are drawn by KaTeX and
     fenced code is highlighted by highlight.js, each loaded only when an answer first needs it;
     ``math=False`` shows formulas as their source (as code), ``highlight=False`` leaves code plain.
+
+    Each finished message has actions (edit a question, regenerate the last answer, copy a
+    message, good and bad response); a vote dispatches a ``ds-chat:feedback`` event, and with
+    ``feedback_url`` (a URL name or a path) is POSTed there as ``{"messageId", "vote"}`` JSON.
     """
     if resumable and not chat_id:
         raise template.TemplateSyntaxError(
@@ -136,6 +141,7 @@ def chat_widget(
                 "send_last": send == "last",
                 "math": math,
                 "highlight": highlight,
+                "feedback_url": None if feedback_url is None else _resolve(feedback_url),
             },
         )
     )

@@ -31,6 +31,7 @@ urlpatterns = [
     path("react/app.js", views.react_bundle),
     path("byte-by-byte/", csrf_exempt(views.byte_by_byte)),
     path("overloaded/", csrf_exempt(views.overloaded)),
+    path("feedback/", views.feedback, name="test-feedback"),
     path("bad-chunks/", csrf_exempt(views.bad_chunks)),
     path("last-message-chat/", csrf_exempt(views.last_message_chat)),
     path("stream-id-chat/<str:mode>/", csrf_exempt(views.stream_id_chat)),

@@ -348,6 +348,7 @@ def chat_page(request: HttpRequest) -> HttpResponse:
         "send": request.GET.get("send", "all"),
         "math": request.GET.get("math") != "off",
         "highlight": request.GET.get("highlight") != "off",
+        "feedback_url": request.GET.get("feedback"),
     }
     if "resumable" in request.GET:
         context["endpoint"] = request.GET.get("endpoint", "/resumable-chat-csrf/")
@@ -472,6 +473,16 @@ def last_message_chat(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(events, content_type="text/event-stream")
     response["x-vercel-ai-ui-message-stream"] = "v1"
     return response
+
+
+#: The votes the widget's feedback buttons POSTed.
+votes: list[dict[str, Any]] = []
+
+
+def feedback(request: HttpRequest) -> HttpResponse:
+    """A ``feedback_url``: keeps the vote (CSRF-protected, as any view: the widget sends it)."""
+    votes.append(json.loads(request.body))
+    return HttpResponse(status=204)
 
 
 def overloaded(request: HttpRequest) -> HttpResponse:

@@ -40,6 +40,15 @@ export const DEFAULT_STRINGS = Object.freeze({
   copyCode: "Copy code",
   copied: "Copied",
   copyFailed: "Copy failed",
+  messageActions: "Message actions",
+  edit: "Edit",
+  regenerate: "Regenerate",
+  copyMessage: "Copy message",
+  goodResponse: "Good response",
+  badResponse: "Bad response",
+  editMessage: "Edit message",
+  save: "Save",
+  cancel: "Cancel",
 });
 
 /**

@@ -3,8 +3,10 @@
 // stream protocol back (x-vercel-ai-ui-message-stream: v1). Configuration comes from data-*
 // attributes: no inline script, so it works under a strict Content-Security-Policy.
 // The widget's parts: chat-composer.js (the form), chat-scroll.js (following the answer),
-// chat-draw.js (messages and their parts), chat-tools.js (tool calls), chat-protocol.js (the
-// stream), chat-parts.js (what can be drawn).
+// chat-draw.js (messages and their parts), chat-tools.js (tool calls), chat-actions.js and
+// chat-edit.js (the actions under each message), chat-protocol.js (the stream), chat-parts.js
+// (what can be drawn).
+import "./chat-actions.js"; // its message hook, before any widget draws a message
 import { Composer } from "./chat-composer.js";
 import {
   addError,
@@ -24,6 +26,7 @@ import { newId, warn, withoutElements } from "./chat-util.js";
 import { imageRule, parseHosts } from "./images.js";
 import { fetchEvents } from "./sse-client.js";
 
+export { registerAction } from "./chat-actions.js";
 export { registerTool } from "./chat-tools.js";
 
 function cookie(name) {
