@@ -5,8 +5,9 @@
 2. The render cost of one token (markdown parse, DOM append and the layout the auto-scroll
    reads) when the answer already holds about 1 kB, and when it holds about 20 kB.
 3. Code and math: a 20 kB answer with ten fenced code blocks (ten languages) and formulas,
-   streamed the same way, with syntax highlighting on and then off: the longest long task and
-   the page's total script time (Chromium's ScriptDuration metric) of each.
+   streamed the same way, with syntax highlighting on and then off: the longest long task, and
+   the page's script, layout (with style) and total main-thread time (Chromium's
+   ScriptDuration, LayoutDuration + RecalcStyleDuration and TaskDuration metrics) of each.
 
     python -m benchmarks.widget [--size BYTES] [--rate TOKENS_PER_SECOND] [--no-code]
 """
@@ -119,9 +120,12 @@ COST_SCRIPT = """async ([small, large]) => {
 }"""
 
 
-def stream(page: Page, path: str) -> tuple[list[float], float, str]:
-    """Send the bench prompt at `path`; return the long tasks (ms), the script time (s) and the
-    answer's text once it is complete."""
+METRICS = ("ScriptDuration", "LayoutDuration", "RecalcStyleDuration", "TaskDuration")
+
+
+def stream(page: Page, path: str) -> tuple[list[float], dict[str, float], str]:
+    """Send the bench prompt at `path`; return the long tasks (ms), the main thread's time
+    (s, by Chromium metric) and the answer's text once it is complete."""
     page.goto(path)
     page.wait_for_function("document.querySelector('[data-ds-chat]').dsChat !== undefined")
     page.evaluate(
@@ -133,11 +137,11 @@ def stream(page: Page, path: str) -> tuple[list[float], float, str]:
     cdp = page.context.new_cdp_session(page)
     cdp.send("Performance.enable")
 
-    def script_seconds() -> float:
+    def seconds() -> dict[str, float]:
         metrics = cdp.send("Performance.getMetrics")["metrics"]
-        return float(next(m["value"] for m in metrics if m["name"] == "ScriptDuration"))
+        return {m["name"]: float(m["value"]) for m in metrics if m["name"] in METRICS}
 
-    before = script_seconds()
+    before = seconds()
     page.fill(".ds-chat__input", Prompt.BENCH)
     page.press(".ds-chat__input", "Enter")
     page.wait_for_function(
@@ -145,7 +149,8 @@ def stream(page: Page, path: str) -> tuple[list[float], float, str]:
         " && document.querySelector('.ds-chat__message--assistant')",
         timeout=0,
     )
-    spent = script_seconds() - before
+    after = seconds()
+    spent = {name: after[name] - before[name] for name in METRICS}
     cdp.detach()
     return page.evaluate("window.__long"), spent, page.locator(ASSISTANT).inner_text()
 
@@ -178,10 +183,10 @@ def main() -> None:
                 for label, query in [("on", ""), ("off", "&highlight=off")]:
                     page = browser.new_page(base_url=server.url)  # nothing loaded yet
                     path = f"/chat-page/?endpoint=/chat-exempt/{query}"
-                    tasks, seconds, _ = stream(page, path)
+                    tasks, spent, _ = stream(page, path)
                     highlighted = page.locator(f"{ASSISTANT} pre code .hljs-keyword").count()
                     formulas = page.locator(f"{ASSISTANT} .katex").count()
-                    code_rows.append((label, tasks, seconds, highlighted, formulas))
+                    code_rows.append((label, tasks, spent, highlighted, formulas))
             browser.close()
     tokens = len(answer) / 4
     print(
@@ -205,12 +210,17 @@ def main() -> None:
             f"\ncode and math: {len(code):,} bytes, ten code blocks and {code.count('$$') // 2}"
             f" display formulas, ~{len(code) / 4:,.0f} tokens at {arguments.rate:g}/s"
         )
-        print("| highlighting | long tasks (> 50 ms) | script time | keywords | KaTeX |")
-        print("|---|---|---|---|---|")
-        for label, tasks, seconds, highlighted, formulas in code_rows:
+        print(
+            "| highlighting | long tasks (> 50 ms) | script | layout and style | main thread "
+            "| keywords | KaTeX |"
+        )
+        print("|---|---|---|---|---|---|---|")
+        for label, tasks, spent, highlighted, formulas in code_rows:
+            layout = spent["LayoutDuration"] + spent["RecalcStyleDuration"]
             print(
-                f"| {label} | {longest(tasks)} | {seconds * 1000:,.0f} ms | {highlighted:,} "
-                f"| {formulas} |"
+                f"| {label} | {longest(tasks)} | {spent['ScriptDuration'] * 1000:,.0f} ms "
+                f"| {layout * 1000:,.0f} ms | {spent['TaskDuration'] * 1000:,.0f} ms "
+                f"| {highlighted:,} | {formulas} |"
             )
 
 

@@ -43,6 +43,17 @@ WHOLE = """async ({ source, language }) => {
   return template.innerHTML;
 }"""
 
+# Records the length of every text the widget's highlight.js is asked to highlight.
+COUNT_READS = """async () => {
+  const hljs = (await import(
+      '/static/django_streaming/vendor/highlight.js/es/core.min.js')).default;
+  const highlight = hljs.highlight.bind(hljs);
+  window.__read = [];
+  hljs.highlight = (code, options) => { window.__read.push(code.length);
+      return highlight(code, options); };
+}"""
+READ = "window.__read.reduce((a, b) => a + b, 0)"
+
 PYTHON = (
     'def area(radius: float) -> float:\n    """The area of a circle\n\n    of this radius."""\n'
     "    # pi times r squared\n    return 3.14159 * radius ** 2\n\n\nclass Shape:\n"
@@ -112,16 +123,7 @@ def test_a_block_highlighted_as_it_streams_ends_as_a_whole_block_highlight(page:
     open_page(page)
     # Count what highlight.js is asked to read: lines as they complete, never the whole block
     # per token.
-    page.evaluate(
-        """async () => {
-        const hljs = (await import(
-            '/static/django_streaming/vendor/highlight.js/es/core.min.js')).default;
-        const highlight = hljs.highlight.bind(hljs);
-        window.__read = [];
-        hljs.highlight = (code, options) => { window.__read.push(code.length);
-            return highlight(code, options); };
-        }"""
-    )
+    page.evaluate(COUNT_READS)
     chunks = pieces(f"```python\n{PYTHON}", 4)
     page.evaluate(RENDER, {"chunks": chunks, "options": {}, "frames": True, "end": False})
     code = page.locator("pre code.language-python")
@@ -129,13 +131,66 @@ def test_a_block_highlighted_as_it_streams_ends_as_a_whole_block_highlight(page:
     expect(code.locator(".hljs-keyword").first).to_have_text("def")
     # The parser holds a block's last newline until it knows no fence follows.
     assert code.text_content() == PYTHON.removesuffix("\n")
-    read_while_streaming = page.evaluate("window.__read.reduce((a, b) => a + b, 0)")
+    read_while_streaming = page.evaluate(READ)
     calls_while_streaming = page.evaluate("window.__read.length")
     assert 0 < calls_while_streaming < len(chunks) / 2
     assert read_while_streaming < 2 * len(PYTHON), "re-read the whole block per frame"
     page.evaluate("window.__renderer.end()")
     assert code.text_content() == PYTHON
     assert code.inner_html() == page.evaluate(WHOLE, {"source": PYTHON, "language": "python"})
+
+
+def test_settled_lines_are_highlighted_once_kept_through_close_and_laid_out_apart(
+    page: Page,
+) -> None:
+    # Each complete line is read once and its spans stay; the line still streaming sits in a
+    # box of its own, so a token lays out that box, not the block's hundreds of spans; closing
+    # reads the last line only, moves the spans out of their boxes and changes no line.
+    open_page(page)
+    page.evaluate(COUNT_READS)
+    lines = "x = [1, 2]  # a list\n" * 20
+    chunks = pieces(f"```python\n{lines}y = partial", 4)
+    page.evaluate(RENDER, {"chunks": chunks, "options": {}, "frames": True, "end": False})
+    code = page.locator("pre code.language-python")
+    expect(code.locator(".hljs-comment")).to_have_count(20)
+    assert page.evaluate(READ) == len(lines)
+    streaming = code.evaluate(
+        """(code) => { window.__first = code.querySelector('.hljs-comment');
+        const box = code.lastElementChild;
+        return { display: getComputedStyle(box).display, text: box.textContent,
+                 line: code.textContent.split('\\n').pop(),
+                 spans: box.querySelectorAll('span').length,
+                 height: code.parentElement.getBoundingClientRect().height }; }"""
+    )
+    assert streaming["display"] == "block"
+    assert streaming["text"] == streaming["line"]
+    assert streaming["line"].startswith("y = part")  # the parser may hold a character back
+    assert streaming["spans"] == 0
+    page.evaluate("window.__renderer.write(' line\\n```\\n'); window.__renderer.end()")
+    source = f"{lines}y = partial line"
+    assert code.text_content() == source
+    assert page.evaluate(READ) == len(source), "the close re-read settled lines"
+    assert code.inner_html() == page.evaluate(WHOLE, {"source": source, "language": "python"})
+    assert code.evaluate("(code) => code.querySelector('.hljs-comment') === window.__first")
+    assert (
+        code.evaluate("(code) => code.parentElement.getBoundingClientRect().height")
+        == (streaming["height"])
+    )
+
+
+def test_a_backlog_is_highlighted_in_pieces_over_frames(page: Page) -> None:
+    # A block that arrives faster than frames (or before highlight.js loaded) is highlighted a
+    # piece of about 2,000 characters at a time, within a budget per frame: never all at once.
+    open_page(page)
+    page.evaluate(COUNT_READS)
+    lines = "total = sum(v * 2 for v in values)  # scaled\n" * 200
+    chunks = [f"```python\n{lines}tail"]  # the parser holds a block's last newline
+    page.evaluate(RENDER, {"chunks": chunks, "options": {}, "end": False})
+    code = page.locator("pre code.language-python")
+    expect(code.locator(".hljs-comment")).to_have_count(200)
+    reads = page.evaluate("window.__read")
+    assert sum(reads) == len(lines)
+    assert max(reads) < 2100, reads
 
 
 def test_a_block_without_a_known_language_stays_plain(page: Page) -> None:

@@ -1,10 +1,11 @@
 // Syntax highlighting of fenced code blocks by the vendored highlight.js, loaded the first time
 // a block names a language it knows, each language on its first use. A block is highlighted as
-// it streams without re-reading all of it per token: at most once per animation frame, the
-// lines completed since the last settled line (one no highlighted span crosses) are
-// highlighted and settled in turn; when the block closes it is highlighted once whole, so that
-// it ends exactly as highlight.js would draw it. A block without a language, or with one not
-// listed here, stays plain text (no auto-detection).
+// it streams, each line once: at most once per animation frame (and for at most BUDGET_MS of
+// it), the lines completed since the last settled piece are highlighted from there, and settle
+// for good when highlight.js ends them with no mode open, where highlighting afresh gives what
+// highlighting on would. Closing the block highlights only its last line: it ends exactly as
+// highlight.js draws it whole. A block without a language, or with one not listed here, stays
+// plain text (no auto-detection).
 import { addStylesheet } from "./assets.js";
 
 // Aliases as answers write them, to the grammars vendored under vendor/highlight.js/es/languages.
@@ -60,33 +61,6 @@ export function grammarOf(language) {
   return Object.hasOwn(GRAMMARS, name) ? GRAMMARS[name] : null;
 }
 
-/**
- * Where highlighted HTML may be cut for good: the index just after its last newline outside
- * every span, and how many newlines come before that index (-1 and 0 when there is none).
- * highlight.js's HTML has only `<span ...>`, `</span>` and escaped text.
- * @param {string} html
- */
-export function settledCut(html) {
-  let depth = 0;
-  let lines = 0;
-  let cut = -1;
-  let cutLines = 0;
-  for (let i = 0; i < html.length; i++) {
-    const char = html[i];
-    if (char === "<") {
-      depth += html[i + 1] === "/" ? -1 : 1;
-      i = html.indexOf(">", i);
-    } else if (char === "\n") {
-      lines += 1;
-      if (depth === 0) {
-        cut = i + 1;
-        cutLines = lines;
-      }
-    }
-  }
-  return { cut, lines: cutLines };
-}
-
 let core = null;
 const grammars = new Map();
 
@@ -116,15 +90,56 @@ function fragment(html) {
   return template.content;
 }
 
-/** One fenced code block's `<code>` element, fed as its text streams. */
+// Lines highlighted per highlight.js call while catching up (a block that arrived faster than
+// frames, or before highlight.js loaded), and the time a frame may spend before it yields.
+const SLICE = 2000;
+const BUDGET_MS = 8;
+// Lines that never end where highlight.js's state is back at the top (a long string, comment
+// or embedded language) are re-read whole until they do: past this size, only after they grew
+// by a quarter, so that reading them stays linear in their length.
+const LONG_OPEN = 4000;
+
+/**
+ * highlight.js on `text` as a piece of `grammar`: its HTML, and whether it ends where a fresh
+ * highlight starts (no mode open: highlight.js's own `_top` is the language itself), so that
+ * the text after it highlights alone exactly as it would after it.
+ */
+export function highlightPiece(hljs, grammar, text) {
+  const result = hljs.highlight(text, { language: grammar, ignoreIllegals: true });
+  return { html: result.value, closed: result._top === hljs.getLanguage(grammar) };
+}
+
+/**
+ * The next piece of `source` to settle from `from` (where a piece closed) up to `end` (a line
+ * start): at most about SLICE characters ending at a line end when that closes, else all of
+ * it. `{stop, html, closed}`; when `closed` is false nothing may settle yet.
+ */
+export function nextPiece(hljs, grammar, source, from, end) {
+  if (end - from > SLICE) {
+    const stop = source.indexOf("\n", from + SLICE) + 1;
+    if (stop > 0 && stop < end) {
+      const piece = highlightPiece(hljs, grammar, source.slice(from, stop));
+      if (piece.closed) return { stop, ...piece };
+    }
+  }
+  return { stop: end, ...highlightPiece(hljs, grammar, source.slice(from, end)) };
+}
+
+/**
+ * One fenced code block's `<code>` element, fed as its text streams. While it streams, each
+ * settled piece is its own block box (`ds-chat__code-lines`) and the lines still open with the
+ * text not highlighted yet are the last one: a token appended lays out that box alone, not the
+ * whole block's hundreds of spans. Closing moves the settled spans out of their boxes.
+ */
 export class CodeBlock {
   constructor(code, { highlight = true } = {}) {
     this.code = code;
     this.highlight = highlight;
     this.source = "";
-    this.settled = 0; // source characters drawn for good
-    this.drawn = 0; // source characters highlighted (the settled ones, then the live ones)
-    this.live = []; // the nodes of the highlighted lines not settled yet
+    this.settled = 0; // source characters highlighted for good
+    this.drawn = 0; // source characters highlighted (the settled ones, then the open ones)
+    this.pieces = []; // the boxes of the settled pieces
+    this.open = null; // the box of the open lines and the text not highlighted yet
     this.tail = code.appendChild(document.createTextNode("")); // the text not highlighted yet
     this.grammar = null;
     this.hljs = null;
@@ -163,35 +178,53 @@ export class CodeBlock {
     });
   }
 
-  highlighted(text) {
-    return this.hljs.highlight(text, { language: this.grammar, ignoreIllegals: true }).value;
-  }
-
-  // Highlights the complete lines after the settled ones and settles those it can.
+  // Highlights the complete lines not highlighted yet, settling each piece that closes, within
+  // the frame's budget (the rest in the next frames).
   step() {
+    const started = performance.now();
     const end = this.source.lastIndexOf("\n") + 1;
-    if (end <= this.settled || end === this.drawn) return; // no new complete line
-    this.drawn = end;
-    const segment = this.source.slice(this.settled, end);
-    const html = this.highlighted(segment);
-    const { cut, lines } = settledCut(html);
-    for (const node of this.live) node.remove();
-    if (cut > 0) {
-      this.code.insertBefore(fragment(html.slice(0, cut)), this.tail);
-      let at = 0;
-      for (let line = 0; line < lines; line++) at = segment.indexOf("\n", at) + 1;
-      this.settled += at;
+    const open = this.drawn - this.settled;
+    if (end <= this.drawn) return; // no new complete line
+    if (open > LONG_OPEN && end - this.drawn < open / 4) return;
+    if (!this.open) {
+      this.open = document.createElement("span");
+      this.open.className = "ds-chat__code-lines";
+      this.open.append(this.tail);
+      this.code.append(this.open);
     }
-    const rest = fragment(cut > 0 ? html.slice(cut) : html);
-    this.live = [...rest.childNodes];
-    this.code.insertBefore(rest, this.tail);
-    this.tail.data = this.source.slice(end);
+    let html = "";
+    while (this.settled < end) {
+      const piece = nextPiece(this.hljs, this.grammar, this.source, this.settled, end);
+      if (!piece.closed) {
+        html = piece.html;
+        break;
+      }
+      const box = document.createElement("span");
+      box.className = "ds-chat__code-lines";
+      box.append(fragment(piece.html));
+      this.open.before(box);
+      this.pieces.push(box);
+      this.settled = piece.stop;
+      if (performance.now() - started > BUDGET_MS) break;
+    }
+    this.drawn = html ? end : this.settled;
+    this.open.replaceChildren(fragment(html), this.tail);
+    this.tail.data = this.source.slice(this.drawn);
+    if (this.drawn < end) this.schedule();
   }
 
+  // The block as highlight.js draws it whole: the settled spans, moved out of their boxes, and
+  // the rest highlighted after them (all of it if none settled).
   finish() {
     cancelAnimationFrame(this.frame);
     this.frame = 0;
-    this.code.innerHTML = this.highlighted(this.source);
+    const whole = document.createDocumentFragment();
+    for (const box of this.pieces) while (box.firstChild) whole.append(box.firstChild);
+    const rest = this.source.slice(this.settled);
+    if (rest) whole.append(fragment(highlightPiece(this.hljs, this.grammar, rest).html));
+    this.code.replaceChildren(whole);
     this.code.classList.add("hljs");
+    this.pieces = [];
+    this.open = null;
   }
 }
