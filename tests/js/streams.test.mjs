@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { test } from "node:test";
-
+import { events } from "../../django_streaming/static/django_streaming/streams.js";
 import {
   reconnectDelay,
   StreamConnection,
@@ -14,6 +14,7 @@ import {
   channelsUrl,
   dispatch,
   RecentIds,
+  Replay,
 } from "../../django_streaming/static/django_streaming/streams-core.js";
 
 test("a multiplexed URL names each channel once, sorted, whatever the order asked", () => {
@@ -160,4 +161,108 @@ test("a 4xx answer ends the connection with its JSON message; no reconnect", asy
   server.close();
   assert.deepEqual(error, { message: "Not yours.", status: 403, fatal: true });
   assert.equal(requests.length, 1);
+});
+
+test("a replay keeps each event once, in order, and says when the oldest are gone", () => {
+  const replay = new Replay(4);
+  const event = (id, data = id) => ({ event: "message", data, id, channel: null });
+  assert.deepEqual(
+    [event("s:1"), event("s:2"), event("s:1"), event(null, "end"), event(null, "end")].map((item) =>
+      replay.add(item),
+    ),
+    [true, true, false, true, true], // events without an id cannot be told apart
+  );
+  assert.deepEqual(
+    replay.backlog().map((item) => item.data),
+    ["s:1", "s:2", "end", "end"],
+  );
+  replay.add(event("s:3"));
+  const [reset, ...rest] = replay.backlog();
+  assert.equal(reset.event, "reset");
+  assert.equal(reset.data, "1 earlier events are no longer kept.");
+  assert.deepEqual(
+    rest.map((item) => item.data),
+    ["s:2", "end", "end", "s:3"],
+  );
+});
+
+/** Read `events(url, options)` whole: the data of each event, or the error it threw. */
+async function readAll(url, options) {
+  const read = [];
+  try {
+    for await (const event of events(url, options)) read.push(event.data);
+  } catch (error) {
+    return { read, error };
+  }
+  return { read, error: null };
+}
+
+test("events() reads a stream with an end once, across a reconnect that replays it from its start", async () => {
+  const answer = ["id: s:1\ndata: a\n\n", "id: s:2\ndata: b\n\n", "id: s:3\ndata: [DONE]\n\n"];
+  const { server, requests, url } = await eventServer((number, response) => {
+    if (number === 3) {
+      response.writeHead(204).end(); // nothing in progress any more
+      return;
+    }
+    response.writeHead(200, { "content-type": "text/event-stream", "x-stream-id": "s" });
+    // The first response drops after two events; the second replays all from the start.
+    response.end(`retry: 1\n${answer.slice(0, number === 1 ? 2 : 3).join("")}`);
+  });
+  const opened = [];
+  const { read, error } = await readAll(url, { onOpen: (info) => opened.push(info) });
+  server.close();
+  assert.equal(error, null);
+  assert.deepEqual(read, ["a", "b", "[DONE]"]);
+  assert.deepEqual(requests, [null, "s:2", "s:3"]);
+  assert.equal(opened[0].status, 200);
+  assert.equal(opened[0].headers["x-stream-id"], "s");
+});
+
+test("events() of a stream with nothing in progress (a 204) ends at once", async () => {
+  const { server, requests, url } = await eventServer((_number, response) => {
+    response.writeHead(204).end();
+  });
+  const { read, error } = await readAll(url);
+  server.close();
+  assert.deepEqual([read, error, requests.length], [[], null, 1]);
+});
+
+test("events() throws a 4xx as an HTTPError with the server's message", async () => {
+  const { server, url } = await eventServer((_number, response) => {
+    response.writeHead(404, { "content-type": "application/json" });
+    response.end('{"error": {"code": "not_found", "message": "There is no such chat."}}');
+  });
+  const { read, error } = await readAll(url);
+  server.close();
+  assert.deepEqual(read, []);
+  assert.equal(error.name, "HTTPError");
+  assert.equal(error.status, 404);
+  assert.equal(error.message, "There is no such chat.");
+});
+
+test("events() stops at an abort, as fetch() does, and closes its connection", async () => {
+  let closed;
+  const gone = new Promise((resolve) => {
+    closed = resolve;
+  });
+  const { server, url } = await eventServer((_number, response) => {
+    response.writeHead(200, { "content-type": "text/event-stream" });
+    response.write("id: s:1\ndata: a\n\n"); // and nothing more: an answer still being written
+    response.on("close", closed);
+  });
+  const controller = new AbortController();
+  const read = [];
+  let error = null;
+  try {
+    for await (const event of events(url, { signal: controller.signal })) {
+      read.push(event.data);
+      controller.abort();
+    }
+  } catch (thrown) {
+    error = thrown;
+  }
+  await gone;
+  server.close();
+  assert.deepEqual(read, ["a"]);
+  assert.equal(error.name, "AbortError");
 });

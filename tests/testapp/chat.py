@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections import defaultdict
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
+
+from django.http import HttpRequest, HttpResponseBase
 
 from django_streaming import (
     ApprovalRequest,
@@ -298,5 +302,14 @@ async def _continue(message: ChatMessage) -> AsyncIterator[ChatPart]:
             yield f"It is {call.output['time']}."
 
 
+#: By chat id: the status of each resume (``GET <chat>/stream``) the server answered, in order.
+resumes: defaultdict[str, list[int]] = defaultdict(list)
+
+
 class ResumableChat(TestChat):
     resumable = True
+
+    async def aresume(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        response = await super().aresume(request, *args, **kwargs)
+        resumes[kwargs.get("chat_id", "")].append(response.status_code)
+        return response

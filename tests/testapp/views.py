@@ -349,6 +349,7 @@ def chat_page(request: HttpRequest) -> HttpResponse:
         "math": request.GET.get("math") != "off",
         "highlight": request.GET.get("highlight") != "off",
         "feedback_url": request.GET.get("feedback"),
+        "locks": "locks" in request.GET,  # no SharedWorker: streams.js's Web Locks path
     }
     if "resumable" in request.GET:
         context["endpoint"] = request.GET.get("endpoint", "/resumable-chat-csrf/")

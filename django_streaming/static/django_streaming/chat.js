@@ -25,6 +25,7 @@ import { callsToContinue, drawTool } from "./chat-tools.js";
 import { newId, warn, withoutElements } from "./chat-util.js";
 import { imageRule, parseHosts } from "./images.js";
 import { fetchEvents } from "./sse-client.js";
+import { events as sharedEvents } from "./streams.js";
 
 export { registerAction } from "./chat-actions.js";
 export { registerTool } from "./chat-tools.js";
@@ -77,8 +78,11 @@ export class ChatWidget {
     return csrf ? { "X-CSRFToken": csrf } : {};
   }
 
+  // The answer in progress, from its start, over the one connection the browser's tabs share
+  // (streams.js): two tabs of the chat draw it from one resume. The POST that starts an answer
+  // stays this tab's own: its body is this tab's, and so is its answer.
   resume() {
-    this.answer({ url: this.chatUrl("stream"), init: { method: "GET" }, resuming: true });
+    this.answer({ url: this.chatUrl("stream"), resuming: true });
   }
 
   restoreHistory() {
@@ -257,18 +261,18 @@ export class ChatWidget {
     article.classList.add("ds-chat__message--streaming");
     const drawing = drawer(this, assistant, article, content);
     this.setBusy(true);
+    const named = (streamId) => {
+      if (this.controller === controller) this.streamId = streamId ?? null;
+    };
     try {
-      const events = fetchEvents(
-        url,
-        { ...init, credentials: "same-origin", signal: controller.signal },
-        {
-          onResponse: (response) => {
-            if (this.controller === controller) {
-              this.streamId = response.headers.get("X-Stream-Id");
-            }
-          },
-        },
-      );
+      const { signal } = controller;
+      const events = resuming
+        ? sharedEvents(url, { signal, onOpen: ({ headers }) => named(headers["x-stream-id"]) })
+        : fetchEvents(
+            url,
+            { ...init, credentials: "same-origin", signal },
+            { onResponse: (response) => named(response.headers.get("X-Stream-Id")) },
+          );
       await readParts(events, drawing);
       drawing.endText();
     } catch (error) {

@@ -56,7 +56,8 @@ export function reconnectDelay(failures, retry, random = Math.random) {
 }
 
 /**
- * A stream kept open until close(). Handlers: onOpen() at each 2xx answer, onEvent({event,
+ * A stream kept open until close(). Handlers: onOpen({status, headers}) at each 2xx answer
+ * (its headers as an object, names in lower case), onEvent({event,
  * data, id, channel}), onCursor(id) for an id sent without an event, onError({message, status,
  * fatal}): fatal for a 4xx answer (but 408 and 429) and a 204, after which it stops; any other
  * failure reconnects.
@@ -90,7 +91,8 @@ export class StreamConnection {
         const onResponse = (response) => {
           status = response.status;
           failures = 0;
-          if (status !== 204) this.handlers.onOpen?.();
+          const headers = Object.fromEntries(response.headers);
+          if (status !== 204) this.handlers.onOpen?.({ status, headers });
         };
         for await (const item of fetchEvents(this.url, init, { parser, onResponse })) {
           this.lastEventId = parser.lastEventId;
