@@ -3,9 +3,9 @@
 // stream protocol back (x-vercel-ai-ui-message-stream: v1). Configuration comes from data-*
 // attributes: no inline script, so it works under a strict Content-Security-Policy.
 // The widget's parts: chat-composer.js (the form), chat-scroll.js (following the answer),
-// chat-draw.js (messages and their parts), chat-tools.js (tool calls), chat-actions.js and
-// chat-edit.js (the actions under each message), chat-protocol.js (the stream), chat-parts.js
-// (what can be drawn).
+// chat-draw.js (messages and their parts), chat-history.js (the saved ones), chat-tools.js
+// (tool calls), chat-actions.js and chat-edit.js (the actions under each message),
+// chat-protocol.js (the stream), chat-parts.js (what can be drawn).
 import "./chat-actions.js"; // its message hook, before any widget draws a message
 import { Composer } from "./chat-composer.js";
 import {
@@ -17,12 +17,12 @@ import {
   fileElement,
   messageActions,
 } from "./chat-draw.js";
-import { checkParts, describe, parseSavedParts } from "./chat-parts.js";
-import { PartReader, partsAsChunks, readParts } from "./chat-protocol.js";
+import { restoreHistory } from "./chat-history.js";
+import { readParts } from "./chat-protocol.js";
 import { ScrollPin } from "./chat-scroll.js";
 import { widgetStrings } from "./chat-strings.js";
-import { callsToContinue, drawTool } from "./chat-tools.js";
-import { newId, warn, withoutElements } from "./chat-util.js";
+import { callsToContinue } from "./chat-tools.js";
+import { newId, withoutElements } from "./chat-util.js";
 import { imageRule, parseHosts } from "./images.js";
 import { fetchEvents } from "./sse-client.js";
 import { events as sharedEvents } from "./streams.js";
@@ -61,7 +61,7 @@ export class ChatWidget {
     this.clientOutputs = new Set(); // the calls whose output this page made
     this.controller = null; // the AbortController of the answer being streamed
     this.streamId = null; // its X-Stream-Id, which its Stop names (none from an older server)
-    this.restoreHistory();
+    restoreHistory(this);
     this.updateEmpty();
     this.bind();
     this.scroll.scrollToBottom();
@@ -83,75 +83,6 @@ export class ChatWidget {
   // stays this tab's own: its body is this tab's, and so is its answer.
   resume() {
     this.answer({ url: this.chatUrl("stream"), resuming: true });
-  }
-
-  restoreHistory() {
-    for (const article of this.list.querySelectorAll(".ds-chat__message")) {
-      try {
-        this.restoreMessage(article);
-      } catch (error) {
-        // One saved message the widget cannot draw must not keep the others, or the chat, from
-        // working: it stays as the server rendered it.
-        warn(`could not draw saved message ${JSON.stringify(article.dataset.id ?? "")}`, error);
-      }
-    }
-  }
-
-  restoreMessage(article) {
-    const content = article.querySelector(".ds-chat__content");
-    const role = article.dataset.role;
-    const message = { id: article.dataset.id || newId("msg"), role, parts: [] };
-    const parts = this.savedParts(article, message.id);
-    this.messages.push(message);
-    if (role !== "assistant" || (!parts && !this.markdown)) {
-      message.parts = parts ?? [{ type: "text", text: content.textContent }];
-      // A question's attachments, before its text, as when it was sent.
-      const files = message.parts.filter((part) => part.type === "file");
-      content.prepend(...files.map((file) => fileElement(file, this.images)));
-      messageActions(article, message, this);
-      return;
-    }
-    // Drawn by the code that draws a live answer, from the chunks that made it.
-    const chunks = partsAsChunks(parts ?? [{ type: "text", text: content.textContent }]);
-    content.textContent = "";
-    const drawing = drawer(this, message, article, content, { live: false });
-    const reader = new PartReader(drawing);
-    for (const chunk of chunks) reader.read(chunk);
-    drawing.endText();
-    for (const part of parts ?? []) {
-      const card = this.cards.get(part.toolCallId);
-      if (!card) continue;
-      Object.assign(card.part, part); // its saved state exactly (an approval answered, say)
-      drawTool(card, this.t);
-      if (part.state === "approval-requested") {
-        card.onAnswer = () => this.continueAfterTools(message, article, content);
-      }
-    }
-    const status = article.dataset.status;
-    if (status === "stopped") addNote(article, this.t("stopped"));
-    if (status === "failed") addNote(article, this.t("failed"));
-    messageActions(article, message, this);
-  }
-
-  /**
-   * The parts of a saved message that can be drawn (null: none saved, or unreadable, so its
-   * text as the server rendered it stands for it); each one skipped is named in a warning.
-   */
-  savedParts(article, id) {
-    const saved = article.querySelector("script.ds-chat__parts");
-    if (!saved) return null;
-    saved.remove();
-    const where = `saved message ${JSON.stringify(id)}`;
-    const read = parseSavedParts(saved.textContent);
-    if (read.problem) {
-      warn(`skipped the parts of ${where}: ${read.problem}; its text is shown`);
-      return null;
-    }
-    const { usable, skipped } = checkParts(read.parts);
-    for (const { part, problem } of skipped) {
-      warn(`skipped ${describe(part, "part")} of ${where}: ${problem}`, part);
-    }
-    return usable;
   }
 
   bind() {
