@@ -121,7 +121,7 @@ bench-widget: $(STAMP)
 	$(BIN)/python -m benchmarks.widget
 
 matrix: $(STAMP)
-	$(BIN)/tox run -e py310-django52,py312-django60,py313-django6
+	$(BIN)/tox run -e py310-django52,py312-django60,py313-django6,valkey
 
 # Everything at its newest release (tox.ini's latest env); allowed to fail in CI.
 test-latest: $(STAMP)

@@ -32,12 +32,12 @@ import weakref
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from itertools import islice
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError, RedisError, TimeoutError
+from redis.exceptions import ConnectionError, RedisError, ResponseError, TimeoutError
 
 from .base import (
     END_STATUSES,
@@ -50,6 +50,7 @@ from .base import (
     StreamStore,
     TooManyStreams,
 )
+from .failover import is_transient, retry, unavailable
 
 if TYPE_CHECKING:
     from django_streaming.channels.log import Entry as ChannelEntry
@@ -136,21 +137,33 @@ return false
 def _unavailable_on_error(
     method: Callable[P, Coroutine[Any, Any, R]],
 ) -> Callable[P, Coroutine[Any, Any, R]]:
+    """One attempt (the call is not safe to repeat); ``StoreUnavailable`` if Redis is away."""
+
     @functools.wraps(method)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return await method(*args, **kwargs)
         except (ConnectionError, TimeoutError, OSError) as error:
-            raise _unavailable(error) from error
+            raise unavailable(error) from error
+
+    return wrapper
+
+
+def _through_failover(
+    method: Callable[Concatenate[RedisStore, P], Coroutine[Any, Any, R]],
+) -> Callable[Concatenate[RedisStore, P], Coroutine[Any, Any, R]]:
+    """Attempts again through a failover window (``failover_timeout``): for calls that are
+    idempotent, which may have run before the connection dropped."""
+
+    @functools.wraps(method)
+    async def wrapper(self: RedisStore, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return await retry(lambda: method(self, *args, **kwargs), self.failover_timeout)
 
     return wrapper
 
 
 def _unavailable(error: BaseException) -> StoreUnavailable:
-    """What a store call raises when Redis cannot be reached, caused by ``error``."""
-    unavailable = StoreUnavailable(f"Redis is unavailable: {error}")
-    unavailable.__cause__ = error
-    return unavailable
+    return unavailable(error)
 
 
 class RedisStore(StreamStore):
@@ -166,6 +179,7 @@ class RedisStore(StreamStore):
         lease: float = 10.0,
         connect_timeout: float = 2.0,
         max_connections: int = 10_000,
+        failover_timeout: float = 6.0,
     ) -> None:
         self.url = url
         self.prefix = prefix
@@ -175,6 +189,9 @@ class RedisStore(StreamStore):
         self.liveness_interval = lease
         self.connect_timeout = connect_timeout
         self.max_connections = max_connections
+        #: Seconds that idempotent calls keep trying through a failover before they raise
+        #: ``StoreUnavailable`` (0: one attempt).
+        self.failover_timeout = failover_timeout
         # A client's connections belong to the loop that made them.
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Redis] = (
             weakref.WeakKeyDictionary()
@@ -286,7 +303,7 @@ class RedisStore(StreamStore):
             appends = self._appends[loop] = _Appends(self)
         await appends.add(stream_id, entries)
 
-    @_unavailable_on_error
+    @_through_failover
     async def finish(self, stream_id: str, status: EndStatus, *, key: str | None = None) -> None:
         client: Any = self.client()
         keys = [self._key(stream_id, suffix) for suffix in ("", ":events", ":lease")]
@@ -296,7 +313,7 @@ class RedisStore(StreamStore):
         wake = self._wake_channel(stream_id)
         await client.eval(_FINISH, len(keys), *keys, status, self.ttl, stream_id, owners, wake)
 
-    @_unavailable_on_error
+    @_through_failover
     async def save_pending(
         self, key: str, message: str, waiting: Sequence[str], *, continued: bool = False
     ) -> None:
@@ -304,7 +321,7 @@ class RedisStore(StreamStore):
         calls = self._calls_key(key)
         await client.eval(_SAVE_PENDING, 1, calls, self.ttl, int(continued), message, *waiting)
 
-    @_unavailable_on_error
+    @_through_failover
     async def load_pending(self, key: str) -> PendingAnswer | None:
         client: Any = self.client()
         fields: dict[bytes, bytes] = await client.hgetall(self._calls_key(key))
@@ -327,7 +344,7 @@ class RedisStore(StreamStore):
     def _calls_key(self, key: str) -> str:
         return f"{self.prefix}:calls:{key}"
 
-    @_unavailable_on_error
+    @_through_failover
     async def info(self, stream_id: str) -> StreamInfo | None:
         client: Any = self.client()
         owner, status = await client.hmget(self._key(stream_id), ["owner", "status"])
@@ -335,13 +352,13 @@ class RedisStore(StreamStore):
             return None
         return StreamInfo(owner=owner.decode(), status=status.decode())
 
-    @_unavailable_on_error
+    @_through_failover
     async def active(self, key: str) -> str | None:
         client: Any = self.client()
         value: bytes | None = await client.get(f"{self.prefix}:key:{key}")
         return value.decode() if value is not None else None
 
-    @_unavailable_on_error
+    @_through_failover
     async def read(
         self, stream_id: str, after: int, *, timeout: float | None
     ) -> tuple[list[Entry], EndStatus | None]:
@@ -366,7 +383,7 @@ class RedisStore(StreamStore):
         async with self.channel_log.watch([name], reader.wake):
             yield reader
 
-    @_unavailable_on_error
+    @_through_failover
     async def request_stop(self, stream_id: str) -> None:
         async with self.client().pipeline(transaction=False) as pipe:
             pipe.set(self._key(stream_id, ":stop"), 1, ex=self.ttl)
@@ -381,7 +398,7 @@ class RedisStore(StreamStore):
         async with listener.waiting(stream_id) as stopped:
             await stopped
 
-    @_unavailable_on_error
+    @_through_failover
     async def keep_alive(self, stream_id: str) -> None:
         async with self.client().pipeline(transaction=False) as pipe:
             pipe.set(self._key(stream_id, ":lease"), 1, px=int(self.lease * 1000))
@@ -389,7 +406,7 @@ class RedisStore(StreamStore):
             pipe.expire(self._key(stream_id, ":events"), self.ttl)
             await pipe.execute()
 
-    @_unavailable_on_error
+    @_through_failover
     async def is_alive(self, stream_id: str) -> bool:
         client: Any = self.client()
         return bool(await client.exists(self._key(stream_id, ":lease")))
@@ -473,6 +490,32 @@ class _Appends:
     async def _send(self, batch: list[_Append]) -> None:
         self.batch = None  # appends from now on go in the next pipeline
         store = self.store
+        attempts = 0
+
+        def attempt() -> Coroutine[Any, Any, list[Any]]:
+            nonlocal attempts
+            attempts += 1
+            return self._pipeline(batch)
+
+        replies = iter(await retry(attempt, store.failover_timeout))
+        for _, entries, stored in batch:
+            count = len(entries) + sum(seq == 1 for seq, _ in entries) + 1
+            failed = [
+                reply
+                for reply in islice(replies, count)
+                if isinstance(reply, Exception) and not (attempts > 1 and _stored_before(reply))
+            ]
+            if stored.done():  # the generation was cancelled meanwhile
+                continue
+            if failed:
+                stored.set_exception(failed[0])
+            else:
+                stored.set_result(None)
+
+    async def _pipeline(self, batch: list[_Append]) -> list[Any]:
+        """Send ``batch`` once. Safe to send again: each entry's id is its sequence number, so
+        an append that was stored before the connection dropped is refused, not doubled."""
+        store = self.store
         async with store.client().pipeline(transaction=False) as pipe:
             for stream_id, entries, _ in batch:
                 events = store._key(stream_id, ":events")
@@ -481,16 +524,18 @@ class _Appends:
                     if seq == 1:
                         pipe.expire(events, store.ttl)  # renewed with the lease from then on
                 pipe.publish(store._wake_channel(stream_id), "0 ")  # once stored: readers wake
-            replies = iter(await pipe.execute(raise_on_error=False))
-        for _, entries, stored in batch:
-            count = len(entries) + sum(seq == 1 for seq, _ in entries) + 1
-            failed = [reply for reply in islice(replies, count) if isinstance(reply, Exception)]
-            if stored.done():  # the generation was cancelled meanwhile
-                continue
-            if failed:
-                stored.set_exception(failed[0])
-            else:
-                stored.set_result(None)
+            replies: list[Any] = await pipe.execute(raise_on_error=False)
+        for reply in replies:  # READONLY from a demoted master...: the whole batch again
+            if isinstance(reply, Exception) and is_transient(reply):
+                raise reply
+        return replies
+
+
+def _stored_before(reply: Exception) -> bool:
+    """Whether ``reply`` to an append sent again (after a connection dropped) says the entry
+    is there already: its id is not above the stream's last. (On a first attempt, the same
+    reply is an error: a sequence number used twice.)"""
+    return isinstance(reply, ResponseError) and "equal or smaller" in str(reply)
 
 
 def _fail_unsent(batch: list[_Append], sending: asyncio.Task[None]) -> None:
