@@ -12,10 +12,10 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from django_streaming.channels.listener import Listener
+from django_streaming.backends.redis import RedisStore
+from django_streaming.backends.redis.listener import Listener
 from django_streaming.channels.log import Entry
 from django_streaming.stores import StoreUnavailable
-from django_streaming.stores.redis import RedisStore
 from tests.support.proxy import Proxy, proxy_to
 from tests.support.redis_servers import shared_redis, shared_redis_port, unique_prefix
 from tests.support.servers import until

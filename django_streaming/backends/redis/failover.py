@@ -10,10 +10,11 @@ token, so running one twice stores it once)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import time
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from redis.exceptions import (
     AuthenticationError,
@@ -26,11 +27,19 @@ from redis.exceptions import (
     TryAgainError,
 )
 
-from .base import StoreUnavailable
+from django_streaming.stores.base import StoreUnavailable
 
-__all__ = ["TRANSIENT", "is_transient", "retry", "retry_sync", "unavailable"]
+__all__ = ["TRANSIENT", "is_transient", "retry", "retry_sync", "through_failover", "unavailable"]
 
+P = ParamSpec("P")
 R = TypeVar("R")
+
+
+class HasWindow(Protocol):
+    failover_timeout: float
+
+
+S = TypeVar("S", bound=HasWindow)
 
 #: What a failover looks like from a client: the connection refused, reset or timing out, the
 #: demoted master's READONLY, a replica still LOADING, a cluster slot being moved.
@@ -102,3 +111,16 @@ def retry_sync(operation: Callable[[], R], window: float) -> R:
                 raise unavailable(error, window) from error
         attempt += 1
         time.sleep(delay)
+
+
+def through_failover(
+    method: Callable[Concatenate[S, P], Coroutine[Any, Any, R]],
+) -> Callable[Concatenate[S, P], Coroutine[Any, Any, R]]:
+    """A method attempted again through its object's ``failover_timeout``: for calls that are
+    idempotent, which may have run before the connection dropped."""
+
+    @functools.wraps(method)
+    async def wrapper(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return await retry(lambda: method(self, *args, **kwargs), self.failover_timeout)
+
+    return wrapper
