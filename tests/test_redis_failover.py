@@ -17,11 +17,11 @@ from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
 
+from django_streaming.backends.redis import RedisStore
 from django_streaming.backends.redis.channel_log import RedisChannelLog
 from django_streaming.resumable import Generation
 from django_streaming.resumable.tail import tail
 from django_streaming.sse import Event
-from django_streaming.backends.redis import RedisStore
 from tests.support.redis_servers import unique_prefix
 from tests.support.redis_topologies import SentinelGroup, wait_for
 

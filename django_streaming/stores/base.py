@@ -32,6 +32,11 @@ class StoreUnavailable(Exception):
     """The store cannot be reached (Redis is down, say). Views answer 503."""
 
 
+class NotReplicated(StoreUnavailable):
+    """A write was stored, but fewer replicas than asked for acknowledged it in time
+    (``wait_replicas``): a failover now could lose it."""
+
+
 class TooManyStreams(Exception):
     """The owner already has as many active streams as allowed. Views answer 429."""
 

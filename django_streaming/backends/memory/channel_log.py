@@ -54,7 +54,8 @@ class MemoryChannelLog:
         self._channels: dict[str, _Channel] = {}
         self._listeners: dict[str, set[_Listener]] = {}
 
-    def publish(self, channel: str, body: bytes) -> int:
+    def publish(self, channel: str, body: bytes, *, wait_replicas: int | None = None) -> int:
+        # Nothing to replicate to: wait_replicas is ignored.
         with self._lock:
             self._seq += 1
             entry = Entry(self._seq, channel, body)
@@ -72,7 +73,7 @@ class MemoryChannelLog:
             listener.notify(entry)
         return entry.seq
 
-    async def apublish(self, channel: str, body: bytes) -> int:
+    async def apublish(self, channel: str, body: bytes, *, wait_replicas: int | None = None) -> int:
         return self.publish(channel, body)
 
     async def head(self) -> Head:

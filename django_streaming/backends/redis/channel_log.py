@@ -31,10 +31,11 @@ from redis.asyncio import Redis as AsyncRedis
 from redis.exceptions import RedisError
 
 from django_streaming.conf import get_config
-from django_streaming.stores.base import StoreUnavailable
+from django_streaming.stores.base import NotReplicated, StoreUnavailable
 from django_streaming.stores.channel_log import Deliver, Entry, Head, Replay
 
 from . import clients, scripts
+from .failover import retry, retry_sync
 from .listener import Listener
 
 if TYPE_CHECKING:
@@ -86,21 +87,54 @@ class RedisChannelLog:
         return f"{self.store.prefix}:channel:{channel}"
 
     def _arguments(self, channel: str, body: bytes) -> tuple[list[str], list[Any]]:
-        keys = [self._seq_key, self._epoch_key, self.key(channel), self.key(channel) + ":trimmed"]
+        token = self.key(channel) + ":published:" + secrets.token_urlsafe(12)
+        keys = [
+            self._seq_key,
+            self._epoch_key,
+            self.key(channel),
+            self.key(channel) + ":trimmed",
+            token,
+        ]
         ttl_ms = int(self.ttl * 1000)
-        return keys, [body, self.max_len, ttl_ms, self.key(channel), secrets.token_urlsafe(6)]
+        token_ms = int(max(self.store.failover_timeout * 2, 1) * 1000)  # past the last retry
+        epoch = secrets.token_urlsafe(6)
+        return keys, [body, self.max_len, ttl_ms, self.key(channel), epoch, token_ms]
 
-    def publish(self, channel: str, body: bytes) -> int:
+    def publish(self, channel: str, body: bytes, *, wait_replicas: int | None = None) -> int:
         keys, arguments = self._arguments(channel, body)
+        replicas = self.store.wait_replicas if wait_replicas is None else wait_replicas
+
+        def attempt() -> int:
+            client = self._sync_client()
+            if not replicas:
+                return int(client.eval(scripts.PUBLISH, len(keys), *keys, *arguments))
+            with client.pipeline(transaction=False) as pipe:
+                pipe.eval(scripts.PUBLISH, len(keys), *keys, *arguments)
+                pipe.wait(replicas, self.store.wait_timeout_ms)
+                seq, acknowledged = pipe.execute()
+            return _replicated(int(seq), int(acknowledged), replicas, self.store)
+
         try:
-            return int(self._sync_client().eval(scripts.PUBLISH, len(keys), *keys, *arguments))
+            return retry_sync(attempt, self.store.failover_timeout)
         except (RedisError, OSError) as error:
             raise StoreUnavailable(f"Redis is unavailable: {error}") from error
 
-    async def apublish(self, channel: str, body: bytes) -> int:
+    async def apublish(self, channel: str, body: bytes, *, wait_replicas: int | None = None) -> int:
         keys, arguments = self._arguments(channel, body)
+        replicas = self.store.wait_replicas if wait_replicas is None else wait_replicas
+
+        async def attempt() -> int:
+            client: Any = self.client()
+            if not replicas:
+                return int(await client.eval(scripts.PUBLISH, len(keys), *keys, *arguments))
+            async with client.pipeline(transaction=False) as pipe:
+                pipe.eval(scripts.PUBLISH, len(keys), *keys, *arguments)
+                pipe.wait(replicas, self.store.wait_timeout_ms)
+                seq, acknowledged = await pipe.execute()
+            return _replicated(int(seq), int(acknowledged), replicas, self.store)
+
         try:
-            return int(await self.client().eval(scripts.PUBLISH, len(keys), *keys, *arguments))
+            return await retry(attempt, self.store.failover_timeout)
         except (RedisError, OSError) as error:
             raise StoreUnavailable(f"Redis is unavailable: {error}") from error
 
@@ -142,8 +176,10 @@ class RedisChannelLog:
     async def _read_head(self) -> Head:
         try:
             client = self.client()
-            await client.set(self._epoch_key, secrets.token_urlsafe(6), nx=True)
             epoch, seq = await client.mget(self._epoch_key, self._seq_key)
+            if epoch is None:  # written only when missing: a Redis out of memory still reads
+                await client.set(self._epoch_key, secrets.token_urlsafe(6), nx=True)
+                epoch, seq = await client.mget(self._epoch_key, self._seq_key)
         except (RedisError, OSError) as error:
             raise StoreUnavailable(f"Redis is unavailable: {error}") from error
         assert isinstance(epoch, bytes)  # set just above, if it was not already
@@ -194,6 +230,16 @@ class RedisChannelLog:
             )
         entries.sort(key=lambda entry: entry.seq)
         return Replay(entries, lost=lost)
+
+
+def _replicated(seq: int, acknowledged: int, replicas: int, store: RedisStore) -> int:
+    """``seq``, once ``replicas`` replicas have it; else ``NotReplicated``."""
+    if acknowledged < replicas:
+        raise NotReplicated(
+            f"Event {seq} is stored, but only {acknowledged} of the {replicas} replicas asked "
+            f"for acknowledged it within {store.wait_timeout_ms} ms: a failover now could lose it."
+        )
+    return seq
 
 
 class _SharedRead(Generic[T]):

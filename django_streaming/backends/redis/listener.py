@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -19,12 +21,14 @@ from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from django_streaming.stores.base import StoreUnavailable
-from django_streaming.stores.channel_log import Deliver, Entry
+from django_streaming.stores.channel_log import FEED_LOST, Deliver, Entry
 
 if TYPE_CHECKING:
     from .channel_log import RedisChannelLog
 
 __all__ = ["Listener", "as_it_is"]
+
+logger = logging.getLogger("django_streaming")
 
 #: Seconds between attempts to subscribe again after the connection to Redis was lost.
 RECONNECT_DELAYS = (0.05, 0.1, 0.2, 0.5, 1.0)
@@ -51,6 +55,7 @@ class Listener:
         self.task: asyncio.Task[None] | None = None
         self.catching_up = False  # resubscribed after a lost connection: confirmations pending
         self.reconnects = 0  # attempts since the connection was lost
+        self.lost_since: float | None = None  # when (monotonic), if it is lost now
         self.commands = asyncio.Lock()  # one command at a time on the connection, in order
         self.closing: set[asyncio.Future[Any]] = set()
 
@@ -149,6 +154,7 @@ class Listener:
                     response = await pubsub.parse_response(block=True)
                     message = await pubsub.handle_message(response)  # type: ignore[no-untyped-call]
                     self.reconnects = 0
+                    self.lost_since = None
                     channel = message["channel"].decode()[prefix:]
                     if message["type"] == "message":
                         seq, _, body = message["data"].partition(b" ")
@@ -162,7 +168,12 @@ class Listener:
             # The connection was lost: subscribe anew; once Redis confirms, every subscriber
             # catches up from the log, since what was published meanwhile never came.
             self.catching_up = True
+            if self.lost_since is None:
+                self.lost_since = time.monotonic()
             while True:
+                if time.monotonic() - self.lost_since > self.log.store.failover_timeout:
+                    await self._give_up(pubsub)
+                    return
                 delay = RECONNECT_DELAYS[min(self.reconnects, len(RECONNECT_DELAYS) - 1)]
                 self.reconnects += 1
                 await asyncio.sleep(delay)
@@ -185,6 +196,29 @@ class Listener:
                         break
                     except (RedisError, OSError):
                         continue
+
+    async def _give_up(self, pubsub: PubSub) -> None:
+        """Redis stayed away past the failover window: every subscriber's stream ends (its
+        client reconnects, and resumes from its cursor or gets ``reset``), rather than staying
+        open with nothing coming. A subscriber from now on starts a connection anew."""
+        logger.warning(
+            "Redis could not be reached again within %s s: ending %s channel subscriptions.",
+            self.log.store.failover_timeout,
+            len(self.delivers),
+        )
+        delivers = {deliver for delivers in self.delivers.values() for deliver in delivers}
+        self.delivers.clear()
+        self.subscribed.clear()
+        self.task = None  # this one, ending
+        self.pubsub = None
+        self.lost_since = None
+        self.reconnects = 0
+        self.catching_up = False
+        for deliver in delivers:
+            deliver(FEED_LOST)
+        async with self.commands:
+            with contextlib.suppress(RedisError, OSError):
+                await pubsub.aclose()
 
     def _confirmed(self, channel: str) -> None:
         future = self.subscribed.get(channel)

@@ -74,13 +74,18 @@ return false
 """
 
 
-# KEYS: the counter, the epoch, the channel's stream, its trimmed marker. ARGV: the event's
-# bytes, max_len, the TTL in ms, the pub/sub channel, an epoch to set if there is none. The
-# marker holds the id of the last entry trimmed away, for replays to know what is gone.
-# Returns the event's number.
+# KEYS: the counter, the epoch, the channel's stream, its trimmed marker, this publish's token.
+# ARGV: the event's bytes, max_len, the TTL in ms, the pub/sub channel, an epoch to set if there
+# is none, how long (ms) the token is kept. The marker holds the id of the last entry trimmed
+# away, for replays to know what is gone. The token makes a publish sent again (its connection
+# dropped in a failover, perhaps after it ran) store the event once: it returns the number it
+# got the first time. Returns the event's number.
 PUBLISH = """
+local done = redis.call('GET', KEYS[5])
+if done then return tonumber(done) end
 redis.call('SET', KEYS[2], ARGV[5], 'NX')
 local seq = redis.call('INCR', KEYS[1])
+redis.call('SET', KEYS[5], seq, 'PX', ARGV[6])
 local excess = redis.call('XLEN', KEYS[3]) + 1 - tonumber(ARGV[2])
 if excess > 0 then
   local trimmed = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', excess)

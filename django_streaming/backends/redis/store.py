@@ -41,6 +41,7 @@ from django_streaming.stores.base import (
     END_STATUSES,
     EndStatus,
     Entry,
+    NotReplicated,
     PendingAnswer,
     StoreUnavailable,
     StreamInfo,
@@ -77,6 +78,8 @@ class RedisStore(StreamStore):
         connect_timeout: float = 2.0,
         max_connections: int = 10_000,
         failover_timeout: float = 6.0,
+        wait_replicas: int = 0,
+        wait_timeout: float = 1.0,
     ) -> None:
         self.url = url
         self.prefix = prefix
@@ -89,6 +92,10 @@ class RedisStore(StreamStore):
         #: Seconds that idempotent calls keep trying through a failover before they raise
         #: ``StoreUnavailable`` (0: one attempt).
         self.failover_timeout = failover_timeout
+        #: Replicas that must acknowledge each publish and append (Redis's ``WAIT``) within
+        #: ``wait_timeout`` seconds, else ``NotReplicated``; 0 (the default) waits for none.
+        self.wait_replicas = wait_replicas
+        self.wait_timeout_ms = int(wait_timeout * 1000)
         # A client's connections belong to the loop that made them.
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Redis] = (
             weakref.WeakKeyDictionary()
@@ -404,10 +411,19 @@ class _Appends:
                     if seq == 1:
                         pipe.expire(events, store.ttl)  # renewed with the lease from then on
                 pipe.publish(store._wake_channel(stream_id), "0 ")  # once stored: readers wake
+            if store.wait_replicas:
+                pipe.wait(store.wait_replicas, store.wait_timeout_ms)
             replies: list[Any] = await pipe.execute(raise_on_error=False)
         for reply in replies:  # READONLY from a demoted master...: the whole batch again
             if isinstance(reply, Exception) and is_transient(reply):
                 raise reply
+        if store.wait_replicas:
+            acknowledged = replies.pop()
+            if isinstance(acknowledged, Exception) or acknowledged < store.wait_replicas:
+                raise NotReplicated(
+                    f"Appended, but {acknowledged} of the {store.wait_replicas} replicas asked "
+                    f"for acknowledged it within {store.wait_timeout_ms} ms."
+                )
         return replies
 
 
