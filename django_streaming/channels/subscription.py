@@ -90,6 +90,8 @@ async def subscribe(
                     return
                 if entry is None:  # the live feed was interrupted: catch up from the log
                     now = await log.head()
+                    if now.epoch == epoch and now.seq < last:  # numbers will be given again
+                        now = await log.forget_epoch(epoch)
                     if now.epoch != epoch or now.seq < last:
                         # It lost events (restarted empty, evicted its counter, failed over to
                         # a replica that was behind): what it has now is all new to us.

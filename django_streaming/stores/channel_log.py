@@ -97,6 +97,13 @@ class ChannelLog(Protocol):
         """Where the log stands now."""
         ...
 
+    async def forget_epoch(self, epoch: str) -> Head:
+        """Give the log a new epoch if it still has ``epoch``, which numbers given out again
+        discredit (the store went backwards: it lost its counter, or failed over to a
+        replica that was behind): every cursor of ``epoch`` then gets ``reset``. Where the
+        log stands after."""
+        ...
+
     async def replay(self, channels: Sequence[str], after: int, until: int, since: int) -> Replay:
         """The entries of ``channels`` numbered ``after < seq <= until`` that are kept, in
         order, and ``lost`` when some may be gone: trimmed, or expired in a channel since

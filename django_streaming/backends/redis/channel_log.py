@@ -185,6 +185,18 @@ class RedisChannelLog:
         assert isinstance(epoch, bytes)  # set just above, if it was not already
         return Head(epoch.decode(), int(seq or 0))
 
+    async def forget_epoch(self, epoch: str) -> Head:
+        try:
+            client: Any = self.client()
+            new = secrets.token_urlsafe(6)
+            await retry(
+                lambda: client.eval(scripts.FORGET_EPOCH, 1, self._epoch_key, epoch, new),
+                self.store.failover_timeout,
+            )
+        except (RedisError, OSError) as error:
+            raise StoreUnavailable(f"Redis is unavailable: {error}") from error
+        return await self._read_head()
+
     @asynccontextmanager
     async def listen(self, channels: Sequence[str], deliver: Deliver) -> AsyncIterator[Head]:
         async with self.watch(channels, deliver):

@@ -56,6 +56,9 @@ class Listener:
         self.catching_up = False  # resubscribed after a lost connection: confirmations pending
         self.reconnects = 0  # attempts since the connection was lost
         self.lost_since: float | None = None  # when (monotonic), if it is lost now
+        # The highest number each channel's live events had: one not above it means the store
+        # went backwards (a counter evicted, a failover to a replica that was behind).
+        self.highest: dict[str, int] = {}
         self.commands = asyncio.Lock()  # one command at a time on the connection, in order
         self.closing: set[asyncio.Future[Any]] = set()
 
@@ -102,6 +105,7 @@ class Listener:
             if not delivers:
                 self.delivers.pop(channel, None)
                 self.subscribed.pop(channel, None)
+                self.highest.pop(channel, None)
                 gone.append(channel)
         if not self.delivers:
             self._close()
@@ -159,8 +163,9 @@ class Listener:
                     if message["type"] == "message":
                         seq, _, body = message["data"].partition(b" ")
                         entry = Entry(int(seq), channel, body)
+                        went_back = self._went_back(channel, entry.seq)
                         for deliver in list(self.delivers.get(channel, ())):
-                            deliver(entry)
+                            deliver(None if went_back else entry)
                     elif message["type"] == "subscribe":
                         self._confirmed(channel)
             except (RedisError, OSError):
@@ -196,6 +201,24 @@ class Listener:
                         break
                     except (RedisError, OSError):
                         continue
+
+    def _went_back(self, channel: str, seq: int) -> bool:
+        """Whether ``seq`` is not above the last live number of ``channel`` (numbered ones:
+        the resumable streams' wake-ups are 0). Its subscribers then catch up from the log,
+        which tells them what the store lost (``reset``)."""
+        if seq <= 0:
+            return False
+        highest = self.highest.get(channel, 0)
+        self.highest[channel] = seq
+        if seq > highest:
+            return False
+        logger.warning(
+            "Channel %s got event %s after %s: the store went backwards (data lost).",
+            channel,
+            seq,
+            highest,
+        )
+        return True
 
     async def _give_up(self, pubsub: PubSub) -> None:
         """Redis stayed away past the failover window: every subscriber's stream ends (its

@@ -1,7 +1,7 @@
 """The Lua scripts of the Redis backend: each does, atomically on the server, what must not
 be split between workers."""
 
-__all__ = ["CLAIM", "CREATE", "FINISH", "PUBLISH", "SAVE_PENDING"]
+__all__ = ["CLAIM", "CREATE", "FINISH", "FORGET_EPOCH", "PUBLISH", "SAVE_PENDING"]
 
 # Registers a stream (ARGV[4]) of an owner (ARGV[1]) unless who it counts as (ARGV[8], set
 # KEYS[4]) already has ARGV[5] active ones (0: no limit), not counting the one active for the
@@ -71,6 +71,18 @@ for i = 1, #ARGV do
 end
 for i = 1, #ARGV do redis.call('HSET', KEYS[1], 'call:' .. ARGV[i], 'answered') end
 return false
+"""
+
+
+# KEYS: the epoch. ARGV: the epoch to forget, a new one. Replaces the epoch if it is still the
+# one to forget (or gone); returns the epoch now.
+FORGET_EPOCH = """
+local epoch = redis.call('GET', KEYS[1])
+if epoch == false or epoch == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2])
+  return ARGV[2]
+end
+return epoch
 """
 
 
