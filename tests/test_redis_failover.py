@@ -149,7 +149,7 @@ class Collector:
         return [(event.type, event.data) for event in parse(self.body).events]
 
     def numbers(self) -> list[int]:
-        return [int(data) for kind, data in self.events() if kind == "message"]
+        return [int(data.split()[0]) for kind, data in self.events() if kind == "message"]
 
     def resets(self) -> int:
         return sum(kind == "reset" for kind, _ in self.events())

@@ -31,11 +31,11 @@ from redis.asyncio import Redis as AsyncRedis
 from redis.exceptions import RedisError
 
 from django_streaming.conf import get_config
-from django_streaming.stores.base import NotReplicated, StoreUnavailable
+from django_streaming.stores.base import NotReplicated
 from django_streaming.stores.channel_log import Deliver, Entry, Head, Replay
 
 from . import clients, scripts
-from .failover import retry, retry_sync
+from .failover import retry, retry_sync, unavailable
 from .listener import Listener
 
 if TYPE_CHECKING:
@@ -117,7 +117,7 @@ class RedisChannelLog:
         try:
             return retry_sync(attempt, self.store.failover_timeout)
         except (RedisError, OSError) as error:
-            raise StoreUnavailable(f"Redis is unavailable: {error}") from error
+            raise unavailable(error) from error
 
     async def apublish(self, channel: str, body: bytes, *, wait_replicas: int | None = None) -> int:
         keys, arguments = self._arguments(channel, body)
@@ -136,7 +136,7 @@ class RedisChannelLog:
         try:
             return await retry(attempt, self.store.failover_timeout)
         except (RedisError, OSError) as error:
-            raise StoreUnavailable(f"Redis is unavailable: {error}") from error
+            raise unavailable(error) from error
 
     def _sync_client(self) -> redis.Redis:
         with self._sync_lock:  # its pool is thread-safe; making it once is what needs a lock
@@ -181,7 +181,7 @@ class RedisChannelLog:
                 await client.set(self._epoch_key, secrets.token_urlsafe(6), nx=True)
                 epoch, seq = await client.mget(self._epoch_key, self._seq_key)
         except (RedisError, OSError) as error:
-            raise StoreUnavailable(f"Redis is unavailable: {error}") from error
+            raise unavailable(error) from error
         assert isinstance(epoch, bytes)  # set just above, if it was not already
         return Head(epoch.decode(), int(seq or 0))
 
@@ -194,7 +194,7 @@ class RedisChannelLog:
                 self.store.failover_timeout,
             )
         except (RedisError, OSError) as error:
-            raise StoreUnavailable(f"Redis is unavailable: {error}") from error
+            raise unavailable(error) from error
         return await self._read_head()
 
     @asynccontextmanager
@@ -227,7 +227,7 @@ class RedisChannelLog:
                     pipe.xrange(self.key(channel), f"{after + 1}-0", f"{until}-0")
                 results = await pipe.execute()
         except (RedisError, OSError) as error:
-            raise StoreUnavailable(f"Redis is unavailable: {error}") from error
+            raise unavailable(error) from error
         entries: list[Entry] = []
         lost = False
         rows = zip(channels, results[::3], results[1::3], results[2::3], strict=True)

@@ -91,12 +91,21 @@ return epoch
 # is none, how long (ms) the token is kept. The marker holds the id of the last entry trimmed
 # away, for replays to know what is gone. The token makes a publish sent again (its connection
 # dropped in a failover, perhaps after it ran) store the event once: it returns the number it
-# got the first time. Returns the event's number.
+# got the first time. A counter behind the channel's last event (evicted) is moved past it, with
+# a new epoch. Returns the event's number.
 PUBLISH = """
 local done = redis.call('GET', KEYS[5])
 if done then return tonumber(done) end
 redis.call('SET', KEYS[2], ARGV[5], 'NX')
 local seq = redis.call('INCR', KEYS[1])
+local top = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)[1]
+if top and tonumber(string.match(top[1], '^%d+')) >= seq then
+  -- The counter was lost (evicted) but not this channel's events: numbers go on after them,
+  -- under a new epoch, since others were given out again meanwhile.
+  seq = tonumber(string.match(top[1], '^%d+')) + 1
+  redis.call('SET', KEYS[1], seq)
+  redis.call('SET', KEYS[2], ARGV[5])
+end
 redis.call('SET', KEYS[5], seq, 'PX', ARGV[6])
 local excess = redis.call('XLEN', KEYS[3]) + 1 - tonumber(ARGV[2])
 if excess > 0 then

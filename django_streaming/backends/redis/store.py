@@ -51,7 +51,7 @@ from django_streaming.stores.base import (
 )
 from django_streaming.stores.channel_log import Entry as ChannelEntry
 
-from . import clients, scripts
+from . import clients, eviction, scripts
 from .channel_log import RedisChannelLog
 from .errors import unavailable, unavailable_on_error
 from .failover import is_transient, retry, through_failover
@@ -92,6 +92,7 @@ class RedisStore(StreamStore):
         #: Seconds that idempotent calls keep trying through a failover before they raise
         #: ``StoreUnavailable`` (0: one attempt).
         self.failover_timeout = failover_timeout
+        self._eviction_looked_at = False
         #: Replicas that must acknowledge each publish and append (Redis's ``WAIT``) within
         #: ``wait_timeout`` seconds, else ``NotReplicated``; 0 (the default) waits for none.
         self.wait_replicas = wait_replicas
@@ -120,6 +121,16 @@ class RedisStore(StreamStore):
         if client is None:
             client = self._clients[loop] = clients.store_client(self)
         return client
+
+    def eviction_problem(self) -> tuple[str | None, bool]:
+        """What is wrong with Redis's ``maxmemory-policy`` for this store (or None), and
+        whether it could be asked at all (no ACL forbids both ``CONFIG`` and ``INFO``). For
+        the system check; a Redis that cannot be reached raises ``StoreUnavailable``."""
+        try:
+            policy = eviction.read_policy(self.channel_log._sync_client())
+        except (RedisError, OSError) as error:
+            raise unavailable(error) from error
+        return (None, False) if policy is None else (eviction.policy_problem(policy), True)
 
     def close(self) -> None:
         loops = set(self._clients)
@@ -169,6 +180,9 @@ class RedisStore(StreamStore):
             f"{self.prefix}:owner:{counted_as}",
         ]
         client: Any = self.client()
+        if not self._eviction_looked_at:  # once per store: the first stream started
+            self._eviction_looked_at = True
+            await eviction.warn_once(client)
         created = await client.eval(
             scripts.CREATE,
             len(keys),
