@@ -14,7 +14,7 @@ NODE_OR_SKIP = if ! command -v node >/dev/null; then \
 # Ours, not the vendored files under vendor/.
 STATIC := $(wildcard django_streaming/static/django_streaming/*.js django_streaming/static/django_streaming/*.css)
 
-.PHONY: install lock demo test lint lint-js types docs js pytest bench bench-capacity bench-channels bench-hostile bench-agents bench-widget soak matrix test-latest clean
+.PHONY: install lock demo test lint lint-js types docs js pytest bench bench-capacity bench-channels bench-hostile bench-agents bench-widget bench-durability soak matrix test-latest clean
 
 # Every version the tests, the linters and the demo run on is locked in $(LOCK) (all Pythons from
 # 3.10, by `make lock`), so a release elsewhere cannot break a fresh clone; `tox -e latest` runs
@@ -113,6 +113,10 @@ bench-capacity: $(STAMP)
 # Channels: fan-out from a publisher process, beside django-eventstream (needs Redis).
 bench-channels: $(STAMP)
 	$(BIN)/python -m benchmarks.channels
+
+# What WAIT costs: publish() per second on a Sentinel group, with and without WAIT 1.
+bench-durability: $(STAMP)
+	PYTHONPATH=example_project $(BIN)/python -m benchmarks.durability
 
 soak: $(STAMP)
 	$(BIN)/python -m benchmarks.soak --streams 1000 --seconds 120

@@ -23,6 +23,7 @@ from django_streaming.channels.subscription import subscribe
 from django_streaming.resumable import Generation
 from django_streaming.resumable.tail import tail
 from django_streaming.sse import Event
+from django_streaming.stores import NotReplicated, StoreUnavailable
 from tests.support.redis_servers import private_redis, unique_prefix
 from tests.support.redis_topologies import SentinelGroup, client, wait_for
 from tests.support.servers import until
@@ -250,3 +251,40 @@ async def test_a_listener_that_cannot_reconnect_ends_its_subscribers_streams(tok
         await collector.aclose()
         await store.aclose()
         store.close()
+
+
+@pytest.mark.topology
+async def test_wait_replicas_returns_once_the_replica_has_it_and_refuses_without(
+    sentinels: SentinelGroup, token: str
+) -> None:
+    store = SentinelStore(sentinels, prefix=unique_prefix(), wait_timeout=0.3)
+    log = store.channel_log
+    first = await log.apublish(token, b"data: 1\n\n", wait_replicas=1)
+    assert await asyncio.to_thread(log.publish, token, b"data: 2\n\n", wait_replicas=1) > first
+    replica = sentinels.current_replica()
+    replica.freeze()
+    try:
+        with pytest.raises(NotReplicated, match="0 of the 1 replicas"):
+            await log.apublish(token, b"data: 3\n\n", wait_replicas=1)
+        with pytest.raises(NotReplicated):
+            await asyncio.to_thread(log.publish, token, b"data: 4\n\n", wait_replicas=1)
+        assert await log.apublish(token, b"data: 5\n\n") > first  # not asked: no wait
+    finally:
+        replica.thaw()
+    await store.aclose()
+    store.close()
+
+
+@pytest.mark.topology
+async def test_wait_replicas_for_every_append(sentinels: SentinelGroup) -> None:
+    store = SentinelStore(sentinels, prefix=unique_prefix(), wait_replicas=1, wait_timeout=0.3)
+    await store.create("durable", owner="me")
+    await store.append("durable", [(1, b"data: 1\n\n")])
+    replica = sentinels.current_replica()
+    replica.freeze()
+    try:
+        with pytest.raises(StoreUnavailable, match="acknowledged"):
+            await store.append("durable", [(2, b"data: 2\n\n")])
+    finally:
+        replica.thaw()
+    await store.aclose()
