@@ -134,6 +134,9 @@ async def test_under_noeviction_a_full_redis_still_lets_clients_subscribe(token:
         with pytest.raises(StoreUnavailable, match="out of memory"):  # noqa: PT012
             for _ in range(1000):  # (the first, unless a client's buffers just shrank)
                 await log.apublish(token, b"data: after " + b"x" * 1000 + b"\n\n")
+        with pytest.raises(StoreUnavailable, match="out of memory"):  # noqa: PT012
+            for _ in range(1000):
+                await asyncio.to_thread(log.publish, token, b"data: " + b"x" * 1000 + b"\n\n")
         await store.aclose()
         store.close()
         await asyncio.sleep(0)

@@ -85,9 +85,7 @@ async def subscribe(
             while backlog:
                 entry = backlog.popleft()
                 if isinstance(entry, FeedLost):  # the store stayed away: the client resumes
-                    if chunk:
-                        yield b"".join(chunk)
-                    return
+                    return  # from its last cursor (what this chunk held comes in its replay)
                 if entry is None:  # the live feed was interrupted: catch up from the log
                     now = await log.head()
                     if now.epoch == epoch and now.seq < last:  # numbers will be given again

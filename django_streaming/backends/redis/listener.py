@@ -173,8 +173,7 @@ class Listener:
             # The connection was lost: subscribe anew; once Redis confirms, every subscriber
             # catches up from the log, since what was published meanwhile never came.
             self.catching_up = True
-            if self.lost_since is None:
-                self.lost_since = time.monotonic()
+            self.lost_since = time.monotonic() if self.lost_since is None else self.lost_since
             while True:
                 if time.monotonic() - self.lost_since > self.log.store.failover_timeout:
                     await self._give_up(pubsub)
