@@ -73,9 +73,20 @@ def check_settings(
                     id=f"django_streaming.{check_id}",
                 )
             )
-    store_problem = _store_problem(user_config.get("STORE", DEFAULTS["STORE"]))
+    store = user_config.get("STORE", DEFAULTS["STORE"])
+    store_problem = _store_problem(store)
     if store_problem:
         messages.append(Error(store_problem, id="django_streaming.E008"))
+    else:
+        messages.extend(
+            Error(
+                f"DJANGO_STREAMING['STORE']['OPTIONS']: {problem}",
+                hint="See the deployment docs for each topology (one server, cluster, "
+                "Sentinel, a client factory).",
+                id="django_streaming.E022",
+            )
+            for problem in _options_problems(store)
+        )
     channels_problem = _channels_problem(user_config.get("CHANNELS", {}))
     if channels_problem:
         messages.append(Error(channels_problem, id="django_streaming.E013"))
@@ -116,6 +127,14 @@ def _store_problem(value: object) -> str | None:
     if not (isinstance(backend, type) and issubclass(backend, StreamStore)):
         return f"DJANGO_STREAMING['STORE'] backend {value['BACKEND']!r} is not a StreamStore."
     return None
+
+
+def _options_problems(store: dict[str, Any]) -> list[str]:
+    """What the backend finds wrong in its options (``check_options()``, when it has one:
+    ``RedisStore``'s topology), before any connection is tried."""
+    backend = import_string(store["BACKEND"])
+    check: Callable[[dict[str, Any]], list[str]] | None = getattr(backend, "check_options", None)
+    return [] if check is None else check(dict(store.get("OPTIONS", {})))
 
 
 def is_positive_number(value: object) -> bool:
