@@ -18,13 +18,22 @@ from django_streaming.stores.channel_log import Entry
 from tests.support.redis_servers import private_redis, shared_redis, unique_prefix
 from tests.support.servers import until
 
+TOPOLOGY = pytest.mark.topology
 
-@pytest.fixture(params=["memory", "redis"])
+
+@pytest.fixture(
+    params=["memory", "redis", pytest.param("cluster", marks=[pytest.mark.redis, TOPOLOGY])]
+)
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[StreamStore]:
     if request.param == "memory":
         yield MemoryStore(max_len=10)
         return
-    redis = RedisStore(url=shared_redis(), prefix=unique_prefix(), max_len=10, lease=0.3)
+    if request.param == "cluster":  # 3 masters with a replica each
+        cluster = request.getfixturevalue("cluster")
+        url = cluster.url.replace("redis://", "redis+cluster://")
+    else:
+        url = shared_redis()
+    redis = RedisStore(url=url, prefix=unique_prefix(), max_len=10, lease=0.3)
     yield redis
     await redis.aclose()
 
@@ -706,3 +715,38 @@ async def test_memory_store_keeps_the_pending_calls_of_its_newest_chats_for_ttl(
     await expired.save_pending("a", "a", ["call"])
     assert await expired.load_pending("a") is None
     assert await expired.claim("a", ["call"]) == "call"
+
+
+@pytest.mark.redis
+async def test_redis_stops_readers_and_subscribers_share_one_pubsub_connection() -> None:
+    """Issue 23: the stop listener was a second pub/sub connection (and reconnect loop) per
+    worker beside the channels' one."""
+    from django_streaming.channels.subscription import subscribe
+
+    name = unique_prefix()
+    store = RedisStore(url=shared_redis(), prefix=name, client_kwargs={"client_name": name})
+    for stream_id in ("one", "two"):
+        await store.create(stream_id, owner="me")
+    stops = [asyncio.ensure_future(store.wait_for_stop(each)) for each in ("one", "two")]
+    async with store.follow("one") as reader, store.follow("two"):
+        subscriber = subscribe(store.channel_log, ["news", "sport"], None)
+        await asyncio.wait_for(anext(subscriber), 5)  # subscribed
+        reading = asyncio.ensure_future(reader.read(0, timeout=5))
+
+        async def all_subscribed() -> bool:
+            channels = [store.stop_channel("one"), store.stop_channel("two")]
+            return all(count == 1 for _, count in await store.client().pubsub_numsub(*channels))
+
+        await until(all_subscribed, "the stops to subscribe")
+        clients = await store.client().client_list()
+        ours = [each for each in clients if each["name"] == name]
+        pubsub = [each for each in ours if "P" in each["flags"]]
+        assert len(pubsub) == 1  # stops, readers and subscribers: one connection
+        assert int(pubsub[0]["sub"]) == 6  # 2 stops, 2 wake-ups, 2 channels
+        await store.append("one", [(1, b"x")])
+        assert await reading == ([(1, b"x")], None)
+        await subscriber.aclose()
+    for stop in stops:
+        stop.cancel()
+    await asyncio.wait(stops)
+    await store.aclose()

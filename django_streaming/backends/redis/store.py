@@ -467,8 +467,14 @@ def _fail_unsent(batch: list[_Append], sending: asyncio.Task[None]) -> None:
     for _, _, stored in batch:
         if not stored.done():
             stored.set_exception(
-                unavailable(error) if error else StoreUnavailable("Not sent: cancelled")
+                classify_or_unavailable(error) if error else StoreUnavailable("Not sent: cancelled")
             )
+
+
+def classify_or_unavailable(error: BaseException) -> BaseException:
+    """``error`` as the store names it; anything it does not name, as unavailable."""
+    classified = classify(error)
+    return classified if isinstance(classified, StoreUnavailable) else unavailable(error)
 
 
 # The loop holds tasks weakly: these must not be collected half way.
