@@ -8,6 +8,7 @@ from typing import Any
 from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from .conf import DEFAULTS
@@ -56,7 +57,11 @@ def check_store_eviction(
         user_config.get("STORE", DEFAULTS["STORE"])
     ):
         return []  # E001 or E008 says why
-    looking = getattr(get_store(), "eviction_problem", None)
+    try:
+        store = get_store()
+    except ImproperlyConfigured:
+        return []  # its options' own check says why
+    looking = getattr(store, "eviction_problem", None)
     if looking is None:
         return []
     try:
@@ -107,9 +112,20 @@ def check_settings(
                     id=f"django_streaming.{check_id}",
                 )
             )
-    store_problem = _store_problem(user_config.get("STORE", DEFAULTS["STORE"]))
+    store = user_config.get("STORE", DEFAULTS["STORE"])
+    store_problem = _store_problem(store)
     if store_problem:
         messages.append(Error(store_problem, id="django_streaming.E008"))
+    else:
+        messages.extend(
+            Error(
+                f"DJANGO_STREAMING['STORE']['OPTIONS']: {problem}",
+                hint="See the deployment docs for each topology (one server, cluster, "
+                "Sentinel, a client factory).",
+                id="django_streaming.E022",
+            )
+            for problem in _options_problems(store)
+        )
     channels_problem = _channels_problem(user_config.get("CHANNELS", {}))
     if channels_problem:
         messages.append(Error(channels_problem, id="django_streaming.E013"))
@@ -150,6 +166,14 @@ def _store_problem(value: object) -> str | None:
     if not (isinstance(backend, type) and issubclass(backend, StreamStore)):
         return f"DJANGO_STREAMING['STORE'] backend {value['BACKEND']!r} is not a StreamStore."
     return None
+
+
+def _options_problems(store: dict[str, Any]) -> list[str]:
+    """What the backend finds wrong in its options (``check_options()``, when it has one:
+    ``RedisStore``'s topology), before any connection is tried."""
+    backend = import_string(store["BACKEND"])
+    check: Callable[[dict[str, Any]], list[str]] | None = getattr(backend, "check_options", None)
+    return [] if check is None else check(dict(store.get("OPTIONS", {})))
 
 
 def is_positive_number(value: object) -> bool:

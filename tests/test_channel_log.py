@@ -27,13 +27,22 @@ from tests.support.servers import until
 from tests.support.sse_parser import parse
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(
+    params=[
+        "memory",
+        "redis",
+        pytest.param("cluster", marks=[pytest.mark.redis, pytest.mark.topology]),
+    ]
+)
 async def log(request: pytest.FixtureRequest) -> AsyncIterator[ChannelLog]:
     if request.param == "memory":
         yield MemoryChannelLog(max_len=3, ttl=60)
         return
+    url = shared_redis()
+    if request.param == "cluster":
+        url = request.getfixturevalue("cluster").url.replace("redis:", "redis+cluster:")
     with override_settings(DJANGO_STREAMING={"CHANNELS": {"MAX_LEN": 3, "TTL": 60}}):
-        store = RedisStore(url=shared_redis(), prefix=unique_prefix())
+        store = RedisStore(url=url, prefix=unique_prefix())
         yield store.channel_log
         store.close()
         await store.aclose()

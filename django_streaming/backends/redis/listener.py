@@ -17,11 +17,11 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from redis.asyncio.client import PubSub
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
-from django_streaming.stores.base import StoreUnavailable
 from django_streaming.stores.channel_log import FEED_LOST, Deliver, Entry
+
+from .errors import classify
 
 if TYPE_CHECKING:
     from .channel_log import RedisChannelLog
@@ -32,6 +32,10 @@ logger = logging.getLogger("django_streaming")
 
 #: Seconds between attempts to subscribe again after the connection to Redis was lost.
 RECONNECT_DELAYS = (0.05, 0.1, 0.2, 0.5, 1.0)
+
+#: Seconds of one wait for a sharded message (a cluster's nodes are polled in turn, a share of
+#: this each): the most a message waits for its node's turn.
+SHARDED_POLL = 0.05
 
 #: The wait for Redis to confirm a subscription is counted in waits of this many seconds.
 CONFIRMATION_SLICE = 0.25
@@ -48,10 +52,14 @@ class Listener:
 
     def __init__(self, log: RedisChannelLog) -> None:
         self.log = log
+        # In a cluster: SSUBSCRIBE, each channel on the node of its slot (redis-py's
+        # ClusterPubSub routes them, one connection per node that has some).
+        self.sharded = log.store.sharded
+        # By channel (or a stream's wake-up or stop: ``RedisChannelLog.pubsub_name()``).
         self.delivers: dict[str, set[Deliver]] = {}
         # A future per channel, done once Redis confirmed the subscription.
         self.subscribed: dict[str, asyncio.Future[None]] = {}
-        self.pubsub: PubSub | None = None
+        self.pubsub: Any = None  # redis-py's PubSub, or ClusterPubSub in a cluster
         self.task: asyncio.Task[None] | None = None
         self.catching_up = False  # resubscribed after a lost connection: confirmations pending
         self.reconnects = 0  # attempts since the connection was lost
@@ -73,16 +81,16 @@ class Listener:
                     new = [channel for channel in channels if channel not in self.subscribed]
                     if new:  # not subscribed anew while this waited for the lock
                         if self.pubsub is None:
-                            self.pubsub = self.log.client().pubsub(push_handler_func=as_it_is)
+                            self.pubsub = self.log.pubsub()
                         for channel in new:
                             self._subscription(channel)
-                        await self.pubsub.subscribe(*(self.log.key(channel) for channel in new))
+                        await self._subscribe(self.pubsub, new)
                         self._start_reading()
             waiting = [self.subscribed[channel] for channel in channels]
             await _confirmations(waiting, self.log.store.connect_timeout)
-        except (RedisError, OSError, TimeoutError) as error:
+        except (RedisError, RedisClusterException, OSError, TimeoutError) as error:
             self.remove(channels, deliver)
-            raise StoreUnavailable(f"Redis is unavailable: {error}") from error
+            raise classify(error) from error
         except asyncio.CancelledError:  # its client went away while it waited
             self.remove(channels, deliver)
             raise
@@ -112,12 +120,34 @@ class Listener:
         elif gone and self.pubsub is not None:
             _in_background(self._unsubscribe(self.pubsub, gone))
 
-    async def _unsubscribe(self, pubsub: PubSub, channels: list[str]) -> None:
+    async def _unsubscribe(self, pubsub: Any, channels: list[str]) -> None:
         async with self.commands:
             # A channel joined again meanwhile stays; a connection replaced has nothing to undo.
             left = [channel for channel in channels if channel not in self.delivers]
             if left and pubsub is self.pubsub:
-                await pubsub.unsubscribe(*(self.log.key(channel) for channel in left))
+                names = [self.log.pubsub_name(channel) for channel in left]
+                if self.sharded:
+                    await pubsub.sunsubscribe(*names)
+                else:
+                    await pubsub.unsubscribe(*names)
+
+    async def _subscribe(self, pubsub: Any, channels: list[str]) -> None:
+        names = [self.log.pubsub_name(channel) for channel in channels]
+        if self.sharded:
+            await pubsub.ssubscribe(*names)
+        else:
+            await pubsub.subscribe(*names)
+
+    async def _next_message(self, pubsub: Any) -> dict[str, Any]:
+        """The next message (or confirmation) on the connection; an error when it is lost."""
+        if not self.sharded:
+            response = await pubsub.parse_response(block=True)
+            message: dict[str, Any] = await pubsub.handle_message(response)
+            return message
+        while True:  # redis-py polls the nodes in turn, a slice of the timeout each
+            sharded = await pubsub.get_sharded_message(timeout=SHARDED_POLL)
+            if sharded is not None:
+                return dict(sharded)
 
     async def aclose(self) -> None:
         task, pubsub = self.task, self.pubsub
@@ -125,7 +155,7 @@ class Listener:
         if task is not None:
             await asyncio.wait((task,))
         if pubsub is not None:
-            with contextlib.suppress(RedisError, OSError):
+            with contextlib.suppress(RedisError, RedisClusterException, OSError):
                 await pubsub.aclose()
         if self.closing:  # the last subscriber's leaving started closing its connection
             await asyncio.wait(self.closing)
@@ -141,12 +171,11 @@ class Listener:
         self.pubsub = None
         self.subscribed.clear()
 
-    async def _aclose(self, pubsub: PubSub) -> None:
+    async def _aclose(self, pubsub: Any) -> None:
         async with self.commands:
             await pubsub.aclose()
 
     async def _read(self) -> None:
-        prefix = len(self.log.key(""))
         while True:
             pubsub = self.pubsub
             assert pubsub is not None
@@ -155,20 +184,20 @@ class Listener:
                 # (an unsubscribe confirmed just before a subscribe is sent): this ends only
                 # with an error, or with the last subscriber's leaving, which cancels it.
                 while True:
-                    response = await pubsub.parse_response(block=True)
-                    message = await pubsub.handle_message(response)  # type: ignore[no-untyped-call]
+                    message = await self._next_message(pubsub)
                     self.reconnects = 0
                     self.lost_since = None
-                    channel = message["channel"].decode()[prefix:]
-                    if message["type"] == "message":
+                    channel = self.log.channel_of(message["channel"].decode())
+                    kind = message["type"]
+                    if kind in ("message", "smessage"):
                         seq, _, body = message["data"].partition(b" ")
                         entry = Entry(int(seq), channel, body)
                         went_back = self._went_back(channel, entry.seq)
                         for deliver in list(self.delivers.get(channel, ())):
                             deliver(None if went_back else entry)
-                    elif message["type"] == "subscribe":
+                    elif kind in ("subscribe", "ssubscribe"):
                         self._confirmed(channel)
-            except (RedisError, OSError):
+            except (RedisError, RedisClusterException, OSError):
                 pass
             # The connection was lost: subscribe anew; once Redis confirms, every subscriber
             # catches up from the log, since what was published meanwhile never came.
@@ -182,9 +211,9 @@ class Listener:
                 self.reconnects += 1
                 await asyncio.sleep(delay)
                 async with self.commands:
-                    with contextlib.suppress(RedisError, OSError):
+                    with contextlib.suppress(RedisError, RedisClusterException, OSError):
                         await pubsub.aclose()
-                    pubsub = self.pubsub = self.log.client().pubsub(push_handler_func=as_it_is)
+                    pubsub = self.pubsub = self.log.pubsub()
                     # A subscriber still waiting for its confirmation keeps its future: the
                     # subscription anew confirms it.
                     self.subscribed = {
@@ -196,9 +225,9 @@ class Listener:
                     for channel in channels:
                         self._subscription(channel)
                     try:
-                        await pubsub.subscribe(*(self.log.key(channel) for channel in channels))
+                        await self._subscribe(pubsub, channels)
                         break
-                    except (RedisError, OSError):
+                    except (RedisError, RedisClusterException, OSError):
                         continue
 
     def _went_back(self, channel: str, seq: int) -> bool:
@@ -219,7 +248,7 @@ class Listener:
         )
         return True
 
-    async def _give_up(self, pubsub: PubSub) -> None:
+    async def _give_up(self, pubsub: Any) -> None:
         """Redis stayed away past the failover window: every subscriber's stream ends (its
         client reconnects, and resumes from its cursor or gets ``reset``), rather than staying
         open with nothing coming. A subscriber from now on starts a connection anew."""

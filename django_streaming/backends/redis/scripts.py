@@ -1,47 +1,46 @@
 """The Lua scripts of the Redis backend: each does, atomically on the server, what must not
-be split between workers."""
+be split between workers. Each declares every key it touches, and all of them share one hash
+tag, so that each runs on one slot of a cluster."""
 
-__all__ = ["CLAIM", "CREATE", "FINISH", "FORGET_EPOCH", "PUBLISH", "SAVE_PENDING"]
+__all__ = ["CLAIM", "COUNT", "FINISH", "FORGET_EPOCH", "PUBLISH", "RELEASE", "SAVE_PENDING"]
 
-# Registers a stream (ARGV[4]) of an owner (ARGV[1]) unless who it counts as (ARGV[8], set
-# KEYS[4]) already has ARGV[5] active ones (0: no limit), not counting the one active for the
-# key (KEYS[3], when ARGV[7] is 1), which it supersedes; returns {1, the key's previous stream
-# or ''}, or {0} when refused.
-CREATE = """
+# Counts a stream (ARGV[2]) in the active set of who it counts as (KEYS[1]) unless that holds
+# ARGV[1] live ones already (0: no limit), not counting the one the chat's key pointed at
+# (ARGV[5], '' for none), which it supersedes. Each member is scored with the time after which
+# it no longer counts (ARGV[3]: the maximum duration); the set lives ARGV[4] seconds at least.
+# Returns 1, or 0 when refused. One key: in a cluster, the owner's slot alone decides.
+COUNT = """
 local now = tonumber(redis.call('TIME')[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now)
-local count = redis.call('ZCARD', KEYS[4])
-local previous = false
-local keyed = ARGV[7] == '1'
-if keyed then previous = redis.call('GET', KEYS[3]) end
-if previous and redis.call('ZSCORE', KEYS[4], previous) then count = count - 1 end
-local limit = tonumber(ARGV[5])
-if limit > 0 and count >= limit then return {0} end
-redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'status', 'active', 'counted', ARGV[8])
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-redis.call('SET', KEYS[2], 1, 'PX', ARGV[3])
-if keyed then redis.call('SET', KEYS[3], ARGV[4], 'EX', ARGV[2]) end
-redis.call('ZADD', KEYS[4], now + tonumber(ARGV[6]), ARGV[4])
-redis.call('EXPIRE', KEYS[4], math.max(tonumber(ARGV[2]), tonumber(ARGV[6])))
-return {1, previous or ''}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local count = redis.call('ZCARD', KEYS[1])
+if ARGV[5] ~= '' and redis.call('ZSCORE', KEYS[1], ARGV[5]) then count = count - 1 end
+local limit = tonumber(ARGV[1])
+if limit > 0 and count >= limit then return 0 end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
+redis.call('EXPIRE', KEYS[1], math.max(tonumber(ARGV[4]), tonumber(ARGV[3])))
+return 1
 """
 
-
-# Sets the status once, so that a worker's own end and a reader's "interrupted" cannot both win;
-# clears the key (KEYS[4], when given) if it still points at this stream (ARGV[3]); and takes
-# the stream off the active set it counts in (named from ARGV[4] and who it counts as).
+# Sets the status (KEYS[1]) once, so that a worker's own end and a reader's "interrupted"
+# cannot both win; marks the end in the events (KEYS[2]), drops the lease (KEYS[3]) and wakes
+# the readers (ARGV[4]: PUBLISH, or SPUBLISH in a cluster, on ARGV[3], a channel of the
+# stream's slot). Returns who the stream counted as (to take it off that active set), or
+# false when it had ended already. Every key under the stream's hash tag.
 FINISH = """
-if KEYS[4] and redis.call('GET', KEYS[4]) == ARGV[3] then redis.call('DEL', KEYS[4]) end
-if redis.call('HGET', KEYS[1], 'status') ~= 'active' then return 0 end
+if redis.call('HGET', KEYS[1], 'status') ~= 'active' then return false end
 local counted = redis.call('HGET', KEYS[1], 'counted') or redis.call('HGET', KEYS[1], 'owner')
-if counted then redis.call('ZREM', ARGV[4] .. counted, ARGV[3]) end
 redis.call('HSET', KEYS[1], 'status', ARGV[1])
 redis.call('XADD', KEYS[2], '*', 'end', ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('EXPIRE', KEYS[2], ARGV[2])
 redis.call('DEL', KEYS[3])
-redis.call('PUBLISH', ARGV[5], '0 ')
-return 1
+redis.call(ARGV[4], ARGV[3], '0 ')
+return counted or ''
+"""
+
+# Deletes a chat's key (KEYS[1]) if it still points at the stream ARGV[1].
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 """
 
 
@@ -88,11 +87,12 @@ return epoch
 
 # KEYS: the counter, the epoch, the channel's stream, its trimmed marker, this publish's token.
 # ARGV: the event's bytes, max_len, the TTL in ms, the pub/sub channel, an epoch to set if there
-# is none, how long (ms) the token is kept. The marker holds the id of the last entry trimmed
-# away, for replays to know what is gone. The token makes a publish sent again (its connection
-# dropped in a failover, perhaps after it ran) store the event once: it returns the number it
-# got the first time. A counter behind the channel's last event (evicted) is moved past it, with
-# a new epoch. Returns the event's number.
+# is none, PUBLISH (SPUBLISH in a cluster: the channel is in the keys' slot), how long (ms) the
+# token is kept. The marker holds the id of the last entry trimmed away, for replays to know
+# what is gone. The token makes a publish sent again (its connection dropped in a failover,
+# perhaps after it ran) store the event once: it returns the number it got the first time. A
+# counter behind the channel's last event (evicted) is moved past it, with a new epoch.
+# Returns the event's number.
 PUBLISH = """
 local done = redis.call('GET', KEYS[5])
 if done then return tonumber(done) end
@@ -106,7 +106,7 @@ if top and tonumber(string.match(top[1], '^%d+')) >= seq then
   redis.call('SET', KEYS[1], seq)
   redis.call('SET', KEYS[2], ARGV[5])
 end
-redis.call('SET', KEYS[5], seq, 'PX', ARGV[6])
+redis.call('SET', KEYS[5], seq, 'PX', ARGV[7])
 local excess = redis.call('XLEN', KEYS[3]) + 1 - tonumber(ARGV[2])
 if excess > 0 then
   local trimmed = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', excess)
@@ -115,6 +115,6 @@ end
 redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[2], seq .. '-0', 'd', ARGV[1])
 redis.call('PEXPIRE', KEYS[3], ARGV[3])
 redis.call('PEXPIRE', KEYS[4], ARGV[3])
-redis.call('PUBLISH', ARGV[4], seq .. ' ' .. ARGV[1])
+redis.call(ARGV[6], ARGV[4], seq .. ' ' .. ARGV[1])
 return seq
 """

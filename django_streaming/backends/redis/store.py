@@ -34,8 +34,7 @@ from contextlib import asynccontextmanager
 from itertools import islice
 from typing import Any
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisClusterException, RedisError, ResponseError
 
 from django_streaming.stores.base import (
     END_STATUSES,
@@ -50,22 +49,26 @@ from django_streaming.stores.base import (
     TooManyStreams,
 )
 from django_streaming.stores.channel_log import Entry as ChannelEntry
+from django_streaming.stores.channel_log import FeedLost
 
 from . import clients, eviction, scripts
 from .channel_log import RedisChannelLog
-from .errors import unavailable, unavailable_on_error
+from .errors import classify, on_error, unavailable
 from .failover import is_transient, retry, through_failover
-from .listener import as_it_is
 
 __all__ = ["RedisStore"]
 
-#: The wake-up channel of a stream's readers is this and the stream's id (no channel name
-#: holds a "/").
-WAKE_CHANNEL_PREFIX = "stream/"
-
 
 class RedisStore(StreamStore):
-    """Streams in Redis, with Redis Streams for the events and pub/sub for stop requests."""
+    """Streams in Redis, with Redis Streams for the events and pub/sub for stop requests.
+
+    Where Redis is: ``url`` (one server, or a cluster with ``cluster=True`` or a
+    ``redis+cluster://`` URL), or ``sentinels`` and ``service_name`` (Sentinel; the ``url``
+    then gives the master's database and password), with ``sentinel_kwargs`` for the
+    sentinels' own connections and ``client_kwargs`` for every client (TLS options, a
+    password); or ``client_factory``, the dotted path of a callable ``(kind, options)`` that
+    makes the clients (``clients.py``).
+    """
 
     def __init__(
         self,
@@ -77,10 +80,28 @@ class RedisStore(StreamStore):
         lease: float = 10.0,
         connect_timeout: float = 2.0,
         max_connections: int = 10_000,
+        cluster: bool = False,
+        sentinels: Sequence[tuple[str, int]] | None = None,
+        service_name: str | None = None,
+        sentinel_kwargs: dict[str, Any] | None = None,
+        client_kwargs: dict[str, Any] | None = None,
+        client_factory: str | None = None,
         failover_timeout: float = 6.0,
         wait_replicas: int = 0,
         wait_timeout: float = 1.0,
     ) -> None:
+        self.topology = clients.topology(
+            {
+                "url": url,
+                "prefix": prefix,
+                "cluster": cluster,
+                "sentinels": sentinels,
+                "service_name": service_name,
+                "sentinel_kwargs": sentinel_kwargs,
+                "client_kwargs": client_kwargs,
+                "client_factory": client_factory,
+            }
+        )
         self.url = url
         self.prefix = prefix
         self.ttl = int(ttl)
@@ -97,11 +118,9 @@ class RedisStore(StreamStore):
         #: ``wait_timeout`` seconds, else ``NotReplicated``; 0 (the default) waits for none.
         self.wait_replicas = wait_replicas
         self.wait_timeout_ms = int(wait_timeout * 1000)
+        self.sharded = self.topology.is_cluster  # SPUBLISH, SSUBSCRIBE
         # A client's connections belong to the loop that made them.
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Redis] = (
-            weakref.WeakKeyDictionary()
-        )
-        self._listeners: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _StopListener] = (
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
             weakref.WeakKeyDictionary()
         )
         self._appends: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Appends] = (
@@ -110,16 +129,27 @@ class RedisStore(StreamStore):
 
     channels_are_local = False
 
+    @classmethod
+    def check_options(cls, options: dict[str, Any]) -> list[str]:
+        """What cannot work in ``options`` (the ``STORE`` setting's), for the system checks."""
+        return clients.topology_problems(options)
+
     @functools.cached_property
     def channel_log(self) -> RedisChannelLog:
         return RedisChannelLog(self)
 
-    def client(self) -> Redis:
-        """The Redis client of the running event loop."""
+    def client(self) -> Any:
+        """The Redis client of the running event loop (``redis.asyncio.Redis``, or its
+        ``RedisCluster`` in a cluster)."""
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
-            client = self._clients[loop] = clients.store_client(self)
+            client = self._clients[loop] = clients.store_client(
+                self.topology,
+                lease=self.lease,
+                connect_timeout=self.connect_timeout,
+                max_connections=self.max_connections,
+            )
         return client
 
     def eviction_problem(self) -> tuple[str | None, bool]:
@@ -128,8 +158,8 @@ class RedisStore(StreamStore):
         the system check; a Redis that cannot be reached raises ``StoreUnavailable``."""
         try:
             policy = eviction.read_policy(self.channel_log._sync_client())
-        except (RedisError, OSError) as error:
-            raise unavailable(error) from error
+        except (RedisError, RedisClusterException, OSError) as error:
+            raise classify_or_unavailable(error) from error
         return (None, False) if policy is None else (eviction.policy_problem(policy), True)
 
     def close(self) -> None:
@@ -146,22 +176,32 @@ class RedisStore(StreamStore):
         loop = loop or asyncio.get_running_loop()
         if "channel_log" in self.__dict__:
             await self.channel_log.aclose(loop)
-        listener = self._listeners.pop(loop, None)
-        if listener is not None and listener.task is not None:
-            listener.task.cancel()
-            await asyncio.wait((listener.task,))
         client = self._clients.pop(loop, None)
         if client is not None:
             await client.aclose()
 
     def _key(self, stream_id: str, suffix: str = "") -> str:
-        return f"{self.prefix}:stream:{stream_id}{suffix}"
+        # The stream's id is its keys' hash tag: one slot per stream, streams spread.
+        return f"{self.prefix}:stream:{{{stream_id}}}{suffix}"
 
-    def _wake_channel(self, stream_id: str) -> str:
-        # The channels' pub/sub name, under a name no channel can have (it holds a "/").
-        return self.channel_log.key(WAKE_CHANNEL_PREFIX + stream_id)
+    def _chat_key(self, key: str) -> str:
+        return f"{self.prefix}:key:{{{key}}}"
 
-    @unavailable_on_error
+    def _owner_key(self, counted_as: str) -> str:
+        return f"{self.prefix}:owner:{{{counted_as}}}"
+
+    def _calls_key(self, key: str) -> str:
+        return f"{self.prefix}:calls:{{{key}}}"
+
+    def wake_channel(self, stream_id: str) -> str:
+        """The pub/sub channel that wakes ``stream_id``'s readers (in its slot)."""
+        return self._key(stream_id, ":wake")
+
+    def stop_channel(self, stream_id: str) -> str:
+        """The pub/sub channel of ``stream_id``'s stop requests (in its slot)."""
+        return self._key(stream_id, ":stopping")
+
+    @on_error
     async def create(
         self,
         stream_id: str,
@@ -172,33 +212,46 @@ class RedisStore(StreamStore):
         max_duration: float = 3600.0,
         counted_as: str | None = None,
     ) -> str | None:
+        # Three slots in a cluster: the owner's active set (the cap, one script: atomic), the
+        # stream's keys, and the chat's key (swapped in one SET ... GET). Only "the chat's
+        # previous stream does not count" is read before the cap is decided: two creates for
+        # one chat at once may count it twice (one may be refused), never let more through.
         counted_as = counted_as or owner
-        keys = [
-            self._key(stream_id),
-            self._key(stream_id, ":lease"),
-            f"{self.prefix}:key:{key or ''}",
-            f"{self.prefix}:owner:{counted_as}",
-        ]
         client: Any = self.client()
         if not self._eviction_looked_at:  # once per store: the first stream started
             self._eviction_looked_at = True
             await eviction.warn_once(client)
-        created = await client.eval(
-            scripts.CREATE,
-            len(keys),
-            *keys,
-            owner,
-            self.ttl,
-            int(self.lease * 1000),
-            stream_id,
+        chat_key = self._chat_key(key) if key is not None else None
+        previous: bytes | None = await client.get(chat_key) if chat_key else None
+        owner_key = self._owner_key(counted_as)
+        counted = await client.eval(
+            scripts.COUNT,
+            1,
+            owner_key,
             max_active or 0,
+            stream_id,
             int(max_duration) + 1,
-            int(key is not None),
-            counted_as,
+            self.ttl,
+            previous or "",
         )
-        if created[0] == 0:
+        if counted == 0:
             raise TooManyStreams(f"{counted_as} has {max_active} active streams already.")
-        return created[1].decode() or None
+        try:
+            async with client.pipeline(transaction=False) as pipe:
+                pipe.hset(
+                    self._key(stream_id),
+                    mapping={"owner": owner, "status": "active", "counted": counted_as},
+                )
+                pipe.expire(self._key(stream_id), self.ttl)
+                pipe.set(self._key(stream_id, ":lease"), 1, px=int(self.lease * 1000))
+                await pipe.execute()
+            if chat_key is None:
+                return None
+            superseded: bytes | None = await client.set(chat_key, stream_id, ex=self.ttl, get=True)
+        except BaseException:
+            await asyncio.shield(client.zrem(owner_key, stream_id))
+            raise
+        return superseded.decode() if superseded else None
 
     async def append(self, stream_id: str, entries: Sequence[Entry]) -> None:
         loop = asyncio.get_running_loop()
@@ -207,18 +260,22 @@ class RedisStore(StreamStore):
             appends = self._appends[loop] = _Appends(self)
         await appends.add(stream_id, entries)
 
+    @on_error
     @through_failover
     async def finish(self, stream_id: str, status: EndStatus, *, key: str | None = None) -> None:
         client: Any = self.client()
-        keys = [self._key(stream_id, suffix) for suffix in ("", ":events", ":lease")]
         if key is not None:
-            keys.append(f"{self.prefix}:key:{key}")
-        owners = f"{self.prefix}:owner:"
-        wake = self._wake_channel(stream_id)
-        await client.eval(
-            scripts.FINISH, len(keys), *keys, status, self.ttl, stream_id, owners, wake
+            await client.eval(scripts.RELEASE, 1, self._chat_key(key), stream_id)
+        keys = [self._key(stream_id, suffix) for suffix in ("", ":events", ":lease")]
+        publish = "SPUBLISH" if self.sharded else "PUBLISH"
+        wake = self.wake_channel(stream_id)
+        counted = await client.eval(
+            scripts.FINISH, len(keys), *keys, status, self.ttl, wake, publish
         )
+        if counted:  # it ended here: it no longer counts
+            await client.zrem(self._owner_key(counted.decode()), stream_id)
 
+    @on_error
     @through_failover
     async def save_pending(
         self, key: str, message: str, waiting: Sequence[str], *, continued: bool = False
@@ -229,6 +286,7 @@ class RedisStore(StreamStore):
             scripts.SAVE_PENDING, 1, calls, self.ttl, int(continued), message, *waiting
         )
 
+    @on_error
     @through_failover
     async def load_pending(self, key: str) -> PendingAnswer | None:
         client: Any = self.client()
@@ -243,15 +301,13 @@ class RedisStore(StreamStore):
             answered=frozenset(call for call, state in calls.items() if state == b"answered"),
         )
 
-    @unavailable_on_error
+    @on_error
     async def claim(self, key: str, call_ids: Sequence[str]) -> str | None:
         client: Any = self.client()
         refused: bytes | None = await client.eval(scripts.CLAIM, 1, self._calls_key(key), *call_ids)
         return refused.decode() if refused else None
 
-    def _calls_key(self, key: str) -> str:
-        return f"{self.prefix}:calls:{key}"
-
+    @on_error
     @through_failover
     async def info(self, stream_id: str) -> StreamInfo | None:
         client: Any = self.client()
@@ -260,12 +316,14 @@ class RedisStore(StreamStore):
             return None
         return StreamInfo(owner=owner.decode(), status=status.decode())
 
+    @on_error
     @through_failover
     async def active(self, key: str) -> str | None:
         client: Any = self.client()
-        value: bytes | None = await client.get(f"{self.prefix}:key:{key}")
+        value: bytes | None = await client.get(self._chat_key(key))
         return value.decode() if value is not None else None
 
+    @on_error
     @through_failover
     async def read(
         self, stream_id: str, after: int, *, timeout: float | None
@@ -287,25 +345,67 @@ class RedisStore(StreamStore):
     @asynccontextmanager
     async def follow(self, stream_id: str) -> AsyncIterator[StreamReader]:
         reader = _WokenReader(self, stream_id)
-        name = WAKE_CHANNEL_PREFIX + stream_id
-        async with self.channel_log.watch([name], reader.wake):
+        async with self.channel_log.watch([self.wake_channel(stream_id)], reader.wake):
             yield reader
 
+    @on_error
     @through_failover
     async def request_stop(self, stream_id: str) -> None:
         async with self.client().pipeline(transaction=False) as pipe:
             pipe.set(self._key(stream_id, ":stop"), 1, ex=self.ttl)
-            pipe.publish(f"{self.prefix}:stop", stream_id)
+            self.publish_in(pipe, self.stop_channel(stream_id))
             await pipe.execute()
 
-    async def wait_for_stop(self, stream_id: str) -> None:
-        loop = asyncio.get_running_loop()
-        listener = self._listeners.get(loop)
-        if listener is None:
-            listener = self._listeners[loop] = _StopListener(self)
-        async with listener.waiting(stream_id) as stopped:
-            await stopped
+    def publish_in(self, pipe: Any, channel: str) -> None:
+        """Queue a wake-up on ``channel`` in ``pipe``: ``SPUBLISH`` in a cluster (the node
+        that owns the channel's slot, not every node; and never ``PUBLISH``, which a cluster
+        pipeline refuses)."""
+        if self.sharded:
+            pipe.spublish(channel, "0 ")
+        else:
+            pipe.publish(channel, "0 ")
 
+    async def wait_for_stop(self, stream_id: str) -> None:
+        # On the loop's one pub/sub connection, shared with the channels and the readers; the
+        # stop key covers a stop requested before the subscription, or during a reconnect.
+        loop = asyncio.get_running_loop()
+        stopped = lost = False
+        nudge: asyncio.Future[None] = loop.create_future()
+
+        def deliver(entry: ChannelEntry | None) -> None:
+            nonlocal stopped, lost
+            if isinstance(entry, FeedLost):  # the listener gave up: watch again
+                lost = True
+            else:
+                stopped = stopped or entry is not None  # None: reconnected, check the key
+            if not nudge.done():
+                nudge.set_result(None)
+
+        delay = 0.05
+        while True:
+            lost = False
+            try:
+                async with self.channel_log.watch([self.stop_channel(stream_id)], deliver):
+                    while not stopped and not lost:
+                        nudge = loop.create_future()  # before the check: none is missed
+                        if await self.is_stop_requested(stream_id):
+                            return
+                        await nudge
+                    if stopped:
+                        return
+            except StoreUnavailable:  # the listener retries once subscribed; not before
+                pass
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+    @on_error
+    @through_failover
+    async def is_stop_requested(self, stream_id: str) -> bool:
+        """Whether a stop of ``stream_id`` was requested (the key outlives a missed message)."""
+        client: Any = self.client()
+        return bool(await client.exists(self._key(stream_id, ":stop")))
+
+    @on_error
     @through_failover
     async def keep_alive(self, stream_id: str) -> None:
         async with self.client().pipeline(transaction=False) as pipe:
@@ -314,18 +414,11 @@ class RedisStore(StreamStore):
             pipe.expire(self._key(stream_id, ":events"), self.ttl)
             await pipe.execute()
 
+    @on_error
     @through_failover
     async def is_alive(self, stream_id: str) -> bool:
         client: Any = self.client()
         return bool(await client.exists(self._key(stream_id, ":lease")))
-
-    async def stopped_in_store(self, stream_ids: Sequence[str]) -> list[str]:
-        """Which of ``stream_ids`` have a stop requested (the key survives a missed message)."""
-        if not stream_ids:
-            return []
-        client: Any = self.client()
-        flags = await client.mget([self._key(stream_id, ":stop") for stream_id in stream_ids])
-        return [stream_id for stream_id, flag in zip(stream_ids, flags, strict=True) if flag]
 
 
 class _WokenReader(StreamReader):
@@ -389,6 +482,7 @@ class _Appends:
         self.batch.append((stream_id, entries, stored))
         return stored
 
+    @on_error
     async def _send(self, batch: list[_Append]) -> None:
         self.batch = None  # appends from now on go in the next pipeline
         replies = iter(await retry(lambda: self._pipeline(batch), self.store.failover_timeout))
@@ -400,7 +494,7 @@ class _Appends:
             if stored.done():  # the generation was cancelled meanwhile
                 continue
             if failed:
-                stored.set_exception(failed[0])
+                stored.set_exception(classify(failed[0]))
             else:
                 stored.set_result(None)
 
@@ -427,7 +521,7 @@ class _Appends:
                     pipe.xadd(events, {"d": data}, id=f"0-{seq}", maxlen=store.max_len)
                     if seq == 1:
                         pipe.expire(events, store.ttl)  # renewed with the lease from then on
-                pipe.publish(store._wake_channel(stream_id), "0 ")  # once stored: readers wake
+                store.publish_in(pipe, store.wake_channel(stream_id))  # once stored: wake up
             if store.wait_replicas:
                 pipe.wait(store.wait_replicas, store.wait_timeout_ms)
             replies: list[Any] = await pipe.execute(raise_on_error=False)
@@ -458,62 +552,17 @@ def _fail_unsent(batch: list[_Append], sending: asyncio.Task[None]) -> None:
             stored.set_exception(
                 error
                 if isinstance(error, StoreUnavailable)
-                else unavailable(error)
+                else classify_or_unavailable(error)
                 if error
                 else StoreUnavailable("Not sent: cancelled")
             )
 
 
+def classify_or_unavailable(error: BaseException) -> BaseException:
+    """``error`` as the store names it; anything it does not name, as unavailable."""
+    classified = classify(error)
+    return classified if isinstance(classified, StoreUnavailable) else unavailable(error)
+
+
 # The loop holds tasks weakly: these must not be collected half way.
 _running: set[asyncio.Task[None]] = set()
-
-
-class _StopListener:
-    """One subscription per process and loop to the stop channel, while streams run here."""
-
-    def __init__(self, store: RedisStore) -> None:
-        self.store = store
-        self.waiters: dict[str, set[asyncio.Future[None]]] = {}
-        self.task: asyncio.Task[None] | None = None
-
-    @asynccontextmanager
-    async def waiting(self, stream_id: str) -> AsyncIterator[asyncio.Future[None]]:
-        stopped: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.waiters.setdefault(stream_id, set()).add(stopped)
-        if self.task is None or self.task.done():
-            self.task = asyncio.get_running_loop().create_task(self._listen())
-            _running.add(self.task)
-            self.task.add_done_callback(_running.discard)
-        try:
-            yield stopped
-        finally:
-            waiters = self.waiters.get(stream_id, set())
-            waiters.discard(stopped)
-            if not waiters:
-                self.waiters.pop(stream_id, None)
-            if not self.waiters and self.task is not None:
-                self.task.cancel()
-                self.task = None
-
-    def _fire(self, stream_id: str) -> None:
-        for waiter in self.waiters.get(stream_id, ()):
-            if not waiter.done():
-                waiter.set_result(None)
-
-    async def _listen(self) -> None:
-        channel = f"{self.store.prefix}:stop"
-        delay = 0.05
-        while True:
-            try:
-                async with self.store.client().pubsub(push_handler_func=as_it_is) as pubsub:
-                    await pubsub.subscribe(channel)
-                    # Stops requested before we (re)subscribed are in the keys.
-                    for stream_id in await self.store.stopped_in_store(list(self.waiters)):
-                        self._fire(stream_id)
-                    delay = 0.05
-                    async for message in pubsub.listen():
-                        if message["type"] == "message":
-                            self._fire(message["data"].decode())
-            except (RedisError, OSError):
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 1.0)
