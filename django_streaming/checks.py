@@ -13,7 +13,7 @@ from django.utils.module_loading import import_string
 from .conf import DEFAULTS
 from .stores.base import StreamStore
 
-__all__ = ["check_agents", "check_settings"]
+__all__ = ["check_agents", "check_settings", "check_store_eviction"]
 
 
 def check_agents(
@@ -41,6 +41,40 @@ def check_agents(
                 )
             )
     return messages
+
+
+def check_store_eviction(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """A Redis store whose server may evict its keys (``maxmemory-policy``): W030; one whose
+    policy cannot be read (an ACL forbids ``CONFIG`` and ``INFO``): W031. A store that cannot
+    be reached now is not checked (its calls will say so)."""
+    from .stores import StoreUnavailable, get_store
+
+    user_config = getattr(settings, "DJANGO_STREAMING", {})
+    if not isinstance(user_config, dict) or _store_problem(
+        user_config.get("STORE", DEFAULTS["STORE"])
+    ):
+        return []  # E001 or E008 says why
+    looking = getattr(get_store(), "eviction_problem", None)
+    if looking is None:
+        return []
+    try:
+        problem, known = looking()
+    except StoreUnavailable:
+        return []
+    if not known:
+        return [
+            Warning(
+                "Could not read Redis's maxmemory-policy (CONFIG GET and INFO are not allowed "
+                "to this user).",
+                hint="Make sure it is noeviction or volatile-*: see docs/deployment.md, Eviction.",
+                id="django_streaming.W031",
+            )
+        ]
+    if problem:
+        return [Warning(problem, id="django_streaming.W030")]
+    return []
 
 
 def check_settings(

@@ -256,7 +256,8 @@ def test_a_store_that_is_down_answers_503(settings: SettingsWrapper, client: htt
         **settings.DJANGO_STREAMING,
         "STORE": {
             "BACKEND": "django_streaming.stores.redis.RedisStore",
-            "OPTIONS": {"url": f"redis://127.0.0.1:{closed_port}/0"},
+            # Down for longer than the failover window.
+            "OPTIONS": {"url": f"redis://127.0.0.1:{closed_port}/0", "failover_timeout": 0.2},
         },
     }
     for response in (

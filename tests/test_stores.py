@@ -218,7 +218,7 @@ async def test_a_generation_whose_redis_goes_away_ends_without_hanging(
     from django_streaming.resumable import Generation
 
     with private_redis() as server:
-        store = RedisStore(url=server.url, prefix=unique_prefix(), lease=0.3)
+        store = RedisStore(url=server.url, prefix=unique_prefix(), lease=0.3, failover_timeout=0.3)
         redis_gone = asyncio.Event()
 
         async def tokens() -> AsyncIterator[str]:

@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import AsyncGenerator, Sequence
 
 from django_streaming.sse import Event
+from django_streaming.stores.channel_log import FeedLost
 
 from .log import ChannelLog, Cursor, Entry, Head, frame
 from .signing import CursorKey, sign_cursor, verify_cursor
@@ -83,12 +84,22 @@ async def subscribe(
             chunk: list[bytes] = []
             while backlog:
                 entry = backlog.popleft()
+                if isinstance(entry, FeedLost):  # the store stayed away: the client resumes
+                    if chunk:
+                        yield b"".join(chunk)
+                    return
                 if entry is None:  # the live feed was interrupted: catch up from the log
                     now = await log.head()
-                    if now.epoch != epoch:  # it lost its events: what it has now is all new
-                        epoch, last = now.epoch, 0
+                    if now.epoch == epoch and now.seq < last:  # numbers will be given again
+                        now = await log.forget_epoch(epoch)
+                    if now.epoch != epoch or now.seq < last:
+                        # It lost events (restarted empty, evicted its counter, failed over to
+                        # a replica that was behind): what it has now is all new to us.
+                        epoch, last = now.epoch, min(last, now.seq) if now.epoch == epoch else 0
                         chunk.append(reset_event(key, now, "The store lost its events."))
                     missed = await log.replay(channels, last, sys.maxsize, int(time.time()))
+                    if missed.lost:
+                        chunk.append(reset_event(key, now, "Some events are no longer kept."))
                     for replayed in missed.entries:
                         chunk.append(frame(replayed, epoch, key))
                         last = replayed.seq

@@ -40,6 +40,11 @@ class StoreMisconfigured(StoreUnavailable):
     as for ``StoreUnavailable``: no retry will help, but the client did nothing wrong."""
 
 
+class NotReplicated(StoreUnavailable):
+    """A write was stored, but fewer replicas than asked for acknowledged it in time
+    (``wait_replicas``): a failover now could lose it."""
+
+
 class TooManyStreams(Exception):
     """The owner already has as many active streams as allowed. Views answer 429."""
 

@@ -16,7 +16,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["ChannelLog", "Deliver", "Entry", "Head", "Replay"]
+__all__ = ["FEED_LOST", "ChannelLog", "Deliver", "Entry", "FeedLost", "Head", "Replay"]
 
 
 class Entry:
@@ -52,8 +52,22 @@ class Replay:
     lost: bool
 
 
+class FeedLost(Entry):
+    """Delivered instead of an entry when the live feed is gone for good: the store could not
+    be reached again within its failover window. The subscriber's stream ends (its client
+    reconnects and resumes from its cursor), rather than staying open with nothing coming.
+    (An ``Entry`` numbered -1, so a deliver that does not know it drops it as already seen.)"""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "FEED_LOST"
+
+
+FEED_LOST = FeedLost(-1, "", b"")
+
 #: Called for each live event, on the subscriber's loop; ``None`` means: the live feed was
-#: interrupted (the store reconnected), replay from where you are.
+#: interrupted (the store reconnected), replay from where you are; ``FEED_LOST``: it is gone.
 Deliver = Callable[[Entry | None], None]
 
 
@@ -62,12 +76,15 @@ class ChannelLog(Protocol):
 
     ttl: float
 
-    def publish(self, channel: str, body: bytes) -> int:
+    def publish(self, channel: str, body: bytes, *, wait_replicas: int | None = None) -> int:
         """Append ``body`` to ``channel``'s log from any thread, no event loop needed; return
-        its sequence number."""
+        its sequence number. ``wait_replicas``: how many replicas must have it before this
+        returns (``None``: the store's setting; a store without replicas ignores it)."""
         ...
 
-    async def apublish(self, channel: str, body: bytes) -> int: ...
+    async def apublish(
+        self, channel: str, body: bytes, *, wait_replicas: int | None = None
+    ) -> int: ...
 
     def listen(
         self, channels: Sequence[str], deliver: Deliver
@@ -78,6 +95,13 @@ class ChannelLog(Protocol):
 
     async def head(self) -> Head:
         """Where the log stands now."""
+        ...
+
+    async def forget_epoch(self, epoch: str) -> Head:
+        """Give the log a new epoch if it still has ``epoch``, which numbers given out again
+        discredit (the store went backwards: it lost its counter, or failed over to a
+        replica that was behind): every cursor of ``epoch`` then gets ``reset``. Where the
+        log stands after."""
         ...
 
     async def replay(self, channels: Sequence[str], after: int, until: int, since: int) -> Replay:

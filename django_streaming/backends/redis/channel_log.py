@@ -32,10 +32,12 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from redis.exceptions import RedisClusterException, RedisError
 
 from django_streaming.conf import get_config
+from django_streaming.stores.base import NotReplicated
 from django_streaming.stores.channel_log import Deliver, Entry, Head, Replay
 
 from . import clients, scripts
 from .errors import classify, on_error
+from .failover import retry, retry_sync
 from .listener import Listener, as_it_is
 
 if TYPE_CHECKING:
@@ -96,23 +98,55 @@ class RedisChannelLog:
         return f"{self.store.prefix}:channel:{self._tag}:{channel}"
 
     def _arguments(self, channel: str, body: bytes) -> tuple[list[str], list[Any]]:
-        keys = [self._seq_key, self._epoch_key, self.key(channel), self.key(channel) + ":trimmed"]
+        token = self.key(channel) + ":published:" + secrets.token_urlsafe(12)
+        keys = [
+            self._seq_key,
+            self._epoch_key,
+            self.key(channel),
+            self.key(channel) + ":trimmed",
+            token,
+        ]
         ttl_ms = int(self.ttl * 1000)
+        token_ms = int(max(self.store.failover_timeout * 2, 1) * 1000)  # past the last retry
         epoch = secrets.token_urlsafe(6)
-        arguments = [body, self.max_len, ttl_ms, self.key(channel), epoch, self._publish_command]
-        return keys, arguments
+        publish = self._publish_command
+        return keys, [body, self.max_len, ttl_ms, self.key(channel), epoch, token_ms, publish]
 
-    def publish(self, channel: str, body: bytes) -> int:
+    def publish(self, channel: str, body: bytes, *, wait_replicas: int | None = None) -> int:
         keys, arguments = self._arguments(channel, body)
+        replicas = self.store.wait_replicas if wait_replicas is None else wait_replicas
+
+        def attempt() -> int:
+            client = self._sync_client()
+            if not replicas:
+                return int(client.eval(scripts.PUBLISH, len(keys), *keys, *arguments))
+            with client.pipeline(transaction=False) as pipe:
+                pipe.eval(scripts.PUBLISH, len(keys), *keys, *arguments)
+                pipe.wait(replicas, self.store.wait_timeout_ms)
+                seq, acknowledged = pipe.execute()
+            return _replicated(int(seq), int(acknowledged), replicas, self.store)
+
         try:
-            return int(self._sync_client().eval(scripts.PUBLISH, len(keys), *keys, *arguments))
+            return retry_sync(attempt, self.store.failover_timeout)
         except (RedisError, RedisClusterException, OSError) as error:
             raise classify(error) from error
 
     @on_error
-    async def apublish(self, channel: str, body: bytes) -> int:
+    async def apublish(self, channel: str, body: bytes, *, wait_replicas: int | None = None) -> int:
         keys, arguments = self._arguments(channel, body)
-        return int(await self.client().eval(scripts.PUBLISH, len(keys), *keys, *arguments))
+        replicas = self.store.wait_replicas if wait_replicas is None else wait_replicas
+
+        async def attempt() -> int:
+            client: Any = self.client()
+            if not replicas:
+                return int(await client.eval(scripts.PUBLISH, len(keys), *keys, *arguments))
+            async with client.pipeline(transaction=False) as pipe:
+                pipe.eval(scripts.PUBLISH, len(keys), *keys, *arguments)
+                pipe.wait(replicas, self.store.wait_timeout_ms)
+                seq, acknowledged = await pipe.execute()
+            return _replicated(int(seq), int(acknowledged), replicas, self.store)
+
+        return await retry(attempt, self.store.failover_timeout)
 
     def _sync_client(self) -> Any:
         with self._sync_lock:  # its pool is thread-safe; making it once is what needs a lock
@@ -155,10 +189,22 @@ class RedisChannelLog:
     @on_error
     async def _read_head(self) -> Head:
         client = self.client()
-        await client.set(self._epoch_key, secrets.token_urlsafe(6), nx=True)
         epoch, seq = await client.mget(self._epoch_key, self._seq_key)  # one slot
+        if epoch is None:  # written only when missing: a Redis out of memory still reads
+            await client.set(self._epoch_key, secrets.token_urlsafe(6), nx=True)
+            epoch, seq = await client.mget(self._epoch_key, self._seq_key)
         assert isinstance(epoch, bytes)  # set just above, if it was not already
         return Head(epoch.decode(), int(seq or 0))
+
+    @on_error
+    async def forget_epoch(self, epoch: str) -> Head:
+        client: Any = self.client()
+        new = secrets.token_urlsafe(6)
+        await retry(
+            lambda: client.eval(scripts.FORGET_EPOCH, 1, self._epoch_key, epoch, new),
+            self.store.failover_timeout,
+        )
+        return await self._read_head()
 
     @asynccontextmanager
     async def listen(self, channels: Sequence[str], deliver: Deliver) -> AsyncIterator[Head]:
@@ -225,6 +271,16 @@ class RedisChannelLog:
             )
         entries.sort(key=lambda entry: entry.seq)
         return Replay(entries, lost=lost)
+
+
+def _replicated(seq: int, acknowledged: int, replicas: int, store: RedisStore) -> int:
+    """``seq``, once ``replicas`` replicas have it; else ``NotReplicated``."""
+    if acknowledged < replicas:
+        raise NotReplicated(
+            f"Event {seq} is stored, but only {acknowledged} of the {replicas} replicas asked "
+            f"for acknowledged it within {store.wait_timeout_ms} ms: a failover now could lose it."
+        )
+    return seq
 
 
 class _SharedRead(Generic[T]):

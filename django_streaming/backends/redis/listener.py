@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisClusterException, RedisError
 
-from django_streaming.stores.channel_log import Deliver, Entry
+from django_streaming.stores.channel_log import FEED_LOST, Deliver, Entry
 
 from .errors import classify
 
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
     from .channel_log import RedisChannelLog
 
 __all__ = ["Listener", "as_it_is"]
+
+logger = logging.getLogger("django_streaming")
 
 #: Seconds between attempts to subscribe again after the connection to Redis was lost.
 RECONNECT_DELAYS = (0.05, 0.1, 0.2, 0.5, 1.0)
@@ -59,6 +63,10 @@ class Listener:
         self.task: asyncio.Task[None] | None = None
         self.catching_up = False  # resubscribed after a lost connection: confirmations pending
         self.reconnects = 0  # attempts since the connection was lost
+        self.lost_since: float | None = None  # when (monotonic), if it is lost now
+        # The highest number each channel's live events had: one not above it means the store
+        # went backwards (a counter evicted, a failover to a replica that was behind).
+        self.highest: dict[str, int] = {}
         self.commands = asyncio.Lock()  # one command at a time on the connection, in order
         self.closing: set[asyncio.Future[Any]] = set()
 
@@ -105,6 +113,7 @@ class Listener:
             if not delivers:
                 self.delivers.pop(channel, None)
                 self.subscribed.pop(channel, None)
+                self.highest.pop(channel, None)
                 gone.append(channel)
         if not self.delivers:
             self._close()
@@ -177,13 +186,15 @@ class Listener:
                 while True:
                     message = await self._next_message(pubsub)
                     self.reconnects = 0
+                    self.lost_since = None
                     channel = self.log.channel_of(message["channel"].decode())
                     kind = message["type"]
                     if kind in ("message", "smessage"):
                         seq, _, body = message["data"].partition(b" ")
                         entry = Entry(int(seq), channel, body)
+                        went_back = self._went_back(channel, entry.seq)
                         for deliver in list(self.delivers.get(channel, ())):
-                            deliver(entry)
+                            deliver(None if went_back else entry)
                     elif kind in ("subscribe", "ssubscribe"):
                         self._confirmed(channel)
             except (RedisError, RedisClusterException, OSError):
@@ -191,7 +202,12 @@ class Listener:
             # The connection was lost: subscribe anew; once Redis confirms, every subscriber
             # catches up from the log, since what was published meanwhile never came.
             self.catching_up = True
+            if self.lost_since is None:
+                self.lost_since = time.monotonic()
             while True:
+                if time.monotonic() - self.lost_since > self.log.store.failover_timeout:
+                    await self._give_up(pubsub)
+                    return
                 delay = RECONNECT_DELAYS[min(self.reconnects, len(RECONNECT_DELAYS) - 1)]
                 self.reconnects += 1
                 await asyncio.sleep(delay)
@@ -214,6 +230,47 @@ class Listener:
                         break
                     except (RedisError, RedisClusterException, OSError):
                         continue
+
+    def _went_back(self, channel: str, seq: int) -> bool:
+        """Whether ``seq`` is not above the last live number of ``channel`` (numbered ones:
+        the resumable streams' wake-ups are 0). Its subscribers then catch up from the log,
+        which tells them what the store lost (``reset``)."""
+        if seq <= 0:
+            return False
+        highest = self.highest.get(channel, 0)
+        self.highest[channel] = seq
+        if seq > highest:
+            return False
+        logger.warning(
+            "Channel %s got event %s after %s: the store went backwards (data lost).",
+            channel,
+            seq,
+            highest,
+        )
+        return True
+
+    async def _give_up(self, pubsub: Any) -> None:
+        """Redis stayed away past the failover window: every subscriber's stream ends (its
+        client reconnects, and resumes from its cursor or gets ``reset``), rather than staying
+        open with nothing coming. A subscriber from now on starts a connection anew."""
+        logger.warning(
+            "Redis could not be reached again within %s s: ending %s channel subscriptions.",
+            self.log.store.failover_timeout,
+            len(self.delivers),
+        )
+        delivers = {deliver for delivers in self.delivers.values() for deliver in delivers}
+        self.delivers.clear()
+        self.subscribed.clear()
+        self.task = None  # this one, ending
+        self.pubsub = None
+        self.lost_since = None
+        self.reconnects = 0
+        self.catching_up = False
+        for deliver in delivers:
+            deliver(FEED_LOST)
+        async with self.commands:
+            with contextlib.suppress(RedisError, OSError):
+                await pubsub.aclose()
 
     def _confirmed(self, channel: str) -> None:
         future = self.subscribed.get(channel)

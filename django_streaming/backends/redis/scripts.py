@@ -2,7 +2,7 @@
 be split between workers. Each declares every key it touches, and all of them share one hash
 tag, so that each runs on one slot of a cluster."""
 
-__all__ = ["CLAIM", "COUNT", "FINISH", "PUBLISH", "RELEASE", "SAVE_PENDING"]
+__all__ = ["CLAIM", "COUNT", "FINISH", "FORGET_EPOCH", "PUBLISH", "RELEASE", "SAVE_PENDING"]
 
 # Counts a stream (ARGV[2]) in the active set of who it counts as (KEYS[1]) unless that holds
 # ARGV[1] live ones already (0: no limit), not counting the one the chat's key pointed at
@@ -73,14 +73,40 @@ return false
 """
 
 
-# KEYS: the counter, the epoch, the channel's stream, its trimmed marker. ARGV: the event's
-# bytes, max_len, the TTL in ms, the pub/sub channel, an epoch to set if there is none, and
-# PUBLISH (SPUBLISH in a cluster: the channel is in the keys' slot). The
-# marker holds the id of the last entry trimmed away, for replays to know what is gone.
+# KEYS: the epoch. ARGV: the epoch to forget, a new one. Replaces the epoch if it is still the
+# one to forget (or gone); returns the epoch now.
+FORGET_EPOCH = """
+local epoch = redis.call('GET', KEYS[1])
+if epoch == false or epoch == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2])
+  return ARGV[2]
+end
+return epoch
+"""
+
+
+# KEYS: the counter, the epoch, the channel's stream, its trimmed marker, this publish's token.
+# ARGV: the event's bytes, max_len, the TTL in ms, the pub/sub channel, an epoch to set if there
+# is none, how long (ms) the token is kept. The marker holds the id of the last entry trimmed
+# away, for replays to know what is gone. The token makes a publish sent again (its connection
+# dropped in a failover, perhaps after it ran) store the event once: it returns the number it
+# got the first time. A counter behind the channel's last event (evicted) is moved past it, with
+# a new epoch. ARGV[7]: PUBLISH, or SPUBLISH in a cluster (the channel is in the keys' slot).
 # Returns the event's number.
 PUBLISH = """
+local done = redis.call('GET', KEYS[5])
+if done then return tonumber(done) end
 redis.call('SET', KEYS[2], ARGV[5], 'NX')
 local seq = redis.call('INCR', KEYS[1])
+local top = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)[1]
+if top and tonumber(string.match(top[1], '^%d+')) >= seq then
+  -- The counter was lost (evicted) but not this channel's events: numbers go on after them,
+  -- under a new epoch, since others were given out again meanwhile.
+  seq = tonumber(string.match(top[1], '^%d+')) + 1
+  redis.call('SET', KEYS[1], seq)
+  redis.call('SET', KEYS[2], ARGV[5])
+end
+redis.call('SET', KEYS[5], seq, 'PX', ARGV[6])
 local excess = redis.call('XLEN', KEYS[3]) + 1 - tonumber(ARGV[2])
 if excess > 0 then
   local trimmed = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', excess)
@@ -89,6 +115,6 @@ end
 redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[2], seq .. '-0', 'd', ARGV[1])
 redis.call('PEXPIRE', KEYS[3], ARGV[3])
 redis.call('PEXPIRE', KEYS[4], ARGV[3])
-redis.call(ARGV[6], ARGV[4], seq .. ' ' .. ARGV[1])
+redis.call(ARGV[7], ARGV[4], seq .. ' ' .. ARGV[1])
 return seq
 """

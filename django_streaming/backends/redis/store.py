@@ -29,15 +29,18 @@ from __future__ import annotations
 import asyncio
 import functools
 import weakref
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from itertools import islice
 from typing import Any
+
+from redis.exceptions import RedisError, ResponseError
 
 from django_streaming.stores.base import (
     END_STATUSES,
     EndStatus,
     Entry,
+    NotReplicated,
     PendingAnswer,
     StoreUnavailable,
     StreamInfo,
@@ -45,11 +48,13 @@ from django_streaming.stores.base import (
     StreamStore,
     TooManyStreams,
 )
+from django_streaming.stores.channel_log import FEED_LOST
 from django_streaming.stores.channel_log import Entry as ChannelEntry
 
-from . import clients, scripts
+from . import clients, eviction, scripts
 from .channel_log import RedisChannelLog
 from .errors import classify, on_error, unavailable
+from .failover import is_transient, retry, through_failover
 
 __all__ = ["RedisStore"]
 
@@ -81,6 +86,9 @@ class RedisStore(StreamStore):
         sentinel_kwargs: dict[str, Any] | None = None,
         client_kwargs: dict[str, Any] | None = None,
         client_factory: str | None = None,
+        failover_timeout: float = 6.0,
+        wait_replicas: int = 0,
+        wait_timeout: float = 1.0,
     ) -> None:
         self.topology = clients.topology(
             {
@@ -103,6 +111,14 @@ class RedisStore(StreamStore):
         self.connect_timeout = connect_timeout
         self.max_connections = max_connections
         self.sharded = self.topology.is_cluster  # SPUBLISH, SSUBSCRIBE
+        #: Seconds that idempotent calls keep trying through a failover before they raise
+        #: ``StoreUnavailable`` (0: one attempt).
+        self.failover_timeout = failover_timeout
+        self._eviction_looked_at = False
+        #: Replicas that must acknowledge each publish and append (Redis's ``WAIT``) within
+        #: ``wait_timeout`` seconds, else ``NotReplicated``; 0 (the default) waits for none.
+        self.wait_replicas = wait_replicas
+        self.wait_timeout_ms = int(wait_timeout * 1000)
         # A client's connections belong to the loop that made them.
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
             weakref.WeakKeyDictionary()
@@ -135,6 +151,16 @@ class RedisStore(StreamStore):
                 max_connections=self.max_connections,
             )
         return client
+
+    def eviction_problem(self) -> tuple[str | None, bool]:
+        """What is wrong with Redis's ``maxmemory-policy`` for this store (or None), and
+        whether it could be asked at all (no ACL forbids both ``CONFIG`` and ``INFO``). For
+        the system check; a Redis that cannot be reached raises ``StoreUnavailable``."""
+        try:
+            policy = eviction.read_policy(self.channel_log._sync_client())
+        except (RedisError, OSError) as error:
+            raise unavailable(error) from error
+        return (None, False) if policy is None else (eviction.policy_problem(policy), True)
 
     def close(self) -> None:
         loops = set(self._clients)
@@ -192,6 +218,9 @@ class RedisStore(StreamStore):
         # one chat at once may count it twice (one may be refused), never let more through.
         counted_as = counted_as or owner
         client: Any = self.client()
+        if not self._eviction_looked_at:  # once per store: the first stream started
+            self._eviction_looked_at = True
+            await eviction.warn_once(client)
         chat_key = self._chat_key(key) if key is not None else None
         previous: bytes | None = await client.get(chat_key) if chat_key else None
         owner_key = self._owner_key(counted_as)
@@ -232,6 +261,7 @@ class RedisStore(StreamStore):
         await appends.add(stream_id, entries)
 
     @on_error
+    @through_failover
     async def finish(self, stream_id: str, status: EndStatus, *, key: str | None = None) -> None:
         client: Any = self.client()
         if key is not None:
@@ -246,6 +276,7 @@ class RedisStore(StreamStore):
             await client.zrem(self._owner_key(counted.decode()), stream_id)
 
     @on_error
+    @through_failover
     async def save_pending(
         self, key: str, message: str, waiting: Sequence[str], *, continued: bool = False
     ) -> None:
@@ -256,6 +287,7 @@ class RedisStore(StreamStore):
         )
 
     @on_error
+    @through_failover
     async def load_pending(self, key: str) -> PendingAnswer | None:
         client: Any = self.client()
         fields: dict[bytes, bytes] = await client.hgetall(self._calls_key(key))
@@ -276,6 +308,7 @@ class RedisStore(StreamStore):
         return refused.decode() if refused else None
 
     @on_error
+    @through_failover
     async def info(self, stream_id: str) -> StreamInfo | None:
         client: Any = self.client()
         owner, status = await client.hmget(self._key(stream_id), ["owner", "status"])
@@ -284,12 +317,14 @@ class RedisStore(StreamStore):
         return StreamInfo(owner=owner.decode(), status=status.decode())
 
     @on_error
+    @through_failover
     async def active(self, key: str) -> str | None:
         client: Any = self.client()
         value: bytes | None = await client.get(self._chat_key(key))
         return value.decode() if value is not None else None
 
     @on_error
+    @through_failover
     async def read(
         self, stream_id: str, after: int, *, timeout: float | None
     ) -> tuple[list[Entry], EndStatus | None]:
@@ -314,6 +349,7 @@ class RedisStore(StreamStore):
             yield reader
 
     @on_error
+    @through_failover
     async def request_stop(self, stream_id: str) -> None:
         async with self.client().pipeline(transaction=False) as pipe:
             pipe.set(self._key(stream_id, ":stop"), 1, ex=self.ttl)
@@ -333,12 +369,15 @@ class RedisStore(StreamStore):
         # On the loop's one pub/sub connection, shared with the channels and the readers; the
         # stop key covers a stop requested before the subscription, or during a reconnect.
         loop = asyncio.get_running_loop()
-        stopped = False
+        stopped = lost = False
         nudge: asyncio.Future[None] = loop.create_future()
 
         def deliver(entry: ChannelEntry | None) -> None:
-            nonlocal stopped
-            stopped = stopped or entry is not None  # None: reconnected, check the key
+            nonlocal stopped, lost
+            if entry is FEED_LOST:  # the listener gave up: watch again, after a pause
+                lost = True
+            elif entry is not None:  # None: reconnected, check the key
+                stopped = True
             if not nudge.done():
                 nudge.set_result(None)
 
@@ -346,23 +385,29 @@ class RedisStore(StreamStore):
         while True:
             try:
                 async with self.channel_log.watch([self.stop_channel(stream_id)], deliver):
-                    while not stopped:
+                    delay = 0.05
+                    while not (stopped or lost):
                         nudge = loop.create_future()  # before the check: none is missed
                         if await self.is_stop_requested(stream_id):
                             return
                         await nudge
-                    return
+                    if stopped:
+                        return
             except StoreUnavailable:  # the listener retries once subscribed; not before
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 1.0)
+                pass
+            lost = False
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
 
     @on_error
+    @through_failover
     async def is_stop_requested(self, stream_id: str) -> bool:
         """Whether a stop of ``stream_id`` was requested (the key outlives a missed message)."""
         client: Any = self.client()
         return bool(await client.exists(self._key(stream_id, ":stop")))
 
     @on_error
+    @through_failover
     async def keep_alive(self, stream_id: str) -> None:
         async with self.client().pipeline(transaction=False) as pipe:
             pipe.set(self._key(stream_id, ":lease"), 1, px=int(self.lease * 1000))
@@ -371,6 +416,7 @@ class RedisStore(StreamStore):
             await pipe.execute()
 
     @on_error
+    @through_failover
     async def is_alive(self, stream_id: str) -> bool:
         client: Any = self.client()
         return bool(await client.exists(self._key(stream_id, ":lease")))
@@ -440,6 +486,31 @@ class _Appends:
     @on_error
     async def _send(self, batch: list[_Append]) -> None:
         self.batch = None  # appends from now on go in the next pipeline
+        attempts = 0
+
+        def attempt() -> Coroutine[Any, Any, list[Any]]:
+            nonlocal attempts
+            attempts += 1
+            return self._pipeline(batch)
+
+        replies = iter(await retry(attempt, self.store.failover_timeout))
+        for _, entries, stored in batch:
+            count = len(entries) + sum(seq == 1 for seq, _ in entries) + 1
+            failed = [
+                reply
+                for reply in islice(replies, count)
+                if isinstance(reply, Exception) and not (attempts > 1 and _stored_before(reply))
+            ]
+            if stored.done():  # the generation was cancelled meanwhile
+                continue
+            if failed:
+                stored.set_exception(classify(failed[0]))
+            else:
+                stored.set_result(None)
+
+    async def _pipeline(self, batch: list[_Append]) -> list[Any]:
+        """Send ``batch`` once. Safe to send again: each entry's id is its sequence number, so
+        an append that was stored before the connection dropped is refused, not doubled."""
         store = self.store
         async with store.client().pipeline(transaction=False) as pipe:
             for stream_id, entries, _ in batch:
@@ -449,16 +520,27 @@ class _Appends:
                     if seq == 1:
                         pipe.expire(events, store.ttl)  # renewed with the lease from then on
                 store.publish_in(pipe, store.wake_channel(stream_id))  # once stored: wake up
-            replies = iter(await pipe.execute(raise_on_error=False))
-        for _, entries, stored in batch:
-            count = len(entries) + sum(seq == 1 for seq, _ in entries) + 1
-            failed = [reply for reply in islice(replies, count) if isinstance(reply, Exception)]
-            if stored.done():  # the generation was cancelled meanwhile
-                continue
-            if failed:
-                stored.set_exception(classify(failed[0]))
-            else:
-                stored.set_result(None)
+            if store.wait_replicas:
+                pipe.wait(store.wait_replicas, store.wait_timeout_ms)
+            replies: list[Any] = await pipe.execute(raise_on_error=False)
+        for reply in replies:  # READONLY from a demoted master...: the whole batch again
+            if isinstance(reply, Exception) and is_transient(reply):
+                raise reply
+        if store.wait_replicas:
+            acknowledged = replies.pop()
+            if isinstance(acknowledged, Exception) or acknowledged < store.wait_replicas:
+                raise NotReplicated(
+                    f"Appended, but {acknowledged} of the {store.wait_replicas} replicas asked "
+                    f"for acknowledged it within {store.wait_timeout_ms} ms."
+                )
+        return replies
+
+
+def _stored_before(reply: Exception) -> bool:
+    """Whether ``reply`` to an append sent again (after a connection dropped) says the entry
+    is there already: its id is not above the stream's last. (On a first attempt, the same
+    reply is an error: a sequence number used twice.)"""
+    return isinstance(reply, ResponseError) and "equal or smaller" in str(reply)
 
 
 def _fail_unsent(batch: list[_Append], sending: asyncio.Task[None]) -> None:
