@@ -52,10 +52,11 @@ def check_store_eviction(
     from .stores import StoreUnavailable, get_store
 
     user_config = getattr(settings, "DJANGO_STREAMING", {})
-    if not isinstance(user_config, dict) or _store_problem(
-        user_config.get("STORE", DEFAULTS["STORE"])
-    ):
-        return []  # E001 or E008 says why
+    if not isinstance(user_config, dict):
+        return []  # E001 says why
+    store = user_config.get("STORE", DEFAULTS["STORE"])
+    if _store_problem(store) or _options_problems(store):
+        return []  # E008 or E022 says why
     looking = getattr(get_store(), "eviction_problem", None)
     if looking is None:
         return []

@@ -186,15 +186,33 @@ def default_client(kind: Kind, options: dict[str, Any]) -> Any:
         master.update(options)
         if kind == "sync":
             sync = redis.sentinel.Sentinel(sentinels, sentinel_kwargs=sentinel_kwargs)
-            return sync.master_for(service_name, **master)
+            return sync.master_for(service_name, redis_class=_SyncSentinelMaster, **master)
         group = Sentinel(sentinels, sentinel_kwargs=sentinel_kwargs)
-        return group.master_for(service_name, **master)
+        return group.master_for(service_name, redis_class=_SentinelMaster, **master)
     if kind == "sync":
         return redis.Redis.from_url(url, **options)
     if pool_wait is not None:
         pool = BlockingConnectionPool.from_url(url, timeout=pool_wait, **options)
         return Redis.from_pool(pool)  # closes it with itself
     return Redis.from_url(url, **options)
+
+
+class _SentinelMaster(Redis):
+    """The master's client, closing its connections to the sentinels with its own."""
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        await super().aclose(close_connection_pool)
+        for sentinel in self.connection_pool.sentinel_manager.sentinels:  # type: ignore[attr-defined]
+            await sentinel.aclose()
+
+
+class _SyncSentinelMaster(redis.Redis):
+    """``_SentinelMaster`` for ``publish()``."""
+
+    def close(self) -> None:
+        super().close()
+        for sentinel in self.connection_pool.sentinel_manager.sentinels:  # type: ignore[attr-defined]
+            sentinel.close()
 
 
 def _url_options(url: str) -> dict[str, Any]:

@@ -27,8 +27,10 @@ from redis.exceptions import (
     OutOfMemoryError,
     ReadOnlyError,
     RedisClusterException,
+    RedisClusterUnreachableError,
     RedisError,
     ResponseError,
+    SlotNotCoveredError,
     TimeoutError,
     TryAgainError,
 )
@@ -53,6 +55,8 @@ UNREACHABLE = (
     TryAgainError,
     BusyLoadingError,
     ReadOnlyError,  # a master demoted under us: the next connection finds the new one
+    RedisClusterUnreachableError,  # no node of the cluster answers
+    SlotNotCoveredError,  # a cluster's node failing over
 )
 
 

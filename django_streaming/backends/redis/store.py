@@ -34,7 +34,7 @@ from contextlib import asynccontextmanager
 from itertools import islice
 from typing import Any
 
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisClusterException, RedisError, ResponseError
 
 from django_streaming.stores.base import (
     END_STATUSES,
@@ -158,8 +158,8 @@ class RedisStore(StreamStore):
         the system check; a Redis that cannot be reached raises ``StoreUnavailable``."""
         try:
             policy = eviction.read_policy(self.channel_log._sync_client())
-        except (RedisError, OSError) as error:
-            raise unavailable(error) from error
+        except (RedisError, RedisClusterException, OSError) as error:
+            raise classify(error) from error
         return (None, False) if policy is None else (eviction.policy_problem(policy), True)
 
     def close(self) -> None:
