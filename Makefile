@@ -14,7 +14,7 @@ NODE_OR_SKIP = if ! command -v node >/dev/null; then \
 # Ours, not the vendored files under vendor/.
 STATIC := $(wildcard django_streaming/static/django_streaming/*.js django_streaming/static/django_streaming/*.css)
 
-.PHONY: install lock demo test lint lint-js types docs js pytest bench bench-capacity bench-channels bench-hostile bench-agents bench-widget bench-durability soak matrix test-latest clean
+.PHONY: install lock demo test lint lint-js types docs js pytest bench bench-capacity bench-channels bench-hostile bench-agents bench-widget bench-durability bench-cluster soak matrix test-latest clean
 
 # Every version the tests, the linters and the demo run on is locked in $(LOCK) (all Pythons from
 # 3.10, by `make lock`), so a release elsewhere cannot break a fresh clone; `tox -e latest` runs
@@ -97,6 +97,11 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.channels
 	$(BIN)/python -m benchmarks.hostile
 	$(BIN)/python -m benchmarks.agents
+	PYTHONPATH=example_project $(BIN)/python -m benchmarks.cluster
+
+# A Redis cluster beside one master: publishes/s, appends/s, and the keys' share per master.
+bench-cluster: $(STAMP)
+	PYTHONPATH=example_project $(BIN)/python -m benchmarks.cluster
 
 # Server CPU per token through each agent adapter, beside each framework alone.
 bench-agents: $(STAMP)

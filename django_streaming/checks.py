@@ -8,7 +8,6 @@ from typing import Any
 from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
-from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from .conf import DEFAULTS
@@ -53,15 +52,12 @@ def check_store_eviction(
     from .stores import StoreUnavailable, get_store
 
     user_config = getattr(settings, "DJANGO_STREAMING", {})
-    if not isinstance(user_config, dict) or _store_problem(
-        user_config.get("STORE", DEFAULTS["STORE"])
-    ):
-        return []  # E001 or E008 says why
-    try:
-        store = get_store()
-    except ImproperlyConfigured:
-        return []  # its options' own check says why
-    looking = getattr(store, "eviction_problem", None)
+    if not isinstance(user_config, dict):
+        return []  # E001 says why
+    store = user_config.get("STORE", DEFAULTS["STORE"])
+    if _store_problem(store) or _options_problems(store):
+        return []  # E008 or E022 says why
+    looking = getattr(get_store(), "eviction_problem", None)
     if looking is None:
         return []
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from pytest_django.fixtures import Settings as SettingsWrapper
@@ -16,24 +17,36 @@ from django_streaming.sse import Event
 from django_streaming.stores import StreamInfo, StreamStore, TooManyStreams
 from django_streaming.stores.channel_log import Entry
 from tests.support.redis_servers import private_redis, shared_redis, unique_prefix
+from tests.support.redis_topologies import SERVICE_NAME
 from tests.support.servers import until
 
 TOPOLOGY = pytest.mark.topology
 
 
 @pytest.fixture(
-    params=["memory", "redis", pytest.param("cluster", marks=[pytest.mark.redis, TOPOLOGY])]
+    params=[
+        "memory",
+        "redis",
+        pytest.param("cluster", marks=[pytest.mark.redis, TOPOLOGY]),
+        pytest.param("sentinel", marks=[pytest.mark.redis, TOPOLOGY]),
+    ]
 )
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[StreamStore]:
     if request.param == "memory":
         yield MemoryStore(max_len=10)
         return
+    topology: dict[str, Any] = {"url": shared_redis()}
     if request.param == "cluster":  # 3 masters with a replica each
         cluster = request.getfixturevalue("cluster")
-        url = cluster.url.replace("redis://", "redis+cluster://")
-    else:
-        url = shared_redis()
-    redis = RedisStore(url=url, prefix=unique_prefix(), max_len=10, lease=0.3)
+        topology = {"url": cluster.url.replace("redis://", "redis+cluster://")}
+    elif request.param == "sentinel":  # 1 master, 1 replica, 3 sentinels
+        group = request.getfixturevalue("sentinels")
+        topology = {
+            "url": "redis:///0",
+            "sentinels": group.sentinel_addresses,
+            "service_name": SERVICE_NAME,
+        }
+    redis = RedisStore(**topology, prefix=unique_prefix(), max_len=10, lease=0.3)
     yield redis
     await redis.aclose()
 
@@ -512,16 +525,16 @@ async def test_redis_stop_waiters_share_the_listener_and_leave_it_when_done() ->
 
     await until(all_waiting, "the three waiters")
     first_a.cancel()
-    await asyncio.wait([first_a])
+    assert (await asyncio.wait([first_a], timeout=5))[0]
     assert len(listener.delivers[stop_a]) == 1  # a's other waiter stays
     await store.request_stop("b")
     await asyncio.wait_for(b, 5)  # b is stopped and leaves
     assert stop_b not in listener.delivers
     assert listener.task is not None  # a still waits: so does the subscription
     second_a.cancel()
-    await asyncio.wait([second_a])
+    assert (await asyncio.wait([second_a], timeout=5))[0]
     assert listener.task is None  # the last waiter left: unsubscribed
-    await store.aclose()
+    await asyncio.wait_for(store.aclose(), 5)
 
 
 @pytest.mark.redis

@@ -33,16 +33,16 @@ class StoreUnavailable(Exception):
     """The store cannot be reached (Redis is down, say). Views answer 503."""
 
 
-class NotReplicated(StoreUnavailable):
-    """A write was stored, but fewer replicas than asked for acknowledged it in time
-    (``wait_replicas``): a failover now could lose it."""
-
-
 class StoreMisconfigured(StoreUnavailable):
     """The store refuses what it is asked because of how it is set up (Redis: ``MOVED``
     outside cluster mode, ``CROSSSLOT``, ``NOPERM``, out of memory, an unknown command). The
     message says what to change; it is logged to ``django_streaming``, and views answer 503
     as for ``StoreUnavailable``: no retry will help, but the client did nothing wrong."""
+
+
+class NotReplicated(StoreUnavailable):
+    """A write was stored, but fewer replicas than asked for acknowledged it in time
+    (``wait_replicas``): a failover now could lose it."""
 
 
 class TooManyStreams(Exception):

@@ -107,12 +107,10 @@ class RedisChannelLog:
             token,
         ]
         ttl_ms = int(self.ttl * 1000)
-        epoch = secrets.token_urlsafe(6)
         token_ms = int(max(self.store.failover_timeout * 2, 1) * 1000)  # past the last retry
-        arguments = [
-            body, self.max_len, ttl_ms, self.key(channel), epoch, self._publish_command, token_ms
-        ]  # fmt: skip
-        return keys, arguments
+        epoch = secrets.token_urlsafe(6)
+        publish = self._publish_command
+        return keys, [body, self.max_len, ttl_ms, self.key(channel), epoch, token_ms, publish]
 
     def publish(self, channel: str, body: bytes, *, wait_replicas: int | None = None) -> int:
         keys, arguments = self._arguments(channel, body)
@@ -133,6 +131,7 @@ class RedisChannelLog:
         except (RedisError, RedisClusterException, OSError) as error:
             raise classify(error) from error
 
+    @on_error
     async def apublish(self, channel: str, body: bytes, *, wait_replicas: int | None = None) -> int:
         keys, arguments = self._arguments(channel, body)
         replicas = self.store.wait_replicas if wait_replicas is None else wait_replicas
@@ -147,10 +146,7 @@ class RedisChannelLog:
                 seq, acknowledged = await pipe.execute()
             return _replicated(int(seq), int(acknowledged), replicas, self.store)
 
-        try:
-            return await retry(attempt, self.store.failover_timeout)
-        except (RedisError, RedisClusterException, OSError) as error:
-            raise classify(error) from error
+        return await retry(attempt, self.store.failover_timeout)
 
     def _sync_client(self) -> Any:
         with self._sync_lock:  # its pool is thread-safe; making it once is what needs a lock

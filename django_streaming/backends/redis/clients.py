@@ -186,9 +186,9 @@ def default_client(kind: Kind, options: dict[str, Any]) -> Any:
         master.update(options)
         if kind == "sync":
             sync = redis.sentinel.Sentinel(sentinels, sentinel_kwargs=sentinel_kwargs)
-            return sync.master_for(service_name, **master)
+            return sync.master_for(service_name, redis_class=_SyncSentinelMaster, **master)
         group = Sentinel(sentinels, sentinel_kwargs=sentinel_kwargs)
-        return _closing_sentinels(group.master_for(service_name, **master), group)
+        return group.master_for(service_name, redis_class=_SentinelMaster, **master)
     if kind == "sync":
         return redis.Redis.from_url(url, **options)
     if pool_wait is not None:
@@ -197,18 +197,22 @@ def default_client(kind: Kind, options: dict[str, Any]) -> Any:
     return Redis.from_url(url, **options)
 
 
-def _closing_sentinels(client: Any, group: Sentinel) -> Any:
-    """``client``, whose ``aclose()`` also closes its connections to the sentinels (left
-    open otherwise: the Sentinel object is not the client's to close)."""
-    close_client = client.aclose
+class _SentinelMaster(Redis):
+    """The master's client, closing its connections to the sentinels with its own."""
 
-    async def aclose(*args: Any, **kwargs: Any) -> None:
-        await close_client(*args, **kwargs)
-        for sentinel in group.sentinels:
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        await super().aclose(close_connection_pool)
+        for sentinel in self.connection_pool.sentinel_manager.sentinels:  # type: ignore[attr-defined]
             await sentinel.aclose()
 
-    client.aclose = aclose
-    return client
+
+class _SyncSentinelMaster(redis.Redis):
+    """``_SentinelMaster`` for ``publish()``."""
+
+    def close(self) -> None:
+        super().close()
+        for sentinel in self.connection_pool.sentinel_manager.sentinels:  # type: ignore[attr-defined]
+            sentinel.close()
 
 
 def _url_options(url: str) -> dict[str, Any]:

@@ -27,13 +27,17 @@ from redis.exceptions import (
     OutOfMemoryError,
     ReadOnlyError,
     RedisClusterException,
+    RedisClusterUnreachableError,
     RedisError,
     ResponseError,
+    SlotNotCoveredError,
     TimeoutError,
     TryAgainError,
 )
 
 from django_streaming.stores.base import StoreMisconfigured, StoreUnavailable
+
+from .failover import PERMANENT, unavailable
 
 __all__ = ["classify", "on_error", "unavailable"]
 
@@ -51,14 +55,9 @@ UNREACHABLE = (
     TryAgainError,
     BusyLoadingError,
     ReadOnlyError,  # a master demoted under us: the next connection finds the new one
+    RedisClusterUnreachableError,  # no node of the cluster answers
+    SlotNotCoveredError,  # a cluster's node failing over
 )
-
-
-def unavailable(error: BaseException) -> StoreUnavailable:
-    """What a store call raises when Redis cannot be reached, caused by ``error``."""
-    unavailable = StoreUnavailable(f"Redis is unavailable: {error}")
-    unavailable.__cause__ = error
-    return unavailable
 
 
 def misconfiguration(error: BaseException) -> str | None:
@@ -79,6 +78,11 @@ def misconfiguration(error: BaseException) -> str | None:
             f"Redis refused keys of several slots ({text}). In a cluster, set 'cluster': True "
             "so that each command's keys share a hash tag, and use a 'prefix' without braces; "
             "a client_factory must return a cluster client."
+        )
+    if isinstance(error, PERMANENT):  # redis-py's ConnectionErrors that no retry mends
+        return (
+            f"Redis refused the store's credentials ({text}): check the password (and the "
+            "user) in the URL, 'client_kwargs' or 'sentinel_kwargs'."
         )
     if isinstance(error, NoPermissionError) or upper.startswith("NOPERM"):
         return (
@@ -111,7 +115,7 @@ def classify(error: BaseException) -> BaseException:
     """The store's exception for ``error`` (see the module), or ``error`` itself."""
     if isinstance(error, StoreUnavailable):
         return error
-    if isinstance(error, UNREACHABLE):
+    if isinstance(error, UNREACHABLE) and not isinstance(error, PERMANENT):
         return unavailable(error)
     change = misconfiguration(error)
     if change is None:

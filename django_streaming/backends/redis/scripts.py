@@ -87,11 +87,11 @@ return epoch
 
 # KEYS: the counter, the epoch, the channel's stream, its trimmed marker, this publish's token.
 # ARGV: the event's bytes, max_len, the TTL in ms, the pub/sub channel, an epoch to set if there
-# is none, PUBLISH (SPUBLISH in a cluster: the channel is in the keys' slot), how long (ms) the
-# token is kept. The marker holds the id of the last entry trimmed away, for replays to know
-# what is gone. The token makes a publish sent again (its connection dropped in a failover,
-# perhaps after it ran) store the event once: it returns the number it got the first time. A
-# counter behind the channel's last event (evicted) is moved past it, with a new epoch.
+# is none, how long (ms) the token is kept. The marker holds the id of the last entry trimmed
+# away, for replays to know what is gone. The token makes a publish sent again (its connection
+# dropped in a failover, perhaps after it ran) store the event once: it returns the number it
+# got the first time. A counter behind the channel's last event (evicted) is moved past it, with
+# a new epoch. ARGV[7]: PUBLISH, or SPUBLISH in a cluster (the channel is in the keys' slot).
 # Returns the event's number.
 PUBLISH = """
 local done = redis.call('GET', KEYS[5])
@@ -106,7 +106,7 @@ if top and tonumber(string.match(top[1], '^%d+')) >= seq then
   redis.call('SET', KEYS[1], seq)
   redis.call('SET', KEYS[2], ARGV[5])
 end
-redis.call('SET', KEYS[5], seq, 'PX', ARGV[7])
+redis.call('SET', KEYS[5], seq, 'PX', ARGV[6])
 local excess = redis.call('XLEN', KEYS[3]) + 1 - tonumber(ARGV[2])
 if excess > 0 then
   local trimmed = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', excess)
@@ -115,6 +115,6 @@ end
 redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[2], seq .. '-0', 'd', ARGV[1])
 redis.call('PEXPIRE', KEYS[3], ARGV[3])
 redis.call('PEXPIRE', KEYS[4], ARGV[3])
-redis.call(ARGV[6], ARGV[4], seq .. ' ' .. ARGV[1])
+redis.call(ARGV[7], ARGV[4], seq .. ' ' .. ARGV[1])
 return seq
 """

@@ -48,8 +48,8 @@ from django_streaming.stores.base import (
     StreamStore,
     TooManyStreams,
 )
+from django_streaming.stores.channel_log import FEED_LOST
 from django_streaming.stores.channel_log import Entry as ChannelEntry
-from django_streaming.stores.channel_log import FeedLost
 
 from . import clients, eviction, scripts
 from .channel_log import RedisChannelLog
@@ -110,6 +110,7 @@ class RedisStore(StreamStore):
         self.liveness_interval = lease
         self.connect_timeout = connect_timeout
         self.max_connections = max_connections
+        self.sharded = self.topology.is_cluster  # SPUBLISH, SSUBSCRIBE
         #: Seconds that idempotent calls keep trying through a failover before they raise
         #: ``StoreUnavailable`` (0: one attempt).
         self.failover_timeout = failover_timeout
@@ -118,7 +119,6 @@ class RedisStore(StreamStore):
         #: ``wait_timeout`` seconds, else ``NotReplicated``; 0 (the default) waits for none.
         self.wait_replicas = wait_replicas
         self.wait_timeout_ms = int(wait_timeout * 1000)
-        self.sharded = self.topology.is_cluster  # SPUBLISH, SSUBSCRIBE
         # A client's connections belong to the loop that made them.
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
             weakref.WeakKeyDictionary()
@@ -159,7 +159,7 @@ class RedisStore(StreamStore):
         try:
             policy = eviction.read_policy(self.channel_log._sync_client())
         except (RedisError, RedisClusterException, OSError) as error:
-            raise classify_or_unavailable(error) from error
+            raise classify(error) from error
         return (None, False) if policy is None else (eviction.policy_problem(policy), True)
 
     def close(self) -> None:
@@ -374,10 +374,10 @@ class RedisStore(StreamStore):
 
         def deliver(entry: ChannelEntry | None) -> None:
             nonlocal stopped, lost
-            if isinstance(entry, FeedLost):  # the listener gave up: watch again
+            if entry is FEED_LOST:  # the listener gave up: watch again, after a pause
                 lost = True
-            else:
-                stopped = stopped or entry is not None  # None: reconnected, check the key
+            elif entry is not None:  # None: reconnected, check the key
+                stopped = True
             if not nudge.done():
                 nudge.set_result(None)
 
@@ -386,7 +386,8 @@ class RedisStore(StreamStore):
             lost = False
             try:
                 async with self.channel_log.watch([self.stop_channel(stream_id)], deliver):
-                    while not stopped and not lost:
+                    delay = 0.05
+                    while not (stopped or lost):
                         nudge = loop.create_future()  # before the check: none is missed
                         if await self.is_stop_requested(stream_id):
                             return
@@ -395,6 +396,7 @@ class RedisStore(StreamStore):
                         return
             except StoreUnavailable:  # the listener retries once subscribed; not before
                 pass
+            lost = False
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)
 
