@@ -101,7 +101,11 @@ async def test_an_evicted_counter_gives_reset_not_a_silent_gap(
     while not evicted or published % 10:  # then a few more
         published += 1
         assert published < 3000, "the counter was never evicted"
-        seq = await log.apublish(token, f"data: {published} {padding}\n\n".encode())
+        try:
+            seq = await log.apublish(token, f"data: {published} {padding}\n\n".encode())
+        except StoreUnavailable:  # Valkey may refuse a script as OOM all the same: visibly
+            published -= 1
+            break
         evicted = evicted or seq < published or (await log.head()).epoch != epoch
     await until(
         lambda: collector.resets() > 0 or published in collector.numbers(), "the last event", 10
