@@ -13,7 +13,7 @@ from django.utils.module_loading import import_string
 from .conf import DEFAULTS
 from .stores.base import StreamStore
 
-__all__ = ["check_agents", "check_settings"]
+__all__ = ["check_agents", "check_settings", "check_store_eviction"]
 
 
 def check_agents(
@@ -41,6 +41,41 @@ def check_agents(
                 )
             )
     return messages
+
+
+def check_store_eviction(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """A Redis store whose server may evict its keys (``maxmemory-policy``): W030; one whose
+    policy cannot be read (an ACL forbids ``CONFIG`` and ``INFO``): W031. A store that cannot
+    be reached now is not checked (its calls will say so)."""
+    from .stores import StoreUnavailable, get_store
+
+    user_config = getattr(settings, "DJANGO_STREAMING", {})
+    if not isinstance(user_config, dict):
+        return []  # E001 says why
+    store = user_config.get("STORE", DEFAULTS["STORE"])
+    if _store_problem(store) or _options_problems(store):
+        return []  # E008 or E022 says why
+    looking = getattr(get_store(), "eviction_problem", None)
+    if looking is None:
+        return []
+    try:
+        problem, known = looking()
+    except StoreUnavailable:
+        return []
+    if not known:
+        return [
+            Warning(
+                "Could not read Redis's maxmemory-policy (CONFIG GET and INFO are not allowed "
+                "to this user).",
+                hint="Make sure it is noeviction or volatile-*: see docs/deployment.md, Eviction.",
+                id="django_streaming.W031",
+            )
+        ]
+    if problem:
+        return [Warning(problem, id="django_streaming.W030")]
+    return []
 
 
 def check_settings(
@@ -73,9 +108,20 @@ def check_settings(
                     id=f"django_streaming.{check_id}",
                 )
             )
-    store_problem = _store_problem(user_config.get("STORE", DEFAULTS["STORE"]))
+    store = user_config.get("STORE", DEFAULTS["STORE"])
+    store_problem = _store_problem(store)
     if store_problem:
         messages.append(Error(store_problem, id="django_streaming.E008"))
+    else:
+        messages.extend(
+            Error(
+                f"DJANGO_STREAMING['STORE']['OPTIONS']: {problem}",
+                hint="See the deployment docs for each topology (one server, cluster, "
+                "Sentinel, a client factory).",
+                id="django_streaming.E022",
+            )
+            for problem in _options_problems(store)
+        )
     channels_problem = _channels_problem(user_config.get("CHANNELS", {}))
     if channels_problem:
         messages.append(Error(channels_problem, id="django_streaming.E013"))
@@ -116,6 +162,14 @@ def _store_problem(value: object) -> str | None:
     if not (isinstance(backend, type) and issubclass(backend, StreamStore)):
         return f"DJANGO_STREAMING['STORE'] backend {value['BACKEND']!r} is not a StreamStore."
     return None
+
+
+def _options_problems(store: dict[str, Any]) -> list[str]:
+    """What the backend finds wrong in its options (``check_options()``, when it has one:
+    ``RedisStore``'s topology), before any connection is tried."""
+    backend = import_string(store["BACKEND"])
+    check: Callable[[dict[str, Any]], list[str]] | None = getattr(backend, "check_options", None)
+    return [] if check is None else check(dict(store.get("OPTIONS", {})))
 
 
 def is_positive_number(value: object) -> bool:

@@ -95,7 +95,7 @@ SHOTS = [
     Shot("attachments", pending=("docs/chat.png",)),
     Shot("tool-approval", question="Rename this chat to Trip to Lisbon", reply=ask_approval),
     Shot("french", 'title="Assistant"', question="Comment diffuser une réponse ?", lang="fr"),
-    Shot("arabic", "", question="كيف أبث إجابة النموذج من Django؟", reply=saying(ARABIC), lang="ar"),
+    Shot("arabic", "", question="كيف أبث إجابة النموذج؟", reply=saying(ARABIC), lang="ar"),
     Shot("suggestions", f"empty_text={WELCOME!r} suggestions=prompts", question=""),
     Shot("code-and-math", question="Show me some code and a formula", reply=saying(CODE_AND_MATH)),
     Shot("theme-dark", 'title="Ask me" theme="dark"'),

@@ -3,9 +3,12 @@ of its events. Speed is reported by `make bench`, never asserted here."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from urllib.parse import urlsplit, urlunsplit
+
+import pytest
 
 from tests.support.postgres import SERVER_URL, require_postgres
 from tests.support.redis_servers import shared_redis
@@ -90,3 +93,18 @@ def test_hostile_bodies_benchmark_smoke_run() -> None:
 def test_agents_benchmark_smoke_run() -> None:
     rows = table_rows("benchmarks.agents", "--tokens", "20", "--repeat", "1")
     assert len(rows) == 1 + 4 + 2 + 2, rows  # a header; pydantic-ai, the SDK, LangGraph
+
+
+@pytest.mark.redis
+@pytest.mark.topology
+def test_cluster_benchmark_smoke_run() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks.cluster", "--seconds", "0.2", "--streams", "5"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": "example_project"},
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "| share of the streams' keys per master | 1.00 |" in completed.stdout

@@ -12,8 +12,9 @@ from collections import deque
 from collections.abc import AsyncGenerator, Sequence
 
 from django_streaming.sse import Event
+from django_streaming.stores.channel_log import FeedLost
 
-from .log import ChannelLog, Cursor, Entry, Head
+from .log import ChannelLog, Cursor, Entry, Head, frame
 from .signing import CursorKey, sign_cursor, verify_cursor
 
 __all__ = ["MAX_BACKLOG", "subscribe"]
@@ -69,7 +70,7 @@ async def subscribe(
         if last_event_id is None and history:
             kept = await log.replay(channels, 0, last, int(time.time()))
             opening = f"id: {cursor_now(key, epoch, last)}\n\n".encode()  # as below
-            yield b"".join(entry.framed(epoch, key, tagged) for entry in kept.entries) + opening
+            yield b"".join(frame(entry, epoch, key, tagged) for entry in kept.entries) + opening
         elif last_event_id is None:
             # No event, only an id: the browser's lastEventId, should it reconnect before the
             # first event, so that it misses nothing published meanwhile.
@@ -81,7 +82,7 @@ async def subscribe(
             if missed.lost:
                 yield reset_event(key, head, "Some events since your last one are no longer kept.")
             elif missed.entries:
-                yield b"".join(entry.framed(epoch, key, tagged) for entry in missed.entries)
+                yield b"".join(frame(entry, epoch, key, tagged) for entry in missed.entries)
         while True:
             if len(backlog) > MAX_BACKLOG:
                 logger.warning("A channel subscriber fell %s events behind: dropped.", MAX_BACKLOG)
@@ -89,17 +90,25 @@ async def subscribe(
             chunk: list[bytes] = []
             while backlog:
                 entry = backlog.popleft()
+                if isinstance(entry, FeedLost):  # the store stayed away: the client resumes
+                    return  # from its last cursor (what this chunk held comes in its replay)
                 if entry is None:  # the live feed was interrupted: catch up from the log
                     now = await log.head()
-                    if now.epoch != epoch:  # it lost its events: what it has now is all new
-                        epoch, last = now.epoch, 0
+                    if now.epoch == epoch and now.seq < last:  # numbers will be given again
+                        now = await log.forget_epoch(epoch)
+                    if now.epoch != epoch or now.seq < last:
+                        # It lost events (restarted empty, evicted its counter, failed over to
+                        # a replica that was behind): what it has now is all new to us.
+                        epoch, last = now.epoch, min(last, now.seq) if now.epoch == epoch else 0
                         chunk.append(reset_event(key, now, "The store lost its events."))
                     missed = await log.replay(channels, last, sys.maxsize, int(time.time()))
+                    if missed.lost:
+                        chunk.append(reset_event(key, now, "Some events are no longer kept."))
                     for replayed in missed.entries:
-                        chunk.append(replayed.framed(epoch, key, tagged))
+                        chunk.append(frame(replayed, epoch, key, tagged))
                         last = replayed.seq
                 elif entry.seq > last:
-                    chunk.append(entry.framed(epoch, key, tagged))
+                    chunk.append(frame(entry, epoch, key, tagged))
                     last = entry.seq
             if chunk:
                 yield b"".join(chunk)
