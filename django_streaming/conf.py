@@ -48,7 +48,7 @@ DEFAULTS: Config = {
     "MAX_MESSAGES": 1000,
     "MAX_MESSAGE_CHARS": None,
     "MAX_FILE_BYTES": 8 * 1024 * 1024,
-    "STORE": {"BACKEND": "django_streaming.stores.memory.MemoryStore", "OPTIONS": {}},
+    "STORE": {"BACKEND": "django_streaming.backends.memory.MemoryStore", "OPTIONS": {}},
     "MAX_DURATION": 600.0,
     "MAX_ACTIVE_PER_OWNER": 10,
     "CLIENT_ADDRESS_HEADER": None,

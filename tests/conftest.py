@@ -14,3 +14,15 @@ os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [_EXAMPLE, os.environ.ge
 @pytest.fixture
 def token() -> str:
     return uuid.uuid4().hex
+
+
+# The Redis topologies (a cluster, a Sentinel group), started once a session by the first test
+# that asks for one.
+from tests.support.redis_topologies import (  # noqa: E402
+    cluster,
+    sentinels,
+    session_redis_cluster,
+    session_sentinel_group,
+)
+
+__all__ = ["cluster", "sentinels", "session_redis_cluster", "session_sentinel_group"]

@@ -15,13 +15,13 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from django_streaming import apublish
+from django_streaming.backends.memory import MemoryChannelLog
+from django_streaming.backends.redis import RedisStore
 from django_streaming.channels import subscription
 from django_streaming.channels.log import ChannelLog, Cursor, Entry
-from django_streaming.channels.memory import MemoryChannelLog
 from django_streaming.channels.signing import CursorKey, sign_cursor
 from django_streaming.channels.subscription import read_cursor, subscribe
 from django_streaming.stores import StoreUnavailable
-from django_streaming.stores.redis import RedisStore
 from tests.support.redis_servers import private_redis, shared_redis, unique_prefix
 from tests.support.servers import until
 from tests.support.sse_parser import parse
@@ -368,7 +368,7 @@ async def test_two_listeners_on_one_channel_each_leave_alone() -> None:
 async def test_expired_channels_are_swept_as_publishing_goes_on(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from django_streaming.channels import memory
+    from django_streaming.backends.memory import channel_log as memory
 
     monkeypatch.setattr(memory, "SWEEP_EVERY", 2)
     log = MemoryChannelLog(max_len=10, ttl=0.05)
@@ -392,7 +392,7 @@ async def test_with_history_a_new_subscriber_first_gets_what_is_kept() -> None:
 
 @pytest.mark.redis
 async def test_redis_a_burst_of_subscribers_and_publishes_holds_at_most_ten_connections() -> None:
-    from django_streaming.channels.redis import MAX_CONNECTIONS
+    from django_streaming.backends.redis.channel_log import MAX_CONNECTIONS
 
     with private_redis() as redis:
         async with redis_channels(redis.url) as store:

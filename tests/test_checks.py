@@ -106,12 +106,18 @@ def test_e008_store(store: Any, complaint: str) -> None:
     assert complaint in messages[0].msg
 
 
-def test_e008_names_the_redis_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    "path",
+    ["django_streaming.backends.redis.RedisStore", "django_streaming.stores.redis.RedisStore"],
+)
+def test_e008_names_the_redis_extra(monkeypatch: pytest.MonkeyPatch, path: str) -> None:
     modules = __import__("sys").modules
     for name in {"redis", *(name for name in modules if name.startswith("redis."))}:
         monkeypatch.setitem(modules, name, None)  # as if not installed
-    monkeypatch.delitem(modules, "django_streaming.stores.redis", raising=False)
-    store = {"BACKEND": "django_streaming.stores.redis.RedisStore"}
+    ours = ("django_streaming.backends.redis", "django_streaming.stores.redis")
+    for name in [name for name in modules if name.startswith(ours)]:
+        monkeypatch.delitem(modules, name)
+    store = {"BACKEND": path}
     with override_settings(DJANGO_STREAMING={"STORE": store}):
         [message] = [m for m in run_checks() if m.id == "django_streaming.E008"]
     assert "django-streaming[redis]" in message.msg

@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 import pytest
 from pytest_django.fixtures import Settings as SettingsWrapper
 
+from django_streaming.backends.memory import MemoryStore
+from django_streaming.backends.redis import RedisStore
 from django_streaming.resumable import StreamGap, event_id, new_stream_id, parse_event_id, tail
 from django_streaming.resumable.ids import MAX_SEQUENCE, is_stream_id
 from django_streaming.sse import Event
 from django_streaming.stores import StreamInfo, StreamStore, TooManyStreams
-from django_streaming.stores.memory import MemoryStore
-from django_streaming.stores.redis import RedisStore
 from tests.support.redis_servers import private_redis, shared_redis, unique_prefix
 from tests.support.servers import until
 
@@ -318,8 +318,8 @@ async def test_redis_fails_only_the_append_that_failed() -> None:
 
 
 async def test_redis_appends_cut_short_fail_instead_of_hanging() -> None:
+    from django_streaming.backends.redis import store as redis_store
     from django_streaming.stores import StoreUnavailable
-    from django_streaming.stores import redis as redis_store
 
     store = RedisStore(url=shared_redis(), prefix=unique_prefix())
     await store.create("cut", owner="me")
@@ -613,7 +613,7 @@ async def test_redis_readers_on_another_worker_wait_on_the_listener_not_in_xread
 
 
 async def test_redis_a_reader_woken_while_it_reads_reads_again_rather_than_waiting() -> None:
-    from django_streaming.stores.redis import _WokenReader
+    from django_streaming.backends.redis.store import _WokenReader
 
     with private_redis() as server:
         store = RedisStore(url=server.url, prefix=unique_prefix())

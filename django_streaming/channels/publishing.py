@@ -79,6 +79,6 @@ def _log() -> ChannelLog:
         logger.warning(
             "publish() with the in-process MemoryStore reaches only subscribers in this "
             "process, and this one serves no requests: set DJANGO_STREAMING['STORE'] to "
-            "django_streaming.stores.redis.RedisStore to reach every worker."
+            "django_streaming.backends.redis.RedisStore to reach every worker."
         )
     return store.channel_log

@@ -13,7 +13,7 @@ from collections.abc import AsyncGenerator, Sequence
 
 from django_streaming.sse import Event
 
-from .log import ChannelLog, Cursor, Entry, Head
+from .log import ChannelLog, Cursor, Entry, Head, frame
 from .signing import CursorKey, sign_cursor, verify_cursor
 
 __all__ = ["MAX_BACKLOG", "subscribe"]
@@ -69,7 +69,7 @@ async def subscribe(
         if last_event_id is None and history:
             kept = await log.replay(channels, 0, last, int(time.time()))
             opening = f"id: {cursor_now(key, epoch, last)}\n\n".encode()  # as below
-            yield b"".join(entry.framed(epoch, key, tagged) for entry in kept.entries) + opening
+            yield b"".join(frame(entry, epoch, key, tagged) for entry in kept.entries) + opening
         elif last_event_id is None:
             # No event, only an id: the browser's lastEventId, should it reconnect before the
             # first event, so that it misses nothing published meanwhile.
@@ -81,7 +81,7 @@ async def subscribe(
             if missed.lost:
                 yield reset_event(key, head, "Some events since your last one are no longer kept.")
             elif missed.entries:
-                yield b"".join(entry.framed(epoch, key, tagged) for entry in missed.entries)
+                yield b"".join(frame(entry, epoch, key, tagged) for entry in missed.entries)
         while True:
             if len(backlog) > MAX_BACKLOG:
                 logger.warning("A channel subscriber fell %s events behind: dropped.", MAX_BACKLOG)
@@ -96,10 +96,10 @@ async def subscribe(
                         chunk.append(reset_event(key, now, "The store lost its events."))
                     missed = await log.replay(channels, last, sys.maxsize, int(time.time()))
                     for replayed in missed.entries:
-                        chunk.append(replayed.framed(epoch, key, tagged))
+                        chunk.append(frame(replayed, epoch, key, tagged))
                         last = replayed.seq
                 elif entry.seq > last:
-                    chunk.append(entry.framed(epoch, key, tagged))
+                    chunk.append(frame(entry, epoch, key, tagged))
                     last = entry.seq
             if chunk:
                 yield b"".join(chunk)

@@ -10,9 +10,9 @@ from collections.abc import AsyncIterable, Callable
 from dataclasses import replace
 
 from django_streaming import shutdown
+from django_streaming.backends.memory import MemoryStore
 from django_streaming.sse import Event
 from django_streaming.stores import EndStatus, StreamStore
-from django_streaming.stores.memory import MemoryStore
 from django_streaming.threads import use_pool
 
 from .ids import event_id

@@ -54,7 +54,7 @@ class PendingAnswer:
 
 
 if TYPE_CHECKING:
-    from django_streaming.channels.log import ChannelLog
+    from .channel_log import ChannelLog
 
 
 class StreamReader:

@@ -15,8 +15,8 @@ import redis
 from django.test import override_settings
 from playwright.sync_api import Page, Route, expect
 
+from django_streaming.backends.redis import RedisStore
 from django_streaming.stores import get_store
-from django_streaming.stores.redis import RedisStore
 from tests.support.commands import manage_publish
 from tests.support.redis_servers import shared_redis, unique_prefix
 from tests.support.servers import RunningServer, wait_until

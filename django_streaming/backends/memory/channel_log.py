@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from .log import Deliver, Entry, Head, Replay
+from django_streaming.stores.channel_log import Deliver, Entry, Head, Replay
 
 __all__ = ["MemoryChannelLog"]
 

@@ -27,43 +27,23 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import redis
-from redis.asyncio import BlockingConnectionPool
 from redis.asyncio import Redis as AsyncRedis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from django_streaming.conf import get_config
 from django_streaming.stores.base import StoreUnavailable
+from django_streaming.stores.channel_log import Deliver, Entry, Head, Replay
 
+from . import clients, scripts
 from .listener import Listener
-from .log import Deliver, Entry, Head, Replay
 
 if TYPE_CHECKING:
-    from django_streaming.stores.redis import RedisStore
+    from .store import RedisStore
 
 __all__ = ["RedisChannelLog"]
 
 T = TypeVar("T")
 
-# KEYS: the counter, the epoch, the channel's stream, its trimmed marker. ARGV: the event's
-# bytes, max_len, the TTL in ms, the pub/sub channel, an epoch to set if there is none. The
-# marker holds the id of the last entry trimmed away, for replays to know what is gone.
-# Returns the event's number.
-_PUBLISH = """
-redis.call('SET', KEYS[2], ARGV[5], 'NX')
-local seq = redis.call('INCR', KEYS[1])
-local excess = redis.call('XLEN', KEYS[3]) + 1 - tonumber(ARGV[2])
-if excess > 0 then
-  local trimmed = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', excess)
-  redis.call('SET', KEYS[4], trimmed[#trimmed][1])
-end
-redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[2], seq .. '-0', 'd', ARGV[1])
-redis.call('PEXPIRE', KEYS[3], ARGV[3])
-redis.call('PEXPIRE', KEYS[4], ARGV[3])
-redis.call('PUBLISH', ARGV[4], seq .. ' ' .. ARGV[1])
-return seq
-"""
 #: Connections to Redis per event loop for channels, whatever the number of subscribers and
 #: channels: the pub/sub one, and the rest for publishing, replays and cursors (a request waits
 #: for one rather than opening more).
@@ -97,14 +77,9 @@ class RedisChannelLog:
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
-            pool = BlockingConnectionPool.from_url(
-                self.store.url,
-                max_connections=MAX_CONNECTIONS,
-                timeout=CONNECTION_WAIT,
-                socket_connect_timeout=self.store.connect_timeout,
-                retry=Retry(NoBackoff(), 1),
+            client = self._clients[loop] = clients.channel_client(
+                self.store, max_connections=MAX_CONNECTIONS, wait=CONNECTION_WAIT
             )
-            client = self._clients[loop] = AsyncRedis.from_pool(pool)  # closes it with itself
         return client
 
     def key(self, channel: str) -> str:
@@ -118,23 +93,21 @@ class RedisChannelLog:
     def publish(self, channel: str, body: bytes) -> int:
         keys, arguments = self._arguments(channel, body)
         try:
-            return int(self._sync_client().eval(_PUBLISH, len(keys), *keys, *arguments))
+            return int(self._sync_client().eval(scripts.PUBLISH, len(keys), *keys, *arguments))
         except (RedisError, OSError) as error:
             raise StoreUnavailable(f"Redis is unavailable: {error}") from error
 
     async def apublish(self, channel: str, body: bytes) -> int:
         keys, arguments = self._arguments(channel, body)
         try:
-            return int(await self.client().eval(_PUBLISH, len(keys), *keys, *arguments))
+            return int(await self.client().eval(scripts.PUBLISH, len(keys), *keys, *arguments))
         except (RedisError, OSError) as error:
             raise StoreUnavailable(f"Redis is unavailable: {error}") from error
 
     def _sync_client(self) -> redis.Redis:
         with self._sync_lock:  # its pool is thread-safe; making it once is what needs a lock
             if self._sync is None:
-                self._sync = redis.Redis.from_url(
-                    self.store.url, socket_connect_timeout=self.store.connect_timeout
-                )
+                self._sync = clients.sync_client(self.store)
             return self._sync
 
     def close(self) -> None:
