@@ -21,7 +21,7 @@ STATIC := $(wildcard django_streaming/static/django_streaming/*.js django_stream
 # on the newest releases instead, to see such breaks coming.
 LOCK := requirements/dev.txt
 # Every extra: the tests run each agent framework and model SDK.
-EXTRAS := redis,pydantic-ai,openai-agents,langgraph,openai,anthropic
+EXTRAS := redis,pydantic-ai,openai-agents,langgraph,openai,anthropic,prometheus,otel
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --constraint $(LOCK)
 
 $(VENV)/bin/python:
