@@ -8,6 +8,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from redis.exceptions import ConnectionError, TimeoutError
 
+from django_streaming import metrics
 from django_streaming.stores.base import StoreUnavailable
 
 __all__ = ["unavailable", "unavailable_on_error"]
@@ -31,6 +32,7 @@ def unavailable_on_error(
 
 def unavailable(error: BaseException) -> StoreUnavailable:
     """What a store call raises when Redis cannot be reached, caused by ``error``."""
+    metrics.store_error("unavailable")
     unavailable = StoreUnavailable(f"Redis is unavailable: {error}")
     unavailable.__cause__ = error
     return unavailable

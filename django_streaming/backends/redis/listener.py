@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
+from django_streaming import metrics
 from django_streaming.stores.base import StoreUnavailable
 from django_streaming.stores.channel_log import Deliver, Entry
 
@@ -57,6 +58,7 @@ class Listener:
     async def add(self, channels: Sequence[str], deliver: Deliver) -> None:
         for channel in channels:
             self.delivers.setdefault(channel, set()).add(deliver)
+        metrics.listener_channels(self, len(self.delivers))
         try:
             # Only a new channel needs the lock: the thousands who join a channel that is
             # subscribed (or being subscribed) wait for its confirmation together.
@@ -74,6 +76,7 @@ class Listener:
             await _confirmations(waiting, self.log.store.connect_timeout)
         except (RedisError, OSError, TimeoutError) as error:
             self.remove(channels, deliver)
+            metrics.store_error("unavailable")
             raise StoreUnavailable(f"Redis is unavailable: {error}") from error
         except asyncio.CancelledError:  # its client went away while it waited
             self.remove(channels, deliver)
@@ -98,6 +101,7 @@ class Listener:
                 self.delivers.pop(channel, None)
                 self.subscribed.pop(channel, None)
                 gone.append(channel)
+        metrics.listener_channels(self, len(self.delivers))
         if not self.delivers:
             self._close()
         elif gone and self.pubsub is not None:
@@ -162,6 +166,7 @@ class Listener:
             # The connection was lost: subscribe anew; once Redis confirms, every subscriber
             # catches up from the log, since what was published meanwhile never came.
             self.catching_up = True
+            metrics.pubsub_reconnect()
             while True:
                 delay = RECONNECT_DELAYS[min(self.reconnects, len(RECONNECT_DELAYS) - 1)]
                 self.reconnects += 1
