@@ -46,6 +46,13 @@ class Events(SSEView):
             await asyncio.Event().wait()
 
 
+class Pid(SSEView):
+    """One event: the process that streams it."""
+
+    async def stream(self, request: HttpRequest, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        yield os.getpid()
+
+
 class Agent(ChatStreamView):
     """Answers with text, a tool call and its result, and a finish with usage; ``fail`` fails,
     ``tools`` ends with a tool's error and a call left waiting, ``wait`` waits for its probe's
@@ -106,6 +113,7 @@ urlpatterns = [
     ),
     path("news/<str:token>/", News.as_view(), name="op-news"),
     path("pid/", pid),
+    path("pid-stream/", Pid.as_view(), name="op-pid"),
     path("probe/<str:token>/", lambda request, token: JsonResponse({})),
     path("metrics/", include("django_streaming.metrics.urls")),
 ]
