@@ -18,9 +18,8 @@ from django_streaming.metrics.registry import Metrics
 
 def ids(settings: SettingsWrapper, value: dict[str, object]) -> list[str]:
     settings.DJANGO_STREAMING = value
-    return [
-        message.id for message in run_checks() if (message.id or "").startswith("django_streaming.")
-    ]
+    found = [message.id or "" for message in run_checks()]
+    return [found_id for found_id in found if found_id.startswith("django_streaming.")]
 
 
 def test_metrics_must_be_a_bool(settings: SettingsWrapper) -> None:
