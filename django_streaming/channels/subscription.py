@@ -127,7 +127,7 @@ async def _watched(
         None,
         {"django_streaming.view": view, "django_streaming.channels": channels},
     )
-    metrics.subscriber_joined(view)
+    counted = metrics.subscriber_joined(view)
     reason = "dropped"  # unless the client leaves first, or it fails
     try:
         async with listening as head:
@@ -139,7 +139,8 @@ async def _watched(
         reason = "error"
         raise
     finally:
-        metrics.subscriber_left(view)
+        if counted:
+            metrics.subscriber_left(view)
         tracing.end_span(
             span,
             {"django_streaming.end_reason": reason},

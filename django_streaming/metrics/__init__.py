@@ -99,10 +99,12 @@ class StreamWatch:
     """One SSE stream, seen from outside: opened, its first event, its totals handed over at
     each heartbeat and at its end (then a log line, and its span ends with the reason)."""
 
-    __slots__ = ("bytes", "events", "first", "opened", "parent", "span", "view")
+    __slots__ = ("bytes", "events", "first", "metrics", "opened", "parent", "span", "view")
 
     def __init__(self, request: HttpRequest | None) -> None:
         self.view = view_label(request)
+        # Decided once, at the start: a stream counted open is counted closed.
+        self.metrics: Metrics | None = None
         self.parent = tracing.parent_context(request)
         self.span: Any = None
         self.opened = 0.0
@@ -113,7 +115,7 @@ class StreamWatch:
     def open(self) -> Any:
         """The stream starts: returns its span (to make current while its source runs)."""
         self.opened = time.monotonic()
-        metrics = _metrics()
+        metrics = self.metrics = _metrics()
         if metrics is not None:
             metrics.streams_open.labels(self.view).inc()
         self.span = tracing.start_span(
@@ -123,13 +125,13 @@ class StreamWatch:
 
     def first_event(self) -> None:
         self.first = time.monotonic() - self.opened
-        metrics = _metrics()
+        metrics = self.metrics
         if metrics is not None:
             metrics.time_to_first_event.labels(self.view).observe(self.first)
 
     def progress(self, events: int, sent: int) -> None:
         """The stream's totals so far: what is new since the last call is counted."""
-        metrics = _metrics()
+        metrics = self.metrics
         if metrics is not None and (events > self.events or sent > self.bytes):
             metrics.events_sent.labels(self.view).inc(events - self.events)
             metrics.bytes_sent.labels(self.view).inc(sent - self.bytes)
@@ -138,7 +140,7 @@ class StreamWatch:
     def end(self, reason: str, events: int, sent: int) -> None:
         self.progress(events, sent)
         duration = time.monotonic() - self.opened
-        metrics = _metrics()
+        metrics = self.metrics
         if metrics is not None:
             metrics.streams_open.labels(self.view).dec()
             metrics.streams_ended.labels(self.view, reason).inc()
@@ -176,7 +178,7 @@ class AnswerWatch:
     """One chat answer: its span (``chat {model}``, GenAI conventions) and its tool calls'
     spans, the time to its first text, its duration and pace, its usage, a log line."""
 
-    __slots__ = ("first_text", "items", "model", "span", "started", "tools", "view")
+    __slots__ = ("first_text", "items", "metrics", "model", "span", "started", "tools", "view")
 
     def __init__(
         self, request: HttpRequest | None, chat_id: str | None, start: dict[str, Any] | None
@@ -194,14 +196,14 @@ class AnswerWatch:
             chat_id=chat_id,
         )
         self.tools: dict[str, Any] = {}
-        metrics = _metrics()
+        metrics = self.metrics = _metrics()
         if metrics is not None:
             metrics.answers_in_progress.labels(self.view).inc()
 
     def text(self) -> None:
         """The first text delta came."""
         self.first_text = time.monotonic() - self.started
-        metrics = _metrics()
+        metrics = self.metrics
         if metrics is not None:
             metrics.time_to_first_text.labels(self.view).observe(self.first_text)
         tracing.set_attribute(self.span, "gen_ai.response.time_to_first_chunk", self.first_text)
@@ -226,7 +228,7 @@ class AnswerWatch:
         usage = metadata.get("usage")
         usage = usage if isinstance(usage, dict) else {}
         input_tokens, output_tokens = _count(usage, "inputTokens"), _count(usage, "outputTokens")
-        metrics = _metrics()
+        metrics = self.metrics
         if metrics is not None:
             metrics.answers_in_progress.labels(self.view).dec()
             metrics.answers.labels(self.view, status, finish_reason or "none").inc()
@@ -284,18 +286,20 @@ def _count(usage: dict[str, Any], name: str) -> int | None:
 # Resumable generations.
 
 
-def generation_started(view: str) -> None:
+def generation_started(view: str) -> bool:
+    """A generation starts; whether it was counted (then count its end)."""
     metrics = _metrics()
     if metrics is not None:
         metrics.generations_started.labels(view).inc()
         metrics.generations_running.labels(view).inc()
+    return metrics is not None
 
 
 def generation_ended(view: str, status: str) -> None:
-    metrics = _metrics()
-    if metrics is not None:
-        metrics.generations_running.labels(view).dec()
-        metrics.generations_ended.labels(view, status).inc()
+    """A generation that ``generation_started()`` counted ended with ``status``."""
+    metrics = _built()
+    metrics.generations_running.labels(view).dec()
+    metrics.generations_ended.labels(view, status).inc()
 
 
 def resumed(view: str) -> None:
@@ -320,16 +324,25 @@ def refused(view: str) -> None:
 # Channels.
 
 
-def subscriber_joined(view: str) -> None:
+def subscriber_joined(view: str) -> bool:
+    """A subscriber joins; whether it was counted (then count its leaving)."""
     metrics = _metrics()
     if metrics is not None:
         metrics.subscribers.labels(view).inc()
+    return metrics is not None
 
 
 def subscriber_left(view: str) -> None:
-    metrics = _metrics()
-    if metrics is not None:
-        metrics.subscribers.labels(view).dec()
+    """A subscriber that ``subscriber_joined()`` counted left."""
+    _built().subscribers.labels(view).dec()
+
+
+def _built() -> Metrics:
+    """The metrics, for the end of what was counted at its start (metrics were on): they
+    stay built, even when the setting turned them off since."""
+    from .registry import get
+
+    return get()
 
 
 def delivery_lag(published: float) -> None:

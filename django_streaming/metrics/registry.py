@@ -135,8 +135,7 @@ _metrics: Metrics | None = None
 def get() -> Metrics:
     """The process's metrics, built on first use."""
     global _metrics
-    if _metrics is None:
-        with _lock:
-            if _metrics is None:
-                _metrics = Metrics()
-    return _metrics
+    with _lock:  # once per change of the setting (the hooks cache what this returns)
+        if _metrics is None:
+            _metrics = Metrics()
+        return _metrics

@@ -66,6 +66,7 @@ class Generation:
     ) -> None:
         self.store = store
         self.view = view  # its label in the metrics
+        self.counted = False  # in the metrics, when it started
         self.stream_id = stream_id
         self.source = source
         self.key = key
@@ -78,7 +79,7 @@ class Generation:
 
     def start(self) -> asyncio.Task[None]:
         self.task = asyncio.get_running_loop().create_task(self._run())
-        metrics.generation_started(self.view)
+        self.counted = metrics.generation_started(self.view)
         shutdown.generations.add(self)
         self.task.add_done_callback(lambda _: shutdown.generations.discard(self))
         if self.store.liveness_interval is not None:  # a shared store: keep a copy here
@@ -134,7 +135,8 @@ class Generation:
                 logger.exception("Could not store the error event of stream %s", stream_id)
         finally:
             self.status = status
-            metrics.generation_ended(self.view, status)
+            if self.counted:
+                metrics.generation_ended(self.view, status)
             deadline.cancel()
             watch.cancel()
             lease.cancel()

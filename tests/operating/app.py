@@ -21,7 +21,9 @@ from django_streaming import (
     Finish,
     SSEView,
     ToolCall,
+    ToolDenied,
     ToolError,
+    ToolInputError,
     ToolResult,
 )
 from django_streaming.responses import SSEResponse
@@ -75,7 +77,10 @@ class Agent(ChatStreamView):
         if words[0] == "tools":
             yield ToolCall("lookup", {}, "call-2")
             yield ToolError("call-2", "no such page")
-            yield ToolCall("approve", {}, "call-3")  # never answered
+            yield ToolInputError("call-3", "lookup", "{", "not JSON")
+            yield ToolCall("delete", {}, "call-4")
+            yield ToolDenied("call-4")
+            yield ToolCall("approve", {}, "call-5")  # never answered
         yield " world"
         yield Finish("stop", {"usage": USAGE})
 

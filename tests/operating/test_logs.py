@@ -7,12 +7,15 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from django_streaming.metrics import StreamWatch
+from django_streaming.streams import EventStream
 from tests.support.chat import chat_body
 from tests.support.servers import RunningServer, wait_until
 
@@ -79,3 +82,23 @@ def test_the_formatter_keeps_an_exception(caplog: pytest.LogCaptureFixture) -> N
             "x", logging.ERROR, "", 0, "failed", (), __import__("sys").exc_info()
         )
     assert "ValueError: boom" in json.loads(json_formatter().format(record))["exception"]
+
+
+async def test_a_stream_shut_down_twice_or_after_its_end_keeps_its_reason() -> None:
+    ended: list[str] = []
+
+    class Watch(StreamWatch):
+        def end(self, reason: str, events: int, sent: int) -> None:
+            ended.append(reason)
+            super().end(reason, events, sent)
+
+    async def one() -> AsyncIterator[str]:
+        yield "a"
+
+    stream = EventStream(one(), heartbeat=None, on_error=lambda error: b"", watch=Watch(None))
+    assert [chunk async for chunk in stream] == [b": stream open\n\n", b"data: a\n\n"]
+    stream.shut_down()  # after its end: it completed
+    stream.shut_down()
+    await stream.aclose()
+    await stream.aclose()  # once only
+    assert ended == ["completed"]

@@ -68,8 +68,28 @@ def test_an_answer_is_a_genai_span_under_its_stream_with_its_tool_calls(
         "django_streaming.status": "completed",
     }
     tools = {span.name: span for span in spans_named(spans, "execute_tool ")}
-    assert sorted(tools) == ["execute_tool approve", "execute_tool lookup", "execute_tool search"]
-    assert {parent_of(span) for span in tools.values()} == {span_id(answer)}
+    tool_spans = spans_named(spans, "execute_tool ")
+    assert sorted(span.name for span in tool_spans) == [
+        "execute_tool approve",
+        "execute_tool delete",
+        "execute_tool lookup",
+        "execute_tool lookup",
+        "execute_tool search",
+    ]
+    assert {parent_of(span) for span in tool_spans} == {span_id(answer)}
+    errors = {
+        (span.attributes or {}).get("gen_ai.tool.call.id"): (span.attributes or {}).get(
+            "error.type"
+        )
+        for span in tool_spans
+    }
+    assert errors == {
+        "call-1": None,
+        "call-2": "tool_error",
+        "call-3": "tool_input_error",
+        "call-4": "tool_denied",
+        "call-5": None,
+    }
     search = tools["execute_tool search"]
     assert dict(search.attributes or {}) == {
         "gen_ai.operation.name": "execute_tool",
@@ -77,7 +97,6 @@ def test_an_answer_is_a_genai_span_under_its_stream_with_its_tool_calls(
         "gen_ai.tool.call.id": "call-1",
     }
     assert search.status.status_code == StatusCode.UNSET
-    assert (tools["execute_tool lookup"].attributes or {})["error.type"] == "tool_error"
     # The call left waiting ends with its answer.
     assert tools["execute_tool approve"].end_time <= answer.end_time  # type: ignore[operator]
 
@@ -127,6 +146,22 @@ def test_a_channel_subscription_is_a_span_under_its_stream(
     assert parent_of(stream) == PARENT_ID
     assert (subscription.attributes or {})["django_streaming.end_reason"] == "client_left"
     assert (stream.attributes or {})["django_streaming.end_reason"] == "client_left"
+
+
+def test_without_opentelemetry_an_answer_is_still_counted(
+    server: RunningServer, spans: InMemorySpanExporter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tracing, "trace", None)
+    response = httpx.post(server.url + "/chat/", json=chat_body("c", "tools"), timeout=10)
+    assert b'"finishReason":"stop"' in response.content
+    assert spans.get_finished_spans() == ()
+
+
+def test_the_traceparent_is_read_from_meta() -> None:
+    meta = {"HTTP_TRACEPARENT": "00-x", "HTTP_X_B3_SAMPLED": "1", "REMOTE_ADDR": "::1"}
+    assert tracing._META.keys(meta) == ["traceparent", "x-b3-sampled"]
+    assert tracing._META.get(meta, "traceparent") == ["00-x"]
+    assert tracing._META.get(meta, "baggage") is None
 
 
 def test_without_opentelemetry_nothing_is_traced(monkeypatch: pytest.MonkeyPatch) -> None:
