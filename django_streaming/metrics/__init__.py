@@ -209,8 +209,8 @@ class AnswerWatch:
         tracing.set_attribute(self.span, "gen_ai.response.time_to_first_chunk", self.first_text)
 
     def tool_call(self, call_id: str, name: str) -> None:
-        if self.span is not None and call_id not in self.tools:
-            self.tools[call_id] = tracing.start_tool_span(self.span, call_id, name)
+        """A tool call starts (the answer has a span: ``chat/telemetry.py`` checks)."""
+        self.tools[call_id] = tracing.start_tool_span(self.span, call_id, name)
 
     def tool_done(self, call_id: str, error: str | None = None) -> None:
         tracing.end_span(self.tools.pop(call_id, None), {}, error=error)

@@ -4,8 +4,10 @@ real stream, answer, generation or subscription moved it: by how much, with whic
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import httpx
+import pytest
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from django_streaming import publish, shutdown
@@ -211,6 +213,33 @@ def test_channel_subscribers_and_delivery_lag(server: RunningServer, token: str)
 
 def ours(scrape: Scrape) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
     return {key: value for key, value in scrape.samples.items() if key[0].startswith("django_")}
+
+
+def test_the_delivery_lag_is_measured_once_per_event_and_process(
+    server: RunningServer, token: str
+) -> None:
+    """By the first subscriber that writes it: a fan-out measures each event once."""
+    lag = "django_streaming_channel_delivery_lag_seconds_count"
+    before = Scrape(server.url)(lag)
+    url = f"{server.url}/news/{token}/"
+    with httpx.stream("GET", url) as first, httpx.stream("GET", url) as second:
+        readers = [first.iter_bytes(), second.iter_bytes()]
+        for reader in readers:
+            next(reader)
+            assert b"id: " in next(reader)
+        publish(f"op-{token}", "news")
+        for reader in readers:
+            assert b"data: news" in next(reader)
+    assert Scrape(server.url)(lag) == before + 1
+
+
+def test_the_endpoint_sums_the_workers_files_in_multiprocess_mode(
+    server: RunningServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """With ``PROMETHEUS_MULTIPROC_DIR``, the endpoint reads the workers' files there, not this
+    process's registry (two workers: ``test_multiprocess.py``)."""
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    assert ours(Scrape(server.url)) == {}  # no worker wrote any
 
 
 def test_metrics_off(server: RunningServer, settings: SettingsWrapper, token: str) -> None:

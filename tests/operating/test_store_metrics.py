@@ -6,18 +6,22 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
 from prometheus_client import REGISTRY
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from django_streaming.backends.redis import RedisStore
 from django_streaming.backends.redis.listener import Listener
+from django_streaming.channels.subscription import subscribe
+from django_streaming.stores import StoreUnavailable
 from django_streaming.stores.channel_log import Entry
 from tests.support.chat import chat_body
 from tests.support.proxy import proxy_to
 from tests.support.redis_servers import free_port, shared_redis, shared_redis_port, unique_prefix
 from tests.support.servers import RunningServer, until
 
-from .conftest import Scrape
+from .conftest import Scrape, spans_named
 
 pytestmark = pytest.mark.redis
 
@@ -85,3 +89,19 @@ async def test_a_subscription_refused_by_a_store_that_is_gone_counts_an_error() 
         await listener.aclose()
         await store.aclose()
         store.close()
+
+
+async def test_a_subscription_that_fails_ends_its_span_with_error(
+    spans: InMemorySpanExporter,
+) -> None:
+    store = RedisStore(url=f"redis://127.0.0.1:{free_port()}/0", connect_timeout=0.5)
+    try:
+        with pytest.raises(StoreUnavailable):
+            async for _ in subscribe(store.channel_log, ["a"], None, view="v"):
+                pass  # pragma: no cover - it fails before its first chunk
+    finally:
+        await store.aclose()
+        store.close()
+    (span,) = spans_named(spans, "subscribe v")
+    assert (span.attributes or {})["django_streaming.end_reason"] == "error"
+    assert span.status.status_code == StatusCode.ERROR
