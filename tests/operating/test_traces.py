@@ -4,13 +4,16 @@ children, per channel subscription; their parents from the request's ``tracepare
 
 from __future__ import annotations
 
+import logging
+
 import httpx
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
+from pytest_django.fixtures import Settings as SettingsWrapper
 
-from django_streaming import publish, tracing
+from django_streaming import metrics, publish, tracing
 from tests.support.chat import chat_body
 from tests.support.probes import probe
 from tests.support.servers import RunningServer, wait_until
@@ -155,6 +158,24 @@ def test_without_opentelemetry_an_answer_is_still_counted(
     response = httpx.post(server.url + "/chat/", json=chat_body("c", "tools"), timeout=10)
     assert b'"finishReason":"stop"' in response.content
     assert spans.get_finished_spans() == ()
+
+
+def test_when_nobody_watches_nothing_is_watched(
+    server: RunningServer,
+    spans: InMemorySpanExporter,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: SettingsWrapper,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """No OpenTelemetry, metrics off, the logger above INFO: streams and answers are not
+    watched at all (and still work)."""
+    monkeypatch.setattr(tracing, "trace", None)
+    settings.DJANGO_STREAMING = {"METRICS": False}
+    caplog.set_level(logging.WARNING, "django_streaming")
+    assert not metrics.watching()
+    response = httpx.post(server.url + "/chat/", json=chat_body("c", "tools"), timeout=10)
+    assert b'"finishReason":"stop"' in response.content
+    assert [record for record in caplog.records if hasattr(record, "kind")] == []
 
 
 def test_the_traceparent_is_read_from_meta() -> None:
