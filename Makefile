@@ -14,7 +14,7 @@ NODE_OR_SKIP = if ! command -v node >/dev/null; then \
 # Ours, not the vendored files under vendor/.
 STATIC := $(wildcard django_streaming/static/django_streaming/*.js django_streaming/static/django_streaming/*.css)
 
-.PHONY: install lock lock-upgrade messages demo test lint lint-js types docs js pytest bench bench-capacity bench-channels bench-hostile bench-agents bench-widget soak matrix test-latest screenshots clean
+.PHONY: install lock lock-upgrade messages demo test lint lint-js types docs js pytest bench bench-capacity bench-channels bench-hostile bench-agents bench-metrics bench-widget soak matrix test-latest screenshots clean
 
 # Every version the tests, the linters and the demo run on is locked in $(LOCK) (all Pythons from
 # 3.10, by `make lock`), so a release elsewhere cannot break a fresh clone; `tox -e latest` runs
@@ -113,6 +113,11 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.channels
 	$(BIN)/python -m benchmarks.hostile
 	$(BIN)/python -m benchmarks.agents
+	$(BIN)/python -m benchmarks.metrics
+
+# What the metrics cost: S1 and the channel fan-out with metrics on and off (needs Redis).
+bench-metrics: $(STAMP)
+	$(BIN)/python -m benchmarks.metrics
 
 # Server CPU per token through each agent adapter, beside each framework alone.
 bench-agents: $(STAMP)
