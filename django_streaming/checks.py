@@ -95,7 +95,7 @@ def _metrics_problems(explicit: bool) -> list[CheckMessage]:
                 "DJANGO_STREAMING['METRICS'] is True, but prometheus_client is not installed: "
                 "no metrics are kept.",
                 hint="pip install 'django-streaming[prometheus]', or set it to False.",
-                id="django_streaming.W030",
+                id="django_streaming.W040",
             )
         ]
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
@@ -105,7 +105,7 @@ def _metrics_problems(explicit: bool) -> list[CheckMessage]:
                 f"PROMETHEUS_MULTIPROC_DIR names {directory!r}, which is not a directory this "
                 "process can write: the metrics of several workers cannot be kept there.",
                 hint="Create it (empty) before the server starts, or unset the variable.",
-                id="django_streaming.E031",
+                id="django_streaming.E041",
             )
         ]
     return []
@@ -206,7 +206,7 @@ RULES: list[tuple[str, Callable[[object], bool], str, str]] = [
         "E009",
     ),
     ("MAX_FINISHED_STREAMS", is_positive_int, "a positive int", "E016"),
-    ("METRICS", lambda value: isinstance(value, bool), "True or False", "E030"),
+    ("METRICS", lambda value: isinstance(value, bool), "True or False", "E040"),
     (
         "SEND_TIMEOUT",
         lambda value: value is None or is_positive_number(value),

@@ -23,7 +23,7 @@ def ids(settings: SettingsWrapper, value: dict[str, object]) -> list[str]:
 
 
 def test_metrics_must_be_a_bool(settings: SettingsWrapper) -> None:
-    assert ids(settings, {"METRICS": "yes"}) == ["django_streaming.E030"]
+    assert ids(settings, {"METRICS": "yes"}) == ["django_streaming.E040"]
     assert ids(settings, {"METRICS": False}) == []
 
 
@@ -36,7 +36,7 @@ def test_metrics_asked_for_without_prometheus_client(
         "find_spec",
         lambda name, *args: None if name == "prometheus_client" else real(name, *args),
     )
-    assert ids(settings, {"METRICS": True}) == ["django_streaming.W030"]
+    assert ids(settings, {"METRICS": True}) == ["django_streaming.W040"]
     assert ids(settings, {}) == []  # on by default only where it is installed
 
 
@@ -44,7 +44,7 @@ def test_a_multiprocess_directory_that_is_not_one(
     settings: SettingsWrapper, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "missing"))
-    assert ids(settings, {}) == ["django_streaming.E031"]
+    assert ids(settings, {}) == ["django_streaming.E041"]
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
     assert ids(settings, {}) == []
 
