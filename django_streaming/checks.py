@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -125,7 +127,34 @@ def check_settings(
     channels_problem = _channels_problem(user_config.get("CHANNELS", {}))
     if channels_problem:
         messages.append(Error(channels_problem, id="django_streaming.E013"))
+    if user_config.get("METRICS", DEFAULTS["METRICS"]) is True:
+        messages += _metrics_problems(explicit="METRICS" in user_config)
     return messages
+
+
+def _metrics_problems(explicit: bool) -> list[CheckMessage]:
+    if importlib.util.find_spec("prometheus_client") is None:
+        if not explicit:  # on by default only where it is installed
+            return []
+        return [
+            Warning(
+                "DJANGO_STREAMING['METRICS'] is True, but prometheus_client is not installed: "
+                "no metrics are kept.",
+                hint="pip install 'django-streaming[prometheus]', or set it to False.",
+                id="django_streaming.W040",
+            )
+        ]
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory is not None and not (os.path.isdir(directory) and os.access(directory, os.W_OK)):
+        return [
+            Error(
+                f"PROMETHEUS_MULTIPROC_DIR names {directory!r}, which is not a directory this "
+                "process can write: the metrics of several workers cannot be kept there.",
+                hint="Create it (empty) before the server starts, or unset the variable.",
+                id="django_streaming.E041",
+            )
+        ]
+    return []
 
 
 def _channels_problem(value: object) -> str | None:
@@ -231,6 +260,7 @@ RULES: list[tuple[str, Callable[[object], bool], str, str]] = [
         "E009",
     ),
     ("MAX_FINISHED_STREAMS", is_positive_int, "a positive int", "E016"),
+    ("METRICS", lambda value: isinstance(value, bool), "True or False", "E040"),
     (
         "SEND_TIMEOUT",
         lambda value: value is None or is_positive_number(value),

@@ -34,6 +34,7 @@ class Config(TypedDict):
     THREADS: int
     CHANNELS: ChannelRetention
     IMAGE_HOSTS: list[str]
+    METRICS: bool
 
 
 class ChannelRetention(TypedDict):
@@ -58,6 +59,7 @@ DEFAULTS: Config = {
     "THREADS": 10,
     "CHANNELS": {"MAX_LEN": 1000, "TTL": 86400.0},
     "IMAGE_HOSTS": [],
+    "METRICS": True,
 }
 # Settings that are dicts of their own, merged key by key with their defaults.
 NESTED = ("CHANNELS",)

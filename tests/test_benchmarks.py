@@ -69,6 +69,19 @@ def test_channel_benchmark_smoke_run() -> None:
     assert all(row.rstrip(" |").endswith("| 0 | 0") for row in data_rows[1:]), completed.stdout
 
 
+def test_metrics_benchmark_smoke_run() -> None:
+    shared_redis()
+    command = ["-m", "benchmarks.metrics", "--scale", "0.01", "--repeat", "1", "--seconds", "1"]
+    completed = subprocess.run(
+        [sys.executable, *command], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    rows = [line for line in completed.stdout.splitlines() if line.startswith("| ")]
+    data_rows = [row for row in rows if not row.startswith("| row")]
+    assert len(data_rows) == 3, completed.stdout  # S1 twice, the fan-out
+    assert all(row.rstrip(" |").endswith("| 0") for row in data_rows), completed.stdout
+
+
 def table_rows(*command: str) -> list[str]:
     """The rows of the tables a benchmark prints, run as ``python -m <command>``."""
     completed = subprocess.run(

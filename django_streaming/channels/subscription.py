@@ -9,8 +9,10 @@ import logging
 import sys
 import time
 from collections import deque
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
+from django_streaming import metrics, tracing
 from django_streaming.sse import Event
 from django_streaming.stores.channel_log import FeedLost
 
@@ -50,11 +52,13 @@ async def subscribe(
     *,
     history: bool = False,
     tagged: bool = False,
+    view: str = metrics.UNKNOWN_VIEW,
 ) -> AsyncGenerator[bytes, None]:
     """The stream of a subscriber to ``channels`` that last got ``last_event_id``. A new one
     (None) gets what is published from now on, after what the channels still keep if
     ``history``. A cursor the server did not sign for these channels gets ``event: reset``.
-    With ``tagged``, each event names its channel in a ``channel:`` field."""
+    With ``tagged``, each event names its channel in a ``channel:`` field. ``view`` labels
+    its metrics."""
     key = CursorKey.of(channels)  # derived once: each cursor then costs a copy of it
     backlog: deque[Entry | None] = deque()
     waiter: asyncio.Future[None] | None = None
@@ -64,7 +68,7 @@ async def subscribe(
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    async with log.listen(channels, deliver) as head:
+    async with _watched(log.listen(channels, deliver), view, len(channels)) as head:
         epoch, last = head.epoch, head.seq
         cursor = None if last_event_id is None else read_cursor(key, last_event_id)
         if last_event_id is None and history:
@@ -110,9 +114,44 @@ async def subscribe(
                 elif entry.seq > last:
                     chunk.append(frame(entry, epoch, key, tagged))
                     last = entry.seq
+                    if entry.published:  # the first subscriber here to write it measures
+                        metrics.delivery_lag(entry.published)
+                        entry.published = 0.0
             if chunk:
                 yield b"".join(chunk)
                 continue
             waiter = asyncio.get_running_loop().create_future()
             await waiter
             waiter = None
+
+
+@asynccontextmanager
+async def _watched(
+    listening: AbstractAsyncContextManager[Head], view: str, channels: int
+) -> AsyncIterator[Head]:
+    """``listening``, counted as a subscriber of ``view``, in a span that ends with how the
+    subscription ended: ``client_left``, ``dropped`` (it fell behind), ``error``."""
+    span = tracing.start_span(
+        "subscribe " + view,
+        None,
+        {"django_streaming.view": view, "django_streaming.channels": channels},
+    )
+    counted = metrics.subscriber_joined(view)
+    reason = "dropped"  # unless the client leaves first, or it fails
+    try:
+        async with listening as head:
+            yield head
+    except (GeneratorExit, asyncio.CancelledError):
+        reason = "client_left"
+        raise
+    except Exception:
+        reason = "error"
+        raise
+    finally:
+        if counted:
+            metrics.subscriber_left(view)
+        tracing.end_span(
+            span,
+            {"django_streaming.end_reason": reason},
+            error="error" if reason == "error" else None,
+        )

@@ -25,13 +25,15 @@ class Entry:
     set of channels its subscribers read (``channels/log.py: frame()``), so that it is framed
     once per set, not once per subscriber."""
 
-    __slots__ = ("body", "channel", "framings", "received", "seq")
+    __slots__ = ("body", "channel", "framings", "published", "received", "seq")
 
     def __init__(self, seq: int, channel: str, body: bytes, received: int | None = None) -> None:
         self.seq = seq
         self.channel = channel
         self.body = body
-        self.received = int(time.time()) if received is None else received
+        # When it reached this process (wall clock), for the delivery lag; 0 once measured.
+        self.published = time.time()
+        self.received = int(self.published) if received is None else received
         # By the subscription's channels: the epoch it was framed under, and the event.
         self.framings: dict[str, tuple[str, bytes]] = {}
 

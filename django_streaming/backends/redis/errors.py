@@ -35,6 +35,7 @@ from redis.exceptions import (
     TryAgainError,
 )
 
+from django_streaming import metrics
 from django_streaming.stores.base import StoreMisconfigured, StoreUnavailable
 
 from .failover import PERMANENT, unavailable
@@ -121,6 +122,7 @@ def classify(error: BaseException) -> BaseException:
     if change is None:
         return error
     logger.error("The Redis store is misconfigured: %s", change)
+    metrics.store_error("misconfigured")
     misconfigured = StoreMisconfigured(change)
     misconfigured.__cause__ = error
     return misconfigured

@@ -27,6 +27,7 @@ from redis.exceptions import (
     TryAgainError,
 )
 
+from django_streaming import metrics
 from django_streaming.stores.base import StoreUnavailable
 
 __all__ = ["TRANSIENT", "is_transient", "retry", "retry_sync", "through_failover", "unavailable"]
@@ -63,6 +64,7 @@ MAX_DELAY = 0.5
 
 def unavailable(error: BaseException, window: float = 0.0) -> StoreUnavailable:
     """What a store call raises when Redis cannot be reached, caused by ``error``."""
+    metrics.store_error("unavailable")
     after = f" for {window:g} s" if window else ""
     failed = StoreUnavailable(f"Redis is unavailable{after}: {error}")
     failed.__cause__ = error

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisClusterException, RedisError
 
+from django_streaming import metrics
 from django_streaming.stores.channel_log import FEED_LOST, Deliver, Entry
 
 from .errors import classify
@@ -73,6 +74,7 @@ class Listener:
     async def add(self, channels: Sequence[str], deliver: Deliver) -> None:
         for channel in channels:
             self.delivers.setdefault(channel, set()).add(deliver)
+        metrics.listener_channels(self, len(self.delivers))
         try:
             # Only a new channel needs the lock: the thousands who join a channel that is
             # subscribed (or being subscribed) wait for its confirmation together.
@@ -115,6 +117,7 @@ class Listener:
                 self.subscribed.pop(channel, None)
                 self.highest.pop(channel, None)
                 gone.append(channel)
+        metrics.listener_channels(self, len(self.delivers))
         if not self.delivers:
             self._close()
         elif gone and self.pubsub is not None:
@@ -204,6 +207,7 @@ class Listener:
             # catches up from the log, since what was published meanwhile never came.
             self.catching_up = True
             self.lost_since = time.monotonic() if self.lost_since is None else self.lost_since
+            metrics.pubsub_reconnect()
             while True:
                 if time.monotonic() - self.lost_since > self.log.store.failover_timeout:
                     await self._give_up(pubsub)
