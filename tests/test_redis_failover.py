@@ -7,15 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import redis
-from redis.asyncio.retry import Retry
-from redis.asyncio.sentinel import Sentinel
-from redis.backoff import NoBackoff
 
 from django_streaming.backends.redis import RedisStore
 from django_streaming.backends.redis.channel_log import RedisChannelLog
@@ -32,61 +27,15 @@ from tests.support.sse_parser import parse
 pytestmark = [pytest.mark.redis]
 
 
-class _SentinelChannelLog(RedisChannelLog):
-    store: SentinelStore
-
-    def client(self) -> Any:
-        return self.store.client()
-
-    def _sync_client(self) -> Any:
-        with self._sync_lock:
-            if self._sync is None:
-                sentinel = redis.sentinel.Sentinel(self.store.sentinels, socket_timeout=1)
-                self._sync = sentinel.master_for(
-                    self.store.service_name, socket_connect_timeout=self.store.connect_timeout
-                )
-            return self._sync
-
-
-class SentinelStore(RedisStore):
-    """A ``RedisStore`` whose clients ask the sentinels where the master is (until the store
-    has options of its own for Sentinel)."""
-
-    def __init__(self, group: SentinelGroup, **options: Any) -> None:
-        super().__init__(url="redis://sentinel-managed/0", **options)
-        self.sentinels = group.sentinel_addresses
-        self.service_name = group.service_name
-        self._sentinel_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
-            weakref.WeakKeyDictionary()
-        )
-
-    @property
-    def channel_log(self) -> RedisChannelLog:
-        log = self.__dict__.get("channel_log")
-        if log is None:
-            log = self.__dict__["channel_log"] = _SentinelChannelLog(self)
-        return log
-
-    def client(self) -> Any:
-        loop = asyncio.get_running_loop()
-        managed = self._clients.get(loop)
-        if managed is None:
-            sentinel = Sentinel(self.sentinels, socket_timeout=1, socket_connect_timeout=1)
-            self._sentinel_clients[loop] = sentinel
-            managed = self._clients[loop] = sentinel.master_for(
-                self.service_name,
-                retry=Retry(NoBackoff(), 1),
-                socket_connect_timeout=self.connect_timeout,
-                socket_timeout=self.lease + self.connect_timeout + 1,
-            )
-        return managed
-
-    async def aclose(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
-        await super().aclose(loop)
-        sentinel = self._sentinel_clients.pop(loop or asyncio.get_running_loop(), None)
-        if sentinel is not None:
-            for connection in sentinel.sentinels:
-                await connection.aclose()
+def SentinelStore(group: SentinelGroup, **options: Any) -> RedisStore:
+    """A ``RedisStore`` whose clients ask the group's sentinels where the master is."""
+    return RedisStore(
+        url="redis:///0",
+        sentinels=group.sentinel_addresses,
+        service_name=group.service_name,
+        sentinel_kwargs={"socket_timeout": 1, "socket_connect_timeout": 1},
+        **options,
+    )
 
 
 def _event(number: int) -> Event:
