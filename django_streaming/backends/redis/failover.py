@@ -22,7 +22,6 @@ from redis.exceptions import (
     BusyLoadingError,
     ClusterDownError,
     ConnectionError,
-    OutOfMemoryError,
     ReadOnlyError,
     TimeoutError,
     TryAgainError,
@@ -64,12 +63,7 @@ MAX_DELAY = 0.5
 
 def unavailable(error: BaseException, window: float = 0.0) -> StoreUnavailable:
     """What a store call raises when Redis cannot be reached, caused by ``error``."""
-    if isinstance(error, OutOfMemoryError):  # not away: full, and refusing writes
-        failed = StoreUnavailable(
-            f"Redis is out of memory (OOM: maxmemory reached under noeviction): {error}"
-        )
-        failed.__cause__ = error
-        return failed
+    # (Out of memory is not "away": errors.classify() names it StoreMisconfigured.)
     after = f" for {window:g} s" if window else ""
     failed = StoreUnavailable(f"Redis is unavailable{after}: {error}")
     failed.__cause__ = error
