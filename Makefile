@@ -14,7 +14,7 @@ NODE_OR_SKIP = if ! command -v node >/dev/null; then \
 # Ours, not the vendored files under vendor/.
 STATIC := $(wildcard django_streaming/static/django_streaming/*.js django_streaming/static/django_streaming/*.css)
 
-.PHONY: install lock demo test lint lint-js types docs js pytest bench bench-capacity bench-channels bench-hostile bench-agents bench-widget bench-durability bench-cluster soak matrix test-latest clean
+.PHONY: install lock lock-upgrade messages demo test lint lint-js types docs js pytest bench bench-capacity bench-channels bench-hostile bench-agents bench-widget bench-durability bench-cluster soak matrix test-latest screenshots clean
 
 # Every version the tests, the linters and the demo run on is locked in $(LOCK) (all Pythons from
 # 3.10, by `make lock`), so a release elsewhere cannot break a fresh clone; `tox -e latest` runs
@@ -38,12 +38,24 @@ $(STAMP): pyproject.toml $(LOCK) | $(VENV)/bin/python
 	$(PIP_INSTALL) -e ".[$(EXTRAS)]" --group dev
 	touch $(STAMP) $(DEMO_STAMP)
 
-# Resolve the newest releases again into $(LOCK) (then run make test and commit both).
+# Resolve pyproject.toml into $(LOCK) again, keeping every pin that still fits (after adding a
+# dependency); `make lock-upgrade` takes the newest releases instead. Then run make test and commit.
+LOCK_FLAGS ?=
 lock: | $(VENV)/bin/python
 	$(PIP_INSTALL) uv
-	$(BIN)/uv pip compile --quiet --upgrade --universal --python-version 3.10 \
+	$(BIN)/uv pip compile --quiet $(LOCK_FLAGS) --universal --python-version 3.10 \
 	  --all-extras --group dev pyproject.toml requirements/tools.in -o $(LOCK)
 	grep -v '^django==' $(LOCK) > requirements/tox.txt
+
+lock-upgrade:
+	$(MAKE) lock LOCK_FLAGS=--upgrade
+
+# The widget's translations: each locale's django.po compiled into the django.mo beside it, by
+# Babel (from the locked toolchain: no system gettext needed). Run after editing a .po and commit
+# both; tests/test_widget_strings.py fails when a committed .mo does not match its .po.
+LOCALE := django_streaming/locale
+messages: $(STAMP)
+	$(BIN)/pybabel compile --domain django --directory $(LOCALE) --statistics
 
 # Biome, for the front end (pinned in tests/js/package.json; no lock file, as tests/interop).
 $(BIOME): $(JS)/package.json
@@ -78,6 +90,10 @@ types: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/sphinx-build -W --keep-going -b html -q docs docs/_build/html
+
+# The docs' pictures, in Chromium: docs/chat.png and docs/images/widget-*.png (commit them).
+screenshots: $(STAMP)
+	$(BIN)/python docs/screenshot.py
 
 # The front end's parser and protocol reader, on the cases and recordings the Python tests share.
 js:

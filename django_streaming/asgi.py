@@ -20,6 +20,9 @@ Two things change from Django's own handler:
   only waits for the first of its two tasks to finish, so a watch that ends without an error
   does the same job and leaves nothing behind. Django 6.1 rewrote ``handle()`` around a task
   group that needs the error, and leaves no such cycle: there the watch is Django's.
+
+And one thing is added, for development: with ``DEBUG`` on, it serves the static files too, as
+``manage.py runserver`` does.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from typing import Any
 
 import django
 from asgiref.sync import sync_to_async
+from django.apps import apps
+from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler as DjangoASGIHandler
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
@@ -76,6 +81,20 @@ class ASGIHandler(DjangoASGIHandler):
 
 
 def get_asgi_application() -> DjangoASGIHandler:
-    """Use in place of ``django.core.asgi.get_asgi_application()`` in your ``asgi.py``."""
+    """Use in place of ``django.core.asgi.get_asgi_application()`` in your ``asgi.py``.
+
+    When ``settings.DEBUG`` is on and ``django.contrib.staticfiles`` is installed, the
+    application also serves the static files under ``STATIC_URL`` (the chat widget's CSS and
+    JS among them) through Django's ``ASGIStaticFilesHandler``, as ``manage.py runserver``
+    does, so ``uvicorn mysite.asgi:application`` works in development as it is. With ``DEBUG``
+    off it serves none: in production, ``collectstatic`` and your web server or WhiteNoise
+    serve them. ``DEBUG`` is read once, here.
+    """
     django.setup(set_prefix=False)
-    return ASGIHandler()
+    handler = ASGIHandler()
+    if settings.DEBUG and apps.is_installed("django.contrib.staticfiles"):
+        from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+        # Static requests take Django's own handler (a thread each): development only.
+        return ASGIStaticFilesHandler(handler)
+    return handler

@@ -20,7 +20,7 @@ def check_agents(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[CheckMessage]:
     """Every ``ChatStreamView`` whose ``agent`` is set has an agent an adapter serves."""
-    from .agents import adapter_for, supported_agents
+    from .chat.agent import adapter_for, supported_agents
     from .chat.views import ChatStreamView
 
     messages: list[CheckMessage] = []

@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import re
 import sys
 import weakref
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import django
+import httpx
 import pytest
 from django.core.handlers.asgi import ASGIHandler as DjangoASGIHandler
 from django.http import HttpRequest
@@ -20,6 +22,7 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 
 from django_streaming import ChatMessage, ChatStreamView, SSEView, StreamItem
 from django_streaming.asgi import ASGIHandler, get_asgi_application
+from tests.support.servers import uvicorn_server
 
 requests: list[weakref.ref[HttpRequest]] = []
 finished: list[asyncio.Event] = []
@@ -157,3 +160,28 @@ async def test_a_connection_that_is_not_http_is_refused_by_name(kind: str) -> No
 
     with pytest.raises(ValueError, match=f"not {kind}"):
         await get_asgi_application()({"type": kind}, nothing, ignore)
+
+
+def get_static(debug: bool, settings: SettingsWrapper) -> httpx.Response:
+    """The widget's script, from ``get_asgi_application()`` under uvicorn, built with ``DEBUG``."""
+    settings.DEBUG = debug
+    application = get_asgi_application()
+    settings.DEBUG = False  # serving does not depend on it: the choice was made above
+    with uvicorn_server(app=application) as server:
+        return httpx.get(f"{server.url}/static/django_streaming/chat.js", timeout=10)
+
+
+def test_with_debug_on_it_serves_static_files_as_runserver_does(settings: SettingsWrapper) -> None:
+    response = get_static(True, settings)
+    assert response.status_code == 200
+    assert re.fullmatch(r"(text|application)/javascript(;.*)?", response.headers["content-type"])
+    assert "export" in response.text
+
+
+def test_with_debug_off_it_serves_no_static_files(settings: SettingsWrapper) -> None:
+    assert get_static(False, settings).status_code == 404
+
+
+def test_with_debug_on_but_no_staticfiles_app_it_serves_none(settings: SettingsWrapper) -> None:
+    settings.INSTALLED_APPS = [app for app in settings.INSTALLED_APPS if "staticfiles" not in app]
+    assert get_static(True, settings).status_code == 404

@@ -196,7 +196,8 @@ async def test_apublish_and_the_command_on_the_memory_store() -> None:
 
 @pytest.mark.redis
 async def test_redis_down_is_store_unavailable_for_every_call() -> None:
-    async with redis_channels("redis://127.0.0.1:1/0", connect_timeout=0.5) as store:
+    down = "redis://127.0.0.1:1/0"
+    async with redis_channels(down, connect_timeout=0.5, failover_timeout=0.2) as store:
         log = store.channel_log
         with pytest.raises(StoreUnavailable):
             log.publish("x", b"data: x\n\n")
@@ -204,6 +205,8 @@ async def test_redis_down_is_store_unavailable_for_every_call() -> None:
             await log.apublish("x", b"data: x\n\n")
         with pytest.raises(StoreUnavailable):
             await log.head()
+        with pytest.raises(StoreUnavailable):
+            await log.forget_epoch("gone")
         with pytest.raises(StoreUnavailable):
             await log.replay(["x"], 0, 10, 0)
         with pytest.raises(StoreUnavailable):
@@ -214,7 +217,7 @@ async def test_redis_down_is_store_unavailable_for_every_call() -> None:
                 DJANGO_STREAMING={
                     "STORE": {
                         "BACKEND": "django_streaming.stores.redis.RedisStore",
-                        "OPTIONS": {"url": "redis://127.0.0.1:1/0"},
+                        "OPTIONS": {"url": "redis://127.0.0.1:1/0", "failover_timeout": 0.2},
                     }
                 }
             ),

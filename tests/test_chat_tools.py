@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from django.test import AsyncClient, override_settings
-from django.urls import path
+from django.urls import URLPattern, URLResolver, include, path
 from pytest_django.fixtures import Settings
 
 from django_streaming import (
@@ -190,7 +190,7 @@ class NoIds(Agent):
         raise RuntimeError("the id service is down")
 
 
-urlpatterns = [
+urlpatterns: list[URLPattern | URLResolver] = [
     path("inspect/", Inspect.as_view()),
     path("history/", ServerHistory.as_view()),
     path("unverified/", Unverified.as_view()),
@@ -744,3 +744,55 @@ def test_no_remote_file_is_fetched_unless_the_view_allows_it() -> None:
     from django_streaming.chat.messages import ChatFile
 
     assert not ChatStreamView().allow_remote_file(ChatFile("image/png", "https://x.example/a.png"))
+
+
+async def test_an_edit_of_a_message_the_server_never_saved_is_refused() -> None:
+    # Taken as a new question, it would keep the answers the client believes it replaced.
+    seen.clear()
+    edited = {"id": "u9", "role": "user", "parts": [{"type": "text", "text": "edited"}]}
+    body = {"id": "c1", "message": edited, "trigger": "submit-message", "messageId": "u9"}
+    response = await post_body(body, "/history/")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "unknown_message"
+    assert "'u9'" in response.json()["error"]["message"]
+    assert seen == []  # generate() never ran
+    # Without a messageId it is a new question, as before.
+    body = {"id": "c1", "message": edited, "trigger": "submit-message"}
+    assert (await post_body(body, "/history/")).status_code == 200
+    assert [text for _, text, _ in texts(seen)] == ["first", "one", "second", "two", "edited"]
+
+
+async def test_a_regenerate_naming_an_answer_never_saved_answers_the_question_again() -> None:
+    # A failed answer the server did not keep: the question it answered is the anchor.
+    seen.clear()
+    body = {
+        "id": "c1",
+        "message": SAVED[2],
+        "trigger": "regenerate-message",
+        "messageId": "lost-answer",
+    }
+    assert (await post_body(body, "/history/")).status_code == 200
+    assert [text for _, text, _ in texts(seen)] == ["first", "one", "second"]
+
+
+class ResumableServerHistory(ServerHistory):
+    resumable = True
+
+
+urlpatterns.append(path("resumable-history/", include(ResumableServerHistory.urls())))
+
+
+async def test_a_resumable_chat_refuses_an_unknown_edit_before_starting_an_answer() -> None:
+    seen.clear()
+    edited = {"id": "u9", "role": "user", "parts": [{"type": "text", "text": "edited"}]}
+    body = {"id": "c1", "message": edited, "trigger": "submit-message", "messageId": "u9"}
+    response = await post_body(body, "/resumable-history/")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "unknown_message"
+    assert (await client.get("/resumable-history/c1/stream")).status_code == 204  # none began
+    # A known one is an edit: the answer runs, resumable, on the cut history.
+    body["message"] = {**edited, "id": "s3"}
+    body["messageId"] = "s3"
+    assert (await post_body(body, "/resumable-history/")).status_code == 200
+    assert texts(seen)[-1] == ("user", "edited", "s3")
+    assert [text for _, text, _ in texts(seen)] == ["first", "one", "edited"]

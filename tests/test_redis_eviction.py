@@ -101,7 +101,11 @@ async def test_an_evicted_counter_gives_reset_not_a_silent_gap(
     while not evicted or published % 10:  # then a few more
         published += 1
         assert published < 3000, "the counter was never evicted"
-        seq = await log.apublish(token, f"data: {published} {padding}\n\n".encode())
+        try:
+            seq = await log.apublish(token, f"data: {published} {padding}\n\n".encode())
+        except StoreUnavailable:  # Valkey may refuse a script as OOM all the same: visibly
+            published -= 1
+            break
         evicted = evicted or seq < published or (await log.head()).epoch != epoch
     await until(
         lambda: collector.resets() > 0 or published in collector.numbers(), "the last event", 10
@@ -134,6 +138,9 @@ async def test_under_noeviction_a_full_redis_still_lets_clients_subscribe(token:
         with pytest.raises(StoreUnavailable, match="out of memory"):  # noqa: PT012
             for _ in range(1000):  # (the first, unless a client's buffers just shrank)
                 await log.apublish(token, b"data: after " + b"x" * 1000 + b"\n\n")
+        with pytest.raises(StoreUnavailable, match="out of memory"):  # noqa: PT012
+            for _ in range(1000):
+                await asyncio.to_thread(log.publish, token, b"data: " + b"x" * 1000 + b"\n\n")
         await store.aclose()
         store.close()
         await asyncio.sleep(0)

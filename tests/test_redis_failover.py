@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from django.test import override_settings
 
 from django_streaming.backends.redis import RedisStore
 from django_streaming.backends.redis.channel_log import RedisChannelLog
@@ -19,7 +20,13 @@ from django_streaming.resumable import Generation
 from django_streaming.resumable.tail import tail
 from django_streaming.sse import Event
 from django_streaming.stores import NotReplicated, StoreUnavailable
-from tests.support.redis_servers import private_redis, unique_prefix
+from tests.support.proxy import proxy_to
+from tests.support.redis_servers import (
+    private_redis,
+    shared_redis,
+    shared_redis_port,
+    unique_prefix,
+)
 from tests.support.redis_topologies import SentinelGroup, client, wait_for
 from tests.support.servers import until
 from tests.support.sse_parser import parse
@@ -28,13 +35,9 @@ pytestmark = [pytest.mark.redis]
 
 
 def SentinelStore(group: SentinelGroup, **options: Any) -> RedisStore:
-    """A ``RedisStore`` whose clients ask the group's sentinels where the master is."""
+    """A store whose clients ask the group's sentinels where the master is."""
     return RedisStore(
-        url="redis:///0",
-        sentinels=group.sentinel_addresses,
-        service_name=group.service_name,
-        sentinel_kwargs={"socket_timeout": 1, "socket_connect_timeout": 1},
-        **options,
+        sentinels=group.sentinel_addresses, service_name=group.service_name, **options
     )
 
 
@@ -237,3 +240,58 @@ async def test_wait_replicas_for_every_append(sentinels: SentinelGroup) -> None:
     finally:
         replica.thaw()
     await store.aclose()
+
+
+async def test_an_append_sent_again_after_its_reply_was_lost_is_stored_once() -> None:
+    """Redis ran the append but its reply was lost with the connection: the append is sent
+    again, Redis refuses its id as already there, and that counts as stored."""
+    async with proxy_to(shared_redis_port()) as proxy:
+        store = RedisStore(url=f"redis://127.0.0.1:{proxy.port}/0", prefix=unique_prefix())
+        await store.create("again", owner="me")
+        proxy.holding = True
+        appending = asyncio.ensure_future(store.append("again", [(1, b"data: 1\n\n")]))
+        await until(lambda: b"XADD" in proxy.sent and bool(proxy.held), "the reply, held back")
+        proxy.holding = False
+        proxy.cut()
+        await asyncio.wait_for(appending, 10)
+        assert await store.read("again", 0, timeout=0) == ([(1, b"data: 1\n\n")], None)
+        await store.aclose()
+
+
+async def test_a_demoted_masters_readonly_is_retried_until_the_window_ends() -> None:
+    with (
+        private_redis() as primary,
+        private_redis(arguments=["--replicaof", "127.0.0.1", str(primary.port)]) as replica,
+    ):
+        prefix = unique_prefix()
+        writer = RedisStore(url=primary.url, prefix=prefix)
+        await writer.create("readonly", owner="me")
+        demoted = RedisStore(url=replica.url, prefix=prefix, failover_timeout=0.3)
+        with pytest.raises(StoreUnavailable, match=r"^Redis is unavailable for 0.3 s: .*read only"):
+            await demoted.append("readonly", [(1, b"data: 1\n\n")])
+        await demoted.aclose()
+        await writer.aclose()
+
+
+async def test_a_catch_up_that_finds_events_trimmed_sends_reset(token: str) -> None:
+    """Live events held back, more published than a channel keeps, the connection cut: the
+    listener subscribes again and the subscriber's catch-up finds some gone."""
+    async with proxy_to(shared_redis_port()) as proxy:
+        prefix = unique_prefix()
+        with override_settings(DJANGO_STREAMING={"CHANNELS": {"MAX_LEN": 2}}):
+            watcher = RedisStore(url=f"redis://127.0.0.1:{proxy.port}/0", prefix=prefix)
+            publisher = RedisStore(url=shared_redis(), prefix=prefix)
+            logs = (watcher.channel_log, publisher.channel_log)  # made with MAX_LEN 2
+        collector = await _subscribed(logs[0], token)
+        proxy.holding = True
+        for number in range(1, 6):
+            await logs[1].apublish(token, f"data: {number}\n\n".encode())
+        proxy.holding = False
+        proxy.cut()
+        await until(lambda: 5 in collector.numbers(), "event 5")
+        assert [kind for kind, _ in collector.events()] == ["reset", "message", "message"]
+        assert collector.numbers() == [4, 5]
+        await collector.aclose()
+        for store in (watcher, publisher):
+            await store.aclose()
+            store.close()

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 import json
+import re
 from types import SimpleNamespace
 
 import pytest
 from django.template import Context, Template, TemplateSyntaxError
 from django.test import RequestFactory, override_settings
+from django.utils import translation
+
+from django_streaming.widget_strings import WIDGET_STRINGS
 
 
 def render(source: str, **context: object) -> str:
@@ -68,13 +72,23 @@ def test_unknown_url_name() -> None:
         render('{% chat_widget "nope" %}')
 
 
+def test_feedback_url_by_name_or_path() -> None:
+    by_name = render('{% chat_widget "/c/" feedback_url="test-feedback" %}')
+    assert 'data-feedback-url="/feedback/"' in by_name
+    html = render('{% chat_widget "/c/" feedback_url="/votes/" %}')
+    assert 'data-feedback-url="/votes/"' in html
+    assert "data-feedback-url" not in render('{% chat_widget "/c/" %}')
+    with pytest.raises(TemplateSyntaxError, match="'nope' is neither a URL name nor a path"):
+        render('{% chat_widget "/c/" feedback_url="nope" %}')
+
+
 def test_unknown_role() -> None:
     with pytest.raises(TemplateSyntaxError, match="role must be one of system, user, assistant"):
         render('{% chat_widget "/c/" messages=history %}', history=[{"role": "bot", "text": "x"}])
 
 
 def test_message_without_text() -> None:
-    assert 'ds-chat__content"></div>' in render(
+    assert 'ds-chat__content" dir="auto"></div>' in render(
         '{% chat_widget "/c/" messages=history %}', history=[{"role": "user"}]
     )
 
@@ -120,7 +134,7 @@ def test_a_bad_saved_message_is_a_template_error(message: dict[str, object], pro
 def test_a_saved_message_with_parts_and_text_shows_the_text_before_the_script_runs() -> None:
     message = {"role": "assistant", "text": "Summary", "parts": [{"type": "text", "text": "Long"}]}
     html = render('{% chat_widget "test-chat" messages=history %}', history=[message])
-    assert '<div class="ds-chat__content">Summary</div>' in html
+    assert '<div class="ds-chat__content" dir="auto">Summary</div>' in html
 
 
 def saved_parts(html: str) -> list[str]:
@@ -213,3 +227,151 @@ def test_send_last_or_all() -> None:
     assert 'data-send="last"' in render('{% chat_widget "/c/" send="last" %}')
     with pytest.raises(TemplateSyntaxError, match="send must be one of 'all', 'last', not 'one'"):
         render('{% chat_widget "/c/" send="one" %}')
+
+
+def test_math_and_highlight_are_on_unless_turned_off() -> None:
+    widget = render('{% chat_widget "/c/" %}')
+    assert "data-math" not in widget
+    assert "data-highlight" not in widget
+    widget = render('{% chat_widget "/c/" math=False highlight=False %}')
+    assert 'data-math="false"' in widget
+    assert 'data-highlight="false"' in widget
+
+
+# The widget's words: translated, overridable; its theme; its suggestions.
+
+
+def strings_of(html: str) -> dict[str, str]:
+    """The strings the widget hands chat.js (its JSON script)."""
+    start = html.index('<script type="application/json" class="ds-chat__strings">')
+    body = html[html.index(">", start) + 1 : html.index("</script>", start)]
+    loaded: dict[str, str] = json.loads(body)
+    return loaded
+
+
+@pytest.mark.parametrize(
+    ("language", "send", "copy", "title"),
+    [
+        ("fr", "Envoyer", "Copier", "Discussion"),
+        ("de", "Senden", "Kopieren", "Chat"),
+        ("es", "Enviar", "Copiar", "Chat"),
+        ("ar", "إرسال", "نسخ", "محادثة"),
+    ],
+)
+def test_the_widget_speaks_the_active_language(
+    language: str, send: str, copy: str, title: str
+) -> None:
+    with translation.override(language):
+        html = render('{% chat_widget "/c/" %}')
+    assert f'<button type="submit" class="ds-chat__send">{send}</button>' in html
+    assert f">{title}</h2>" in html
+    assert strings_of(html)["copy"] == copy
+    assert "Jump to latest" not in html
+
+
+def test_the_widget_speaks_language_code_without_an_active_language() -> None:
+    with override_settings(LANGUAGE_CODE="fr"), translation.override("en"):
+        translation.deactivate()  # no language from a request: LANGUAGE_CODE's
+        html = render('{% chat_widget "/c/" %}')
+    assert 'placeholder="Envoyer un message…"' in html
+    assert 'aria-label="Joindre des fichiers"' in html
+    assert ">Aller au plus récent</button>" in html
+    assert strings_of(html)["connectionLost"] == "La connexion a été perdue."
+
+
+def test_english_by_default_with_every_string() -> None:
+    with translation.override("en"):
+        html = render('{% chat_widget "/c/" %}')
+    assert strings_of(html) == WIDGET_STRINGS
+    assert ">Chat</h2>" in html
+    assert 'placeholder="Send a message…"' in html
+
+
+def test_strings_override_the_translation_and_stay_text() -> None:
+    with translation.override("fr"):
+        html = render(
+            '{% chat_widget "/c/" strings=words title="Aide" %}',
+            words={"send": "Go <now>", "copied": "Dans le presse-papiers"},
+        )
+    assert '<button type="submit" class="ds-chat__send">Go &lt;now&gt;</button>' in html
+    strings = strings_of(html)
+    assert strings["send"] == "Go <now>"
+    assert strings["copied"] == "Dans le presse-papiers"
+    assert strings["stop"] == "Arrêter"  # the others stay translated
+    assert ">Aide</h2>" in html
+    assert "<now>" not in html  # not even inside the script: escaped as \\u003C
+
+
+@pytest.mark.parametrize(
+    ("words", "problem"),
+    [
+        ({"sned": "Go"}, "strings has no key 'sned'; the keys are: answerFailed, approve"),
+        ({"send": 3}, "strings['send'] must be text, not int"),
+        (["send"], "strings must be a dict of a string's key to its text, not list"),
+    ],
+)
+def test_bad_strings_are_a_template_error(words: object, problem: str) -> None:
+    with pytest.raises(TemplateSyntaxError, match=re.escape(problem)):
+        render('{% chat_widget "/c/" strings=words %}', words=words)
+
+
+def test_messages_and_the_composer_read_in_their_own_direction() -> None:
+    html = render(
+        '{% chat_widget "/c/" messages=history %}', history=[{"role": "user", "text": "مرحبا"}]
+    )
+    assert '<div class="ds-chat__content" dir="auto">مرحبا</div>' in html
+    assert 'class="ds-chat__input" id="' in html
+    assert 'rows="1" dir="auto"' in html
+
+
+def test_theme() -> None:
+    assert 'data-theme="dark"' in render('{% chat_widget "/c/" theme="dark" %}')
+    assert 'data-theme="light"' in render('{% chat_widget "/c/" theme="light" %}')
+    assert "data-theme" not in render('{% chat_widget "/c/" %}')
+    with pytest.raises(
+        TemplateSyntaxError, match="theme must be one of 'light', 'dark', not 'blue'"
+    ):
+        render('{% chat_widget "/c/" theme="blue" %}')
+
+
+def test_suggestions_and_empty_text_make_an_empty_state() -> None:
+    html = render(
+        '{% chat_widget "/c/" suggestions=prompts empty_text="Ask <me>" %}',
+        prompts=["What time is it?", "<b>bold</b>"],
+    )
+    assert '<div class="ds-chat__empty">' in html
+    assert '<p class="ds-chat__empty-text" dir="auto">Ask &lt;me&gt;</p>' in html
+    assert '<ul class="ds-chat__suggestions" aria-label="Suggestions">' in html
+    buttons = re.findall(
+        r'<button type="button" class="ds-chat__suggestion" dir="auto">(.*?)</button>', html
+    )
+    assert buttons == ["What time is it?", "&lt;b&gt;bold&lt;/b&gt;"]
+
+
+def test_the_empty_state_is_hidden_when_the_chat_has_messages() -> None:
+    html = render(
+        '{% chat_widget "/c/" suggestions=prompts messages=history %}',
+        prompts=["Hi"],
+        history=[{"role": "user", "text": "Hello"}],
+    )
+    assert '<div class="ds-chat__empty" hidden>' in html
+
+
+def test_no_empty_state_by_default_and_empty_text_alone() -> None:
+    assert "ds-chat__empty" not in render('{% chat_widget "/c/" %}')
+    html = render('{% chat_widget "/c/" empty_text="Nothing yet" %}')
+    assert "Nothing yet" in html
+    assert "ds-chat__suggestions" not in html
+
+
+@pytest.mark.parametrize(
+    ("prompts", "problem"),
+    [
+        ("Hi", "suggestions takes a list of texts, not one string"),
+        (["Hi", " "], "each suggestion must be a non-empty text, not ' '"),
+        ([3], "each suggestion must be a non-empty text, not 3"),
+    ],
+)
+def test_bad_suggestions_are_a_template_error(prompts: object, problem: str) -> None:
+    with pytest.raises(TemplateSyntaxError, match=re.escape(problem)):
+        render('{% chat_widget "/c/" suggestions=prompts %}', prompts=prompts)

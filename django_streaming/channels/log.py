@@ -60,17 +60,21 @@ def validate_channel_name(name: object) -> str:
     return name
 
 
-def frame(entry: Entry, epoch: str, key: CursorKey) -> bytes:
-    """``entry`` as a subscriber with ``key`` gets it: its cursor as ``id:``, then the event;
-    made once per set of channels (and epoch), cached on the entry."""
-    framed = entry.framings.get(key.channels)
+def frame(entry: Entry, epoch: str, key: CursorKey, tagged: bool = False) -> bytes:
+    """``entry`` as a subscriber with ``key`` gets it: its cursor as ``id:``, with ``tagged``
+    its channel as ``channel:`` (a field EventSource ignores), then the event; made once per
+    set of channels (and epoch), cached on the entry."""
+    # Tagged framings apart: a JSON list of channels never starts with "+".
+    cached = "+" + key.channels if tagged else key.channels
+    framed = entry.framings.get(cached)
     if framed is None or framed[0] != epoch:
         if len(entry.framings) >= MAX_FRAMINGS:
             entry.framings.clear()
         cursor = sign_cursor(key, Cursor(epoch, entry.seq, entry.received).encode())
-        framed = entry.framings[key.channels] = (
+        tag = b"channel: " + entry.channel.encode() + b"\n" if tagged else b""
+        framed = entry.framings[cached] = (
             epoch,
-            b"id: " + cursor.encode() + b"\n" + entry.body,
+            b"id: " + cursor.encode() + b"\n" + tag + entry.body,
         )
     return framed[1]
 

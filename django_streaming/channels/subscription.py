@@ -44,11 +44,17 @@ def reset_event(key: CursorKey, head: Head, reason: str) -> bytes:
 
 
 async def subscribe(
-    log: ChannelLog, channels: Sequence[str], last_event_id: str | None, *, history: bool = False
+    log: ChannelLog,
+    channels: Sequence[str],
+    last_event_id: str | None,
+    *,
+    history: bool = False,
+    tagged: bool = False,
 ) -> AsyncGenerator[bytes, None]:
     """The stream of a subscriber to ``channels`` that last got ``last_event_id``. A new one
     (None) gets what is published from now on, after what the channels still keep if
-    ``history``. A cursor the server did not sign for these channels gets ``event: reset``."""
+    ``history``. A cursor the server did not sign for these channels gets ``event: reset``.
+    With ``tagged``, each event names its channel in a ``channel:`` field."""
     key = CursorKey.of(channels)  # derived once: each cursor then costs a copy of it
     backlog: deque[Entry | None] = deque()
     waiter: asyncio.Future[None] | None = None
@@ -64,7 +70,7 @@ async def subscribe(
         if last_event_id is None and history:
             kept = await log.replay(channels, 0, last, int(time.time()))
             opening = f"id: {cursor_now(key, epoch, last)}\n\n".encode()  # as below
-            yield b"".join(frame(entry, epoch, key) for entry in kept.entries) + opening
+            yield b"".join(frame(entry, epoch, key, tagged) for entry in kept.entries) + opening
         elif last_event_id is None:
             # No event, only an id: the browser's lastEventId, should it reconnect before the
             # first event, so that it misses nothing published meanwhile.
@@ -76,7 +82,7 @@ async def subscribe(
             if missed.lost:
                 yield reset_event(key, head, "Some events since your last one are no longer kept.")
             elif missed.entries:
-                yield b"".join(frame(entry, epoch, key) for entry in missed.entries)
+                yield b"".join(frame(entry, epoch, key, tagged) for entry in missed.entries)
         while True:
             if len(backlog) > MAX_BACKLOG:
                 logger.warning("A channel subscriber fell %s events behind: dropped.", MAX_BACKLOG)
@@ -85,9 +91,7 @@ async def subscribe(
             while backlog:
                 entry = backlog.popleft()
                 if isinstance(entry, FeedLost):  # the store stayed away: the client resumes
-                    if chunk:
-                        yield b"".join(chunk)
-                    return
+                    return  # from its last cursor (what this chunk held comes in its replay)
                 if entry is None:  # the live feed was interrupted: catch up from the log
                     now = await log.head()
                     if now.epoch == epoch and now.seq < last:  # numbers will be given again
@@ -101,10 +105,10 @@ async def subscribe(
                     if missed.lost:
                         chunk.append(reset_event(key, now, "Some events are no longer kept."))
                     for replayed in missed.entries:
-                        chunk.append(frame(replayed, epoch, key))
+                        chunk.append(frame(replayed, epoch, key, tagged))
                         last = replayed.seq
                 elif entry.seq > last:
-                    chunk.append(frame(entry, epoch, key))
+                    chunk.append(frame(entry, epoch, key, tagged))
                     last = entry.seq
             if chunk:
                 yield b"".join(chunk)

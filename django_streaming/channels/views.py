@@ -35,6 +35,12 @@ class ChannelView(SSEView):
                 order = await Order.objects.aget(pk=channel.removeprefix("order-"))
                 return order.customer_id == (await request.auser()).pk
 
+    With ``multiplex = True``, a client picks some of the view's channels in the query
+    (``?channel=a&channel=b``): only channels ``get_channels()`` returns, at most
+    ``max_channels``, each checked by ``can_read()``; every event then carries a ``channel:``
+    field naming its channel, so that one connection serves several subscriptions of a page
+    (``streams.js`` merges and dispatches them).
+
     Needs an ASGI server: each subscriber waits on the event loop.
     """
 
@@ -44,6 +50,12 @@ class ChannelView(SSEView):
     #: keep: a job's progress so far, when its page is reloaded. Otherwise it gets what is
     #: published from the moment it connected.
     history: ClassVar[bool] = False
+    #: Whether a client may ask for some of ``get_channels()`` in the query (``?channel=``),
+    #: and gets each event with a ``channel:`` field naming its channel.
+    multiplex: ClassVar[bool] = False
+    #: The most channels one request of a multiplexing view may read (past it, a 400), so
+    #: that the cursor of their subscription stays within 256 characters.
+    max_channels: ClassVar[int] = 16
 
     def get_channels(self, request: HttpRequest, *args: Any, **kwargs: Any) -> list[str]:
         """The channels this request subscribes to; the ``channels`` attribute by default."""
@@ -62,6 +74,11 @@ class ChannelView(SSEView):
         if refused is not None:
             return refused
         channels = list(dict.fromkeys(self.get_channels(request, *args, **kwargs)))
+        if self.multiplex:
+            chosen = self.chosen_channels(request, channels)
+            if isinstance(chosen, HttpResponseBase):
+                return chosen
+            channels = chosen
         if not channels:
             return error_response(400, "no_channels", "This stream has no channels to read.")
         for channel in channels:
@@ -77,7 +94,29 @@ class ChannelView(SSEView):
         await log.head()  # a store that is down is a 503 now, not an error event later
         return self.stream_response(self.subscription(log, channels))
 
+    def chosen_channels(
+        self, request: HttpRequest, allowed: list[str]
+    ) -> list[str] | HttpResponseBase:
+        """A multiplexing view's channels: those of ``?channel=`` (all of ``allowed`` without
+        one), or a 4xx saying which one cannot be read."""
+        asked = list(dict.fromkeys(request.GET.getlist("channel"))) or allowed
+        if len(asked) > self.max_channels:
+            return error_response(
+                400,
+                "too_many_channels",
+                f"Ask for at most {self.max_channels} channels in one stream, not {len(asked)}.",
+            )
+        known = set(allowed)
+        for channel in asked:
+            if channel not in known:
+                return error_response(
+                    404, "unknown_channel", f"This stream has no channel {channel[:200]!r}."
+                )
+        return asked
+
     def subscription(self, log: ChannelLog, channels: list[str]) -> AsyncIterator[bytes]:
         """The stream of what is published to ``channels``, replayed from ``last_event_id``.
         Wrap it to end a subscriber's stream early, say."""
-        return subscribe(log, channels, self.last_event_id, history=self.history)
+        return subscribe(
+            log, channels, self.last_event_id, history=self.history, tagged=self.multiplex
+        )

@@ -9,7 +9,7 @@ import secrets
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -23,6 +23,7 @@ from django_streaming.resumable import new_stream_id, tail
 from django_streaming.stores import EndStatus, StreamStore, get_store
 from django_streaming.views import SSEView
 
+from .agent import AgentRun, stream_agent
 from .answer import Answer
 from .continuations import already_answered, apply_answers, pending_calls
 from .messages import (
@@ -34,9 +35,6 @@ from .messages import (
     parse_message,
 )
 from .parts import ChatPart, new_id
-
-if TYPE_CHECKING:
-    from django_streaming.agents import AgentRun
 
 __all__ = ["PROTOCOL_HEADERS", "ChatError", "ChatResult", "ChatStreamView"]
 
@@ -86,9 +84,12 @@ class ChatStreamView(SSEView):
 
     .. code-block:: python
 
+        model = EchoModel()  # django_streaming.chat.demo: your model's client instead
+
+
         class Chat(ChatStreamView):
             async def generate(self, messages):
-                async for token in my_model.stream(messages[-1].text):
+                async for token in model.stream(messages[-1].text):
                     yield token
 
     ``generate(messages)`` is an async generator of text deltas (``str``) and the parts of
@@ -151,8 +152,6 @@ class ChatStreamView(SSEView):
         agent = self.get_agent()
         if agent is None:
             raise NotImplementedError(f"{type(self).__name__} must define generate() or agent.")
-        from django_streaming.agents import stream_agent  # the adapters import this module
-
         async for part in stream_agent(agent, self, **self.agent_kwargs()):
             yield part
 
@@ -172,7 +171,6 @@ class ChatStreamView(SSEView):
 
     def agent_run(self, kwargs: dict[str, Any]) -> AgentRun:
         """This request's run of an agent (``django_streaming.agents.AgentRun``)."""
-        from django_streaming.agents import AgentRun
 
         def keep(state: Any) -> None:
             self.agent_state = state
@@ -197,7 +195,8 @@ class ChatStreamView(SSEView):
         ``generate()`` gets it and the client's new message only (for a continuation, the
         server's message with the client's verified answers), the client may send only its
         last message (``{"message": ...}``), and a ``messageId`` naming a saved message (an
-        edit, a regenerate) cuts the history before it."""
+        edit, a regenerate) cuts the history before it; an edit naming a message not saved
+        is refused (409 ``unknown_message``)."""
         return None
 
     def generate_message_id(self) -> str:
@@ -496,10 +495,19 @@ def _with_saved_history(chat: ChatRequest, saved: Any) -> ChatRequest:
         for index, message in enumerate(saved)
     ]
     ids = [message.id for message in history]
+    last = chat.messages[-1]
     if chat.message_id is not None and chat.message_id in ids:
         history = history[: ids.index(chat.message_id)]
         ids = ids[: len(history)]
-    last = chat.messages[-1]
+    elif chat.message_id is not None and _is_edit(chat):
+        # An edit of a message the server never saved (another tab's, a forged id): taking it
+        # as a new question would keep the answers the client thinks it replaced.
+        raise ChatRequestError(
+            f"The message to edit ({chat.message_id!r}) is not one this chat has saved: "
+            "reload the chat.",
+            status=409,
+            code="unknown_message",
+        )
     if last.id is not None and last.id in ids and not chat.continuation:
         # A saved question answered again (a regenerate): the history up to it.
         return replace(chat, messages=history[: ids.index(last.id) + 1])
@@ -507,6 +515,12 @@ def _with_saved_history(chat: ChatRequest, saved: Any) -> ChatRequest:
         # The continued message's saved copy goes: the verified one takes its place.
         history = [message for message in history if message.id != last.id]
     return replace(chat, messages=[*history, last])
+
+
+def _is_edit(chat: ChatRequest) -> bool:
+    """Whether ``chat`` resends an edited question (``sendMessage({messageId})``): a new user
+    message naming the message it replaces, not a continuation nor a regenerate."""
+    return chat.trigger == "submit-message" and chat.messages[-1].role == "user"
 
 
 def _error_text(error: Exception) -> str:

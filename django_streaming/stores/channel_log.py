@@ -60,9 +60,6 @@ class FeedLost(Entry):
 
     __slots__ = ()
 
-    def __repr__(self) -> str:
-        return "FEED_LOST"
-
 
 FEED_LOST = FeedLost(-1, "", b"")
 

@@ -18,6 +18,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString
 
 from django_streaming.conf import get_config
+from django_streaming.widget_strings import default_placeholder, default_title, widget_strings
 
 register = template.Library()
 logger = logging.getLogger("django_streaming")
@@ -29,6 +30,8 @@ ROLES = ("system", "user", "assistant")
 SENDS = ("all", "last")
 #: How a saved answer may have ended short of complete.
 STATUSES = ("stopped", "failed")
+#: The themes a widget can be held to, whatever the system's colour scheme.
+THEMES = ("light", "dark")
 _SCRIPT_ESCAPES = {ord("<"): "\\u003C", ord(">"): "\\u003E", ord("&"): "\\u0026"}
 
 
@@ -37,14 +40,21 @@ def chat_widget(
     context: template.Context,
     endpoint: str,
     *,
-    title: str = "Chat",
-    placeholder: str = "Send a message…",
+    title: str | None = None,
+    placeholder: str | None = None,
     messages: Iterable[Any] = (),
     markdown: bool = True,
     chat_id: str | None = None,
     resumable: bool = False,
     image_hosts: str | Iterable[str] | None = None,
     send: str = "all",
+    math: bool = True,
+    highlight: bool = True,
+    strings: Mapping[str, str] | None = None,
+    theme: str | None = None,
+    suggestions: Iterable[str] = (),
+    empty_text: str | None = None,
+    feedback_url: str | None = None,
 ) -> SafeString:
     """Render a streaming chat widget that talks to the ``ChatStreamView`` at ``endpoint``.
 
@@ -66,6 +76,22 @@ def chat_widget(
     ``send="last"`` posts only the last message (``{"id", "message", "trigger", "messageId"}``,
     as the AI SDK's persistence guide does) for a server that keeps the conversation; by
     default (``"all"``) the whole conversation goes, as ``DefaultChatTransport`` sends it.
+
+    Every word of the widget is in the active language (Django's translations; the app ships
+    French, German, Spanish and Arabic); ``strings`` overrides any of them by key (see
+    ``django_streaming.widget_strings.WIDGET_STRINGS``); ``title`` and ``placeholder`` default
+    to "Chat" and "Send a message…", translated. ``theme`` (``"light"`` or ``"dark"``) holds the
+    widget to one theme whatever the system's colour scheme (as ``data-theme`` on an ancestor
+    does). ``suggestions`` (texts) are shown as buttons, under ``empty_text`` if given, while the
+    chat has no message; clicking one sends it.
+
+    Formulas (``$...$``, ``$$...$$``, ``\\(...\\)``, ``\\[...\\]``) are drawn by KaTeX and
+    fenced code is highlighted by highlight.js, each loaded only when an answer first needs it;
+    ``math=False`` shows formulas as their source (as code), ``highlight=False`` leaves code plain.
+
+    Each finished message has actions (edit a question, regenerate the last answer, copy a
+    message, good and bad response); a vote dispatches a ``ds-chat:feedback`` event, and with
+    ``feedback_url`` (a URL name or a path) is POSTed there as ``{"messageId", "vote"}`` JSON.
     """
     if resumable and not chat_id:
         raise template.TemplateSyntaxError(
@@ -76,6 +102,15 @@ def chat_widget(
         raise template.TemplateSyntaxError(
             f"chat_widget: send must be one of {', '.join(map(repr, SENDS))}, not {send!r}."
         )
+    if theme not in (None, *THEMES):
+        raise template.TemplateSyntaxError(
+            f"chat_widget: theme must be one of {', '.join(map(repr, THEMES))}, not {theme!r}."
+        )
+    try:
+        words = widget_strings(strings)
+    except ValueError as error:
+        raise template.TemplateSyntaxError(f"chat_widget: {error}") from None
+    prompts = _suggestions(suggestions)
     request = _request(context)
     return SafeString(
         render_to_string(
@@ -83,8 +118,16 @@ def chat_widget(
             {
                 "endpoint": _resolve(endpoint),
                 # Text, never markup: escaped even when a template literal made it "safe".
-                "title": escape(title),
-                "placeholder": escape(placeholder),
+                "title": escape(default_title() if title is None else title),
+                "placeholder": escape(
+                    default_placeholder() if placeholder is None else placeholder
+                ),
+                "strings": {key: escape(text) for key, text in words.items()},
+                # Inert in a script element, as the saved parts are.
+                "strings_json": SafeString(json.dumps(words).translate(_SCRIPT_ESCAPES)),
+                "theme": theme,
+                "suggestions": [escape(prompt) for prompt in prompts],
+                "empty_text": None if empty_text is None else escape(empty_text),
                 "messages": [_message(message, index) for index, message in enumerate(messages)],
                 "markdown": markdown,
                 "chat_id": chat_id,
@@ -96,9 +139,26 @@ def chat_widget(
                 "max_file_bytes": get_config()["MAX_FILE_BYTES"],
                 "image_hosts": " ".join(_image_hosts(image_hosts)),
                 "send_last": send == "last",
+                "math": math,
+                "highlight": highlight,
+                "feedback_url": None if feedback_url is None else _resolve(feedback_url),
             },
         )
     )
+
+
+def _suggestions(suggestions: Iterable[str]) -> list[str]:
+    if isinstance(suggestions, str):
+        raise template.TemplateSyntaxError(
+            "chat_widget: suggestions takes a list of texts, not one string."
+        )
+    prompts = list(suggestions)
+    for prompt in prompts:
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise template.TemplateSyntaxError(
+                f"chat_widget: each suggestion must be a non-empty text, not {prompt!r}."
+            )
+    return prompts
 
 
 def _request(context: template.Context) -> HttpRequest | None:

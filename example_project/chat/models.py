@@ -41,6 +41,10 @@ class Message(models.Model):
         STOPPED = "stopped"  # the user pressed Stop: a partial answer
         FAILED = "failed"  # the model failed: a partial answer, if any
 
+    class Vote(models.TextChoices):
+        UP = "up"
+        DOWN = "down"
+
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="messages"
     )
@@ -52,6 +56,8 @@ class Message(models.Model):
     # matches a continuation, an edit or a regenerate to the saved message by it.
     ui_id = models.CharField(max_length=100, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.COMPLETE)
+    # The user's feedback on an answer (the widget's thumbs, through feedback_url).
+    vote = models.CharField(max_length=4, choices=Vote.choices, blank=True)
     created = models.DateTimeField(auto_now_add=True)
 
     class Meta:

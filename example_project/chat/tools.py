@@ -115,6 +115,19 @@ class Toolbox:
         return parts, outputs
 
 
+def renamed_to(output: Any) -> str | None:
+    """The new title, when ``output`` is what an approved ``rename_chat`` returned."""
+    if isinstance(output, dict) and output.get("renamed") is True:
+        return str(output.get("title", ""))
+    return None
+
+
+#: The prompts an empty chat suggests: one per tool, each answered by the simulated model.
+SUGGESTIONS = [
+    "How many chats do I have?",
+    "Rename this chat to Holiday plans",
+    "What time is it?",
+]
 COUNT = re.compile(r"\bhow many (chats|conversations)\b", re.IGNORECASE)
 RENAME = re.compile(r"\brename (?:this|the) chat to (.+)", re.IGNORECASE)
 TIME = re.compile(r"\bwhat time is it\b", re.IGNORECASE)

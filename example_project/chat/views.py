@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID
@@ -23,13 +24,15 @@ from django_streaming import (
     ChatPart,
     ChatResult,
     ChatStreamView,
+    DataPart,
     SSEResponse,
+    ToolResult,
     error_response,
 )
 
 from .backends import get_backend
 from .models import Conversation, Message, owner_key
-from .tools import Toolbox
+from .tools import SUGGESTIONS, Toolbox, renamed_to
 
 STATUS_OF_RESULT = {
     "completed": Message.Status.COMPLETE,
@@ -57,7 +60,7 @@ def conversation_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
     return render(
         request,
         "chat/conversation_detail.html",
-        {"conversation": conversation, "history": history},
+        {"conversation": conversation, "history": history, "suggestions": SUGGESTIONS},
     )
 
 
@@ -73,6 +76,32 @@ def rename(request: HttpRequest, pk: UUID) -> HttpResponse:
 def delete(request: HttpRequest, pk: UUID) -> HttpResponse:
     owned(request, pk).delete()
     return HttpResponseRedirect(reverse("conversations"))
+
+
+@require_POST
+def feedback(request: HttpRequest, pk: UUID) -> HttpResponse:
+    """The widget's thumbs (``feedback_url``): ``{"messageId", "vote": "up" | "down"}`` kept
+    on the answer it names, in a conversation of this visitor's."""
+    try:
+        conversation = owned(request, pk)
+    except Http404:
+        return error_response(404, "not_found", "No such conversation.")
+    try:
+        body = json.loads(request.body)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or body.get("vote") not in Message.Vote.values:
+        return error_response(
+            400, "invalid_feedback", 'Send {"messageId": ..., "vote": "up" or "down"}.'
+        )
+    answer = conversation.messages.filter(
+        role=Message.Role.ASSISTANT, ui_id=str(body.get("messageId", ""))
+    ).first()
+    if answer is None:
+        return error_response(404, "not_found", "No such answer in this conversation.")
+    answer.vote = body["vote"]
+    answer.save(update_fields=["vote"])
+    return HttpResponse(status=204)
 
 
 class ConversationChat(ChatStreamView):
@@ -130,6 +159,10 @@ class ConversationChat(ChatStreamView):
         toolbox = Toolbox.of(self.conversation)
         async for part in get_backend().respond(messages, toolbox, self.chat.continuation):
             yield part
+            if isinstance(part, ToolResult) and (title := renamed_to(part.output)) is not None:
+                # The page shows the new title at once (static/chat/title.js listens to the
+                # widget's ds-chat:data event): a UI notice, not part of the conversation.
+                yield DataPart("chat-title", {"title": title}, transient=True)
 
     async def on_finish(self, result: ChatResult) -> None:
         parts = result.message.get("parts", [])

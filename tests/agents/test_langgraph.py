@@ -37,7 +37,8 @@ from django_streaming import (
     ToolResult,
 )
 from django_streaming.agents.base import UNSETTLED_TEXT, AgentRun
-from django_streaming.agents.langgraph import NOT_RUN, UNANSWERED, stream
+from django_streaming.agents.langgraph import UNANSWERED, stream
+from django_streaming.agents.langgraph_messages import NOT_RUN
 from django_streaming.chat.answer import Answer
 from django_streaming.chat.messages import ChatFile, parse_message
 from tests.agents import urls_langgraph

@@ -375,7 +375,7 @@ def test_accessibility_attributes(page: Page) -> None:
         assert button.evaluate("b => b.textContent.trim() || b.getAttribute('aria-label')")
     page.get_by_role("button", name="Stop").click()
     expect(log).to_have_attribute("aria-busy", "false")
-    expect(page.get_by_label("Message")).to_be_visible()
+    expect(page.get_by_label("Message", exact=True)).to_be_visible()
 
 
 def test_keyboard_only_flow(page: Page) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,9 +19,13 @@ ANSWER = ".ds-chat__message--assistant"
 
 
 @pytest.fixture(scope="module")
-def example_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    database = tmp_path_factory.mktemp("example") / "db.sqlite3"
-    with example_project_server(database, tokens_per_second=60) as server:
+def example_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("example") / "db.sqlite3"
+
+
+@pytest.fixture(scope="module")
+def example_server(example_database: Path) -> Iterator[RunningServer]:
+    with example_project_server(example_database, tokens_per_second=60) as server:
         yield server
 
 
@@ -36,8 +42,8 @@ def start_chat(page: Page) -> str:
 
 
 def ask(page: Page, question: str) -> None:
-    page.get_by_label("Message").fill(question)
-    page.get_by_label("Message").press("Enter")
+    page.get_by_label("Message", exact=True).fill(question)
+    page.get_by_label("Message", exact=True).press("Enter")
 
 
 def wait_idle(page: Page) -> None:
@@ -184,3 +190,132 @@ def test_the_simulated_model_uses_a_server_tool_an_approval_and_a_browser_tool(
     expect(page.locator(".ds-chat__tool .ds-chat__tool-state")).to_have_text(
         ["Done", "Done", "Done"]
     )
+
+
+# The example shows what it can do: suggested prompts, one navigation, a live rename, actions.
+
+
+def test_an_empty_chat_suggests_a_prompt_for_each_tool_and_each_uses_it(
+    browser: Browser, example_server: RunningServer
+) -> None:
+    page = new_page(browser, example_server)
+    start_chat(page)
+    suggestions = page.get_by_role("list", name="Suggestions").get_by_role("button")
+    expect(suggestions).to_have_text(
+        ["How many chats do I have?", "Rename this chat to Holiday plans", "What time is it?"]
+    )
+    suggestions.first.click()
+    expect(page.locator(".ds-chat__tool-name")).to_have_text("Count your chats")
+    expect(page.locator(ANSWER)).to_contain_text(re.compile(r"You have \d+ chats?\."))
+    expect(suggestions.first).to_be_hidden()  # the chat is no longer empty
+    wait_idle(page)
+
+    start_chat(page)
+    page.get_by_role("button", name="What time is it?").click()
+    expect(page.locator(".ds-chat__tool-name")).to_have_text("Your local time")
+    expect(page.locator(ANSWER)).to_contain_text("where you are.")
+    wait_idle(page)
+
+
+def test_an_approved_rename_shows_in_the_header_and_the_title_field_at_once(
+    browser: Browser, example_server: RunningServer
+) -> None:
+    page = new_page(browser, example_server)
+    start_chat(page)
+    heading = page.locator(".ds-chat__title")
+    expect(heading).to_have_text("New chat")
+    page.get_by_role("button", name="Rename this chat to Holiday plans").click()
+    expect(page.locator(".ds-chat__tool-name")).to_have_text("Rename this chat")
+    page.get_by_role("button", name="Approve Rename this chat").click()
+    # No reload: the rename's data part reached the page's script (chat/title.js).
+    expect(heading).to_have_text("Holiday plans")
+    expect(page.get_by_label("Title")).to_have_value("Holiday plans")
+    expect(page).to_have_title("Holiday plans · django-streaming")
+    wait_idle(page)
+    page.reload()
+    expect(heading).to_have_text("Holiday plans")
+
+
+def pages_of_the_example(page: Page) -> list[str]:
+    """Every kind of page, with content: a chat with an answer, a job with its log."""
+    chat = start_chat(page)
+    ask(page, "Show me a wide answer with a table and some code")
+    wait_idle(page)
+    page.goto("/jobs/")
+    page.get_by_role("button", name="Start a job").click()
+    page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]{36}/$"))
+    steps = page.get_by_role("list", name="Steps").get_by_role("listitem")
+    expect(steps.nth(1)).to_have_text(re.compile("Imported"), timeout=20_000)
+    return ["/", chat, "/jobs/", page.url, "/progress/"]
+
+
+def test_every_page_has_the_navigation_and_fits_390_pixels(
+    browser: Browser, example_server: RunningServer
+) -> None:
+    page = browser.new_context(
+        base_url=example_server.url, viewport={"width": 390, "height": 844}
+    ).new_page()
+    for url in pages_of_the_example(page):
+        page.goto(url)
+        nav = page.get_by_role("navigation", name="Site")
+        expect(nav.get_by_role("link")).to_have_text(["Chats", "Jobs", "Progress demo"])
+        expect(nav.locator("[aria-current=page]")).to_have_count(1)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{url} is {width} px wide at 390 px"
+    nav.get_by_role("link", name="Chats").click()  # back to the chats from the progress page
+    expect(page.get_by_role("heading", name="Your chats")).to_be_visible()
+
+
+def test_an_edit_and_a_regenerate_are_saved_as_the_page_shows_them(
+    browser: Browser, example_server: RunningServer
+) -> None:
+    page = new_page(browser, example_server)
+    start_chat(page)
+    ask(page, "First question")
+    wait_idle(page)
+    ask(page, "Second question")
+    wait_idle(page)
+    question = page.locator(".ds-chat__message--user").first
+    question.get_by_role("button", name="Edit", exact=True).click()
+    question.get_by_role("textbox", name="Edit message").fill("First, edited")
+    with page.expect_request("**/chat/") as request:
+        question.get_by_role("button", name="Save").click()
+    body = json.loads(request.value.post_data or "{}")
+    assert (body["trigger"], body["messageId"]) == (
+        "submit-message",
+        question.get_attribute("data-id"),
+    )
+    expect(page.locator(f"{ANSWER} h2")).to_have_text(["About “First, edited”"])
+    wait_idle(page)
+    ask(page, "How many chats do I have?")  # an answer with a tool call, then regenerated
+    wait_idle(page)
+    regenerated = page.locator(ANSWER).last.get_attribute("data-id")
+    page.locator(ANSWER).last.get_by_role("button", name="Regenerate").click()
+    expect(page.locator(f"{ANSWER}[data-id='{regenerated}']")).to_have_count(0)
+    expect(page.locator(ANSWER).last).to_contain_text("You have")
+    wait_idle(page)
+    page.reload()
+    expect(page.locator(".ds-chat__message--user")).to_have_text(
+        ["First, edited", "How many chats do I have?"]
+    )
+    expect(page.locator(f"{ANSWER} h2")).to_have_text(["About “First, edited”"])
+    expect(page.locator(ANSWER)).to_have_count(2)
+    expect(page.locator(".ds-chat__tool .ds-chat__tool-state")).to_have_text(["Done"])
+
+
+def test_a_vote_is_kept_on_the_answer(
+    browser: Browser, example_server: RunningServer, example_database: Path
+) -> None:
+    page = new_page(browser, example_server)
+    start_chat(page)
+    ask(page, "Rate this answer")
+    wait_idle(page)
+    answer = page.locator(ANSWER)
+    with page.expect_response("**/feedback/") as response:
+        answer.get_by_role("button", name="Bad response").click()
+    assert response.value.status == 204
+    with sqlite3.connect(example_database) as database:
+        saved = database.execute(
+            "SELECT vote FROM chat_message WHERE ui_id = ?", [answer.get_attribute("data-id")]
+        ).fetchall()
+    assert saved == [("down",)]

@@ -60,8 +60,8 @@ class Proxy:
 
 
 @asynccontextmanager
-async def proxy_to(port: int) -> AsyncIterator[Proxy]:
-    proxy = Proxy(port)
+async def proxy_to(port: int, kind: type[Proxy] = Proxy) -> AsyncIterator[Proxy]:
+    proxy = kind(port)
     server = await asyncio.start_server(proxy._serve, "127.0.0.1", 0)
     proxy.port = server.sockets[0].getsockname()[1]
     try:

@@ -47,3 +47,18 @@ class EndingChannels(TestChannels):
             left -= chunk.count(b"\ndata:") + chunk.startswith(b"data:")
             if left <= 0:
                 return
+
+
+class MultiplexChannels(ChannelView):
+    """``/channels/mux/<token>/``: the client picks among ``<token>-a`` to ``<token>-d`` and
+    ``<token>-secret`` (refused by ``can_read()``), at most three at once."""
+
+    multiplex = True
+    max_channels = 3
+    heartbeat = 0.5
+
+    def get_channels(self, request: HttpRequest, *args: Any, **kwargs: Any) -> list[str]:
+        return [f"{kwargs['token']}-{name}" for name in ["a", "b", "c", "d", "secret"]]
+
+    async def can_read(self, request: HttpRequest, channel: str) -> bool:
+        return not channel.endswith("-secret")

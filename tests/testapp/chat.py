@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections import defaultdict
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
+
+from django.http import HttpRequest, HttpResponseBase
 
 from django_streaming import (
     ApprovalRequest,
@@ -36,6 +40,10 @@ MARKDOWN = (
     "# Title\n\nSome *emphasis*, **strong** and `inline code`.\n\n"
     "- one\n- two\n\n1. first\n2. second\n\n"
     "```python\nprint('hi')\n```\n\n[a link](https://example.com/page)\n"
+)
+CODE_AND_MATH = (
+    "A function:\n\n```python\ndef square(x):\n    return x * x  # the square\n```\n\n"
+    "Its integral $\\int_0^1 x^2\\,dx$ is\n\n$$\\frac{1}{3}$$\n\nwhich costs $5 and $10.\n"
 )
 XSS = (
     '<img src=x onerror="window.pwned=1"> <script>window.pwned=2</script>\n\n'
@@ -79,6 +87,7 @@ class Prompt:
     ``BENCH``            ``$BENCH_ANSWER``'s file at ``$BENCH_RATE`` pieces/s (the widget bench)
     ``ON_FINISH_FAILS``  "fine", then ``on_finish()`` raises
     ``MARKDOWN``         ``MARKDOWN``, 7 characters a delta
+    ``CODE_AND_MATH``    ``CODE_AND_MATH``, 5 characters a delta
     ``XSS``              ``XSS``: markup and links the widget must render inert
     ``UNCLOSED``         an open code fence, then waits for the probe's gate before closing it
     ``TRICKY``           ``TRICKY``'s pieces: emoji, CJK, line endings, an SSE-looking line
@@ -105,6 +114,7 @@ class Prompt:
     BENCH = "bench"
     ON_FINISH_FAILS = "on_finish fails"
     MARKDOWN = "markdown"
+    CODE_AND_MATH = "code and math"
     XSS = "xss"
     UNCLOSED = "unclosed"
     TRICKY = "tricky"
@@ -174,6 +184,10 @@ class TestChat(ChatStreamView):
         if text == Prompt.ON_FINISH_FAILS:
             self.on_finish_fails = True
             yield "fine"
+            return
+        if text == Prompt.CODE_AND_MATH:
+            for start in range(0, len(CODE_AND_MATH), 5):
+                yield CODE_AND_MATH[start : start + 5]
             return
         if text == Prompt.MARKDOWN:
             for start in range(0, len(MARKDOWN), 7):
@@ -288,5 +302,14 @@ async def _continue(message: ChatMessage) -> AsyncIterator[ChatPart]:
             yield f"It is {call.output['time']}."
 
 
+#: By chat id: the status of each resume (``GET <chat>/stream``) the server answered, in order.
+resumes: defaultdict[str, list[int]] = defaultdict(list)
+
+
 class ResumableChat(TestChat):
     resumable = True
+
+    async def aresume(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        response = await super().aresume(request, *args, **kwargs)
+        resumes[kwargs.get("chat_id", "")].append(response.status_code)
+        return response

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
 
-from . import channels, production, views
+from . import channels, production, tabs, views
 from .chat import ResumableChat, TestChat
 
 urlpatterns = [
@@ -26,10 +26,12 @@ urlpatterns = [
     path("chat/", TestChat.as_view(), name="test-chat"),
     path("chat-exempt/", csrf_exempt(TestChat.as_view())),
     path("chat-page/", views.chat_page),
+    path("widget-page/", views.widget_page),
     path("react/", views.react_page),
     path("react/app.js", views.react_bundle),
     path("byte-by-byte/", csrf_exempt(views.byte_by_byte)),
     path("overloaded/", csrf_exempt(views.overloaded)),
+    path("feedback/", views.feedback, name="test-feedback"),
     path("bad-chunks/", csrf_exempt(views.bad_chunks)),
     path("last-message-chat/", csrf_exempt(views.last_message_chat)),
     path("stream-id-chat/<str:mode>/", csrf_exempt(views.stream_id_chat)),
@@ -52,4 +54,8 @@ urlpatterns = [
     path("channels/order/<int:pk>/", channels.OrderChannel.as_view()),
     path("channels/not-a-name/", channels.NotANameChannel.as_view()),
     path("channels/ending/", channels.EndingChannels.as_view()),
+    path("channels/mux/<str:token>/", channels.MultiplexChannels.as_view()),
+    path("tabs/<str:token>/page/", tabs.tabs_page),
+    path("tabs/<str:token>/mux/", tabs.TabsMultiplex.as_view()),
+    path("tabs/<str:token>/feed/<str:name>/", tabs.TabsFeed.as_view()),
 ]

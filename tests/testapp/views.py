@@ -14,6 +14,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin, PermissionRequiredMix
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
+from django.utils import translation
 
 from django_streaming import Event, SSEResponse, SSEView, StreamItem, error_response
 from django_streaming.chat.continuations import pending_calls
@@ -274,6 +275,54 @@ BAD_HISTORY: list[dict[str, Any]] = [
 ]
 
 
+#: The suggestions of the widget page's empty state.
+SUGGESTIONS = ["Tell me a joke", "What time is it?"]
+#: A saved answer with a data part, as a chat that renamed itself saves it.
+DATA_HISTORY = [
+    {"role": "user", "id": "m-question", "text": "Rename this chat"},
+    {
+        "role": "assistant",
+        "id": "m-saved",
+        "parts": [
+            {"type": "text", "text": "Renamed."},
+            {"type": "data-chat-title", "id": "title", "data": {"title": "Saved title"}},
+        ],
+    },
+]
+
+
+#: A saved answer in Arabic with a code block whose line is longer than the block is wide.
+ARABIC_HISTORY = [
+    {"role": "user", "id": "m-ar-question", "text": "اكتب شيفرة"},
+    {
+        "role": "assistant",
+        "id": "m-ar-answer",
+        "text": "هذه هي الشيفرة:\n\n```python\nprint('" + "x" * 150 + "')\n```\n",
+    },
+]
+
+
+def widget_page(request: HttpRequest) -> HttpResponse:
+    """The widget with its options from the query: ``lang`` (activated), ``dir`` (the page's),
+    ``theme`` (the tag's), ``page_theme`` (an ancestor's data-theme), ``send_label`` (a string
+    override), ``suggest`` (suggestions and an empty text), ``data`` (a saved data part),
+    ``arabic`` (a saved answer in Arabic with code)."""
+    query = request.GET
+    language = query.get("lang", "en")
+    context = {
+        "language": language,
+        "direction": query.get("dir", "ltr"),
+        "theme": query.get("theme"),
+        "page_theme": query.get("page_theme"),
+        "strings": {"send": query["send_label"]} if "send_label" in query else None,
+        "suggestions": SUGGESTIONS if "suggest" in query else [],
+        "empty_text": "Ask me anything" if "suggest" in query else None,
+        "history": DATA_HISTORY if "data" in query else ARABIC_HISTORY if "arabic" in query else [],
+    }
+    with translation.override(language):
+        return render(request, "testapp/widget.html", context)
+
+
 def chat_page(request: HttpRequest) -> HttpResponse:
     history: list[Any] = [
         {"role": "user", "text": "Earlier <b>question</b>"},
@@ -297,6 +346,10 @@ def chat_page(request: HttpRequest) -> HttpResponse:
         "tools": "tools" in request.GET,
         "image_hosts": request.GET.get("image_hosts"),
         "send": request.GET.get("send", "all"),
+        "math": request.GET.get("math") != "off",
+        "highlight": request.GET.get("highlight") != "off",
+        "feedback_url": request.GET.get("feedback"),
+        "locks": "locks" in request.GET,  # no SharedWorker: streams.js's Web Locks path
     }
     if "resumable" in request.GET:
         context["endpoint"] = request.GET.get("endpoint", "/resumable-chat-csrf/")
@@ -421,6 +474,16 @@ def last_message_chat(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(events, content_type="text/event-stream")
     response["x-vercel-ai-ui-message-stream"] = "v1"
     return response
+
+
+#: The votes the widget's feedback buttons POSTed.
+votes: list[dict[str, Any]] = []
+
+
+def feedback(request: HttpRequest) -> HttpResponse:
+    """A ``feedback_url``: keeps the vote (CSRF-protected, as any view: the widget sends it)."""
+    votes.append(json.loads(request.body))
+    return HttpResponse(status=204)
 
 
 def overloaded(request: HttpRequest) -> HttpResponse:

@@ -63,7 +63,6 @@ MAX_DELAY = 0.5
 
 def unavailable(error: BaseException, window: float = 0.0) -> StoreUnavailable:
     """What a store call raises when Redis cannot be reached, caused by ``error``."""
-    # (Out of memory is not "away": errors.classify() names it StoreMisconfigured.)
     after = f" for {window:g} s" if window else ""
     failed = StoreUnavailable(f"Redis is unavailable{after}: {error}")
     failed.__cause__ = error

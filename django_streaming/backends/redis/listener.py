@@ -178,7 +178,8 @@ class Listener:
     async def _read(self) -> None:
         while True:
             pubsub = self.pubsub
-            assert pubsub is not None
+            if pubsub is None:  # pragma: no cover - closed while it subscribed again (its last
+                return  # subscriber left; redis-py may swallow the cancellation that came too)
             try:
                 # Not pubsub.listen(), which ends when redis-py counts no subscription left
                 # (an unsubscribe confirmed just before a subscribe is sent): this ends only
@@ -202,8 +203,7 @@ class Listener:
             # The connection was lost: subscribe anew; once Redis confirms, every subscriber
             # catches up from the log, since what was published meanwhile never came.
             self.catching_up = True
-            if self.lost_since is None:
-                self.lost_since = time.monotonic()
+            self.lost_since = time.monotonic() if self.lost_since is None else self.lost_since
             while True:
                 if time.monotonic() - self.lost_since > self.log.store.failover_timeout:
                     await self._give_up(pubsub)

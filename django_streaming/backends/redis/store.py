@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import weakref
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from itertools import islice
 from typing import Any
@@ -383,6 +383,7 @@ class RedisStore(StreamStore):
 
         delay = 0.05
         while True:
+            lost = False
             try:
                 async with self.channel_log.watch([self.stop_channel(stream_id)], deliver):
                     delay = 0.05
@@ -486,27 +487,30 @@ class _Appends:
     @on_error
     async def _send(self, batch: list[_Append]) -> None:
         self.batch = None  # appends from now on go in the next pipeline
-        attempts = 0
-
-        def attempt() -> Coroutine[Any, Any, list[Any]]:
-            nonlocal attempts
-            attempts += 1
-            return self._pipeline(batch)
-
-        replies = iter(await retry(attempt, self.store.failover_timeout))
-        for _, entries, stored in batch:
+        replies = iter(await retry(lambda: self._pipeline(batch), self.store.failover_timeout))
+        for stream_id, entries, stored in batch:
             count = len(entries) + sum(seq == 1 for seq, _ in entries) + 1
-            failed = [
-                reply
-                for reply in islice(replies, count)
-                if isinstance(reply, Exception) and not (attempts > 1 and _stored_before(reply))
-            ]
+            failed = [reply for reply in islice(replies, count) if isinstance(reply, Exception)]
+            if failed and all(_stored_before(reply) for reply in failed):
+                failed = await self._not_stored_before(stream_id, entries)
             if stored.done():  # the generation was cancelled meanwhile
                 continue
             if failed:
                 stored.set_exception(classify(failed[0]))
             else:
                 stored.set_result(None)
+
+    async def _not_stored_before(self, stream_id: str, entries: Sequence[Entry]) -> list[Exception]:
+        """After Redis refused ids as not above its last: whether these entries are there
+        already, as they are (the pipeline was sent again after its connection dropped, by
+        us or by redis-py, perhaps after it ran), or it is a sequence number used twice."""
+        client: Any = self.store.client()
+        events = self.store._key(stream_id, ":events")
+        for seq, data in entries:
+            kept = await client.xrange(events, f"0-{seq}", f"0-{seq}")
+            if not kept or kept[0][1].get(b"d") != data:
+                return [ResponseError(f"Event {seq} of stream {stream_id} is stored already.")]
+        return []
 
     async def _pipeline(self, batch: list[_Append]) -> list[Any]:
         """Send ``batch`` once. Safe to send again: each entry's id is its sequence number, so
@@ -537,9 +541,8 @@ class _Appends:
 
 
 def _stored_before(reply: Exception) -> bool:
-    """Whether ``reply`` to an append sent again (after a connection dropped) says the entry
-    is there already: its id is not above the stream's last. (On a first attempt, the same
-    reply is an error: a sequence number used twice.)"""
+    """Whether ``reply`` to an append says an entry is there already with its id or a later
+    one (sent again after a connection dropped, or a sequence number used twice)."""
     return isinstance(reply, ResponseError) and "equal or smaller" in str(reply)
 
 
@@ -549,7 +552,11 @@ def _fail_unsent(batch: list[_Append], sending: asyncio.Task[None]) -> None:
     for _, _, stored in batch:
         if not stored.done():
             stored.set_exception(
-                classify_or_unavailable(error) if error else StoreUnavailable("Not sent: cancelled")
+                error
+                if isinstance(error, StoreUnavailable)
+                else classify_or_unavailable(error)
+                if error
+                else StoreUnavailable("Not sent: cancelled")
             )
 
 

@@ -13,7 +13,7 @@ import { chunkProblem } from "./chat-parts.js";
  *   toolStart(part), toolInputDelta(toolCallId, delta), toolInput(part), toolInputError(part),
  *   toolOutput(part), toolError(part), toolApproval(part), toolDenied(toolCallId) (the parts
  *   as they came: toolCallId, toolName, input, output, errorText, approvalId...),
- *   metadata(messageMetadata), step(), error(errorText), abort(), finish(part),
+ *   metadata(messageMetadata), step(), error(errorText: "" when the part had none), abort(), finish(part),
  *   skip(chunk, problem) for a chunk that cannot be drawn (not JSON, a field missing, or its
  *   handler threw): the stream goes on without it.
  * A text-delta whose text-start never came opens the text first. Returns true when the stream
@@ -135,7 +135,7 @@ export class PartReader {
         this.call("step");
         break;
       case "error":
-        this.call("error", part.errorText || "The answer failed.");
+        this.call("error", part.errorText ?? ""); // none: the widget says so in its words
         break;
       case "abort": // stopped on the server (from this page or another)
         this.call("abort");

@@ -78,13 +78,14 @@ export class EventStreamParser {
 
 /**
  * Yield the events of an event stream body, as {event, data, id}. An event without its blank
- * line when the body ends is discarded, as the spec says.
+ * line when the body ends is discarded, as the spec says. `parser` may be a subclass's (one
+ * that reads a field of its own), kept by the caller for its `lastEventId` and `retry`.
  * @param {ReadableStream<Uint8Array>} body
+ * @param {EventStreamParser} [parser]
  */
-export async function* readEvents(body) {
+export async function* readEvents(body, parser = new EventStreamParser()) {
   const reader = body.getReader();
   const decoder = new TextDecoder("utf-8"); // strips a leading BOM, as the spec asks
-  const parser = new EventStreamParser();
   try {
     for (;;) {
       const { value, done } = await reader.read();
@@ -107,12 +108,12 @@ export class HTTPError extends Error {
 /**
  * fetch() a stream and yield its events (none for a 204); throws HTTPError for a non-2xx answer, with the
  * message of a JSON error body ({"error": {"message"}}) when there is one. `onResponse` sees
- * a 2xx response before its events are read (its headers, say).
+ * a 2xx response before its events are read (its headers, say); `parser` is readEvents()'s.
  * @param {string} url
  * @param {RequestInit} init
- * @param {{onResponse?: (response: Response) => void}} [options]
+ * @param {{onResponse?: (response: Response) => void, parser?: EventStreamParser}} [options]
  */
-export async function* fetchEvents(url, init = {}, { onResponse } = {}) {
+export async function* fetchEvents(url, init = {}, { onResponse, parser } = {}) {
   const response = await fetch(url, {
     ...init,
     headers: { Accept: "text/event-stream", ...(init.headers || {}) },
@@ -129,5 +130,5 @@ export async function* fetchEvents(url, init = {}, { onResponse } = {}) {
   }
   onResponse?.(response);
   if (response.status === 204 || !response.body) return; // nothing to stream
-  yield* readEvents(response.body);
+  yield* readEvents(response.body, parser);
 }
