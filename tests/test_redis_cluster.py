@@ -172,3 +172,15 @@ def test_the_sync_cluster_client_is_a_redis_cluster(cluster: RedisCluster) -> No
     assert isinstance(store.channel_log._sync_client(), redis.RedisCluster)
     assert store.channel_log.publish("sync", b"data: x\n\n") == 1
     store.close()
+
+
+async def test_a_quiet_sharded_subscription_still_gets_the_next_event(store: RedisStore) -> None:
+    """The listener polls the nodes in turn (a slice of ``SHARDED_POLL`` each): a quiet spell
+    of many polls must not lose its place."""
+    got: asyncio.Queue[object] = asyncio.Queue()
+    async with store.channel_log.watch(["quiet"], got.put_nowait):
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(got.get(), 0.5)  # nothing published: ten polls or so
+        await store.channel_log.apublish("quiet", b"data: at last\n\n")
+        entry = await asyncio.wait_for(got.get(), 5)
+    assert getattr(entry, "body", None) == b"data: at last\n\n"

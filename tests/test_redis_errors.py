@@ -8,7 +8,7 @@ import pytest
 import redis
 
 from django_streaming.backends.redis import RedisStore, clients
-from django_streaming.backends.redis.errors import classify
+from django_streaming.backends.redis.errors import classify, on_error
 from django_streaming.stores import StoreMisconfigured, StoreUnavailable
 from tests.support.redis_servers import private_redis, unique_prefix
 from tests.support.redis_topologies import RedisCluster
@@ -104,3 +104,15 @@ def test_a_sentinel_url_gives_the_master_its_database_user_password_and_tls() ->
         "db": 2, "username": "user", "password": "pw", "ssl": True,
     }  # fmt: skip
     assert clients._url_options("redis://") == {}
+
+
+@pytest.mark.topology
+async def test_keys_of_several_slots_in_one_script_is_store_misconfigured(
+    cluster: RedisCluster,
+) -> None:
+    """redis-py refuses such a call before sending it (a RedisClusterException, not a
+    RedisError): named the same as Redis's own CROSSSLOT."""
+    store = RedisStore(url=cluster.url.replace("redis:", "redis+cluster:"), prefix="p")
+    with pytest.raises(StoreMisconfigured, match="hash tag"):
+        await on_error(store.client().eval)("return 1", 2, "{a}x", "{b}x")
+    await store.aclose()

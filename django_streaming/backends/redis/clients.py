@@ -201,7 +201,7 @@ class _SentinelMaster(Redis):
     """The master's client, closing its connections to the sentinels with its own."""
 
     async def aclose(self, close_connection_pool: bool | None = None) -> None:
-        await super().aclose(close_connection_pool)
+        await super().aclose(close_connection_pool=True)  # its own: master_for() made it
         for sentinel in self.connection_pool.sentinel_manager.sentinels:  # type: ignore[attr-defined]
             await sentinel.aclose()
 
@@ -211,6 +211,7 @@ class _SyncSentinelMaster(redis.Redis):
 
     def close(self) -> None:
         super().close()
+        self.connection_pool.disconnect()  # its own: master_for() made it
         for sentinel in self.connection_pool.sentinel_manager.sentinels:  # type: ignore[attr-defined]
             sentinel.close()
 

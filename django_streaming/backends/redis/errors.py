@@ -73,7 +73,7 @@ def misconfiguration(error: BaseException) -> str | None:
     if (
         isinstance(error, ClusterCrossSlotError)
         or "CROSSSLOT" in upper
-        or (isinstance(error, RedisClusterException) and "SAME SLOT" in upper)
+        or (isinstance(error, RedisClusterException) and "SAME" in upper and "SLOT" in upper)
     ):
         return (
             f"Redis refused keys of several slots ({text}). In a cluster, set 'cluster': True "

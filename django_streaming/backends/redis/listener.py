@@ -147,10 +147,10 @@ class Listener:
             response = await pubsub.parse_response(block=True)
             message: dict[str, Any] = await pubsub.handle_message(response)
             return message
-        while True:  # redis-py polls the nodes in turn, a slice of the timeout each
+        sharded = None
+        while sharded is None:  # redis-py polls the nodes in turn, a slice of the timeout each
             sharded = await pubsub.get_sharded_message(timeout=SHARDED_POLL)
-            if sharded is not None:
-                return dict(sharded)
+        return dict(sharded)
 
     async def aclose(self) -> None:
         task, pubsub = self.task, self.pubsub
