@@ -49,3 +49,14 @@ def test_the_interfaces_import_no_backend() -> None:
         if str(path.relative_to(PACKAGE)) not in ALIASES and "backends" in imported(path)
     ]
     assert down == []
+
+
+def test_the_chat_view_imports_no_agent_adapter() -> None:
+    """The adapters sit above the chat view, which runs them by dotted name (chat/agent.py):
+    an import the other way, lazy or not, made a circle (agents import chat.views)."""
+    up = [
+        str(path.relative_to(PACKAGE))
+        for path in (PACKAGE / "chat").rglob("*.py")
+        if "agents" in imported(path)
+    ]
+    assert up == []
