@@ -12,11 +12,10 @@ class DjangoStreamingConfig(AppConfig):
     verbose_name = "django-streaming"
 
     def ready(self) -> None:
-        from .checks import check_agents, check_settings, check_store_eviction
+        from .checks import check_agents, check_settings
 
         checks.register(check_settings)
         checks.register(check_agents)
-        checks.register(check_store_eviction)
         request_started.connect(_note_a_request, dispatch_uid="django_streaming_served")
 
 
