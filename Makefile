@@ -14,14 +14,14 @@ NODE_OR_SKIP = if ! command -v node >/dev/null; then \
 # Ours, not the vendored files under vendor/.
 STATIC := $(wildcard django_streaming/static/django_streaming/*.js django_streaming/static/django_streaming/*.css)
 
-.PHONY: install lock lock-upgrade messages demo test lint lint-js types docs js pytest bench bench-capacity bench-channels bench-hostile bench-agents bench-widget soak matrix test-latest screenshots clean
+.PHONY: install lock lock-upgrade messages demo test lint lint-js types docs js pytest bench bench-capacity bench-channels bench-hostile bench-agents bench-metrics bench-widget bench-durability bench-cluster soak matrix test-latest screenshots clean
 
 # Every version the tests, the linters and the demo run on is locked in $(LOCK) (all Pythons from
 # 3.10, by `make lock`), so a release elsewhere cannot break a fresh clone; `tox -e latest` runs
 # on the newest releases instead, to see such breaks coming.
 LOCK := requirements/dev.txt
 # Every extra: the tests run each agent framework and model SDK.
-EXTRAS := redis,pydantic-ai,openai-agents,langgraph,openai,anthropic
+EXTRAS := redis,pydantic-ai,openai-agents,langgraph,openai,anthropic,prometheus,otel
 PIP_INSTALL := $(BIN)/python -m pip install --quiet --constraint $(LOCK)
 
 $(VENV)/bin/python:
@@ -113,6 +113,16 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.channels
 	$(BIN)/python -m benchmarks.hostile
 	$(BIN)/python -m benchmarks.agents
+	PYTHONPATH=example_project $(BIN)/python -m benchmarks.cluster
+	$(BIN)/python -m benchmarks.metrics
+
+# A Redis cluster beside one master: publishes/s, appends/s, and the keys' share per master.
+bench-cluster: $(STAMP)
+	PYTHONPATH=example_project $(BIN)/python -m benchmarks.cluster
+
+# What the metrics cost: S1 and the channel fan-out with metrics on and off (needs Redis).
+bench-metrics: $(STAMP)
+	$(BIN)/python -m benchmarks.metrics
 
 # Server CPU per token through each agent adapter, beside each framework alone.
 bench-agents: $(STAMP)
@@ -130,6 +140,10 @@ bench-capacity: $(STAMP)
 bench-channels: $(STAMP)
 	$(BIN)/python -m benchmarks.channels
 
+# What WAIT costs: publish() per second on a Sentinel group, with and without WAIT 1.
+bench-durability: $(STAMP)
+	PYTHONPATH=example_project $(BIN)/python -m benchmarks.durability
+
 soak: $(STAMP)
 	$(BIN)/python -m benchmarks.soak --streams 1000 --seconds 120
 
@@ -137,7 +151,7 @@ bench-widget: $(STAMP)
 	$(BIN)/python -m benchmarks.widget
 
 matrix: $(STAMP)
-	$(BIN)/tox run -e py310-django52,py312-django60,py313-django6
+	$(BIN)/tox run -e py310-django52,py312-django60,py313-django6,valkey
 
 # Everything at its newest release (tox.ini's latest env); allowed to fail in CI.
 test-latest: $(STAMP)

@@ -12,10 +12,11 @@ class DjangoStreamingConfig(AppConfig):
     verbose_name = "django-streaming"
 
     def ready(self) -> None:
-        from .checks import check_agents, check_settings
+        from .checks import check_agents, check_settings, check_store_eviction
 
         checks.register(check_settings)
         checks.register(check_agents)
+        checks.register(check_store_eviction)
         request_started.connect(_note_a_request, dispatch_uid="django_streaming_served")
 
 

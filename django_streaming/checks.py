@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -13,7 +15,7 @@ from django.utils.module_loading import import_string
 from .conf import DEFAULTS
 from .stores.base import StreamStore
 
-__all__ = ["check_agents", "check_settings"]
+__all__ = ["check_agents", "check_settings", "check_store_eviction"]
 
 
 def check_agents(
@@ -41,6 +43,41 @@ def check_agents(
                 )
             )
     return messages
+
+
+def check_store_eviction(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """A Redis store whose server may evict its keys (``maxmemory-policy``): W030; one whose
+    policy cannot be read (an ACL forbids ``CONFIG`` and ``INFO``): W031. A store that cannot
+    be reached now is not checked (its calls will say so)."""
+    from .stores import StoreUnavailable, get_store
+
+    user_config = getattr(settings, "DJANGO_STREAMING", {})
+    if not isinstance(user_config, dict):
+        return []  # E001 says why
+    store = user_config.get("STORE", DEFAULTS["STORE"])
+    if _store_problem(store) or _options_problems(store):
+        return []  # E008 or E022 says why
+    looking = getattr(get_store(), "eviction_problem", None)
+    if looking is None:
+        return []
+    try:
+        problem, known = looking()
+    except StoreUnavailable:
+        return []
+    if not known:
+        return [
+            Warning(
+                "Could not read Redis's maxmemory-policy (CONFIG GET and INFO are not allowed "
+                "to this user).",
+                hint="Make sure it is noeviction or volatile-*: see docs/deployment.md, Eviction.",
+                id="django_streaming.W031",
+            )
+        ]
+    if problem:
+        return [Warning(problem, id="django_streaming.W030")]
+    return []
 
 
 def check_settings(
@@ -73,13 +110,51 @@ def check_settings(
                     id=f"django_streaming.{check_id}",
                 )
             )
-    store_problem = _store_problem(user_config.get("STORE", DEFAULTS["STORE"]))
+    store = user_config.get("STORE", DEFAULTS["STORE"])
+    store_problem = _store_problem(store)
     if store_problem:
         messages.append(Error(store_problem, id="django_streaming.E008"))
+    else:
+        messages.extend(
+            Error(
+                f"DJANGO_STREAMING['STORE']['OPTIONS']: {problem}",
+                hint="See the deployment docs for each topology (one server, cluster, "
+                "Sentinel, a client factory).",
+                id="django_streaming.E022",
+            )
+            for problem in _options_problems(store)
+        )
     channels_problem = _channels_problem(user_config.get("CHANNELS", {}))
     if channels_problem:
         messages.append(Error(channels_problem, id="django_streaming.E013"))
+    if user_config.get("METRICS", DEFAULTS["METRICS"]) is True:
+        messages += _metrics_problems(explicit="METRICS" in user_config)
     return messages
+
+
+def _metrics_problems(explicit: bool) -> list[CheckMessage]:
+    if importlib.util.find_spec("prometheus_client") is None:
+        if not explicit:  # on by default only where it is installed
+            return []
+        return [
+            Warning(
+                "DJANGO_STREAMING['METRICS'] is True, but prometheus_client is not installed: "
+                "no metrics are kept.",
+                hint="pip install 'django-streaming[prometheus]', or set it to False.",
+                id="django_streaming.W040",
+            )
+        ]
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory is not None and not (os.path.isdir(directory) and os.access(directory, os.W_OK)):
+        return [
+            Error(
+                f"PROMETHEUS_MULTIPROC_DIR names {directory!r}, which is not a directory this "
+                "process can write: the metrics of several workers cannot be kept there.",
+                hint="Create it (empty) before the server starts, or unset the variable.",
+                id="django_streaming.E041",
+            )
+        ]
+    return []
 
 
 def _channels_problem(value: object) -> str | None:
@@ -116,6 +191,14 @@ def _store_problem(value: object) -> str | None:
     if not (isinstance(backend, type) and issubclass(backend, StreamStore)):
         return f"DJANGO_STREAMING['STORE'] backend {value['BACKEND']!r} is not a StreamStore."
     return None
+
+
+def _options_problems(store: dict[str, Any]) -> list[str]:
+    """What the backend finds wrong in its options (``check_options()``, when it has one:
+    ``RedisStore``'s topology), before any connection is tried."""
+    backend = import_string(store["BACKEND"])
+    check: Callable[[dict[str, Any]], list[str]] | None = getattr(backend, "check_options", None)
+    return [] if check is None else check(dict(store.get("OPTIONS", {})))
 
 
 def is_positive_number(value: object) -> bool:
@@ -177,6 +260,7 @@ RULES: list[tuple[str, Callable[[object], bool], str, str]] = [
         "E009",
     ),
     ("MAX_FINISHED_STREAMS", is_positive_int, "a positive int", "E016"),
+    ("METRICS", lambda value: isinstance(value, bool), "True or False", "E040"),
     (
         "SEND_TIMEOUT",
         lambda value: value is None or is_positive_number(value),

@@ -34,6 +34,7 @@ class Config(TypedDict):
     THREADS: int
     CHANNELS: ChannelRetention
     IMAGE_HOSTS: list[str]
+    METRICS: bool
 
 
 class ChannelRetention(TypedDict):
@@ -48,7 +49,7 @@ DEFAULTS: Config = {
     "MAX_MESSAGES": 1000,
     "MAX_MESSAGE_CHARS": None,
     "MAX_FILE_BYTES": 8 * 1024 * 1024,
-    "STORE": {"BACKEND": "django_streaming.stores.memory.MemoryStore", "OPTIONS": {}},
+    "STORE": {"BACKEND": "django_streaming.backends.memory.MemoryStore", "OPTIONS": {}},
     "MAX_DURATION": 600.0,
     "MAX_ACTIVE_PER_OWNER": 10,
     "CLIENT_ADDRESS_HEADER": None,
@@ -58,6 +59,7 @@ DEFAULTS: Config = {
     "THREADS": 10,
     "CHANNELS": {"MAX_LEN": 1000, "TTL": 86400.0},
     "IMAGE_HOSTS": [],
+    "METRICS": True,
 }
 # Settings that are dicts of their own, merged key by key with their defaults.
 NESTED = ("CHANNELS",)

@@ -17,8 +17,9 @@ from typing import TypeAlias, cast
 
 import django
 from django.conf import settings
-from django.http import JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 
+from . import metrics
 from .bridges import ClosableAsyncIterator, SyncIterator, iterate_in_thread
 from .checks import is_non_negative_int, is_positive_number
 from .conf import FROM_SETTINGS, FromSettings, get_config
@@ -52,6 +53,8 @@ class SSEResponse(StreamingHttpResponse):
     (``None``: never); ``retry`` the milliseconds a browser waits before reconnecting. Both
     default to the ``DJANGO_STREAMING`` setting. ``on_error`` turns an exception raised by
     ``content`` into the event that ends the stream (``error_event()`` by default).
+    ``request``, when given, names the stream's view in the metrics and the log line, and its
+    ``traceparent`` is the parent of the stream's span (``SSEView`` passes its own).
     """
 
     def __init__(
@@ -63,6 +66,7 @@ class SSEResponse(StreamingHttpResponse):
         status: int | None = None,
         headers: Mapping[str, str] | None = None,
         on_error: Callable[[Exception], Event] | None = None,
+        request: HttpRequest | None = None,
     ) -> None:
         config = get_config()
         self._on_error = error_event if on_error is None else on_error
@@ -86,6 +90,7 @@ class SSEResponse(StreamingHttpResponse):
             on_error=self.error_event,
             send_timeout=config["SEND_TIMEOUT"],
             shutdown_retry=config["SHUTDOWN_RETRY"],
+            watch=metrics.StreamWatch(request) if metrics.watching() else None,
         )
         self._sync_iterator: SyncIterator[bytes] | None = None
         super().__init__(

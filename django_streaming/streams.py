@@ -27,12 +27,15 @@ import asyncio
 import logging
 import random
 from collections.abc import AsyncIterable, AsyncIterator, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import shutdown
+from . import shutdown, tracing
 from .conf import DEFAULTS
 from .sse import encode
 from .threads import release_request_thread, use_pool
+
+if TYPE_CHECKING:
+    from .metrics import StreamWatch
 
 __all__ = ["HEARTBEAT", "OPENING", "EventStream"]
 
@@ -60,20 +63,24 @@ class EventStream(AsyncIterator[bytes]):
 
     __slots__ = (
         "__weakref__",
+        "_bytes",
         "_chunks",
         "_closed",
         "_drained",
+        "_events",
         "_finished",
         "_heartbeat",
         "_loop",
         "_opening",
         "_pump",
+        "_reason",
         "_send_timeout",
         "_shutdown_retry",
         "_size",
         "_start",
         "_timer",
         "_waiter",
+        "_watch",
         "_writer",
         "_written_at",
     )  # fmt: skip
@@ -87,6 +94,7 @@ class EventStream(AsyncIterator[bytes]):
         on_error: Callable[[Exception], bytes],
         send_timeout: float | None = None,
         shutdown_retry: int | tuple[int, int] = DEFAULTS["SHUTDOWN_RETRY"],
+        watch: StreamWatch | None = None,
     ) -> None:
         # Handed to the pump when it starts and dropped here: ``on_error`` is usually a method of
         # the response that holds this stream, and a cycle would leave both to the collector.
@@ -109,6 +117,12 @@ class EventStream(AsyncIterator[bytes]):
         self._closed = False
         self._written_at = 0.0  # when the writer last got a chunk
         self._writer: asyncio.Task[Any] | None = None
+        # What the operator sees (metrics, a span, a log line): the source's events and their
+        # bytes, counted here and handed over at each tick and at the end; why it ended.
+        self._watch = watch
+        self._events = 0
+        self._bytes = 0
+        self._reason: str | None = None
 
     def __anext__(self) -> asyncio.Future[bytes]:
         loop = self._loop
@@ -116,7 +130,11 @@ class EventStream(AsyncIterator[bytes]):
             loop = self._loop = asyncio.get_running_loop()
             start, self._start = self._start, None
             if start is not None:
-                self._pump = loop.create_task(self._run(*start))
+                if self._watch is None:
+                    self._pump = loop.create_task(self._run(*start))
+                else:  # the source runs under the stream's span
+                    with tracing.current(self._watch.open()):
+                        self._pump = loop.create_task(self._run(*start))
                 self._writer = asyncio.current_task()
                 shutdown.register(self)
                 periods = [p for p in (self._heartbeat, self._send_timeout) if p is not None]
@@ -138,6 +156,9 @@ class EventStream(AsyncIterator[bytes]):
         pump = self._pump
         if pump is not None and not pump.done():
             await asyncio.wait((pump,))
+        watch, self._watch = self._watch, None
+        if watch is not None and pump is not None:
+            watch.end(self._reason or "completed", self._events, self._bytes)
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop | None:
@@ -155,10 +176,14 @@ class EventStream(AsyncIterator[bytes]):
 
     def shut_down(self) -> None:
         """End the stream now: stop the source, send what is buffered, and finish."""
+        if self._reason is None and not self._finished:
+            self._reason = "shutdown"
         if self._pump is not None:
             self._pump.cancel()
 
     def _abandon(self) -> None:
+        if self._reason is None and not self._finished:
+            self._reason = "client_left"
         self._closed = True
         self._start = None
         if self._timer is not None:
@@ -201,6 +226,7 @@ class EventStream(AsyncIterator[bytes]):
         assert loop is not None
         chunks = self._chunks
         iterator = aiter(source)
+        first = True
         try:
             try:
                 await release_request_thread()
@@ -209,8 +235,16 @@ class EventStream(AsyncIterator[bytes]):
                     # The hot path, inlined: most items are one line of text for a waiting writer.
                     if type(item) is str and "\n" not in item and "\r" not in item:
                         chunk = ("data: " + item + "\n\n").encode()
+                        self._events += 1
                     else:
                         chunk = encode(item)
+                        # Bytes made elsewhere (a channel's, a resumable stream's) may hold several.
+                        self._events += chunk.count(b"\n\n") if type(item) is bytes else 1
+                    if first:
+                        first = False
+                        if self._watch is not None:
+                            self._watch.first_event()
+                    self._bytes += len(chunk)
                     waiter = self._waiter
                     if waiter is not None and not waiter.done():
                         self._waiter = None
@@ -228,7 +262,10 @@ class EventStream(AsyncIterator[bytes]):
                 if aclose is not None:
                     await aclose()
         except Exception as error:
-            self._deliver(on_error(error))
+            self._reason = self._reason or "error"
+            chunk = on_error(error)
+            self._bytes += len(chunk)
+            self._deliver(chunk)
         except asyncio.CancelledError:
             # Only this stream cancels its pump. Ending quietly rather than keeping the error
             # on the task matters: its traceback holds this frame, which holds the task, and
@@ -269,12 +306,15 @@ class EventStream(AsyncIterator[bytes]):
             if deadline is not None and deadline > now
         ]
         due = min(deadlines) if deadlines else now + (heartbeat or send_timeout or 0)
+        if self._watch is not None:  # a long stream's counts, before its end
+            self._watch.progress(self._events, self._bytes)
         self._timer = loop.call_at(due, self._tick)
 
     def _stalled(self, send_timeout: float) -> None:
         logger.warning(
             "A client read nothing for %s s (SEND_TIMEOUT): its stream was ended.", send_timeout
         )
+        self._reason = self._reason or "send_timeout"
         self._abandon()
         if self._writer is not None:
             self._writer.cancel()

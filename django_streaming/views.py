@@ -145,6 +145,7 @@ class SSEView(ResumableMixin, View):
             retry=self.retry,
             headers=self.headers,
             on_error=self.error_event,
+            request=getattr(self, "request", None),
         )
 
     def error_event(self, error: Exception) -> Event:

@@ -48,5 +48,6 @@ if os.environ.get("TEST_REDIS_URL"):  # servers started as subprocesses by the R
             "url": os.environ["TEST_REDIS_URL"],
             "prefix": os.environ["TEST_REDIS_PREFIX"],
             "lease": float(os.environ.get("TEST_REDIS_LEASE", "10")),
+            "failover_timeout": float(os.environ.get("TEST_REDIS_FAILOVER_TIMEOUT", "6")),
         },
     }

@@ -3,9 +3,12 @@ of its events. Speed is reported by `make bench`, never asserted here."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from urllib.parse import urlsplit, urlunsplit
+
+import pytest
 
 from tests.support.postgres import SERVER_URL, require_postgres
 from tests.support.redis_servers import shared_redis
@@ -66,6 +69,19 @@ def test_channel_benchmark_smoke_run() -> None:
     assert all(row.rstrip(" |").endswith("| 0 | 0") for row in data_rows[1:]), completed.stdout
 
 
+def test_metrics_benchmark_smoke_run() -> None:
+    shared_redis()
+    command = ["-m", "benchmarks.metrics", "--scale", "0.01", "--repeat", "1", "--seconds", "1"]
+    completed = subprocess.run(
+        [sys.executable, *command], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    rows = [line for line in completed.stdout.splitlines() if line.startswith("| ")]
+    data_rows = [row for row in rows if not row.startswith("| row")]
+    assert len(data_rows) == 3, completed.stdout  # S1 twice, the fan-out
+    assert all(row.rstrip(" |").endswith("| 0") for row in data_rows), completed.stdout
+
+
 def table_rows(*command: str) -> list[str]:
     """The rows of the tables a benchmark prints, run as ``python -m <command>``."""
     completed = subprocess.run(
@@ -90,3 +106,18 @@ def test_hostile_bodies_benchmark_smoke_run() -> None:
 def test_agents_benchmark_smoke_run() -> None:
     rows = table_rows("benchmarks.agents", "--tokens", "20", "--repeat", "1")
     assert len(rows) == 1 + 4 + 2 + 2, rows  # a header; pydantic-ai, the SDK, LangGraph
+
+
+@pytest.mark.redis
+@pytest.mark.topology
+def test_cluster_benchmark_smoke_run() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks.cluster", "--seconds", "0.2", "--streams", "5"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": "example_project"},
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "| share of the streams' keys per master | 1.00 |" in completed.stdout

@@ -15,25 +15,34 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from django_streaming import apublish
+from django_streaming.backends.memory import MemoryChannelLog
+from django_streaming.backends.redis import RedisStore
 from django_streaming.channels import subscription
 from django_streaming.channels.log import ChannelLog, Cursor, Entry
-from django_streaming.channels.memory import MemoryChannelLog
 from django_streaming.channels.signing import CursorKey, sign_cursor
 from django_streaming.channels.subscription import read_cursor, subscribe
 from django_streaming.stores import StoreUnavailable
-from django_streaming.stores.redis import RedisStore
 from tests.support.redis_servers import private_redis, shared_redis, unique_prefix
 from tests.support.servers import until
 from tests.support.sse_parser import parse
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(
+    params=[
+        "memory",
+        "redis",
+        pytest.param("cluster", marks=[pytest.mark.redis, pytest.mark.topology]),
+    ]
+)
 async def log(request: pytest.FixtureRequest) -> AsyncIterator[ChannelLog]:
     if request.param == "memory":
         yield MemoryChannelLog(max_len=3, ttl=60)
         return
+    url = shared_redis()
+    if request.param == "cluster":
+        url = request.getfixturevalue("cluster").url.replace("redis:", "redis+cluster:")
     with override_settings(DJANGO_STREAMING={"CHANNELS": {"MAX_LEN": 3, "TTL": 60}}):
-        store = RedisStore(url=shared_redis(), prefix=unique_prefix())
+        store = RedisStore(url=url, prefix=unique_prefix())
         yield store.channel_log
         store.close()
         await store.aclose()
@@ -187,7 +196,8 @@ async def test_apublish_and_the_command_on_the_memory_store() -> None:
 
 @pytest.mark.redis
 async def test_redis_down_is_store_unavailable_for_every_call() -> None:
-    async with redis_channels("redis://127.0.0.1:1/0", connect_timeout=0.5) as store:
+    down = "redis://127.0.0.1:1/0"
+    async with redis_channels(down, connect_timeout=0.5, failover_timeout=0.2) as store:
         log = store.channel_log
         with pytest.raises(StoreUnavailable):
             log.publish("x", b"data: x\n\n")
@@ -195,6 +205,8 @@ async def test_redis_down_is_store_unavailable_for_every_call() -> None:
             await log.apublish("x", b"data: x\n\n")
         with pytest.raises(StoreUnavailable):
             await log.head()
+        with pytest.raises(StoreUnavailable):
+            await log.forget_epoch("gone")
         with pytest.raises(StoreUnavailable):
             await log.replay(["x"], 0, 10, 0)
         with pytest.raises(StoreUnavailable):
@@ -205,7 +217,7 @@ async def test_redis_down_is_store_unavailable_for_every_call() -> None:
                 DJANGO_STREAMING={
                     "STORE": {
                         "BACKEND": "django_streaming.stores.redis.RedisStore",
-                        "OPTIONS": {"url": "redis://127.0.0.1:1/0"},
+                        "OPTIONS": {"url": "redis://127.0.0.1:1/0", "failover_timeout": 0.2},
                     }
                 }
             ),
@@ -368,7 +380,7 @@ async def test_two_listeners_on_one_channel_each_leave_alone() -> None:
 async def test_expired_channels_are_swept_as_publishing_goes_on(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from django_streaming.channels import memory
+    from django_streaming.backends.memory import channel_log as memory
 
     monkeypatch.setattr(memory, "SWEEP_EVERY", 2)
     log = MemoryChannelLog(max_len=10, ttl=0.05)
@@ -392,7 +404,7 @@ async def test_with_history_a_new_subscriber_first_gets_what_is_kept() -> None:
 
 @pytest.mark.redis
 async def test_redis_a_burst_of_subscribers_and_publishes_holds_at_most_ten_connections() -> None:
-    from django_streaming.channels.redis import MAX_CONNECTIONS
+    from django_streaming.backends.redis.channel_log import MAX_CONNECTIONS
 
     with private_redis() as redis:
         async with redis_channels(redis.url) as store:

@@ -9,9 +9,9 @@ import time
 import pytest
 from django.test import override_settings
 
+from django_streaming.backends.memory import MemoryChannelLog
 from django_streaming.channels import log as channel_log
 from django_streaming.channels.log import CURSOR_MAX_LENGTH, Cursor
-from django_streaming.channels.memory import MemoryChannelLog
 from django_streaming.channels.signing import MAC_LENGTH, CursorKey, sign_cursor, verify_cursor
 from django_streaming.channels.subscription import read_cursor, subscribe
 from tests.support.sse_parser import parse
@@ -69,7 +69,7 @@ async def test_an_event_is_framed_once_per_set_of_channels_not_once_per_subscrib
     log.publish("x", b"data: once\n\n")
     chunks = [await asyncio.wait_for(anext(stream), 5) for stream in streams]
     [entry] = log._channels["x"].entries
-    assert len(entry._framed) == 2  # two framings for five subscribers
+    assert len(entry.framings) == 2  # two framings for five subscribers
     assert chunks[0] == chunks[1] == chunks[2] != chunks[3] == chunks[4]
     for channels, chunk in zip(sets, chunks, strict=True):
         [event] = parse(chunk).events
@@ -94,4 +94,4 @@ async def test_framings_past_the_bound_are_made_again(monkeypatch: pytest.Monkey
         assert read_cursor(CursorKey(channels), event.last_event_id) is not None
         await stream.aclose()
     [entry] = log._channels["x"].entries
-    assert len(entry._framed) <= 2
+    assert len(entry.framings) <= 2

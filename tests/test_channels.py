@@ -28,8 +28,18 @@ STORES = {
 }
 
 
-@pytest.fixture(scope="module", params=list(STORES))
+@pytest.fixture(
+    scope="module",
+    params=[*STORES, pytest.param("cluster", marks=[pytest.mark.redis, pytest.mark.topology])],
+)
 def store_setting(request: pytest.FixtureRequest) -> dict[str, Any]:
+    if request.param == "cluster":  # 3 masters with a replica each
+        cluster = request.getfixturevalue("session_redis_cluster")
+        url = cluster.url.replace("redis:", "redis+cluster:")
+        return {
+            "BACKEND": STORES["redis"]["BACKEND"],
+            "OPTIONS": {"url": url, "prefix": unique_prefix()},
+        }
     setting: dict[str, Any] = dict(STORES[request.param])
     if request.param == "redis":
         setting["OPTIONS"] = {"url": shared_redis(), "prefix": unique_prefix()}

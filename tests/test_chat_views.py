@@ -216,7 +216,7 @@ async def test_chat_error_text_reaches_the_user_without_debug(token: str) -> Non
 async def test_a_chat_whose_answer_ended_has_none_to_find() -> None:
     # The store may still name an answer that has ended (its key cleared late, or never, by a
     # worker that died): resume and stop then find nothing rather than a finished stream.
-    from django_streaming.stores.memory import MemoryStore
+    from django_streaming.backends.memory import MemoryStore
 
     store = MemoryStore()
     view = ChatStreamView()

@@ -106,12 +106,18 @@ def test_e008_store(store: Any, complaint: str) -> None:
     assert complaint in messages[0].msg
 
 
-def test_e008_names_the_redis_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    "path",
+    ["django_streaming.backends.redis.RedisStore", "django_streaming.stores.redis.RedisStore"],
+)
+def test_e008_names_the_redis_extra(monkeypatch: pytest.MonkeyPatch, path: str) -> None:
     modules = __import__("sys").modules
     for name in {"redis", *(name for name in modules if name.startswith("redis."))}:
         monkeypatch.setitem(modules, name, None)  # as if not installed
-    monkeypatch.delitem(modules, "django_streaming.stores.redis", raising=False)
-    store = {"BACKEND": "django_streaming.stores.redis.RedisStore"}
+    ours = ("django_streaming.backends.redis", "django_streaming.stores.redis")
+    for name in [name for name in modules if name.startswith(ours)]:
+        monkeypatch.delitem(modules, name)
+    store = {"BACKEND": path}
     with override_settings(DJANGO_STREAMING={"STORE": store}):
         [message] = [m for m in run_checks() if m.id == "django_streaming.E008"]
     assert "django-streaming[redis]" in message.msg
@@ -227,3 +233,58 @@ def test_e015_image_hosts(value: Any) -> None:
 def test_image_hosts_that_are_valid(value: Any) -> None:
     with override_settings(DJANGO_STREAMING={"IMAGE_HOSTS": value}):
         assert check_ids() == []
+
+
+REDIS = "django_streaming.backends.redis.RedisStore"
+
+
+@pytest.mark.parametrize(
+    ("options", "complaint"),
+    [
+        ({"url": "redis+sentinel://s1:26379/mymaster"}, "'sentinels': [('sentinel-1', 26379)"),
+        ({"url": "http://127.0.0.1:6379"}, "redis+cluster://"),
+        ({"url": 6379}, "must be a str"),
+        ({"url": "redis+cluster://127.0.0.1:7000/3"}, "database 0 only"),
+        ({"url": "redis://127.0.0.1:7000/2", "cluster": True}, "database 0 only"),
+        ({"sentinels": [("127.0.0.1", 26379)]}, "both 'sentinels'"),
+        ({"service_name": "mymaster"}, "both 'sentinels'"),
+        ({"sentinels": ["127.0.0.1:26379"], "service_name": "m"}, "(host, port) pairs"),
+        ({"sentinels": [("h", 26379)], "service_name": ""}, "non-empty str"),
+        ({"sentinels": [("h", 26379)], "service_name": "m", "cluster": True}, "cluster or"),
+        ({"client_kwargs": "ssl=True"}, "'client_kwargs' must be a dict"),
+        ({"client_factory": "no.such.factory"}, "cannot be imported"),
+        ({"client_factory": "django_streaming.conf.DEFAULTS"}, "dotted path of a callable"),
+        ({"client_factory": 42}, "dotted path of a callable"),
+        ({"cluster": True, "prefix": "{app}"}, "one slot"),
+    ],
+)
+def test_e022_redis_options_that_cannot_work(options: dict[str, Any], complaint: str) -> None:
+    with override_settings(DJANGO_STREAMING={"STORE": {"BACKEND": REDIS, "OPTIONS": options}}):
+        messages = [m for m in run_checks() if m.id == "django_streaming.E022"]
+    assert len(messages) == 1, messages
+    assert complaint in messages[0].msg
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"url": "rediss+cluster://127.0.0.1:7000"},
+        {"url": "redis://127.0.0.1:7000/0", "cluster": True, "prefix": "app"},
+        {"sentinels": [("127.0.0.1", 26379)], "service_name": "m", "url": "redis://:pw@/1"},
+        {"client_factory": "django_streaming.backends.redis.clients.default_client"},
+        {"prefix": "{app}"},  # braces matter in a cluster only
+    ],
+)
+def test_e022_redis_options_that_work_pass(options: dict[str, Any]) -> None:
+    with override_settings(DJANGO_STREAMING={"STORE": {"BACKEND": REDIS, "OPTIONS": options}}):
+        assert [m for m in run_checks() if m.id == "django_streaming.E022"] == []
+
+
+def test_e022_a_redis_store_refuses_such_options_when_built() -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from django_streaming.backends.redis import RedisStore
+
+    with pytest.raises(ImproperlyConfigured, match="Sentinel is not configured by URL"):
+        RedisStore(url="redis+sentinel://s1:26379/mymaster")

@@ -1,5 +1,6 @@
-"""STYLE.md 13, checked with the imports themselves (lazy ones too): the agent adapters sit
-above the chat view, which runs them by dotted name (``chat/agent.py``)."""
+"""STYLE.md 13, checked with the imports themselves: the store and log interfaces
+(``stores/``) and the backends (``backends/``) import nothing of the engine or the views
+above them, and the interfaces import no backend (but the two settings aliases)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from pathlib import Path
 import django_streaming
 
 PACKAGE = Path(django_streaming.__file__).parent
+ABOVE = {"channels", "resumable", "views", "responses", "chat", "agents", "templatetags", "asgi"}
+#: ``stores/redis.py`` and ``stores/memory.py`` keep the settings paths of before the move.
+ALIASES = {"stores/redis.py", "stores/memory.py"}
 
 
 def imported(path: Path) -> set[str]:
@@ -28,9 +32,28 @@ def imported(path: Path) -> set[str]:
     return names
 
 
+def test_stores_and_backends_import_nothing_above_them() -> None:
+    upwards = {
+        str(path.relative_to(PACKAGE)): sorted(imported(path) & ABOVE)
+        for folder in ("stores", "backends")
+        for path in (PACKAGE / folder).rglob("*.py")
+        if imported(path) & ABOVE
+    }
+    assert upwards == {}
+
+
+def test_the_interfaces_import_no_backend() -> None:
+    down = [
+        str(path.relative_to(PACKAGE))
+        for path in (PACKAGE / "stores").glob("*.py")
+        if str(path.relative_to(PACKAGE)) not in ALIASES and "backends" in imported(path)
+    ]
+    assert down == []
+
+
 def test_the_chat_view_imports_no_agent_adapter() -> None:
-    """An import from the chat view up to the adapters, lazy or not, made a circle (the
-    adapters import the chat view)."""
+    """The adapters sit above the chat view, which runs them by dotted name (chat/agent.py):
+    an import the other way, lazy or not, made a circle (agents import chat.views)."""
     up = [
         str(path.relative_to(PACKAGE))
         for path in (PACKAGE / "chat").rglob("*.py")

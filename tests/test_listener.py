@@ -12,12 +12,12 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from django_streaming.channels.listener import Listener
+from django_streaming.backends.redis import RedisStore
+from django_streaming.backends.redis.listener import Listener
 from django_streaming.channels.log import Entry
 from django_streaming.stores import StoreUnavailable
-from django_streaming.stores.redis import RedisStore
 from tests.support.proxy import Proxy, proxy_to
-from tests.support.redis_servers import shared_redis, unique_prefix
+from tests.support.redis_servers import shared_redis, shared_redis_port, unique_prefix
 from tests.support.servers import until
 
 pytestmark = pytest.mark.redis
@@ -46,7 +46,10 @@ async def published(listener: Listener, channel: str, got: list[Entry | None]) -
 
 async def test_a_confirmation_that_came_while_the_process_was_paused_still_counts() -> None:
     shared_redis()
-    async with proxy_to(6379) as proxy, listener_through(proxy, connect_timeout=0.3) as listener:
+    async with (
+        proxy_to(shared_redis_port()) as proxy,
+        listener_through(proxy, connect_timeout=0.3) as listener,
+    ):
         await listener.add(["a"], lambda entry: None)  # connected: what is held is about x
         proxy.holding = True
         got: list[Entry | None] = []
@@ -63,7 +66,7 @@ async def test_a_confirmation_that_came_while_the_process_was_paused_still_count
 
 async def test_a_subscriber_waiting_while_the_connection_is_lost_is_confirmed_anew() -> None:
     shared_redis()
-    async with proxy_to(6379) as proxy, listener_through(proxy) as listener:
+    async with proxy_to(shared_redis_port()) as proxy, listener_through(proxy) as listener:
         first: list[Entry | None] = []
         await listener.add(["a"], first.append)
         proxy.holding = True
@@ -85,7 +88,7 @@ async def test_a_subscriber_cancelled_while_waiting_leaves_the_others_waiting() 
     """A client that goes away during the wait cancels its own wait, not the confirmation
     that the others joining the same channel wait for."""
     shared_redis()
-    async with proxy_to(6379) as proxy, listener_through(proxy) as listener:
+    async with proxy_to(shared_redis_port()) as proxy, listener_through(proxy) as listener:
         await listener.add(["a"], lambda entry: None)  # connected: what is held is about x
         proxy.holding = True
         leaving: list[Entry | None] = []
@@ -104,7 +107,7 @@ async def test_a_subscriber_cancelled_while_waiting_leaves_the_others_waiting() 
 
 async def test_subscribers_queueing_for_a_new_channel_subscribe_it_once() -> None:
     shared_redis()
-    async with proxy_to(6379) as proxy, listener_through(proxy) as listener:
+    async with proxy_to(shared_redis_port()) as proxy, listener_through(proxy) as listener:
         got: list[list[Entry | None]] = [[], [], []]
         # The first holds the lock on z while the two for x queue behind it.
         await asyncio.gather(*(
@@ -150,7 +153,10 @@ async def test_a_channel_left_and_joined_again_in_one_turn_stays_subscribed() ->
 
 async def test_a_redis_that_never_confirms_is_unavailable_after_the_timeout() -> None:
     shared_redis()
-    async with proxy_to(6379) as proxy, listener_through(proxy, connect_timeout=0.3) as listener:
+    async with (
+        proxy_to(shared_redis_port()) as proxy,
+        listener_through(proxy, connect_timeout=0.3) as listener,
+    ):
         await listener.add(["a"], lambda entry: None)  # connected
         proxy.holding = True
         got: list[Entry | None] = []

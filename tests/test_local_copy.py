@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from django_streaming.backends.redis import RedisStore
 from django_streaming.resumable import LOCAL_COPY_LEN, Generation, tail
 from django_streaming.sse import Event
-from django_streaming.stores.redis import RedisStore
 from tests.support.redis_servers import PrivateRedis, private_redis, unique_prefix
 from tests.support.servers import until
 

@@ -39,22 +39,31 @@ def generations_end() -> Iterator[None]:
     wait_until(lambda: not shutdown.generations, what="the generations to end")
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(
+    params=[
+        "memory",
+        "redis",
+        pytest.param("cluster", marks=[pytest.mark.redis, pytest.mark.topology]),
+    ]
+)
 def store(
     request: pytest.FixtureRequest, settings: SettingsWrapper, server: RunningServer
 ) -> Iterator[str]:
     if request.param == "memory":
         yield "memory"
         return
+    url = shared_redis()
+    if request.param == "cluster":  # 3 masters with a replica each
+        url = request.getfixturevalue("cluster").url.replace("redis:", "redis+cluster:")
     settings.DJANGO_STREAMING = {
         **settings.DJANGO_STREAMING,
         "STORE": {
             "BACKEND": "django_streaming.stores.redis.RedisStore",
-            "OPTIONS": {"url": shared_redis(), "prefix": unique_prefix()},
+            "OPTIONS": {"url": url, "prefix": unique_prefix()},
         },
     }
     store = get_store()
-    yield "redis"
+    yield request.param
     wait_until(lambda: not shutdown.generations, what="the generations to end")
     assert server.loop is not None
     asyncio.run_coroutine_threadsafe(store.aclose(server.loop), server.loop).result(5)  # type: ignore[attr-defined]
@@ -247,7 +256,8 @@ def test_a_store_that_is_down_answers_503(settings: SettingsWrapper, client: htt
         **settings.DJANGO_STREAMING,
         "STORE": {
             "BACKEND": "django_streaming.stores.redis.RedisStore",
-            "OPTIONS": {"url": f"redis://127.0.0.1:{closed_port}/0"},
+            # Down for longer than the failover window.
+            "OPTIONS": {"url": f"redis://127.0.0.1:{closed_port}/0", "failover_timeout": 0.2},
         },
     }
     for response in (

@@ -4,26 +4,40 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from pytest_django.fixtures import Settings as SettingsWrapper
 
+from django_streaming.backends.memory import MemoryStore
+from django_streaming.backends.redis import RedisStore
 from django_streaming.resumable import StreamGap, event_id, new_stream_id, parse_event_id, tail
 from django_streaming.resumable.ids import MAX_SEQUENCE, is_stream_id
 from django_streaming.sse import Event
 from django_streaming.stores import StreamInfo, StreamStore, TooManyStreams
-from django_streaming.stores.memory import MemoryStore
-from django_streaming.stores.redis import RedisStore
+from django_streaming.stores.channel_log import Entry
 from tests.support.redis_servers import private_redis, shared_redis, unique_prefix
 from tests.support.servers import until
 
+TOPOLOGY = pytest.mark.topology
 
-@pytest.fixture(params=["memory", "redis"])
+
+@pytest.fixture(
+    params=[
+        "memory",
+        "redis",
+        pytest.param("cluster", marks=[pytest.mark.redis, TOPOLOGY]),
+    ]
+)
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[StreamStore]:
     if request.param == "memory":
         yield MemoryStore(max_len=10)
         return
-    redis = RedisStore(url=shared_redis(), prefix=unique_prefix(), max_len=10, lease=0.3)
+    topology: dict[str, Any] = {"url": shared_redis()}
+    if request.param == "cluster":  # 3 masters with a replica each
+        cluster = request.getfixturevalue("cluster")
+        topology = {"url": cluster.url.replace("redis://", "redis+cluster://")}
+    redis = RedisStore(**topology, prefix=unique_prefix(), max_len=10, lease=0.3)
     yield redis
     await redis.aclose()
 
@@ -37,9 +51,10 @@ async def blocked_readers(store: StreamStore) -> int:
     return sum("b" in client["flags"] and client["cmd"] == "xread" for client in clients)
 
 
-async def until_the_stop_listener_subscribes(store: RedisStore) -> None:
+async def until_the_stop_listener_subscribes(store: RedisStore, stream_id: str) -> None:
     async def subscribed() -> bool:
-        return bool((await store.client().pubsub_numsub(f"{store.prefix}:stop"))[0][1])
+        channel = store.stop_channel(stream_id)
+        return bool((await store.client().pubsub_numsub(channel))[0][1])
 
     await until(subscribed, "the stop listener to subscribe")
 
@@ -207,7 +222,7 @@ async def test_a_generation_whose_redis_goes_away_ends_without_hanging(
     from django_streaming.resumable import Generation
 
     with private_redis() as server:
-        store = RedisStore(url=server.url, prefix=unique_prefix(), lease=0.3)
+        store = RedisStore(url=server.url, prefix=unique_prefix(), lease=0.3, failover_timeout=0.3)
         redis_gone = asyncio.Event()
 
         async def tokens() -> AsyncIterator[str]:
@@ -224,7 +239,7 @@ async def test_a_generation_whose_redis_goes_away_ends_without_hanging(
         async def renewal_failed() -> bool:
             return "Could not renew the lease of stream doomed" in caplog.text
 
-        await until_the_stop_listener_subscribes(store)
+        await until_the_stop_listener_subscribes(store, "doomed")
         await asyncio.to_thread(server.stop)
         await until(renewal_failed, "a lease renewal to fail while Redis is down")
         redis_gone.set()
@@ -318,8 +333,8 @@ async def test_redis_fails_only_the_append_that_failed() -> None:
 
 
 async def test_redis_appends_cut_short_fail_instead_of_hanging() -> None:
+    from django_streaming.backends.redis import store as redis_store
     from django_streaming.stores import StoreUnavailable
-    from django_streaming.stores import redis as redis_store
 
     store = RedisStore(url=shared_redis(), prefix=unique_prefix())
     await store.create("cut", owner="me")
@@ -353,7 +368,7 @@ async def test_a_stop_reaches_its_generation_across_a_redis_restart() -> None:
         await store.create("restarted", owner="me")
         waiting = asyncio.ensure_future(store.wait_for_stop("restarted"))
 
-        await until_the_stop_listener_subscribes(store)
+        await until_the_stop_listener_subscribes(store, "restarted")
         await asyncio.to_thread(server.stop)
         await asyncio.to_thread(server.start)  # empty: no persistence
         await store.request_stop("restarted")  # the listener may not be back yet: the key waits
@@ -392,7 +407,7 @@ async def test_a_stream_whose_worker_died_stops_counting_after_its_maximum_durat
         # Never finished (its worker died): it counts for max_duration (+1 s) at most.
         with pytest.raises(TooManyStreams):
             await redis.create("refused", owner="me", max_active=1)
-        owners = f"{redis.prefix}:owner:me"
+        owners = redis._owner_key("me")
         score = await redis.client().zscore(owners, "orphan")
         now = (await redis.client().time())[0]
         assert score is not None
@@ -486,46 +501,42 @@ async def test_a_lease_renewal_that_hangs_is_not_piled_up_on() -> None:
 
 
 @pytest.mark.redis
-async def test_redis_one_stop_subscription_serves_every_waiter_until_the_last_leaves() -> None:
+async def test_redis_stop_waiters_share_the_listener_and_leave_it_when_done() -> None:
     store = RedisStore(url=shared_redis(), prefix=unique_prefix())
     first_a, second_a, b = (
         asyncio.ensure_future(store.wait_for_stop(stream_id)) for stream_id in ["a", "a", "b"]
     )
-    await until_the_stop_listener_subscribes(store)
-    listener = store._listeners[asyncio.get_running_loop()]
+    await until_the_stop_listener_subscribes(store, "a")
+    await until_the_stop_listener_subscribes(store, "b")
+    listener = store.channel_log._listeners[asyncio.get_running_loop()]
+    stop_a, stop_b = store.stop_channel("a"), store.stop_channel("b")
 
     async def all_waiting() -> bool:
-        return len(listener.waiters.get("a", ())) == 2 and "b" in listener.waiters
+        return len(listener.delivers.get(stop_a, ())) == 2 and stop_b in listener.delivers
 
     await until(all_waiting, "the three waiters")
     first_a.cancel()
-    await asyncio.wait([first_a])
-    assert len(listener.waiters["a"]) == 1  # a's other waiter stays
+    assert (await asyncio.wait([first_a], timeout=5))[0]
+    assert len(listener.delivers[stop_a]) == 1  # a's other waiter stays
     await store.request_stop("b")
     await asyncio.wait_for(b, 5)  # b is stopped and leaves
-    assert "b" not in listener.waiters
+    assert stop_b not in listener.delivers
     assert listener.task is not None  # a still waits: so does the subscription
     second_a.cancel()
-    await asyncio.wait([second_a])
+    assert (await asyncio.wait([second_a], timeout=5))[0]
     assert listener.task is None  # the last waiter left: unsubscribed
-    await store.aclose()
+    await asyncio.wait_for(store.aclose(), 5)
 
 
 @pytest.mark.redis
 async def test_redis_a_stop_for_a_waiter_being_cancelled_is_no_error() -> None:
-    """A cancelled waiter's future is done at once and unlisted later: a stop that arrives in
-    between skips it."""
     store = RedisStore(url=shared_redis(), prefix=unique_prefix())
     waiting = asyncio.ensure_future(store.wait_for_stop("s"))
-    await until_the_stop_listener_subscribes(store)
-    listener = store._listeners[asyncio.get_running_loop()]
-
-    async def registered() -> bool:
-        return "s" in listener.waiters
-
-    await until(registered, "the waiter")
-    waiting.cancel()  # cancels the waiter's future now; its finally runs on the next turn
-    listener._fire("s")
+    await until_the_stop_listener_subscribes(store, "s")
+    listener = store.channel_log._listeners[asyncio.get_running_loop()]
+    waiting.cancel()  # its finally (leaving the listener) runs on the next turn
+    for deliver in list(listener.delivers[store.stop_channel("s")]):
+        deliver(Entry(0, store.stop_channel("s"), b""))
     with pytest.raises(asyncio.CancelledError):
         await waiting
     await store.aclose()
@@ -535,10 +546,10 @@ async def test_redis_a_stop_for_a_waiter_being_cancelled_is_no_error() -> None:
 async def test_redis_aclose_ends_the_stop_subscription() -> None:
     store = RedisStore(url=shared_redis(), prefix=unique_prefix())
     waiting = asyncio.ensure_future(store.wait_for_stop("s"))
-    await until_the_stop_listener_subscribes(store)
+    await until_the_stop_listener_subscribes(store, "s")
     await store.aclose()
     observer = RedisStore(url=shared_redis(), prefix=store.prefix)
-    assert (await observer.client().pubsub_numsub(f"{store.prefix}:stop"))[0][1] == 0
+    assert (await observer.client().pubsub_numsub(store.stop_channel("s")))[0][1] == 0
     await observer.aclose()
     waiting.cancel()
     await asyncio.wait([waiting])
@@ -597,7 +608,7 @@ async def test_redis_readers_on_another_worker_wait_on_the_listener_not_in_xread
         waiting = [asyncio.ensure_future(anext(each)) for each in tails]
 
         async def all_subscribed() -> bool:
-            channels = [f"{prefix}:channel:stream/{stream_id}" for stream_id in ids]
+            channels = [reading.wake_channel(stream_id) for stream_id in ids]
             counts = await reading.client().pubsub_numsub(*channels)
             return all(count == 1 for _, count in counts)
 
@@ -613,7 +624,7 @@ async def test_redis_readers_on_another_worker_wait_on_the_listener_not_in_xread
 
 
 async def test_redis_a_reader_woken_while_it_reads_reads_again_rather_than_waiting() -> None:
-    from django_streaming.stores.redis import _WokenReader
+    from django_streaming.backends.redis.store import _WokenReader
 
     with private_redis() as server:
         store = RedisStore(url=server.url, prefix=unique_prefix())
@@ -708,3 +719,38 @@ async def test_memory_store_keeps_the_pending_calls_of_its_newest_chats_for_ttl(
     await expired.save_pending("a", "a", ["call"])
     assert await expired.load_pending("a") is None
     assert await expired.claim("a", ["call"]) == "call"
+
+
+@pytest.mark.redis
+async def test_redis_stops_readers_and_subscribers_share_one_pubsub_connection() -> None:
+    """Issue 23: the stop listener was a second pub/sub connection (and reconnect loop) per
+    worker beside the channels' one."""
+    from django_streaming.channels.subscription import subscribe
+
+    name = unique_prefix()
+    store = RedisStore(url=shared_redis(), prefix=name, client_kwargs={"client_name": name})
+    for stream_id in ("one", "two"):
+        await store.create(stream_id, owner="me")
+    stops = [asyncio.ensure_future(store.wait_for_stop(each)) for each in ("one", "two")]
+    async with store.follow("one") as reader, store.follow("two"):
+        subscriber = subscribe(store.channel_log, ["news", "sport"], None)
+        await asyncio.wait_for(anext(subscriber), 5)  # subscribed
+        reading = asyncio.ensure_future(reader.read(0, timeout=5))
+
+        async def all_subscribed() -> bool:
+            channels = [store.stop_channel("one"), store.stop_channel("two")]
+            return all(count == 1 for _, count in await store.client().pubsub_numsub(*channels))
+
+        await until(all_subscribed, "the stops to subscribe")
+        clients = await store.client().client_list()
+        ours = [each for each in clients if each["name"] == name]
+        pubsub = [each for each in ours if "P" in each["flags"]]
+        assert len(pubsub) == 1  # stops, readers and subscribers: one connection
+        assert int(pubsub[0]["sub"]) == 6  # 2 stops, 2 wake-ups, 2 channels
+        await store.append("one", [(1, b"x")])
+        assert await reading == ([(1, b"x")], None)
+        await subscriber.aclose()
+    for stop in stops:
+        stop.cancel()
+    await asyncio.wait(stops)
+    await store.aclose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 SECRET_KEY = "benchmarks"
@@ -13,3 +14,6 @@ DATABASES: dict[str, Any] = {}
 # Thousands of streams from one load client on one address: no per-owner cap (it would count
 # them all against 127.0.0.1).
 DJANGO_STREAMING: dict[str, Any] = {"HEARTBEAT_INTERVAL": 15.0, "MAX_ACTIVE_PER_OWNER": None}
+# `python -m benchmarks.metrics` runs each row with metrics on and off.
+if os.environ.get("BENCH_METRICS") == "0":
+    DJANGO_STREAMING["METRICS"] = False

@@ -1,5 +1,8 @@
-"""The channel log: an append-only log of events per channel, in the store, numbered by one
-sequence across all of a store's channels so that one number orders any set of them.
+"""The channel log as the engine sees it. The log itself (an append-only log of events per
+channel, in the store, numbered by one sequence across all of a store's channels so that one
+number orders any set of them) is an interface of the store layer,
+``django_streaming.stores.channel_log``, re-exported here; this module adds what the engine
+makes of it: channel names, cursors, and each event framed with its signed cursor.
 
 A subscriber's cursor (the ``id:`` of each event it gets) is ``<epoch>.<sequence>.<time>``:
 the store's epoch (new when the store lost its data: a Redis restarted without persistence),
@@ -14,10 +17,9 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Protocol
+
+from django_streaming.stores.channel_log import ChannelLog, Deliver, Entry, Head, Replay
 
 from .signing import CursorKey, sign_cursor
 
@@ -29,6 +31,7 @@ __all__ = [
     "Entry",
     "Head",
     "Replay",
+    "frame",
     "validate_channel_name",
 ]
 
@@ -57,53 +60,23 @@ def validate_channel_name(name: object) -> str:
     return name
 
 
-class Entry:
-    """One stored event: its sequence number, its channel, its bytes without an ``id:``, and
-    when this process got it. Framed (with its cursor, signed, as ``id:``) once per set of
-    channels that its subscribers read, not once per subscriber."""
-
-    __slots__ = ("_framed", "body", "channel", "received", "seq")
-
-    def __init__(self, seq: int, channel: str, body: bytes, received: int | None = None) -> None:
-        self.seq = seq
-        self.channel = channel
-        self.body = body
-        self.received = int(time.time()) if received is None else received
-        # By the subscription's channels (CursorKey.channels): the epoch, and the event.
-        self._framed: dict[str, tuple[str, bytes]] = {}
-
-    def framed(self, epoch: str, key: CursorKey, tagged: bool = False) -> bytes:
-        """The event as a subscriber with ``key`` gets it: its cursor as ``id:``, with
-        ``tagged`` its channel as ``channel:`` (a field EventSource ignores), then the event."""
-        # Tagged framings apart: a JSON list of channels never starts with "+".
-        cached = "+" + key.channels if tagged else key.channels
-        framed = self._framed.get(cached)
-        if framed is None or framed[0] != epoch:
-            if len(self._framed) >= MAX_FRAMINGS:
-                self._framed.clear()
-            cursor = sign_cursor(key, Cursor(epoch, self.seq, self.received).encode())
-            tag = b"channel: " + self.channel.encode() + b"\n" if tagged else b""
-            framed = self._framed[cached] = (
-                epoch,
-                b"id: " + cursor.encode() + b"\n" + tag + self.body,
-            )
-        return framed[1]
-
-
-@dataclass(frozen=True)
-class Head:
-    """Where a store's log stands: its epoch and the last sequence number given out."""
-
-    epoch: str
-    seq: int
-
-
-@dataclass(frozen=True)
-class Replay:
-    """What a reconnecting subscriber missed, in order, and whether some of it is gone."""
-
-    entries: list[Entry]
-    lost: bool
+def frame(entry: Entry, epoch: str, key: CursorKey, tagged: bool = False) -> bytes:
+    """``entry`` as a subscriber with ``key`` gets it: its cursor as ``id:``, with ``tagged``
+    its channel as ``channel:`` (a field EventSource ignores), then the event; made once per
+    set of channels (and epoch), cached on the entry."""
+    # Tagged framings apart: a JSON list of channels never starts with "+".
+    cached = "+" + key.channels if tagged else key.channels
+    framed = entry.framings.get(cached)
+    if framed is None or framed[0] != epoch:
+        if len(entry.framings) >= MAX_FRAMINGS:
+            entry.framings.clear()
+        cursor = sign_cursor(key, Cursor(epoch, entry.seq, entry.received).encode())
+        tag = b"channel: " + entry.channel.encode() + b"\n" if tagged else b""
+        framed = entry.framings[cached] = (
+            epoch,
+            b"id: " + cursor.encode() + b"\n" + tag + entry.body,
+        )
+    return framed[1]
 
 
 @dataclass(frozen=True)
@@ -128,38 +101,3 @@ class Cursor:
             return None
         epoch, seq, sent = fields.groups()
         return cls(epoch, int(seq, 16), int(sent, 16))
-
-
-#: Called for each live event, on the subscriber's loop; ``None`` means: the live feed was
-#: interrupted (the store reconnected), replay from where you are.
-Deliver = Callable[[Entry | None], None]
-
-
-class ChannelLog(Protocol):
-    """What a store does for channels. ``MemoryStore`` and ``RedisStore`` each have one."""
-
-    ttl: float
-
-    def publish(self, channel: str, body: bytes) -> int:
-        """Append ``body`` to ``channel``'s log from any thread, no event loop needed; return
-        its sequence number."""
-        ...
-
-    async def apublish(self, channel: str, body: bytes) -> int: ...
-
-    def listen(
-        self, channels: Sequence[str], deliver: Deliver
-    ) -> AbstractAsyncContextManager[Head]:
-        """Deliver the events published to ``channels`` from now on, while in the block; the
-        head it yields is where the log stood once listening began."""
-        ...
-
-    async def head(self) -> Head:
-        """Where the log stands now."""
-        ...
-
-    async def replay(self, channels: Sequence[str], after: int, until: int, since: int) -> Replay:
-        """The entries of ``channels`` numbered ``after < seq <= until`` that are kept, in
-        order, and ``lost`` when some may be gone: trimmed, or expired in a channel since
-        ``since``."""
-        ...

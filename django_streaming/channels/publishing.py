@@ -44,6 +44,7 @@ def publish(
     event: str | None = None,
     on_commit: bool = False,
     using: str | None = None,
+    wait_replicas: int | None = None,
 ) -> int | None:
     """Append an event to ``channel`` and return its position there (positions grow within a
     channel). Callable from any thread or process, no event loop needed: a sync view, a signal
@@ -55,20 +56,27 @@ def publish(
     it rolls back; the return value is then ``None``.
 
     With ``RedisStore``, every subscriber on every worker gets it, and a Redis that cannot be
-    reached raises ``StoreUnavailable``. With ``MemoryStore``, only the subscribers of this
-    process do.
+    reached (for longer than its ``failover_timeout``) raises ``StoreUnavailable``.
+    ``wait_replicas=n`` returns only once ``n`` Redis replicas have the event (``WAIT``), and
+    raises ``NotReplicated`` if they do not acknowledge it within the store's ``wait_timeout``
+    (the store's ``wait_replicas`` option sets it for every publish). With ``MemoryStore``,
+    only the subscribers of this process get it, and ``wait_replicas`` is ignored.
     """
     body = encode_for_channel(channel, data, event)
     if on_commit:
-        transaction.on_commit(lambda: _log().publish(channel, body), using=using)
+        transaction.on_commit(
+            lambda: _log().publish(channel, body, wait_replicas=wait_replicas), using=using
+        )
         return None
-    return _log().publish(channel, body)
+    return _log().publish(channel, body, wait_replicas=wait_replicas)
 
 
-async def apublish(channel: str, data: Any = None, *, event: str | None = None) -> int:
+async def apublish(
+    channel: str, data: Any = None, *, event: str | None = None, wait_replicas: int | None = None
+) -> int:
     """``publish()`` for async code: the same, without blocking the event loop."""
     body = encode_for_channel(channel, data, event)
-    return await _log().apublish(channel, body)
+    return await _log().apublish(channel, body, wait_replicas=wait_replicas)
 
 
 def _log() -> ChannelLog:
@@ -79,6 +87,6 @@ def _log() -> ChannelLog:
         logger.warning(
             "publish() with the in-process MemoryStore reaches only subscribers in this "
             "process, and this one serves no requests: set DJANGO_STREAMING['STORE'] to "
-            "django_streaming.stores.redis.RedisStore to reach every worker."
+            "django_streaming.backends.redis.RedisStore to reach every worker."
         )
     return store.channel_log

@@ -9,11 +9,14 @@ import logging
 import sys
 import time
 from collections import deque
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
+from django_streaming import metrics, tracing
 from django_streaming.sse import Event
+from django_streaming.stores.channel_log import FeedLost
 
-from .log import ChannelLog, Cursor, Entry, Head
+from .log import ChannelLog, Cursor, Entry, Head, frame
 from .signing import CursorKey, sign_cursor, verify_cursor
 
 __all__ = ["MAX_BACKLOG", "subscribe"]
@@ -49,11 +52,13 @@ async def subscribe(
     *,
     history: bool = False,
     tagged: bool = False,
+    view: str = metrics.UNKNOWN_VIEW,
 ) -> AsyncGenerator[bytes, None]:
     """The stream of a subscriber to ``channels`` that last got ``last_event_id``. A new one
     (None) gets what is published from now on, after what the channels still keep if
     ``history``. A cursor the server did not sign for these channels gets ``event: reset``.
-    With ``tagged``, each event names its channel in a ``channel:`` field."""
+    With ``tagged``, each event names its channel in a ``channel:`` field. ``view`` labels
+    its metrics."""
     key = CursorKey.of(channels)  # derived once: each cursor then costs a copy of it
     backlog: deque[Entry | None] = deque()
     waiter: asyncio.Future[None] | None = None
@@ -63,13 +68,13 @@ async def subscribe(
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    async with log.listen(channels, deliver) as head:
+    async with _watched(log.listen(channels, deliver), view, len(channels)) as head:
         epoch, last = head.epoch, head.seq
         cursor = None if last_event_id is None else read_cursor(key, last_event_id)
         if last_event_id is None and history:
             kept = await log.replay(channels, 0, last, int(time.time()))
             opening = f"id: {cursor_now(key, epoch, last)}\n\n".encode()  # as below
-            yield b"".join(entry.framed(epoch, key, tagged) for entry in kept.entries) + opening
+            yield b"".join(frame(entry, epoch, key, tagged) for entry in kept.entries) + opening
         elif last_event_id is None:
             # No event, only an id: the browser's lastEventId, should it reconnect before the
             # first event, so that it misses nothing published meanwhile.
@@ -81,7 +86,7 @@ async def subscribe(
             if missed.lost:
                 yield reset_event(key, head, "Some events since your last one are no longer kept.")
             elif missed.entries:
-                yield b"".join(entry.framed(epoch, key, tagged) for entry in missed.entries)
+                yield b"".join(frame(entry, epoch, key, tagged) for entry in missed.entries)
         while True:
             if len(backlog) > MAX_BACKLOG:
                 logger.warning("A channel subscriber fell %s events behind: dropped.", MAX_BACKLOG)
@@ -89,21 +94,64 @@ async def subscribe(
             chunk: list[bytes] = []
             while backlog:
                 entry = backlog.popleft()
+                if isinstance(entry, FeedLost):  # the store stayed away: the client resumes
+                    return  # from its last cursor (what this chunk held comes in its replay)
                 if entry is None:  # the live feed was interrupted: catch up from the log
                     now = await log.head()
-                    if now.epoch != epoch:  # it lost its events: what it has now is all new
-                        epoch, last = now.epoch, 0
+                    if now.epoch == epoch and now.seq < last:  # numbers will be given again
+                        now = await log.forget_epoch(epoch)
+                    if now.epoch != epoch or now.seq < last:
+                        # It lost events (restarted empty, evicted its counter, failed over to
+                        # a replica that was behind): what it has now is all new to us.
+                        epoch, last = now.epoch, min(last, now.seq) if now.epoch == epoch else 0
                         chunk.append(reset_event(key, now, "The store lost its events."))
                     missed = await log.replay(channels, last, sys.maxsize, int(time.time()))
+                    if missed.lost:
+                        chunk.append(reset_event(key, now, "Some events are no longer kept."))
                     for replayed in missed.entries:
-                        chunk.append(replayed.framed(epoch, key, tagged))
+                        chunk.append(frame(replayed, epoch, key, tagged))
                         last = replayed.seq
                 elif entry.seq > last:
-                    chunk.append(entry.framed(epoch, key, tagged))
+                    chunk.append(frame(entry, epoch, key, tagged))
                     last = entry.seq
+                    if entry.published:  # the first subscriber here to write it measures
+                        metrics.delivery_lag(entry.published)
+                        entry.published = 0.0
             if chunk:
                 yield b"".join(chunk)
                 continue
             waiter = asyncio.get_running_loop().create_future()
             await waiter
             waiter = None
+
+
+@asynccontextmanager
+async def _watched(
+    listening: AbstractAsyncContextManager[Head], view: str, channels: int
+) -> AsyncIterator[Head]:
+    """``listening``, counted as a subscriber of ``view``, in a span that ends with how the
+    subscription ended: ``client_left``, ``dropped`` (it fell behind), ``error``."""
+    span = tracing.start_span(
+        "subscribe " + view,
+        None,
+        {"django_streaming.view": view, "django_streaming.channels": channels},
+    )
+    counted = metrics.subscriber_joined(view)
+    reason = "dropped"  # unless the client leaves first, or it fails
+    try:
+        async with listening as head:
+            yield head
+    except (GeneratorExit, asyncio.CancelledError):
+        reason = "client_left"
+        raise
+    except Exception:
+        reason = "error"
+        raise
+    finally:
+        if counted:
+            metrics.subscriber_left(view)
+        tracing.end_span(
+            span,
+            {"django_streaming.end_reason": reason},
+            error="error" if reason == "error" else None,
+        )

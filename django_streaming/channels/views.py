@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from django.http import HttpRequest, HttpResponseBase
 
+from django_streaming import metrics
 from django_streaming.bridges import maybe_await
 from django_streaming.responses import error_response
 from django_streaming.stores import get_store
@@ -118,5 +119,10 @@ class ChannelView(SSEView):
         """The stream of what is published to ``channels``, replayed from ``last_event_id``.
         Wrap it to end a subscriber's stream early, say."""
         return subscribe(
-            log, channels, self.last_event_id, history=self.history, tagged=self.multiplex
+            log,
+            channels,
+            self.last_event_id,
+            history=self.history,
+            tagged=self.multiplex,
+            view=metrics.view_label(getattr(self, "request", None)),
         )

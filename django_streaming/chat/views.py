@@ -16,6 +16,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import URLPattern, path
 
+from django_streaming import metrics
 from django_streaming.bridges import call_async, maybe_await
 from django_streaming.conf import get_config
 from django_streaming.responses import SSEResponse, StreamItem, error_response
@@ -35,6 +36,7 @@ from .messages import (
     parse_message,
 )
 from .parts import ChatPart, new_id
+from .telemetry import watch_item
 
 __all__ = ["PROTOCOL_HEADERS", "ChatError", "ChatResult", "ChatStreamView"]
 
@@ -325,6 +327,7 @@ class ChatStreamView(SSEView):
         meant = request.GET.get("stream")
         if stream_id is not None and (meant is None or secrets.compare_digest(meant, stream_id)):
             await store.request_stop(stream_id)
+            metrics.stopped(metrics.view_label(request))
         return HttpResponse(status=204)
 
     async def _start(self, request: HttpRequest) -> HttpResponseBase:
@@ -356,6 +359,7 @@ class ChatStreamView(SSEView):
         if stream_id is None:
             return HttpResponse(status=204)
         # The AI SDK treats a resume as a replay: the answer again from its start.
+        metrics.resumed(metrics.view_label(request))
         return self.tail_response(store, stream_id, after=0)
 
     def parse_request(self, request: HttpRequest) -> ChatRequest:
@@ -403,13 +407,20 @@ class ChatStreamView(SSEView):
         failure: Exception | None = None
         finish_reason: str | None = None
         answer = Answer()  # in case the one below fails: on_finish() still gets a result
+        watch: metrics.AnswerWatch | None = None
         try:
             # A continuation (the client's tool outputs or approvals) carries on the same message.
             answer = Answer(self.continued, message_id=self.generate_message_id())
-            for part in answer.start(await maybe_await(self.start_metadata())):
+            start = await maybe_await(self.start_metadata())
+            if metrics.watching():
+                request = getattr(self, "request", None)
+                watch = metrics.AnswerWatch(request, chat.chat_id, start)
+            for part in answer.start(start):
                 yield part
             async with _closing(self.generate(chat.messages)) as generated:
                 async for item in generated:
+                    if watch is not None:
+                        watch_item(watch, item)
                     for part in answer.parts_for(item):
                         yield part
             reason = answer.finish_reason()  # what generate() left it: end() changes nothing
@@ -425,6 +436,15 @@ class ChatStreamView(SSEView):
             logger.error("Error while generating a chat answer", exc_info=error)
             yield {"type": "error", "errorText": _error_text(error)}
         finally:
+            if watch is not None:
+                watch.end(
+                    status,
+                    finish_reason,
+                    answer.metadata,
+                    len(answer.texts),
+                    answer.text(),
+                    failure,
+                )
             try:
                 await self.on_finish(self._result(chat, answer, status, failure, finish_reason))
             except Exception:

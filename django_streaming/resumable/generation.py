@@ -9,10 +9,10 @@ import logging
 from collections.abc import AsyncIterable, Callable
 from dataclasses import replace
 
-from django_streaming import shutdown
+from django_streaming import metrics, shutdown
+from django_streaming.backends.memory import MemoryStore
 from django_streaming.sse import Event
 from django_streaming.stores import EndStatus, StreamStore
-from django_streaming.stores.memory import MemoryStore
 from django_streaming.threads import use_pool
 
 from .ids import event_id
@@ -62,8 +62,11 @@ class Generation:
         key: str | None,
         max_duration: float,
         on_error: Callable[[Exception], Event],
+        view: str = metrics.UNKNOWN_VIEW,
     ) -> None:
         self.store = store
+        self.view = view  # its label in the metrics
+        self.counted = False  # in the metrics, when it started
         self.stream_id = stream_id
         self.source = source
         self.key = key
@@ -76,6 +79,7 @@ class Generation:
 
     def start(self) -> asyncio.Task[None]:
         self.task = asyncio.get_running_loop().create_task(self._run())
+        self.counted = metrics.generation_started(self.view)
         shutdown.generations.add(self)
         self.task.add_done_callback(lambda _: shutdown.generations.discard(self))
         if self.store.liveness_interval is not None:  # a shared store: keep a copy here
@@ -131,6 +135,8 @@ class Generation:
                 logger.exception("Could not store the error event of stream %s", stream_id)
         finally:
             self.status = status
+            if self.counted:
+                metrics.generation_ended(self.view, status)
             deadline.cancel()
             watch.cancel()
             lease.cancel()

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseNotAllowed
 from django.urls import URLPattern, path
 
+from django_streaming import metrics
 from django_streaming.bridges import iterate_in_thread
 from django_streaming.conf import FROM_SETTINGS, FromSettings, get_config
 from django_streaming.responses import SSEResponse, StreamItem, error_response
@@ -106,7 +107,8 @@ class ResumableMixin(_Base):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
         handler = self.async_handler(request)
         if handler is not None:
-            return store_errors(handler(request, *args, **kwargs))  # as_view() awaits it
+            # as_view() awaits it
+            return store_errors(handler(request, *args, **kwargs), metrics.view_label(request))
         if self.action != "start":
             return HttpResponseNotAllowed([ACTION_METHODS[self.action].upper()])
         return super().dispatch(request, *args, **kwargs)
@@ -149,6 +151,7 @@ class ResumableMixin(_Base):
         if ended and not entries:
             # Nothing more will come: 204 tells EventSource to stop reconnecting.
             return HttpResponse(status=204)
+        metrics.resumed(metrics.view_label(request))
         return self.tail_response(store, stream_id, after=after)
 
     async def astop(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
@@ -158,6 +161,7 @@ class ResumableMixin(_Base):
         stream_id = await self.find_stream(store, owner, kwargs)
         if isinstance(stream_id, str):
             await store.request_stop(stream_id)
+            metrics.stopped(metrics.view_label(request))
         return stream_id if isinstance(stream_id, HttpResponseBase) else HttpResponse(status=204)
 
     async def stream_owner(self, request: HttpRequest) -> str:
@@ -253,6 +257,7 @@ class ResumableMixin(_Base):
             key=key,
             max_duration=self.get_max_duration(),
             on_error=self.error_event,
+            view=metrics.view_label(self.request),
         )
         generation.start()
         return generation
@@ -270,9 +275,11 @@ async def _owns(store: StreamStore, stream_id: str, owner: str) -> bool:
     return info is not None and secrets.compare_digest(info.owner, owner)
 
 
-async def store_errors(response: Awaitable[HttpResponseBase]) -> HttpResponseBase:
+async def store_errors(
+    response: Awaitable[HttpResponseBase], view: str = metrics.UNKNOWN_VIEW
+) -> HttpResponseBase:
     """``response``, or the error the store's trouble means: a 503 when it cannot be reached,
-    a 429 when the owner has too many streams."""
+    a 429 when the owner has too many streams (counted for ``view``)."""
     try:
         return await response
     except StoreUnavailable:
@@ -280,6 +287,7 @@ async def store_errors(response: Awaitable[HttpResponseBase]) -> HttpResponseBas
             503, "store_unavailable", "Streams are unavailable for a moment; try again shortly."
         )
     except TooManyStreams:
+        metrics.refused(view)
         refused = error_response(
             429,
             "too_many_streams",

@@ -4,12 +4,12 @@
 
     DJANGO_STREAMING = {
         "STORE": {
-            "BACKEND": "django_streaming.stores.redis.RedisStore",
+            "BACKEND": "django_streaming.backends.redis.RedisStore",
             "OPTIONS": {"url": "redis://127.0.0.1:6379/0"},
         },
     }
 
-The default is ``django_streaming.stores.memory.MemoryStore``: one process only.
+The default is ``django_streaming.backends.memory.MemoryStore``: one process only.
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ from .base import (
     END_STATUSES,
     EndStatus,
     Entry,
+    NotReplicated,
     PendingAnswer,
+    StoreMisconfigured,
     StoreUnavailable,
     StreamInfo,
     StreamReader,
@@ -39,7 +41,9 @@ __all__ = [
     "END_STATUSES",
     "EndStatus",
     "Entry",
+    "NotReplicated",
     "PendingAnswer",
+    "StoreMisconfigured",
     "StoreUnavailable",
     "StreamInfo",
     "StreamReader",

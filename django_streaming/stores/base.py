@@ -13,6 +13,7 @@ __all__ = [
     "EndStatus",
     "Entry",
     "PendingAnswer",
+    "StoreMisconfigured",
     "StoreUnavailable",
     "StreamInfo",
     "StreamReader",
@@ -30,6 +31,18 @@ Entry: TypeAlias = tuple[int, bytes]
 
 class StoreUnavailable(Exception):
     """The store cannot be reached (Redis is down, say). Views answer 503."""
+
+
+class StoreMisconfigured(StoreUnavailable):
+    """The store refuses what it is asked because of how it is set up (Redis: ``MOVED``
+    outside cluster mode, ``CROSSSLOT``, ``NOPERM``, out of memory, an unknown command). The
+    message says what to change; it is logged to ``django_streaming``, and views answer 503
+    as for ``StoreUnavailable``: no retry will help, but the client did nothing wrong."""
+
+
+class NotReplicated(StoreUnavailable):
+    """A write was stored, but fewer replicas than asked for acknowledged it in time
+    (``wait_replicas``): a failover now could lose it."""
 
 
 class TooManyStreams(Exception):
@@ -54,7 +67,7 @@ class PendingAnswer:
 
 
 if TYPE_CHECKING:
-    from django_streaming.channels.log import ChannelLog
+    from .channel_log import ChannelLog
 
 
 class StreamReader:

@@ -86,7 +86,7 @@ DJANGO_STREAMING: dict[str, Any] = {
 # several workers (uvicorn --workers 4) can resume and stop each other's answers.
 if os.environ.get("REDIS_URL"):
     DJANGO_STREAMING["STORE"] = {
-        "BACKEND": "django_streaming.stores.redis.RedisStore",
+        "BACKEND": "django_streaming.backends.redis.RedisStore",
         "OPTIONS": {
             "url": os.environ["REDIS_URL"],
             "prefix": os.environ.get("REDIS_PREFIX", "django-streaming"),

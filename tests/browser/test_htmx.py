@@ -15,8 +15,8 @@ import redis
 from django.test import override_settings
 from playwright.sync_api import Page, Route, expect
 
+from django_streaming.backends.redis import RedisStore
 from django_streaming.stores import get_store
-from django_streaming.stores.redis import RedisStore
 from tests.support.commands import manage_publish
 from tests.support.redis_servers import shared_redis, unique_prefix
 from tests.support.servers import RunningServer, wait_until
@@ -76,7 +76,7 @@ def serve(page: Page, site_server: RunningServer, packages: Path, body: str, *sc
 def wait_for_subscribers(prefix: str, channel: str, count: int = 1) -> None:
     """Until the server has subscribed to ``channel`` for ``count`` page(s)."""
     client = redis.Redis.from_url(shared_redis())
-    key = f"{prefix}:channel:{channel}"
+    key = f"{prefix}:channel:{{{prefix}}}:{channel}"
 
     def subscribed() -> bool:
         return dict(client.pubsub_numsub(key)).get(key.encode(), 0) >= count

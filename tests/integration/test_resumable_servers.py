@@ -89,7 +89,10 @@ def test_redis_down_at_request_time_is_503(redis: PrivateRedis) -> None:
 def test_redis_restarted_mid_stream_ends_the_stream_with_an_error(
     redis: PrivateRedis, token: str
 ) -> None:
-    with worker(redis.url, unique_prefix()) as server:
+    # A Redis gone for longer than the failover window (here 0.3 s: the retries' own tests
+    # are in test_redis_failover.py) ends the stream with an error, promptly after it.
+    window = 0.3
+    with worker(redis.url, unique_prefix(), TEST_REDIS_FAILOVER_TIMEOUT=str(window)) as server:
         url = f"{server.url}/resumable/?n=1000&delay=0.05&token={token}"
         with httpx.stream("GET", url) as response:
             reader = StreamReader(response)
@@ -100,7 +103,7 @@ def test_redis_restarted_mid_stream_ends_the_stream_with_an_error(
             noticed_after = time.monotonic() - stopped_at
             redis.start()
             reader.to_end()
-        assert noticed_after < 0.5  # the views' heartbeat interval
+        assert noticed_after < window + 0.5  # the window, then the views' heartbeat interval
         assert json.loads(result.events[-1].data) == {"message": "The stream failed on the server."}
 
 

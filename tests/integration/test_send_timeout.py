@@ -73,7 +73,7 @@ def test_a_channel_subscriber_that_stops_reading_delays_no_other(
     import httpx
 
     from django_streaming import publish
-    from django_streaming.channels.memory import MemoryChannelLog
+    from django_streaming.backends.memory import MemoryChannelLog
     from django_streaming.stores import get_store
 
     settings.DJANGO_STREAMING = {**settings.DJANGO_STREAMING, "SEND_TIMEOUT": 0.5}

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from .log import Deliver, Entry, Head, Replay
+from django_streaming.stores.channel_log import Deliver, Entry, Head, Replay
 
 __all__ = ["MemoryChannelLog"]
 
@@ -54,7 +54,8 @@ class MemoryChannelLog:
         self._channels: dict[str, _Channel] = {}
         self._listeners: dict[str, set[_Listener]] = {}
 
-    def publish(self, channel: str, body: bytes) -> int:
+    def publish(self, channel: str, body: bytes, *, wait_replicas: int | None = None) -> int:
+        # Nothing to replicate to: wait_replicas is ignored.
         with self._lock:
             self._seq += 1
             entry = Entry(self._seq, channel, body)
@@ -72,12 +73,16 @@ class MemoryChannelLog:
             listener.notify(entry)
         return entry.seq
 
-    async def apublish(self, channel: str, body: bytes) -> int:
+    async def apublish(self, channel: str, body: bytes, *, wait_replicas: int | None = None) -> int:
         return self.publish(channel, body)
 
     async def head(self) -> Head:
         with self._lock:
             return Head(self.epoch, self._seq)
+
+    async def forget_epoch(self, epoch: str) -> Head:  # pragma: no cover - never called:
+        # a process's memory never goes backwards (here for the protocol)
+        return await self.head()
 
     @asynccontextmanager
     async def listen(self, channels: Sequence[str], deliver: Deliver) -> AsyncIterator[Head]:

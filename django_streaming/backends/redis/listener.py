@@ -11,28 +11,41 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from redis.asyncio.client import PubSub
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 
-from django_streaming.stores.base import StoreUnavailable
-from django_streaming.stores.redis import as_it_is
+from django_streaming import metrics
+from django_streaming.stores.channel_log import FEED_LOST, Deliver, Entry
 
-from .log import Deliver, Entry
+from .errors import classify
 
 if TYPE_CHECKING:
-    from .redis import RedisChannelLog
+    from .channel_log import RedisChannelLog
 
-__all__ = ["Listener"]
+__all__ = ["Listener", "as_it_is"]
+
+logger = logging.getLogger("django_streaming")
 
 #: Seconds between attempts to subscribe again after the connection to Redis was lost.
 RECONNECT_DELAYS = (0.05, 0.1, 0.2, 0.5, 1.0)
 
+#: Seconds of one wait for a sharded message (a cluster's nodes are polled in turn, a share of
+#: this each): the most a message waits for its node's turn.
+SHARDED_POLL = 0.05
+
 #: The wait for Redis to confirm a subscription is counted in waits of this many seconds.
 CONFIRMATION_SLICE = 0.25
+
+
+async def as_it_is(message: Any) -> Any:
+    """A pub/sub message as it came. (redis-py's default handler formats each one for a debug
+    log, whatever the level: 80 µs a message, most of a message's cost here.)"""
+    return message
 
 
 class Listener:
@@ -40,19 +53,28 @@ class Listener:
 
     def __init__(self, log: RedisChannelLog) -> None:
         self.log = log
+        # In a cluster: SSUBSCRIBE, each channel on the node of its slot (redis-py's
+        # ClusterPubSub routes them, one connection per node that has some).
+        self.sharded = log.store.sharded
+        # By channel (or a stream's wake-up or stop: ``RedisChannelLog.pubsub_name()``).
         self.delivers: dict[str, set[Deliver]] = {}
         # A future per channel, done once Redis confirmed the subscription.
         self.subscribed: dict[str, asyncio.Future[None]] = {}
-        self.pubsub: PubSub | None = None
+        self.pubsub: Any = None  # redis-py's PubSub, or ClusterPubSub in a cluster
         self.task: asyncio.Task[None] | None = None
         self.catching_up = False  # resubscribed after a lost connection: confirmations pending
         self.reconnects = 0  # attempts since the connection was lost
+        self.lost_since: float | None = None  # when (monotonic), if it is lost now
+        # The highest number each channel's live events had: one not above it means the store
+        # went backwards (a counter evicted, a failover to a replica that was behind).
+        self.highest: dict[str, int] = {}
         self.commands = asyncio.Lock()  # one command at a time on the connection, in order
         self.closing: set[asyncio.Future[Any]] = set()
 
     async def add(self, channels: Sequence[str], deliver: Deliver) -> None:
         for channel in channels:
             self.delivers.setdefault(channel, set()).add(deliver)
+        metrics.listener_channels(self, len(self.delivers))
         try:
             # Only a new channel needs the lock: the thousands who join a channel that is
             # subscribed (or being subscribed) wait for its confirmation together.
@@ -61,16 +83,16 @@ class Listener:
                     new = [channel for channel in channels if channel not in self.subscribed]
                     if new:  # not subscribed anew while this waited for the lock
                         if self.pubsub is None:
-                            self.pubsub = self.log.client().pubsub(push_handler_func=as_it_is)
+                            self.pubsub = self.log.pubsub()
                         for channel in new:
                             self._subscription(channel)
-                        await self.pubsub.subscribe(*(self.log.key(channel) for channel in new))
+                        await self._subscribe(self.pubsub, new)
                         self._start_reading()
             waiting = [self.subscribed[channel] for channel in channels]
             await _confirmations(waiting, self.log.store.connect_timeout)
-        except (RedisError, OSError, TimeoutError) as error:
+        except (RedisError, RedisClusterException, OSError, TimeoutError) as error:
             self.remove(channels, deliver)
-            raise StoreUnavailable(f"Redis is unavailable: {error}") from error
+            raise classify(error) from error
         except asyncio.CancelledError:  # its client went away while it waited
             self.remove(channels, deliver)
             raise
@@ -93,18 +115,42 @@ class Listener:
             if not delivers:
                 self.delivers.pop(channel, None)
                 self.subscribed.pop(channel, None)
+                self.highest.pop(channel, None)
                 gone.append(channel)
+        metrics.listener_channels(self, len(self.delivers))
         if not self.delivers:
             self._close()
         elif gone and self.pubsub is not None:
             _in_background(self._unsubscribe(self.pubsub, gone))
 
-    async def _unsubscribe(self, pubsub: PubSub, channels: list[str]) -> None:
+    async def _unsubscribe(self, pubsub: Any, channels: list[str]) -> None:
         async with self.commands:
             # A channel joined again meanwhile stays; a connection replaced has nothing to undo.
             left = [channel for channel in channels if channel not in self.delivers]
             if left and pubsub is self.pubsub:
-                await pubsub.unsubscribe(*(self.log.key(channel) for channel in left))
+                names = [self.log.pubsub_name(channel) for channel in left]
+                if self.sharded:
+                    await pubsub.sunsubscribe(*names)
+                else:
+                    await pubsub.unsubscribe(*names)
+
+    async def _subscribe(self, pubsub: Any, channels: list[str]) -> None:
+        names = [self.log.pubsub_name(channel) for channel in channels]
+        if self.sharded:
+            await pubsub.ssubscribe(*names)
+        else:
+            await pubsub.subscribe(*names)
+
+    async def _next_message(self, pubsub: Any) -> dict[str, Any]:
+        """The next message (or confirmation) on the connection; an error when it is lost."""
+        if not self.sharded:
+            response = await pubsub.parse_response(block=True)
+            message: dict[str, Any] = await pubsub.handle_message(response)
+            return message
+        sharded = None
+        while sharded is None:  # redis-py polls the nodes in turn, a slice of the timeout each
+            sharded = await pubsub.get_sharded_message(timeout=SHARDED_POLL)
+        return dict(sharded)
 
     async def aclose(self) -> None:
         task, pubsub = self.task, self.pubsub
@@ -112,7 +158,7 @@ class Listener:
         if task is not None:
             await asyncio.wait((task,))
         if pubsub is not None:
-            with contextlib.suppress(RedisError, OSError):
+            with contextlib.suppress(RedisError, RedisClusterException, OSError):
                 await pubsub.aclose()
         if self.closing:  # the last subscriber's leaving started closing its connection
             await asyncio.wait(self.closing)
@@ -128,44 +174,51 @@ class Listener:
         self.pubsub = None
         self.subscribed.clear()
 
-    async def _aclose(self, pubsub: PubSub) -> None:
+    async def _aclose(self, pubsub: Any) -> None:
         async with self.commands:
             await pubsub.aclose()
 
     async def _read(self) -> None:
-        prefix = len(self.log.key(""))
         while True:
             pubsub = self.pubsub
-            assert pubsub is not None
+            if pubsub is None:  # pragma: no cover - closed while it subscribed again (its last
+                return  # subscriber left; redis-py may swallow the cancellation that came too)
             try:
                 # Not pubsub.listen(), which ends when redis-py counts no subscription left
                 # (an unsubscribe confirmed just before a subscribe is sent): this ends only
                 # with an error, or with the last subscriber's leaving, which cancels it.
                 while True:
-                    response = await pubsub.parse_response(block=True)
-                    message = await pubsub.handle_message(response)  # type: ignore[no-untyped-call]
+                    message = await self._next_message(pubsub)
                     self.reconnects = 0
-                    channel = message["channel"].decode()[prefix:]
-                    if message["type"] == "message":
+                    self.lost_since = None
+                    channel = self.log.channel_of(message["channel"].decode())
+                    kind = message["type"]
+                    if kind in ("message", "smessage"):
                         seq, _, body = message["data"].partition(b" ")
                         entry = Entry(int(seq), channel, body)
+                        went_back = self._went_back(channel, entry.seq)
                         for deliver in list(self.delivers.get(channel, ())):
-                            deliver(entry)
-                    elif message["type"] == "subscribe":
+                            deliver(None if went_back else entry)
+                    elif kind in ("subscribe", "ssubscribe"):
                         self._confirmed(channel)
-            except (RedisError, OSError):
+            except (RedisError, RedisClusterException, OSError):
                 pass
             # The connection was lost: subscribe anew; once Redis confirms, every subscriber
             # catches up from the log, since what was published meanwhile never came.
             self.catching_up = True
+            self.lost_since = time.monotonic() if self.lost_since is None else self.lost_since
+            metrics.pubsub_reconnect()
             while True:
+                if time.monotonic() - self.lost_since > self.log.store.failover_timeout:
+                    await self._give_up(pubsub)
+                    return
                 delay = RECONNECT_DELAYS[min(self.reconnects, len(RECONNECT_DELAYS) - 1)]
                 self.reconnects += 1
                 await asyncio.sleep(delay)
                 async with self.commands:
-                    with contextlib.suppress(RedisError, OSError):
+                    with contextlib.suppress(RedisError, RedisClusterException, OSError):
                         await pubsub.aclose()
-                    pubsub = self.pubsub = self.log.client().pubsub(push_handler_func=as_it_is)
+                    pubsub = self.pubsub = self.log.pubsub()
                     # A subscriber still waiting for its confirmation keeps its future: the
                     # subscription anew confirms it.
                     self.subscribed = {
@@ -177,10 +230,51 @@ class Listener:
                     for channel in channels:
                         self._subscription(channel)
                     try:
-                        await pubsub.subscribe(*(self.log.key(channel) for channel in channels))
+                        await self._subscribe(pubsub, channels)
                         break
-                    except (RedisError, OSError):
+                    except (RedisError, RedisClusterException, OSError):
                         continue
+
+    def _went_back(self, channel: str, seq: int) -> bool:
+        """Whether ``seq`` is not above the last live number of ``channel`` (numbered ones:
+        the resumable streams' wake-ups are 0). Its subscribers then catch up from the log,
+        which tells them what the store lost (``reset``)."""
+        if seq <= 0:
+            return False
+        highest = self.highest.get(channel, 0)
+        self.highest[channel] = seq
+        if seq > highest:
+            return False
+        logger.warning(
+            "Channel %s got event %s after %s: the store went backwards (data lost).",
+            channel,
+            seq,
+            highest,
+        )
+        return True
+
+    async def _give_up(self, pubsub: Any) -> None:
+        """Redis stayed away past the failover window: every subscriber's stream ends (its
+        client reconnects, and resumes from its cursor or gets ``reset``), rather than staying
+        open with nothing coming. A subscriber from now on starts a connection anew."""
+        logger.warning(
+            "Redis could not be reached again within %s s: ending %s channel subscriptions.",
+            self.log.store.failover_timeout,
+            len(self.delivers),
+        )
+        delivers = {deliver for delivers in self.delivers.values() for deliver in delivers}
+        self.delivers.clear()
+        self.subscribed.clear()
+        self.task = None  # this one, ending
+        self.pubsub = None
+        self.lost_since = None
+        self.reconnects = 0
+        self.catching_up = False
+        for deliver in delivers:
+            deliver(FEED_LOST)
+        async with self.commands:
+            with contextlib.suppress(RedisError, OSError):
+                await pubsub.aclose()
 
     def _confirmed(self, channel: str) -> None:
         future = self.subscribed.get(channel)

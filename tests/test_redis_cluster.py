@@ -1,0 +1,186 @@
+"""RedisStore on a real cluster of 3 masters with a replica each (tests/support/
+redis_topologies.py): keys spread over the masters, sharded pub/sub, and misconfiguration
+named as such. The store contract and the resumable and channel suites run on the cluster too
+(their "cluster" parameters)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+import redis
+from pytest_django.fixtures import Settings as SettingsWrapper
+
+from django_streaming import shutdown
+from django_streaming.backends.redis import RedisStore
+from django_streaming.stores import StoreMisconfigured
+from tests.support.chat import chat_body
+from tests.support.redis_servers import unique_prefix
+from tests.support.redis_topologies import RedisCluster, client
+from tests.support.servers import RunningServer, uvicorn_server, wait_until
+
+pytestmark = [pytest.mark.redis, pytest.mark.topology]
+
+
+def cluster_url(cluster: RedisCluster) -> str:
+    return cluster.url.replace("redis://", "redis+cluster://")
+
+
+@pytest.fixture
+async def store(cluster: RedisCluster) -> AsyncIterator[RedisStore]:
+    store = RedisStore(url=cluster_url(cluster), prefix=unique_prefix())
+    yield store
+    await store.aclose()
+    store.close()
+
+
+def keys_per_master(cluster: RedisCluster, prefix: str) -> list[int]:
+    counts = []
+    for master in cluster.masters:
+        with client(master.address) as connection:
+            counts.append(sum(1 for _ in connection.scan_iter(match=f"{prefix}:*", count=1000)))
+    return counts
+
+
+async def test_the_keys_of_many_streams_spread_over_every_master(
+    store: RedisStore, cluster: RedisCluster
+) -> None:
+    ids = [f"spread{number}" for number in range(30)]
+    for stream_id in ids:
+        await store.create(stream_id, owner="me", key=f"chat-{stream_id}")
+        await store.append(stream_id, [(1, b"x")])
+    assert all(count > 0 for count in keys_per_master(cluster, store.prefix))
+    # ...and each stream's keys on one slot: its scripts and pipelines touch one node.
+    with client(cluster.masters[0].address) as connection:
+        for stream_id in ids[:5]:
+            keys = [store._key(stream_id, suffix) for suffix in ("", ":events", ":lease")]
+            assert len({connection.cluster("KEYSLOT", key) for key in keys}) == 1
+
+
+def shard_messages(cluster: RedisCluster) -> tuple[int, int]:
+    """Messages the nodes sent on the cluster bus so far: (PUBLISH's, SPUBLISH's)."""
+    publish = shard = 0
+    for node in cluster.nodes:
+        with client(node.address, decode_responses=True) as connection:
+            info = connection.cluster("INFO")
+        publish += int(info.get("cluster_stats_messages_publish_sent", 0))
+        shard += int(info.get("cluster_stats_messages_publishshard_sent", 0))
+    return publish, shard
+
+
+async def test_a_publish_crosses_the_cluster_bus_once_and_reaches_the_subscriber(
+    store: RedisStore, cluster: RedisCluster
+) -> None:
+    log = store.channel_log
+    got: list[bytes] = []
+    arrived = asyncio.Event()
+
+    def deliver(entry: object) -> None:
+        got.append(getattr(entry, "body", b""))
+        if len(got) == 20:
+            arrived.set()
+
+    async with log.watch(["news"], deliver):
+        before = shard_messages(cluster)
+        for number in range(20):
+            await asyncio.to_thread(log.publish, "news", f"data: {number}\n\n".encode())
+        await asyncio.wait_for(arrived.wait(), 10)
+        after = shard_messages(cluster)
+    assert got == [f"data: {number}\n\n".encode() for number in range(20)]
+    # PUBLISH is copied to every node (5 here); SPUBLISH only to the shard's replica.
+    assert after[0] - before[0] == 0
+    assert after[1] - before[1] <= 20
+
+
+async def test_stops_and_readers_share_the_listener_on_a_cluster(store: RedisStore) -> None:
+    await store.create("stopped", owner="me")
+    waiting = asyncio.ensure_future(store.wait_for_stop("stopped"))
+    async with store.follow("stopped") as reader:
+        reading = asyncio.ensure_future(reader.read(0, timeout=10))
+        await asyncio.sleep(0.2)  # both subscribed (nothing to wait on but time: no event)
+        await store.request_stop("stopped")
+        await asyncio.wait_for(waiting, 5)
+        await store.append("stopped", [(1, b"woken")])
+        assert await asyncio.wait_for(reading, 5) == ([(1, b"woken")], None)
+
+
+async def test_moved_outside_cluster_mode_is_store_misconfigured(
+    cluster: RedisCluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A replica redirects every key to its master: the store was not told it is a cluster.
+    store = RedisStore(url=cluster.replicas[0].url, prefix=unique_prefix())
+    with pytest.raises(StoreMisconfigured, match="Set 'cluster': True"):
+        await store.create("s", owner="me")
+    with pytest.raises(StoreMisconfigured, match="Set 'cluster': True"):
+        await store.channel_log.apublish("news", b"data: x\n\n")
+    with pytest.raises(StoreMisconfigured, match="Set 'cluster': True"):
+        store.channel_log.publish("news", b"data: x\n\n")
+    assert "The Redis store is misconfigured" in caplog.text
+    await store.aclose()
+    store.close()
+
+
+async def test_a_cluster_client_on_a_single_server_is_store_misconfigured() -> None:
+    from tests.support.redis_servers import private_redis
+
+    with private_redis() as server:
+        store = RedisStore(url=server.url, prefix=unique_prefix(), cluster=True)
+        with pytest.raises(StoreMisconfigured, match="cluster mode enabled"):
+            await store.info("s")
+        await store.aclose()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[RunningServer]:
+    with uvicorn_server() as running:
+        yield running
+
+
+def test_misconfiguration_is_a_503_json_through_uvicorn(
+    server: RunningServer,
+    cluster: RedisCluster,
+    settings: SettingsWrapper,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings.DJANGO_STREAMING = {
+        **settings.DJANGO_STREAMING,
+        "STORE": {
+            "BACKEND": "django_streaming.backends.redis.RedisStore",
+            "OPTIONS": {"url": cluster.replicas[0].url, "prefix": unique_prefix()},
+        },
+    }
+    with (
+        caplog.at_level(logging.ERROR, logger="django_streaming"),
+        httpx.Client(base_url=server.url, timeout=10) as http,
+    ):
+        for response in (
+            http.get("/resumable/"),
+            http.post("/resumable-chat/", json=chat_body("moved", "hello")),
+            http.get("/resumable-chat/moved/stream"),
+        ):
+            assert response.status_code == 503, response.text
+            assert response.json()["error"]["code"] == "store_unavailable"
+    assert "Set 'cluster': True" in caplog.text
+    wait_until(lambda: not shutdown.generations, what="no generation left")
+
+
+def test_the_sync_cluster_client_is_a_redis_cluster(cluster: RedisCluster) -> None:
+    store = RedisStore(url=cluster_url(cluster), prefix=unique_prefix())
+    assert isinstance(store.channel_log._sync_client(), redis.RedisCluster)
+    assert store.channel_log.publish("sync", b"data: x\n\n") == 1
+    store.close()
+
+
+async def test_a_quiet_sharded_subscription_still_gets_the_next_event(store: RedisStore) -> None:
+    """The listener polls the nodes in turn (a slice of ``SHARDED_POLL`` each): a quiet spell
+    of many polls must not lose its place."""
+    got: asyncio.Queue[object] = asyncio.Queue()
+    async with store.channel_log.watch(["quiet"], got.put_nowait):
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(got.get(), 0.5)  # nothing published: ten polls or so
+        await store.channel_log.apublish("quiet", b"data: at last\n\n")
+        entry = await asyncio.wait_for(got.get(), 5)
+    assert getattr(entry, "body", None) == b"data: at last\n\n"

@@ -1,0 +1,118 @@
+"""Redis's refusals classified once (backends/redis/errors.py), each produced by a real Redis:
+configuration errors are StoreMisconfigured saying what to change, never a raw error (a 500);
+connection trouble is StoreUnavailable."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+
+from django_streaming.backends.redis import RedisStore, clients
+from django_streaming.backends.redis.errors import classify, on_error
+from django_streaming.stores import StoreMisconfigured, StoreUnavailable
+from tests.support.redis_servers import private_redis, unique_prefix
+from tests.support.redis_topologies import RedisCluster
+from tests.support.redis_topologies import client as node_client
+
+pytestmark = pytest.mark.redis
+
+
+async def test_an_acl_user_without_a_command_is_store_misconfigured() -> None:
+    with private_redis() as server:
+        with redis.Redis.from_url(server.url) as admin:
+            # Everything on the prefix's keys and channels, but no XADD.
+            admin.acl_setuser(
+                "limited", enabled=True, passwords=["+secret"], keys=["*"], channels=["*"],
+                commands=["+@all", "-xadd"],
+            )  # fmt: skip
+        url = server.url.replace("redis://", "redis://limited:secret@")
+        store = RedisStore(url=url, prefix=unique_prefix())
+        await store.create("s", owner="me")
+        with pytest.raises(StoreMisconfigured, match="ACL user needs the commands"):
+            await store.append("s", [(1, b"x")])
+        await store.aclose()
+
+
+async def test_a_refused_password_is_store_misconfigured_not_retried() -> None:
+    with private_redis() as server:
+        with redis.Redis.from_url(server.url) as admin:
+            admin.config_set("requirepass", "right")
+        url = server.url.replace("redis://", "redis://:wrong@")
+        store = RedisStore(url=url, prefix=unique_prefix(), failover_timeout=5)
+        with pytest.raises(StoreMisconfigured, match="credentials"):
+            await store.info("s")
+        await store.aclose()
+
+
+async def test_an_unknown_command_is_store_misconfigured() -> None:
+    with private_redis(arguments=["--rename-command", "XADD", ""]) as server:
+        store = RedisStore(url=server.url, prefix=unique_prefix())
+        await store.create("s", owner="me")
+        with pytest.raises(StoreMisconfigured, match="does not know a command"):
+            await store.append("s", [(1, b"x")])
+        await store.aclose()
+
+
+async def test_out_of_memory_is_store_misconfigured() -> None:
+    with private_redis(
+        arguments=["--maxmemory", "1", "--maxmemory-policy", "noeviction"]
+    ) as server:
+        store = RedisStore(url=server.url, prefix=unique_prefix())
+        with pytest.raises(StoreMisconfigured, match="out of memory"):
+            await store.create("s", owner="me")
+        with pytest.raises(StoreMisconfigured, match="out of memory"):
+            store.channel_log.publish("news", b"data: x\n\n")
+        await store.aclose()
+        store.close()
+
+
+@pytest.mark.topology
+def test_crossslot_is_store_misconfigured(cluster: RedisCluster) -> None:
+    connection = node_client(cluster.masters[0].address)
+    with connection, pytest.raises(redis.ResponseError) as refused:
+        connection.execute_command("MGET", "{a}x", "{b}x", "{c}x")  # type: ignore[no-untyped-call]
+    assert isinstance(classify(refused.value), StoreMisconfigured)
+    assert "hash tag" in str(classify(refused.value))
+
+
+def test_connection_trouble_is_unavailable_and_other_errors_stay_as_they_are() -> None:
+    assert type(classify(ConnectionRefusedError())) is StoreUnavailable
+    wrong_type = redis.ResponseError("WRONGTYPE Operation against a key holding the wrong kind")
+    assert classify(wrong_type) is wrong_type
+
+
+async def test_a_create_that_fails_half_way_does_not_count_against_its_owner() -> None:
+    with private_redis() as server:
+        store = RedisStore(url=server.url, prefix=unique_prefix())
+        client = store.client()
+        await client.set(store._key("taken"), "not a hash")
+        with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+            await store.create("taken", owner="me", max_active=1)
+        assert await client.zcard(store._owner_key("me")) == 0
+        await store.create("other", owner="me", max_active=1)  # the cap is free
+        await store.aclose()
+
+
+def test_a_url_password_is_not_shown_in_a_message() -> None:
+    problems = clients.topology_problems({"url": "redis+sentinel://:hunter2@s1:26379/m"})
+    assert "hunter2" not in problems[0]
+    assert ":***@" in problems[0]
+
+
+def test_a_sentinel_url_gives_the_master_its_database_user_password_and_tls() -> None:
+    assert clients._url_options("rediss://user:pw@/2") == {
+        "db": 2, "username": "user", "password": "pw", "ssl": True,
+    }  # fmt: skip
+    assert clients._url_options("redis://") == {}
+
+
+@pytest.mark.topology
+async def test_keys_of_several_slots_in_one_script_is_store_misconfigured(
+    cluster: RedisCluster,
+) -> None:
+    """redis-py refuses such a call before sending it (a RedisClusterException, not a
+    RedisError): named the same as Redis's own CROSSSLOT."""
+    store = RedisStore(url=cluster.url.replace("redis:", "redis+cluster:"), prefix="p")
+    with pytest.raises(StoreMisconfigured, match="hash tag"):
+        await on_error(store.client().eval)("return 1", 2, "{a}x", "{b}x")
+    await store.aclose()
