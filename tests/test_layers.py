@@ -1,6 +1,7 @@
 """STYLE.md 13, checked with the imports themselves: the store and log interfaces
 (``stores/``) and the backends (``backends/``) import nothing of the engine or the views
-above them, and the interfaces import no backend (but the two settings aliases)."""
+above them, the interfaces import no backend (but the two settings aliases), and the agent
+adapters sit above the chat view, which runs them by dotted name (``chat/agent.py``)."""
 
 from __future__ import annotations
 

@@ -47,7 +47,21 @@ def ask(page: Page, question: str) -> None:
 
 
 def wait_idle(page: Page) -> None:
+    """The answer drawn whole, and ended on the server too: the browser has its last part a
+    moment before the server marks the generation finished (after saving it), and a page
+    reloaded in between resumes the answer still in progress there."""
     expect(page.get_by_role("log")).to_have_attribute("aria-busy", "false", timeout=20_000)
+    page.wait_for_function(
+        """async () => {
+            const chat = document.querySelector('[data-ds-chat]').dsChat;
+            const stop = new AbortController();
+            const response = await fetch(chat.chatUrl('stream'), { signal: stop.signal });
+            stop.abort();
+            return response.status === 204;
+        }""",
+        polling=100,
+        timeout=20_000,
+    )
 
 
 def test_answer_streams_and_is_saved(browser: Browser, example_server: RunningServer) -> None:
@@ -62,6 +76,8 @@ def test_answer_streams_and_is_saved(browser: Browser, example_server: RunningSe
     expect(page.locator(f"{ANSWER} table")).to_be_visible()
     page.reload()
     expect(page.locator(".ds-chat__message--user")).to_have_text("How do I stream?")
+    # The page's resume finds nothing in progress (its placeholder goes): the saved answer only.
+    expect(page.locator(ANSWER)).to_have_count(1)
     assert page.locator(ANSWER).inner_text() == answer
     page.goto("/")
     expect(page.get_by_role("link", name="How do I stream?")).to_be_visible()
