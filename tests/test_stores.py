@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -526,6 +527,42 @@ async def test_redis_stop_waiters_share_the_listener_and_leave_it_when_done() ->
     assert (await asyncio.wait([second_a], timeout=5))[0]
     assert listener.task is None  # the last waiter left: unsubscribed
     await asyncio.wait_for(store.aclose(), 5)
+
+
+@pytest.mark.redis
+@pytest.mark.skipif(
+    sys.version_info < (3, 11), reason="Python 3.10 has no Task.cancelling() to see it by"
+)
+async def test_redis_a_stop_waiter_ends_wherever_its_cancellation_falls() -> None:
+    """Cancelled at every turn of the loop in its first steps (subscribing, asking Redis,
+    waiting): it ends each time. Before Python 3.12 ``asyncio.wait_for()``, which redis-py
+    sends commands through, drops a cancellation that falls in the turn its send finished,
+    and the waiter then waited for ever (a generation's end left it pending)."""
+    store = RedisStore(url=shared_redis(), prefix=unique_prefix())
+    for turns in range(60):
+        waiting = asyncio.ensure_future(store.wait_for_stop(f"s{turns}"))
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        waiting.cancel()
+        done, _ = await asyncio.wait([waiting], timeout=5)
+        assert done, f"a waiter cancelled after {turns} turns still waits"
+    await store.aclose()
+
+
+@pytest.mark.redis
+async def test_redis_a_reader_cancelled_as_it_is_woken_ends() -> None:
+    """Woken and cancelled in one turn, a reader waiting with a timeout raises the
+    cancellation (``asyncio.wait_for()`` returned instead before Python 3.12)."""
+    store = RedisStore(url=shared_redis(), prefix=unique_prefix())
+    await store.create("s", owner="")
+    async with store.follow("s") as reader:
+        reading = asyncio.ensure_future(reader.read(0, timeout=30))
+        await until(lambda: reader.waiter is not None, "the reader waiting")  # type: ignore[attr-defined]
+        reader.wake(None)  # type: ignore[attr-defined]
+        reading.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(reading, 5)
+    await store.aclose()
 
 
 @pytest.mark.redis

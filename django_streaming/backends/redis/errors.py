@@ -12,9 +12,11 @@ Views answer both of ours with a 503 JSON (``StoreMisconfigured`` is a ``StoreUn
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, ParamSpec, TypeVar
 
 from redis.exceptions import (
@@ -131,16 +133,36 @@ def classify(error: BaseException) -> BaseException:
 def on_error(
     method: Callable[P, Coroutine[Any, Any, R]],
 ) -> Callable[P, Coroutine[Any, Any, R]]:
-    """``method``, raising its Redis errors as ``classify()`` names them."""
+    """``method``, raising its Redis errors as ``classify()`` names them, and a cancellation
+    that redis-py dropped (``cancellations_kept()``)."""
 
     @functools.wraps(method)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return await method(*args, **kwargs)
-        except (RedisError, RedisClusterException, OSError) as error:
-            classified = classify(error)
-            if classified is error:
-                raise
-            raise classified from error
+        with cancellations_kept():
+            try:
+                return await method(*args, **kwargs)
+            except (RedisError, RedisClusterException, OSError) as error:
+                classified = classify(error)
+                if classified is error:
+                    raise
+                raise classified from error
 
     return wrapper
+
+
+@contextlib.contextmanager
+def cancellations_kept() -> Iterator[None]:
+    """Raise ``CancelledError`` at the end of the block if the task was cancelled during it
+    but the block ended normally.
+
+    Before Python 3.12, ``asyncio.wait_for()`` returns the result of what it waited for when
+    that finished in the same turn as the task was cancelled, and the cancellation is gone
+    (CPython gh-86296). redis-py sends every command through it when a socket timeout is set,
+    as the store's client has: a task cancelled while it sent (a generation's Stop, a stop
+    waiter at the end of its generation) went on as if nothing had happened, and a waiter
+    waited for ever. Python 3.10 has no ``Task.cancelling()`` to tell: there it stays lost."""
+    cancelling = getattr(asyncio.current_task(), "cancelling", lambda: 0)
+    before = cancelling()
+    yield
+    if cancelling() > before:
+        raise asyncio.CancelledError

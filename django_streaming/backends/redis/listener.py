@@ -22,7 +22,7 @@ from redis.exceptions import RedisClusterException, RedisError
 from django_streaming import metrics
 from django_streaming.stores.channel_log import FEED_LOST, Deliver, Entry
 
-from .errors import classify
+from .errors import cancellations_kept, classify
 
 if TYPE_CHECKING:
     from .channel_log import RedisChannelLog
@@ -76,20 +76,21 @@ class Listener:
             self.delivers.setdefault(channel, set()).add(deliver)
         metrics.listener_channels(self, len(self.delivers))
         try:
-            # Only a new channel needs the lock: the thousands who join a channel that is
-            # subscribed (or being subscribed) wait for its confirmation together.
-            if any(channel not in self.subscribed for channel in channels):
-                async with self.commands:
-                    new = [channel for channel in channels if channel not in self.subscribed]
-                    if new:  # not subscribed anew while this waited for the lock
-                        if self.pubsub is None:
-                            self.pubsub = self.log.pubsub()
-                        for channel in new:
-                            self._subscription(channel)
-                        await self._subscribe(self.pubsub, new)
-                        self._start_reading()
-            waiting = [self.subscribed[channel] for channel in channels]
-            await _confirmations(waiting, self.log.store.connect_timeout)
+            with cancellations_kept():  # redis-py may drop one (errors.py)
+                # Only a new channel needs the lock: the thousands who join a channel that is
+                # subscribed (or being subscribed) wait for its confirmation together.
+                if any(channel not in self.subscribed for channel in channels):
+                    async with self.commands:
+                        new = [channel for channel in channels if channel not in self.subscribed]
+                        if new:  # not subscribed anew while this waited for the lock
+                            if self.pubsub is None:
+                                self.pubsub = self.log.pubsub()
+                            for channel in new:
+                                self._subscription(channel)
+                            await self._subscribe(self.pubsub, new)
+                            self._start_reading()
+                waiting = [self.subscribed[channel] for channel in channels]
+                await _confirmations(waiting, self.log.store.connect_timeout)
         except (RedisError, RedisClusterException, OSError, TimeoutError) as error:
             self.remove(channels, deliver)
             raise classify(error) from error

@@ -450,11 +450,12 @@ class _WokenReader(StreamReader):
                 continue  # woken while reading: read again
             self.waiter = asyncio.get_running_loop().create_future()
             try:
-                await asyncio.wait_for(self.waiter, timeout)
-            except asyncio.TimeoutError:  # not redis's TimeoutError, imported above
-                return [], None
+                # Not wait_for(), which may drop a cancellation before 3.12 (errors.py).
+                await asyncio.wait((self.waiter,), timeout=timeout)
             finally:
                 self.waiter = None
+            if self.wakes == wakes:  # the time ran out
+                return [], None
 
 
 #: The name of the task that sends a turn's appends (a name shows in asyncio's debug output).
