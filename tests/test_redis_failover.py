@@ -209,10 +209,13 @@ async def test_a_listener_that_cannot_reconnect_ends_its_subscribers_streams(tok
 async def test_wait_replicas_returns_once_the_replica_has_it_and_refuses_without(
     sentinels: SentinelGroup, token: str
 ) -> None:
-    store = SentinelStore(sentinels, prefix=unique_prefix(), wait_timeout=0.3)
+    # A replica in sync acknowledges in a few ms; a loaded machine (or a replica resyncing
+    # after the previous test's failover) may take longer: the bound is liveness, not speed.
+    store = SentinelStore(sentinels, prefix=unique_prefix(), wait_timeout=10)
     log = store.channel_log
     first = await log.apublish(token, b"data: 1\n\n", wait_replicas=1)
     assert await asyncio.to_thread(log.publish, token, b"data: 2\n\n", wait_replicas=1) > first
+    store.wait_timeout_ms = 300  # the frozen replica's refusals, sooner
     replica = sentinels.current_replica()
     replica.freeze()
     try:
@@ -229,9 +232,10 @@ async def test_wait_replicas_returns_once_the_replica_has_it_and_refuses_without
 
 @pytest.mark.topology
 async def test_wait_replicas_for_every_append(sentinels: SentinelGroup) -> None:
-    store = SentinelStore(sentinels, prefix=unique_prefix(), wait_replicas=1, wait_timeout=0.3)
+    store = SentinelStore(sentinels, prefix=unique_prefix(), wait_replicas=1, wait_timeout=10)
     await store.create("durable", owner="me")
     await store.append("durable", [(1, b"data: 1\n\n")])
+    store.wait_timeout_ms = 300
     replica = sentinels.current_replica()
     replica.freeze()
     try:
