@@ -128,6 +128,17 @@ async def test_redis_the_index_forgets_what_is_past_its_maximum_duration_and_exp
 
 
 @pytest.mark.redis
+async def test_redis_a_stream_leaves_the_index_when_it_ends() -> None:
+    store = RedisStore(url=shared_redis(), prefix=unique_prefix())
+    try:
+        await store.create("s1", owner="me")
+        await store.finish("s1", "completed")
+        assert await store.client().zrange(store._running_key(), 0, -1) == []  # not left to a read
+    finally:
+        await store.aclose()
+
+
+@pytest.mark.redis
 async def test_redis_an_indexed_stream_not_created_yet_is_skipped_not_pruned() -> None:
     # In a cluster the index (its own slot) may be written before the stream's hash.
     store = RedisStore(url=shared_redis(), prefix=unique_prefix())
