@@ -10,6 +10,7 @@ from django.core.signals import request_started
 class DjangoStreamingConfig(AppConfig):
     name = "django_streaming"
     verbose_name = "django-streaming"
+    default_auto_field = "django.db.models.AutoField"  # LiveAnswer's, which has no table
 
     def ready(self) -> None:
         from .checks import check_agents, check_settings, check_store_eviction

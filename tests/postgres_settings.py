@@ -8,7 +8,6 @@ import os
 from tests.settings import *  # noqa: F403
 from tests.support.startproject import MIDDLEWARE as STARTPROJECT_MIDDLEWARE
 
-INSTALLED_APPS = [*INSTALLED_APPS, "django.contrib.messages"]  # noqa: F405
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 MIDDLEWARE = STARTPROJECT_MIDDLEWARE
 DJANGO_STREAMING = {

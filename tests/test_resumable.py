@@ -66,7 +66,7 @@ def store(
     yield request.param
     wait_until(lambda: not shutdown.generations, what="the generations to end")
     assert server.loop is not None
-    asyncio.run_coroutine_threadsafe(store.aclose(server.loop), server.loop).result(5)  # type: ignore[attr-defined]
+    asyncio.run_coroutine_threadsafe(store.aclose(server.loop), server.loop).result(5)
 
 
 @pytest.fixture

@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
@@ -19,13 +20,23 @@ from django_streaming.stores.channel_log import FeedLost
 from .log import ChannelLog, Cursor, Entry, Head, frame
 from .signing import CursorKey, sign_cursor, verify_cursor
 
-__all__ = ["MAX_BACKLOG", "subscribe"]
+__all__ = ["MAX_BACKLOG", "subscribe", "subscribers"]
 
 logger = logging.getLogger("django_streaming")
 
 #: Live events waiting for a subscriber that does not read; past this, it is dropped (its
 #: EventSource reconnects and resumes from its cursor).
 MAX_BACKLOG = 10_000
+
+# The subscribers of each channel in this process (its servers may run loops in threads).
+_subscribers: Counter[str] = Counter()
+_subscribers_lock = threading.Lock()
+
+
+def subscribers() -> dict[str, int]:
+    """How many subscribers each channel has in this process now (the admin's live page)."""
+    with _subscribers_lock:
+        return dict(_subscribers)
 
 
 def cursor_now(key: CursorKey, epoch: str, seq: int) -> str:
@@ -68,7 +79,7 @@ async def subscribe(
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    async with _watched(log.listen(channels, deliver), view, len(channels)) as head:
+    async with _watched(log.listen(channels, deliver), view, channels) as head:
         epoch, last = head.epoch, head.seq
         cursor = None if last_event_id is None else read_cursor(key, last_event_id)
         if last_event_id is None and history:
@@ -127,16 +138,20 @@ async def subscribe(
 
 @asynccontextmanager
 async def _watched(
-    listening: AbstractAsyncContextManager[Head], view: str, channels: int
+    listening: AbstractAsyncContextManager[Head], view: str, channels: Sequence[str]
 ) -> AsyncIterator[Head]:
-    """``listening``, counted as a subscriber of ``view``, in a span that ends with how the
-    subscription ended: ``client_left``, ``dropped`` (it fell behind), ``error``."""
+    """``listening``, counted as a subscriber of ``view`` and of each of ``channels``, in a
+    span that ends with how the subscription ended: ``client_left``, ``dropped`` (it fell
+    behind), ``error``."""
     span = tracing.start_span(
         "subscribe " + view,
         None,
-        {"django_streaming.view": view, "django_streaming.channels": channels},
+        {"django_streaming.view": view, "django_streaming.channels": len(channels)},
     )
     counted = metrics.subscriber_joined(view)
+    names = set(channels)
+    with _subscribers_lock:
+        _subscribers.update(names)
     reason = "dropped"  # unless the client leaves first, or it fails
     try:
         async with listening as head:
@@ -148,6 +163,11 @@ async def _watched(
         reason = "error"
         raise
     finally:
+        with _subscribers_lock:
+            _subscribers.subtract(names)
+            for name in names:
+                if _subscribers[name] <= 0:
+                    del _subscribers[name]
         if counted:
             metrics.subscriber_left(view)
         tracing.end_span(

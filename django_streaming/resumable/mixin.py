@@ -227,6 +227,7 @@ class ResumableMixin(_Base):
         """Register a new stream of ``owner``'s in ``store`` (see ``StreamStore.create()``),
         within the ``MAX_ACTIVE_PER_OWNER`` setting: beyond it, ``TooManyStreams`` (a 429).
         A request without a session of its own counts against its address (``counted_as()``).
+        The store lists it as running for this view until it ends (the admin's live answers).
         """
         return await store.create(
             stream_id,
@@ -235,6 +236,7 @@ class ResumableMixin(_Base):
             max_active=get_config()["MAX_ACTIVE_PER_OWNER"],
             max_duration=self.get_max_duration(),
             counted_as=self.counted_as(self.request, owner),
+            view=metrics.view_label(self.request),
         )
 
     def get_max_duration(self) -> float:

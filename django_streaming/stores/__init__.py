@@ -29,12 +29,14 @@ from .base import (
     Entry,
     NotReplicated,
     PendingAnswer,
+    RunningStream,
     StoreMisconfigured,
     StoreUnavailable,
     StreamInfo,
     StreamReader,
     StreamStore,
     TooManyStreams,
+    worker_id,
 )
 
 __all__ = [
@@ -43,6 +45,7 @@ __all__ = [
     "Entry",
     "NotReplicated",
     "PendingAnswer",
+    "RunningStream",
     "StoreMisconfigured",
     "StoreUnavailable",
     "StreamInfo",
@@ -50,6 +53,7 @@ __all__ = [
     "StreamStore",
     "TooManyStreams",
     "get_store",
+    "worker_id",
 ]
 
 

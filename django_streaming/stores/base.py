@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import os
+import socket
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -13,12 +17,14 @@ __all__ = [
     "EndStatus",
     "Entry",
     "PendingAnswer",
+    "RunningStream",
     "StoreMisconfigured",
     "StoreUnavailable",
     "StreamInfo",
     "StreamReader",
     "StreamStore",
     "TooManyStreams",
+    "worker_id",
 ]
 
 #: How a resumable stream ended. ``interrupted``: the worker running it went away.
@@ -53,6 +59,33 @@ class TooManyStreams(Exception):
 class StreamInfo:
     owner: str
     status: EndStatus | Literal["active"]
+
+
+@dataclass(frozen=True)
+class RunningStream:
+    """A generation running now, on this worker or another (``StreamStore.running()``)."""
+
+    stream_id: str
+    #: Its view's label, as in the metrics (``metrics.view_label()``).
+    view: str
+    owner: str
+    #: When it started: seconds since the epoch, by its worker's clock.
+    started: float
+    #: The process that runs it (``worker_id()``).
+    worker: str
+    #: The events stored so far (the store keeps the last ``max_len`` of them).
+    events: int
+
+
+def worker_id() -> str:
+    """This process, as the running streams name their worker: ``<host name>:<process id>``,
+    stable for the life of the process (a forked worker gets its own)."""
+    return _worker_id(os.getpid())
+
+
+@functools.cache
+def _worker_id(pid: int) -> str:
+    return f"{socket.gethostname()}:{pid}"
 
 
 @dataclass(frozen=True)
@@ -113,15 +146,23 @@ class StreamStore(ABC):
         max_active: int | None = None,
         max_duration: float = 3600.0,
         counted_as: str | None = None,
+        view: str = "",
     ) -> str | None:
-        """Register ``stream_id`` as active. With ``key``, make it the key's active stream and
-        return the stream that was active for the key before, if any.
+        """Register ``stream_id`` as active, and as running on this worker (``worker_id()``)
+        for ``view`` (its label) until it ends (``running()``). With ``key``, make it the
+        key's active stream and return the stream that was active for the key before, if any.
 
         With ``max_active``, raise ``TooManyStreams`` (and register nothing) when ``owner``
         (or ``counted_as``, when given: a client address, say) already has that many active
         streams, not counting the one active for ``key``, which the new one supersedes. A
         stream counts until it ends, or for ``max_duration`` seconds at most (its worker may
         have died without ending it)."""
+
+    async def running(self, limit: int = 1000) -> list[RunningStream]:
+        """The streams running now on every worker that shares the store, oldest first, at
+        most ``limit`` of them: created and not ended, and (with a shared store) whose worker
+        has renewed its lease in time. For the admin's page of live answers."""
+        raise NotImplementedError(f"{type(self).__name__} does not list its running streams.")
 
     @abstractmethod
     async def append(self, stream_id: str, entries: Sequence[Entry]) -> None:
@@ -192,6 +233,11 @@ class StreamStore(ABC):
 
     def close(self) -> None:  # noqa: B027 - a store may hold nothing to close
         """Release connections; called when the settings change (in tests)."""
+
+    async def aclose(  # noqa: B027 - a store may hold nothing to close
+        self, loop: asyncio.AbstractEventLoop | None = None
+    ) -> None:
+        """Release the connections of ``loop`` (the running one by default)."""
 
     async def is_alive(self, stream_id: str) -> bool:
         """Whether the worker generating ``stream_id`` has renewed its lease in time."""

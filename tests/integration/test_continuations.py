@@ -50,7 +50,7 @@ def store(
     wait_until(lambda: not shutdown.generations, what="the generations to end")
     if request.param == "redis":
         assert server.loop is not None
-        closing = store.aclose(server.loop)  # type: ignore[attr-defined]
+        closing = store.aclose(server.loop)
         asyncio.run_coroutine_threadsafe(closing, server.loop).result(5)
 
 

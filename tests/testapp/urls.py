@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.contrib import admin
 from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
 
@@ -7,6 +8,7 @@ from . import channels, production, tabs, views
 from .chat import ResumableChat, TestChat
 
 urlpatterns = [
+    path("admin/", admin.site.urls),
     path("count/", views.CountView.as_view()),
     path("sync-count/", views.SyncCountView.as_view()),
     path("gate/", views.GateView.as_view()),

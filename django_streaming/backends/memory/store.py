@@ -17,9 +17,11 @@ from django_streaming.stores.base import (
     EndStatus,
     Entry,
     PendingAnswer,
+    RunningStream,
     StreamInfo,
     StreamStore,
     TooManyStreams,
+    worker_id,
 )
 
 from .channel_log import MemoryChannelLog
@@ -34,14 +36,18 @@ class _Stream:
         "first",
         "owner",
         "readers",
+        "started",
         "status",
         "stop_requested",
         "stoppers",
+        "view",
     )
 
-    def __init__(self, owner: str, counted_as: str) -> None:
+    def __init__(self, owner: str, counted_as: str, view: str) -> None:
         self.owner = owner
         self.counted_as = counted_as
+        self.view = view
+        self.started = time.time()
         self.entries: list[Entry] = []
         self.first = 1  # the sequence number of entries[0], once older ones were dropped
         self.status: EndStatus | None = None
@@ -90,9 +96,15 @@ class MemoryStore(StreamStore):
         max_active: int | None = None,
         max_duration: float = 3600.0,
         counted_as: str | None = None,
+        view: str = "",
     ) -> str | None:
         return self.create_now(
-            stream_id, owner=owner, key=key, max_active=max_active, counted_as=counted_as
+            stream_id,
+            owner=owner,
+            key=key,
+            max_active=max_active,
+            counted_as=counted_as,
+            view=view,
         )
 
     def create_now(
@@ -103,6 +115,7 @@ class MemoryStore(StreamStore):
         key: str | None = None,
         max_active: int | None = None,
         counted_as: str | None = None,
+        view: str = "",
     ) -> str | None:
         """``create()`` for code that cannot await: this store never has to wait. (Its streams
         always end in this process, so none needs ``max_duration`` to stop counting.)"""
@@ -113,10 +126,28 @@ class MemoryStore(StreamStore):
         if max_active is not None and len(active - {previous}) >= max_active:
             raise TooManyStreams(f"{counted_as} has {len(active)} active streams already.")
         active.add(stream_id)
-        self._streams[stream_id] = _Stream(owner, counted_as)
+        self._streams[stream_id] = _Stream(owner, counted_as, view)
         if key is not None:
             self._keys[key] = stream_id
         return previous
+
+    async def running(self, limit: int = 1000) -> list[RunningStream]:
+        # Every stream here runs in this process (its worker): none outlives its worker.
+        worker = worker_id()
+        running = [
+            RunningStream(
+                stream_id=stream_id,
+                view=stream.view,
+                owner=stream.owner,
+                started=stream.started,
+                worker=worker,
+                events=stream.first + len(stream.entries) - 1,
+            )
+            for stream_id, stream in self._streams.items()
+            if stream.status is None
+        ]
+        running.sort(key=lambda stream: stream.started)
+        return running[:limit]
 
     async def append(self, stream_id: str, entries: Sequence[Entry]) -> None:
         stream = self._streams.get(stream_id)

@@ -3,7 +3,8 @@
 Needs the ``redis`` extra (``pip install django-streaming[redis]``). Per stream, under the
 namespace ``prefix``:
 
-* ``{prefix}:stream:{id}`` a hash with the owner and the status (``active`` until it ends);
+* ``{prefix}:stream:{id}`` a hash with the owner and the status (``active`` until it ends),
+  and the view, the worker and the start time that ``running()`` shows;
 * ``{prefix}:stream:{id}:events`` a Redis Stream, entry ids ``0-1``, ``0-2``, ... for the
   sequence numbers, capped at about ``max_len`` entries, and one last entry marking the end;
 * ``{prefix}:stream:{id}:lease`` a key the generating worker renews; when it expires while the
@@ -16,6 +17,11 @@ namespace ``prefix``:
   (``answered``);
 * ``{prefix}:owner:{owner}`` a sorted set of the owner's active streams, each scored with the
   time after which it no longer counts (its maximum duration), for ``max_active``;
+* ``{prefix}:running`` a sorted set of the streams created and not ended, on every worker,
+  each scored with the time (the creating worker's clock) after which it can no longer run
+  (its maximum duration): ``running()`` reads it, and it is pruned of what is past that time
+  at each create and each read, and of what ended or lost its lease at each read. Its own
+  key, written by its own commands: in a cluster, no script or command spans two slots;
 * the pub/sub channel ``{prefix}:channel:stream/{id}``, a wake-up for its readers after each
   append and at the end. Readers wait on the channels' listener (one pub/sub connection per
   event loop for every reader and subscriber), then read the Redis Stream: none holds a
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 import weakref
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -42,11 +49,13 @@ from django_streaming.stores.base import (
     Entry,
     NotReplicated,
     PendingAnswer,
+    RunningStream,
     StoreUnavailable,
     StreamInfo,
     StreamReader,
     StreamStore,
     TooManyStreams,
+    worker_id,
 )
 from django_streaming.stores.channel_log import FEED_LOST
 from django_streaming.stores.channel_log import Entry as ChannelEntry
@@ -190,6 +199,9 @@ class RedisStore(StreamStore):
     def _owner_key(self, counted_as: str) -> str:
         return f"{self.prefix}:owner:{{{counted_as}}}"
 
+    def _running_key(self) -> str:
+        return f"{self.prefix}:running"
+
     def _calls_key(self, key: str) -> str:
         return f"{self.prefix}:calls:{{{key}}}"
 
@@ -211,8 +223,9 @@ class RedisStore(StreamStore):
         max_active: int | None = None,
         max_duration: float = 3600.0,
         counted_as: str | None = None,
+        view: str = "",
     ) -> str | None:
-        # Three slots in a cluster: the owner's active set (the cap, one script: atomic), the
+        # Four slots in a cluster: the owner's active set (the cap, one script: atomic), the
         # stream's keys, and the chat's key (swapped in one SET ... GET). Only "the chat's
         # previous stream does not count" is read before the cap is decided: two creates for
         # one chat at once may count it twice (one may be refused), never let more through.
@@ -236,20 +249,36 @@ class RedisStore(StreamStore):
         )
         if counted == 0:
             raise TooManyStreams(f"{counted_as} has {max_active} active streams already.")
+        now = time.time()
+        running_key = self._running_key()
         try:
             async with client.pipeline(transaction=False) as pipe:
                 pipe.hset(
                     self._key(stream_id),
-                    mapping={"owner": owner, "status": "active", "counted": counted_as},
+                    mapping={
+                        "owner": owner,
+                        "status": "active",
+                        "counted": counted_as,
+                        "view": view,
+                        "worker": worker_id(),
+                        "started": repr(now),
+                    },
                 )
                 pipe.expire(self._key(stream_id), self.ttl)
                 pipe.set(self._key(stream_id, ":lease"), 1, px=int(self.lease * 1000))
+                # The index of running streams, after the hash and the lease (in a cluster,
+                # perhaps before them: running() then skips the stream until they are there).
+                pipe.zremrangebyscore(running_key, "-inf", now)
+                pipe.zadd(running_key, {stream_id: now + max_duration + 1})
+                lifetime = max(self.ttl, int(max_duration) + 1)
+                pipe.expire(running_key, lifetime, nx=True)  # new: no expiry, which GT ignores
+                pipe.expire(running_key, lifetime, gt=True)
                 await pipe.execute()
             if chat_key is None:
                 return None
             superseded: bytes | None = await client.set(chat_key, stream_id, ex=self.ttl, get=True)
         except BaseException:
-            await asyncio.shield(client.zrem(owner_key, stream_id))
+            await asyncio.shield(self._forget(client, owner_key, stream_id))
             raise
         return superseded.decode() if superseded else None
 
@@ -272,8 +301,55 @@ class RedisStore(StreamStore):
         counted = await client.eval(
             scripts.FINISH, len(keys), *keys, status, self.ttl, wake, publish
         )
-        if counted:  # it ended here: it no longer counts
-            await client.zrem(self._owner_key(counted.decode()), stream_id)
+        if counted:  # it ended here: it no longer counts, nor runs
+            await self._forget(client, self._owner_key(counted.decode()), stream_id)
+
+    async def _forget(self, client: Any, owner_key: str, stream_id: str) -> None:
+        """Take ``stream_id`` off its owner's active set and off the running streams."""
+        async with client.pipeline(transaction=False) as pipe:
+            pipe.zrem(owner_key, stream_id)
+            pipe.zrem(self._running_key(), stream_id)
+            await pipe.execute()
+
+    @on_error
+    @through_failover
+    async def running(self, limit: int = 1000) -> list[RunningStream]:
+        client: Any = self.client()
+        index = self._running_key()
+        async with client.pipeline(transaction=False) as pipe:
+            pipe.zremrangebyscore(index, "-inf", time.time())
+            pipe.zrange(index, 0, limit - 1)  # by deadline: about the oldest first
+            _, members = await pipe.execute()
+        stream_ids = [member.decode() for member in members]
+        fields = ["owner", "status", "view", "worker", "started"]
+        async with client.pipeline(transaction=False) as pipe:
+            for stream_id in stream_ids:
+                pipe.hmget(self._key(stream_id), fields)
+                pipe.exists(self._key(stream_id, ":lease"))
+                pipe.xlen(self._key(stream_id, ":events"))
+            replies = iter(await pipe.execute())
+        running, gone = [], []
+        for stream_id in stream_ids:
+            (owner, status, view, worker, started), alive, events = islice(replies, 3)
+            if status is None:  # not created yet (a cluster's other node), or expired
+                continue
+            if status != b"active" or not alive:  # ended, or its worker went away
+                gone.append(stream_id)
+                continue
+            running.append(
+                RunningStream(
+                    stream_id=stream_id,
+                    view=(view or b"").decode(),
+                    owner=owner.decode(),
+                    started=float(started or 0),
+                    worker=(worker or b"").decode(),
+                    events=events,
+                )
+            )
+        if gone:
+            await client.zrem(index, *gone)
+        running.sort(key=lambda stream: stream.started)
+        return running
 
     @on_error
     @through_failover
