@@ -1,5 +1,5 @@
-"""OpenTelemetry spans, when ``opentelemetry-api`` is installed (``django-streaming[otel]``);
-without it every function here returns None or does nothing.
+"""OpenTelemetry spans and the GenAI client metrics, when ``opentelemetry-api`` is installed
+(``django-streaming[otel]``); without it every function here returns None or does nothing.
 
 The tracer is ``get_tracer("django_streaming")``: a no-op until the project configures an SDK.
 A span's parent is the span current where it starts (a server instrumentation's, or the SSE
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 try:
     from opentelemetry import context as otel_context
+    from opentelemetry import metrics as otel_metrics
     from opentelemetry import propagate, trace
     from opentelemetry.trace import SpanKind, Status, StatusCode
 except ImportError:  # pragma: no cover - the tests run with the extra (its absence: a test)
@@ -28,6 +29,7 @@ __all__ = [
     "end_span",
     "installed",
     "parent_context",
+    "record_answer",
     "set_attribute",
     "start_answer_span",
     "start_span",
@@ -35,6 +37,25 @@ __all__ = [
 ]
 
 TRACER = "django_streaming"
+
+#: The GenAI conventions' advised buckets: seconds for durations, and tokens.
+SECONDS_BUCKETS = (
+    0.01,
+    0.02,
+    0.04,
+    0.08,
+    0.16,
+    0.32,
+    0.64,
+    1.28,
+    2.56,
+    5.12,
+    10.24,
+    20.48,
+    40.96,
+    81.92,
+)
+TOKEN_BUCKETS = tuple(4.0**power for power in range(14))
 
 
 def installed() -> bool:
@@ -112,6 +133,13 @@ def start_tool_span(parent_span: Any, call_id: str, name: str) -> Any:
     )
 
 
+def rename(span: Any, name: str, attribute: str, value: Any) -> None:
+    """Name ``span`` anew, with the attribute its new name comes from."""
+    if span is not None and span.is_recording():
+        span.update_name(name)
+        span.set_attribute(attribute, value)
+
+
 def set_attribute(span: Any, name: str, value: Any) -> None:
     if span is not None and span.is_recording():
         span.set_attribute(name, value)
@@ -141,3 +169,67 @@ def current(span: Any) -> Iterator[None]:
         yield
     finally:
         otel_context.detach(token)
+
+
+class _GenAIMetrics:
+    """The GenAI client metrics of the semantic conventions, on the meter
+    ``get_meter("django_streaming")`` (a no-op until the project configures an SDK)."""
+
+    def __init__(self) -> None:
+        meter = otel_metrics.get_meter(TRACER)
+        self.duration = meter.create_histogram(
+            "gen_ai.client.operation.duration",
+            unit="s",
+            description="GenAI operation duration.",
+            explicit_bucket_boundaries_advisory=SECONDS_BUCKETS,
+        )
+        self.first_chunk = meter.create_histogram(
+            "gen_ai.client.operation.time_to_first_chunk",
+            unit="s",
+            description="Time to receive the first chunk of a streaming answer.",
+            explicit_bucket_boundaries_advisory=SECONDS_BUCKETS,
+        )
+        self.tokens = meter.create_histogram(
+            "gen_ai.client.token.usage",
+            unit="{token}",
+            description="Number of input and output tokens used.",
+            explicit_bucket_boundaries_advisory=TOKEN_BUCKETS,
+        )
+
+
+_genai: _GenAIMetrics | None = None
+
+
+def record_answer(
+    *,
+    model: str | None,
+    response_model: str | None,
+    provider: str | None,
+    duration: float,
+    first_chunk: float | None,
+    input_tokens: int | None,
+    output_tokens: int | None,
+    error: str | None,
+) -> None:
+    """One chat answer in the GenAI client metrics: its duration, its time to the first
+    chunk (text), and its tokens by type, each with the operation, provider and models."""
+    global _genai
+    if trace is None:
+        return
+    if _genai is None:
+        _genai = _GenAIMetrics()
+    attributes = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": provider,
+        "gen_ai.request.model": model,
+        "gen_ai.response.model": response_model,
+    }
+    attributes = {key: value for key, value in attributes.items() if value is not None}
+    _genai.duration.record(
+        duration, attributes if error is None else {**attributes, "error.type": error}
+    )
+    if first_chunk is not None:
+        _genai.first_chunk.record(first_chunk, attributes)
+    for kind, count in (("input", input_tokens), ("output", output_tokens)):
+        if count is not None:
+            _genai.tokens.record(count, {**attributes, "gen_ai.token.type": kind})

@@ -68,7 +68,7 @@ async def message_parts(stream: AsyncIterable[Any]) -> AsyncIterator[ChatPart]:
         async for event in stream:
             kind = event.type
             if kind == "message_start":
-                yield Metadata({"model": event.message.model})
+                yield Metadata({"model": event.message.model}, provider="anthropic")
                 _count(event.message.usage, counts)
             elif kind == "content_block_start":
                 block = event.content_block

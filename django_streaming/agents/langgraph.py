@@ -168,7 +168,7 @@ class _Stream:
         model = metadata.get("model_name") or metadata.get("model")
         if model and model != self.model:
             self.model = model
-            yield Metadata({"model": model})
+            yield Metadata({"model": model}, provider=metadata.get("model_provider"))
         if reason := metadata.get("finish_reason") or metadata.get("stop_reason"):
             self.reason = FINISH_REASONS.get(reason, "other")
         usage: dict[str, Any] = dict(message.usage_metadata or {})

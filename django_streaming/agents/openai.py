@@ -79,7 +79,7 @@ async def chat_completions_parts(
         async for chunk in stream:
             if chunk.model and not named:
                 named = True
-                yield Metadata({"model": chunk.model})
+                yield Metadata({"model": chunk.model}, provider="openai")
             usage = chunk.usage or usage
             for choice in chunk.choices:
                 if choice.index != 0:

@@ -149,7 +149,7 @@ class ResponseStream:
         self.calls = []
         if response.model and response.model != self.model:
             self.model = response.model
-            parts.append(Metadata({"model": response.model}))
+            parts.append(Metadata({"model": response.model}, provider="openai"))
         return parts
 
     def _item(self, item: Any, *, done: bool) -> list[ChatPart]:

@@ -68,8 +68,12 @@ async def stream(agent: AbstractAgent[Any, Any], run: AgentRun) -> AsyncIterator
         history, results = to_model_messages(run.messages[:-1], run), None
     model = kwargs.get("model") or agent.model
     if model is not None:  # (without one, pydantic-ai says what is missing)
-        name = model.partition(":")[2] or model if isinstance(model, str) else model.model_name
-        yield Metadata({"model": name})
+        if isinstance(model, str):  # "openai:gpt-5": the provider, then the model
+            provider, known, name = model.partition(":")
+            provider, name = (provider, name) if known else ("", model)
+        else:
+            provider, name = model.system, model.model_name
+        yield Metadata({"model": name}, provider=provider or None)
     events = _Events(continued)
     async with agent.iter(
         prompt, message_history=history, deferred_tool_results=results, **kwargs

@@ -185,9 +185,12 @@ class SourceDocument:
 
 @dataclass(frozen=True)
 class Metadata:
-    """Message metadata (``message-metadata``), merged into what the message has."""
+    """Message metadata (``message-metadata``), merged into what the message has.
+    ``provider``, the model's provider as the GenAI conventions name it (``openai``,
+    ``anthropic``...), goes to the answer's span and metrics only, not to the client."""
 
     data: dict[str, Any]
+    provider: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

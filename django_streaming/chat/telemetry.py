@@ -1,5 +1,6 @@
 """What an answer's watcher (``django_streaming.metrics.AnswerWatch``) learns from each item
-``generate()`` yields: its first text, and its tool calls' starts and ends (their spans)."""
+``generate()`` yields: its first text, its model and provider (an adapter's ``Metadata``), and
+its tool calls' starts and ends (their spans)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from django_streaming.metrics import AnswerWatch
 
-from .parts import ToolCall, ToolDenied, ToolError, ToolInputError, ToolResult
+from .parts import Metadata, ToolCall, ToolDenied, ToolError, ToolInputError, ToolResult
 
 __all__ = ["watch_item"]
 
@@ -17,6 +18,8 @@ def watch_item(watch: AnswerWatch, item: Any) -> None:
     if type(item) is str:
         if watch.first_text is None and item:
             watch.text()
+    elif isinstance(item, Metadata):
+        watch.learn(item.data.get("model"), item.provider)
     elif watch.span is not None:
         if isinstance(item, ToolCall):
             watch.tool_call(item.id, item.name)

@@ -102,7 +102,17 @@ class AnswerWatch:
     """One chat answer: its span (``chat {model}``, GenAI conventions) and its tool calls'
     spans, the time to its first text, its duration and pace, its usage, a log line."""
 
-    __slots__ = ("first_text", "items", "metrics", "model", "span", "started", "tools", "view")
+    __slots__ = (
+        "first_text",
+        "items",
+        "metrics",
+        "model",
+        "provider",
+        "span",
+        "started",
+        "tools",
+        "view",
+    )
 
     def __init__(
         self, request: HttpRequest | None, chat_id: str | None, start: dict[str, Any] | None
@@ -112,11 +122,13 @@ class AnswerWatch:
         self.first_text: float | None = None
         self.items = 0
         start = start or {}
-        self.model = start.get("model")
+        model, provider = start.get("model"), start.get("provider")
+        self.model = model if isinstance(model, str) and model else None
+        self.provider = provider if isinstance(provider, str) and provider else None
         self.span = tracing.start_answer_span(
             tracing.parent_context(request),
             model=self.model,
-            provider=start.get("provider"),
+            provider=self.provider,
             chat_id=chat_id,
         )
         self.tools: dict[str, Any] = {}
@@ -131,6 +143,16 @@ class AnswerWatch:
         if metrics is not None:
             metrics.time_to_first_text.labels(self.view).observe(self.first_text)
         tracing.set_attribute(self.span, "gen_ai.response.time_to_first_chunk", self.first_text)
+
+    def learn(self, model: Any, provider: str | None) -> None:
+        """The model and its provider, as an agent adapter names them once the model answers
+        (``Metadata``): they name the answer unless ``start_metadata()`` did."""
+        if self.model is None and isinstance(model, str) and model:
+            self.model = model
+            tracing.rename(self.span, f"chat {model}", "gen_ai.request.model", model)
+        if self.provider is None and provider:
+            self.provider = provider
+            tracing.set_attribute(self.span, "gen_ai.provider.name", provider)
 
     def tool_call(self, call_id: str, name: str) -> None:
         """A tool call starts (the answer has a span: ``chat/telemetry.py`` checks)."""
@@ -166,18 +188,30 @@ class AnswerWatch:
                 metrics.tokens.labels(self.view, "output").inc(output_tokens)
         for call_id in list(self.tools):  # calls left waiting (an approval, a browser tool)
             self.tool_done(call_id)
+        model = metadata.get("model") or self.model
+        response_model = model if isinstance(model, str) else None
+        error_type = type(error).__qualname__ if error is not None else None
+        tracing.record_answer(
+            model=self.model,
+            response_model=response_model,
+            provider=self.provider,
+            duration=duration,
+            first_chunk=self.first_text,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            error=error_type,
+        )
         if self.span is not None:
-            model = metadata.get("model") or self.model
             tracing.end_span(
                 self.span,
                 {
-                    "gen_ai.response.model": model if isinstance(model, str) else None,
+                    "gen_ai.response.model": response_model,
                     "gen_ai.response.finish_reasons": [finish_reason] if finish_reason else None,
                     "gen_ai.usage.input_tokens": input_tokens,
                     "gen_ai.usage.output_tokens": output_tokens,
                     "django_streaming.status": status,
                 },
-                error=type(error).__qualname__ if error is not None else None,
+                error=error_type,
             )
         if logger.isEnabledFor(logging.INFO):
             logger.info(

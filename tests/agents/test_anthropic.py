@@ -76,7 +76,9 @@ async def helper_parts_of(api: RunningServer, model: str) -> list[ChatPart]:
 async def test_text_after_the_model_name_then_the_stop_reason_and_usage(
     api: RunningServer,
 ) -> None:
-    assert await parts_of(api, "claude-text") == [MODEL, "Hel", "lo", Finish("stop", usage())]
+    parts = await parts_of(api, "claude-text")
+    assert parts == [MODEL, "Hel", "lo", Finish("stop", usage())]
+    assert parts[0].provider == "anthropic"  # type: ignore[union-attr]  # for the answer's span
 
 
 async def test_thinking_then_text_with_cached_input(api: RunningServer) -> None:

@@ -99,6 +99,7 @@ async def test_text_reasoning_the_model_name_usage_and_the_finish_reason() -> No
         Metadata({"model": "scripted-1"}),
         Finish("stop", USAGE),
     ]
+    assert got[3].provider == "fake"  # type: ignore[union-attr]  # for the answer's span
     assert kept == []
 
 

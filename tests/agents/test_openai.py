@@ -66,11 +66,13 @@ async def collect(parts: AsyncIterator[ChatPart], into: list[ChatPart]) -> None:
 
 
 async def test_text_after_the_model_name_then_the_finish_reason(api: RunningServer) -> None:
-    assert await parts_of(api, "finish-stop") == [
+    parts = await parts_of(api, "finish-stop")
+    assert parts == [
         Metadata({"model": "finish-stop"}),
         "Ok",
         Finish("stop"),  # no usage: the server sent none
     ]
+    assert parts[0].provider == "openai"  # type: ignore[union-attr]  # for the answer's span
 
 
 async def test_reasoning_content_text_and_usage(api: RunningServer) -> None:

@@ -155,6 +155,7 @@ async def test_a_failed_response_or_an_error_event_raises(
         await read()
     assert raised.value.code == "server_error"
     assert parts == [Metadata({"model": model})]
+    assert parts[0].provider == "openai"  # for the answer's span
 
 
 def settled(state: str, **fields: Any) -> ChatToolCall:

@@ -421,6 +421,7 @@ async def test_the_model_named_in_the_runs_arguments() -> None:
     run = AgentRun([ChatMessage("user", "hi")], continuation=False, key="k", kwargs=kwargs)
     got = [part async for part in stream(agent, run)]
     assert got[0] == Metadata({"model": "test"})
+    assert got[0].provider is None  # a bare name says none
     assert got[1:-1] == ["success ", "(no ", "tool ", "calls)"]
 
 

@@ -106,7 +106,7 @@ def end(message_id: str, reason: str, tokens: tuple[int, int] = (10, 5)) -> AIMe
     return AIMessageChunk(
         content="",
         id=message_id,
-        response_metadata={"finish_reason": reason, "model_name": MODEL},
+        response_metadata={"finish_reason": reason, "model_name": MODEL, "model_provider": "fake"},
         usage_metadata=UsageMetadata(
             input_tokens=tokens[0],
             output_tokens=tokens[1],

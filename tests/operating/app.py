@@ -11,6 +11,8 @@ from typing import Any
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
+from pydantic_ai import Agent as PydanticAgent
+from pydantic_ai.models.test import TestModel
 
 from django_streaming import (
     ChannelView,
@@ -89,6 +91,13 @@ class ResumableAgent(Agent):
     resumable = True
 
 
+class AdapterAgent(ChatStreamView):
+    """No ``start_metadata()``: the model and its provider come from the adapter (pydantic-ai's
+    offline test model, whose provider it calls ``test``)."""
+
+    agent = PydanticAgent(TestModel(custom_output_text="Hello world", model_name="tm-1"))
+
+
 class News(ChannelView):
     def get_channels(self, request: HttpRequest, *args: Any, **kwargs: Any) -> list[str]:
         return [f"op-{kwargs['token']}"]
@@ -112,6 +121,7 @@ urlpatterns = [
     path("unnamed/", Events.as_view()),
     path("bare/", bare),
     path("chat/", csrf_exempt(Agent.as_view()), name="op-chat"),
+    path("agent-chat/", csrf_exempt(AdapterAgent.as_view()), name="op-agent-chat"),
     path(
         "resumable-chat/",
         include(ResumableAgent.urls(name="op-resumable", decorators=[csrf_exempt])),

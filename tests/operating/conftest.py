@@ -7,7 +7,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from opentelemetry import trace
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import Histogram, MeterProvider
+from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -26,6 +28,23 @@ def _tracer_provider() -> InMemorySpanExporter:
     provider.add_span_processor(SimpleSpanProcessor(_exporter))
     trace.set_tracer_provider(provider)
     return _exporter
+
+
+# Delta: each read holds what was recorded since the last one.
+_reader = InMemoryMetricReader(preferred_temporality={Histogram: AggregationTemporality.DELTA})
+
+
+@pytest.fixture(scope="session")
+def _meter_provider() -> InMemoryMetricReader:
+    # Once per process, as the tracer provider.
+    metrics.set_meter_provider(MeterProvider(metric_readers=[_reader]))
+    return _reader
+
+
+@pytest.fixture
+def otel_metrics(_meter_provider: InMemoryMetricReader) -> InMemoryMetricReader:
+    _meter_provider.get_metrics_data()  # what earlier tests recorded, read and forgotten
+    return _meter_provider
 
 
 @pytest.fixture

@@ -4,10 +4,13 @@ children, per channel subscription; their parents from the request's ``tracepare
 
 from __future__ import annotations
 
+import json
 import logging
+from typing import Any
 
 import httpx
 import pytest
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
@@ -102,6 +105,57 @@ def test_an_answer_is_a_genai_span_under_its_stream_with_its_tool_calls(
     assert search.status.status_code == StatusCode.UNSET
     # The call left waiting ends with its answer.
     assert tools["execute_tool approve"].end_time <= answer.end_time  # type: ignore[operator]
+
+
+def genai_points(reader: InMemoryMetricReader) -> dict[str, list[Any]]:
+    """The GenAI metrics' histogram points recorded since the last read, by metric name."""
+    data = reader.get_metrics_data()
+    found: dict[str, list[Any]] = {}
+    for resource in data.resource_metrics if data is not None else ():
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                if metric.name.startswith("gen_ai."):
+                    found.setdefault(metric.name, []).extend(metric.data.data_points)
+    return found
+
+
+def test_an_agent_adapter_names_the_answer_and_its_genai_metrics(
+    server: RunningServer, spans: InMemorySpanExporter, otel_metrics: InMemoryMetricReader
+) -> None:
+    """Without ``start_metadata()``, the model and its provider come from the adapter
+    (pydantic-ai's test model here): the span is named after the model, and the GenAI client
+    metrics (duration, time to first chunk, tokens by type) carry both."""
+    response = httpx.post(server.url + "/agent-chat/", json=chat_body("c", "hi"), timeout=10)
+    assert b'"finishReason":"stop"' in response.content
+    assert b'"messageMetadata":{"model":"tm-1"}' in response.content  # no provider sent
+    answer = one(spans, "chat ")
+    assert answer.name == "chat tm-1"
+    attributes = dict(answer.attributes or {})
+    assert attributes["gen_ai.provider.name"] == "test"
+    assert attributes["gen_ai.request.model"] == "tm-1"
+    points = genai_points(otel_metrics)
+    named = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "test",
+        "gen_ai.request.model": "tm-1",
+        "gen_ai.response.model": "tm-1",
+    }
+    [duration] = points["gen_ai.client.operation.duration"]
+    assert (dict(duration.attributes), duration.count) == (named, 1)
+    assert duration.sum > 0
+    [first_chunk] = points["gen_ai.client.operation.time_to_first_chunk"]
+    assert (dict(first_chunk.attributes), first_chunk.count) == (named, 1)
+    assert 0 < first_chunk.sum <= duration.sum
+    tokens = {
+        dict(point.attributes)["gen_ai.token.type"]: point.sum
+        for point in points["gen_ai.client.token.usage"]
+    }
+    parts = [
+        json.loads(line[6:]) for line in response.text.splitlines() if line.startswith("data: {")
+    ]
+    [finish] = [part for part in parts if part["type"] == "finish"]
+    usage = finish["messageMetadata"]["usage"]
+    assert tokens == {"input": usage["inputTokens"], "output": usage["outputTokens"]}
 
 
 def test_a_failed_answer_has_its_error_type(
