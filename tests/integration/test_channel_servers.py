@@ -43,7 +43,7 @@ def test_a_command_in_another_process_reaches_subscribers_on_two_workers(token: 
     ):
         done = manage_publish(url, prefix, token, '{"step": 1}', "--json", "--event", "progress")
         assert done.returncode == 0, done.stderr
-        assert f"Published to {token} at position" in done.stdout
+        assert f"Published to {token}: event id " in done.stdout
         for reader in (one, two):
             [event] = reader.until(lambda result: len(result.events) == 1).events
             assert (event.type, json.loads(event.data)) == ("progress", {"step": 1})
