@@ -10,7 +10,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .channels import ChannelView, apublish, publish, render_event
+    from .channels import (
+        ChannelView,
+        achannel_cursor,
+        apublish,
+        channel_cursor,
+        publish,
+        render_event,
+    )
     from .chat import (
         Approval,
         ApprovalRequest,
@@ -71,7 +78,9 @@ __all__ = [
     "ToolInputDelta",
     "ToolInputError",
     "ToolResult",
+    "achannel_cursor",
     "apublish",
+    "channel_cursor",
     "error_response",
     "publish",
     "render_event",
@@ -79,7 +88,17 @@ __all__ = [
 __version__ = "0.1.0.dev0"
 
 _HOMES = {
-    **dict.fromkeys(["ChannelView", "apublish", "publish", "render_event"], "channels"),
+    **dict.fromkeys(
+        [
+            "ChannelView",
+            "achannel_cursor",
+            "apublish",
+            "channel_cursor",
+            "publish",
+            "render_event",
+        ],
+        "channels",
+    ),
     "Event": "sse",
     "SSEResponse": "responses",
     "StreamItem": "responses",

@@ -126,7 +126,7 @@ class SSEView(ResumableMixin, View):
         could have sent (a 400)."""
         last_event_id = _last_event_id(request)
         if last_event_id is not None:
-            problem = _last_event_id_problem(last_event_id)
+            problem = last_event_id_problem(last_event_id)
             if problem:
                 return error_response(400, "invalid_last_event_id", problem)
         self.last_event_id = last_event_id
@@ -170,9 +170,11 @@ def _last_event_id(request: HttpRequest) -> str | None:
     return request.GET.get("lastEventId")
 
 
-def _last_event_id_problem(value: str) -> str | None:
+def last_event_id_problem(value: str, name: str = "Last-Event-ID") -> str | None:
+    """Why ``value`` cannot be an id a stream of ours sent (None if it can be one); ``name``
+    says where it came from."""
     if len(value) > LAST_EVENT_ID_MAX_LENGTH:
-        return f"Last-Event-ID is longer than {LAST_EVENT_ID_MAX_LENGTH} characters."
+        return f"{name} is longer than {LAST_EVENT_ID_MAX_LENGTH} characters."
     if "\r" in value or "\n" in value or "\0" in value:
-        return "Last-Event-ID must not contain CR, LF or NUL."
+        return f"{name} must not contain CR, LF or NUL."
     return None

@@ -75,9 +75,9 @@ def events(chunk: bytes) -> list[tuple[str, str]]:
 
 async def test_replay_is_in_order_across_channels_and_bounded(log: ChannelLog) -> None:
     head = await log.head()
-    first = await log.apublish("a", b"data: 1\n\n")
+    first = (await log.apublish("a", b"data: 1\n\n")).seq
     await log.apublish("b", b"data: 2\n\n")
-    third = await log.apublish("a", b"data: 3\n\n")
+    third = (await log.apublish("a", b"data: 3\n\n")).seq
     await log.apublish("c", b"data: not asked for\n\n")
     replay = await log.replay(["a", "b"], head.seq, third, int(time.time()))
     assert not replay.lost
@@ -183,11 +183,11 @@ async def test_an_interrupted_feed_is_caught_up_from_the_log() -> None:
 
 
 async def test_apublish_and_the_command_on_the_memory_store() -> None:
-    position = await apublish("news", {"n": 1}, event="update")
-    assert position > 0
+    event_id = await apublish("news", {"n": 1}, event="update")
+    assert read_cursor(CursorKey.of(["news"]), event_id) is not None
     out = StringIO()
     call_command("publish", "news", '{"n": 2}', "--json", stdout=out)
-    assert "Published to news at position" in out.getvalue()
+    assert "Published to news: event id " in out.getvalue()
     with pytest.raises(CommandError, match="not JSON"):
         call_command("publish", "news", "{", "--json")
     with pytest.raises(CommandError, match="Invalid channel name"):

@@ -170,7 +170,7 @@ def test_misconfiguration_is_a_503_json_through_uvicorn(
 def test_the_sync_cluster_client_is_a_redis_cluster(cluster: RedisCluster) -> None:
     store = RedisStore(url=cluster_url(cluster), prefix=unique_prefix())
     assert isinstance(store.channel_log._sync_client(), redis.RedisCluster)
-    assert store.channel_log.publish("sync", b"data: x\n\n") == 1
+    assert store.channel_log.publish("sync", b"data: x\n\n").seq == 1
     store.close()
 
 

@@ -214,7 +214,8 @@ async def test_wait_replicas_returns_once_the_replica_has_it_and_refuses_without
     store = SentinelStore(sentinels, prefix=unique_prefix(), wait_timeout=10)
     log = store.channel_log
     first = await log.apublish(token, b"data: 1\n\n", wait_replicas=1)
-    assert await asyncio.to_thread(log.publish, token, b"data: 2\n\n", wait_replicas=1) > first
+    second = await asyncio.to_thread(log.publish, token, b"data: 2\n\n", wait_replicas=1)
+    assert second.seq > first.seq
     store.wait_timeout_ms = 300  # the frozen replica's refusals, sooner
     replica = sentinels.current_replica()
     replica.freeze()
@@ -223,7 +224,7 @@ async def test_wait_replicas_returns_once_the_replica_has_it_and_refuses_without
             await log.apublish(token, b"data: 3\n\n", wait_replicas=1)
         with pytest.raises(NotReplicated):
             await asyncio.to_thread(log.publish, token, b"data: 4\n\n", wait_replicas=1)
-        assert await log.apublish(token, b"data: 5\n\n") > first  # not asked: no wait
+        assert (await log.apublish(token, b"data: 5\n\n")).seq > first.seq  # not asked: no wait
     finally:
         replica.thaw()
     await store.aclose()

@@ -3,9 +3,18 @@
 
 from __future__ import annotations
 
+from .cursors import achannel_cursor, channel_cursor
 from .log import validate_channel_name
 from .publishing import apublish, publish
 from .render import render_event
 from .views import ChannelView
 
-__all__ = ["ChannelView", "apublish", "publish", "render_event", "validate_channel_name"]
+__all__ = [
+    "ChannelView",
+    "achannel_cursor",
+    "apublish",
+    "channel_cursor",
+    "publish",
+    "render_event",
+    "validate_channel_name",
+]

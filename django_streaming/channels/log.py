@@ -6,11 +6,14 @@ makes of it: channel names, cursors, and each event framed with its signed curso
 
 A subscriber's cursor (the ``id:`` of each event it gets) is ``<epoch>.<sequence>.<time>``:
 the store's epoch (new when the store lost its data: a Redis restarted without persistence),
-the sequence number of the last event delivered, and when it was delivered (both in hex),
-signed for the subscription's channels (``signing.py``). A reconnect replays every event of
-its channels after that number; when some of those may be gone (the epoch changed, a channel
-was trimmed past the cursor, or one expired since), or the cursor is not one the server signed
-for these channels, the subscriber gets ``event: reset`` instead of a silent gap.
+the sequence number of the last event delivered, and when that event was published (both in
+hex; for a cursor that is no event's, such as the opening one, the time it was made), signed
+for the subscription's channels (``signing.py``). An event's cursor is thus the same for every
+subscriber of the same channels, and ``publish()`` can return it (``published_id()``). A
+reconnect replays every event of its channels after that number; when some of those may be
+gone (the epoch changed, a channel was trimmed past the cursor, or one expired since), or the
+cursor is not one the server signed for these channels, the subscriber gets ``event: reset``
+instead of a silent gap.
 """
 
 from __future__ import annotations
@@ -19,7 +22,14 @@ import re
 import time
 from dataclasses import dataclass
 
-from django_streaming.stores.channel_log import ChannelLog, Deliver, Entry, Head, Replay
+from django_streaming.stores.channel_log import (
+    ChannelLog,
+    Deliver,
+    Entry,
+    Head,
+    Published,
+    Replay,
+)
 
 from .signing import CursorKey, sign_cursor
 
@@ -30,8 +40,10 @@ __all__ = [
     "Deliver",
     "Entry",
     "Head",
+    "Published",
     "Replay",
     "frame",
+    "published_id",
     "validate_channel_name",
 ]
 
@@ -70,7 +82,7 @@ def frame(entry: Entry, epoch: str, key: CursorKey, tagged: bool = False) -> byt
     if framed is None or framed[0] != epoch:
         if len(entry.framings) >= MAX_FRAMINGS:
             entry.framings.clear()
-        cursor = sign_cursor(key, Cursor(epoch, entry.seq, entry.received).encode())
+        cursor = sign_cursor(key, Cursor(epoch, entry.seq, entry.sent).encode())
         tag = b"channel: " + entry.channel.encode() + b"\n" if tagged else b""
         framed = entry.framings[cached] = (
             epoch,
@@ -79,11 +91,18 @@ def frame(entry: Entry, epoch: str, key: CursorKey, tagged: bool = False) -> byt
     return framed[1]
 
 
+def published_id(channel: str, published: Published) -> str:
+    """The ``id:`` a subscriber of ``channel`` alone gets for the event ``published``: what
+    ``frame()`` makes of it for the key of that one channel."""
+    cursor = Cursor(published.epoch, published.seq, published.sent)
+    return sign_cursor(CursorKey.of([channel]), cursor.encode())
+
+
 @dataclass(frozen=True)
 class Cursor:
     epoch: str
     seq: int
-    time: int  # seconds since the epoch, when the event was delivered
+    time: int  # seconds since the epoch: when its event was published (or it was made)
 
     def encode(self) -> str:
         return f"{self.epoch}.{self.seq:x}.{self.time:x}"

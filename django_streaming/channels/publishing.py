@@ -11,7 +11,7 @@ from django.db import transaction
 from django_streaming.sse import Event
 from django_streaming.stores import get_store
 
-from .log import ChannelLog, validate_channel_name
+from .log import ChannelLog, published_id, validate_channel_name
 
 __all__ = ["apublish", "publish"]
 
@@ -45,10 +45,11 @@ def publish(
     on_commit: bool = False,
     using: str | None = None,
     wait_replicas: int | None = None,
-) -> int | None:
-    """Append an event to ``channel`` and return its position there (positions grow within a
-    channel). Callable from any thread or process, no event loop needed: a sync view, a signal
-    handler, a management command, a task worker.
+) -> str | None:
+    """Append an event to ``channel`` and return its id: the ``id:`` a subscriber of that
+    channel alone gets for it, a cursor valid as its ``Last-Event-ID`` (or ``?since=``) to get
+    what is published after it. Callable from any thread or process, no event loop needed: a
+    sync view, a signal handler, a management command, a task worker.
 
     ``data`` is what ``Event`` takes (a ``str``, or anything JSON-able) or an ``Event`` (from
     ``render_event()``, say); ``event`` names the event type. With ``on_commit=True`` the event
@@ -68,15 +69,16 @@ def publish(
             lambda: _log().publish(channel, body, wait_replicas=wait_replicas), using=using
         )
         return None
-    return _log().publish(channel, body, wait_replicas=wait_replicas)
+    return published_id(channel, _log().publish(channel, body, wait_replicas=wait_replicas))
 
 
 async def apublish(
     channel: str, data: Any = None, *, event: str | None = None, wait_replicas: int | None = None
-) -> int:
+) -> str:
     """``publish()`` for async code: the same, without blocking the event loop."""
     body = encode_for_channel(channel, data, event)
-    return await _log().apublish(channel, body, wait_replicas=wait_replicas)
+    published = await _log().apublish(channel, body, wait_replicas=wait_replicas)
+    return published_id(channel, published)
 
 
 def _log() -> ChannelLog:

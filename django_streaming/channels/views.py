@@ -5,16 +5,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
 
 from django_streaming import metrics
 from django_streaming.bridges import maybe_await
 from django_streaming.responses import error_response
 from django_streaming.stores import get_store
-from django_streaming.views import SSEView
+from django_streaming.views import SSEView, last_event_id_problem
 
 from .log import ChannelLog, validate_channel_name
-from .subscription import subscribe
+from .signing import CursorKey
+from .subscription import read_cursor, subscribe
 
 __all__ = ["ChannelView"]
 
@@ -42,6 +43,11 @@ class ChannelView(SSEView):
     field naming its channel, so that one connection serves several subscriptions of a page
     (``streams.js`` merges and dispatches them).
 
+    A page can subscribe from the moment it was rendered: ``channel_cursor()`` of the
+    channels it reads, in the query as ``?since=``, stands for the ``Last-Event-ID`` until the
+    client has one (a reconnect's header wins); it must be a cursor of exactly the channels
+    this request reads (else a 400, ``invalid_since``).
+
     Needs an ASGI server: each subscriber waits on the event loop.
     """
 
@@ -57,6 +63,8 @@ class ChannelView(SSEView):
     #: The most channels one request of a multiplexing view may read (past it, a 400), so
     #: that the cursor of their subscription stays within 256 characters.
     max_channels: ClassVar[int] = 16
+    #: The ``?since=`` of this request, when it has no ``Last-Event-ID``.
+    since: str | None = None
 
     def get_channels(self, request: HttpRequest, *args: Any, **kwargs: Any) -> list[str]:
         """The channels this request subscribes to; the ``channels`` attribute by default."""
@@ -91,9 +99,34 @@ class ChannelView(SSEView):
                 return error_response(
                     403, "forbidden_channel", f"You may not read the channel {channel!r}."
                 )
+        if self.since is not None:
+            if read_cursor(CursorKey.of(channels), self.since) is None:
+                return error_response(
+                    400,
+                    "invalid_since",
+                    "?since= is not a cursor of the channels this stream reads: give it "
+                    "channel_cursor() of exactly these channels.",
+                )
+            self.last_event_id = self.since  # then as a reconnect with it
         log = get_store().channel_log
         await log.head()  # a store that is down is a 503 now, not an error event later
         return self.stream_response(self.subscription(log, channels))
+
+    def read_last_event_id(self, request: HttpRequest) -> JsonResponse | None:
+        """``SSEView``'s, then, without one, the cursor of ``?since=`` into ``since`` (checked
+        against the channels once they are known), or a 400 for one that cannot be a cursor."""
+        refused = super().read_last_event_id(request)
+        if refused is not None or self.last_event_id is not None:
+            return refused
+        # The raw query string first: most requests have no since (request.GET costs more).
+        if "since=" in request.META.get("QUERY_STRING", ""):
+            since = request.GET.get("since")
+            if since is not None:
+                problem = last_event_id_problem(since, "?since=")
+                if problem:
+                    return error_response(400, "invalid_since", problem)
+                self.since = since
+        return None
 
     def chosen_channels(
         self, request: HttpRequest, allowed: list[str]

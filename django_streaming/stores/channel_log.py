@@ -16,24 +16,35 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["FEED_LOST", "ChannelLog", "Deliver", "Entry", "FeedLost", "Head", "Replay"]
+__all__ = [
+    "FEED_LOST",
+    "ChannelLog",
+    "Deliver",
+    "Entry",
+    "FeedLost",
+    "Head",
+    "Published",
+    "Replay",
+]
 
 
 class Entry:
     """One stored event: its sequence number, its channel, its bytes without an ``id:``, and
-    when this process got it. ``framings`` caches the event as the engine frames it for each
-    set of channels its subscribers read (``channels/log.py: frame()``), so that it is framed
-    once per set, not once per subscriber."""
+    ``sent``, when it was published (seconds, by the publisher's clock: the same for every
+    subscriber in every process, live or replayed, since its cursors carry it; an entry
+    stored without one takes the time it is read). ``framings`` caches the event as the engine
+    frames it for each set of channels its subscribers read (``channels/log.py: frame()``), so
+    that it is framed once per set, not once per subscriber."""
 
-    __slots__ = ("body", "channel", "framings", "published", "received", "seq")
+    __slots__ = ("body", "channel", "framings", "published", "sent", "seq")
 
-    def __init__(self, seq: int, channel: str, body: bytes, received: int | None = None) -> None:
+    def __init__(self, seq: int, channel: str, body: bytes, sent: int | None = None) -> None:
         self.seq = seq
         self.channel = channel
         self.body = body
         # When it reached this process (wall clock), for the delivery lag; 0 once measured.
         self.published = time.time()
-        self.received = int(self.published) if received is None else received
+        self.sent = int(self.published) if sent is None else sent
         # By the subscription's channels: the epoch it was framed under, and the event.
         self.framings: dict[str, tuple[str, bytes]] = {}
 
@@ -44,6 +55,16 @@ class Head:
 
     epoch: str
     seq: int
+
+
+@dataclass(frozen=True)
+class Published:
+    """Where ``publish()`` put an event: the log's epoch, the event's sequence number, and
+    when it was published (seconds): all its cursors are made of."""
+
+    epoch: str
+    seq: int
+    sent: int
 
 
 @dataclass(frozen=True)
@@ -75,15 +96,15 @@ class ChannelLog(Protocol):
 
     ttl: float
 
-    def publish(self, channel: str, body: bytes, *, wait_replicas: int | None = None) -> int:
+    def publish(self, channel: str, body: bytes, *, wait_replicas: int | None = None) -> Published:
         """Append ``body`` to ``channel``'s log from any thread, no event loop needed; return
-        its sequence number. ``wait_replicas``: how many replicas must have it before this
+        where it went. ``wait_replicas``: how many replicas must have it before this
         returns (``None``: the store's setting; a store without replicas ignores it)."""
         ...
 
     async def apublish(
         self, channel: str, body: bytes, *, wait_replicas: int | None = None
-    ) -> int: ...
+    ) -> Published: ...
 
     def listen(
         self, channels: Sequence[str], deliver: Deliver
@@ -94,6 +115,10 @@ class ChannelLog(Protocol):
 
     async def head(self) -> Head:
         """Where the log stands now."""
+        ...
+
+    def sync_head(self) -> Head:
+        """``head()`` from any thread, no event loop needed (a template being rendered)."""
         ...
 
     async def forget_epoch(self, epoch: str) -> Head:

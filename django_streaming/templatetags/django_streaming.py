@@ -1,4 +1,4 @@
-"""``{% load django_streaming %}``: the chat widget."""
+"""``{% load django_streaming %}``: the chat widget, and the cursor of channels at render time."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import escape
 from django.utils.safestring import SafeString
 
+from django_streaming.channels.cursors import channel_cursor as cursor_of
 from django_streaming.conf import get_config
 from django_streaming.widget_strings import default_placeholder, default_title, widget_strings
 
@@ -145,6 +146,18 @@ def chat_widget(
             },
         )
     )
+
+
+@register.simple_tag
+def channel_cursor(*channels: str | Iterable[str]) -> str:
+    """``channel_cursor()`` of ``channels`` (names, or lists of them: ``{% channel_cursor "news"
+    "weather" %}``, ``{% channel_cursor view_channels as cursor %}``): where they stand as the
+    page is rendered, for its ``EventSource`` to subscribe from (``?since=``). The cursor is
+    URL-safe (letters, digits, ``-``, ``_`` and ``.``)."""
+    names: list[str] = []
+    for given in channels:
+        names.extend([given] if isinstance(given, str) else given)
+    return cursor_of(names)
 
 
 def _suggestions(suggestions: Iterable[str]) -> list[str]:

@@ -43,7 +43,7 @@ def test_a_command_in_another_process_reaches_subscribers_on_two_workers(token: 
     ):
         done = manage_publish(url, prefix, token, '{"step": 1}', "--json", "--event", "progress")
         assert done.returncode == 0, done.stderr
-        assert f"Published to {token} at position" in done.stdout
+        assert f"Published to {token}: event id " in done.stdout
         for reader in (one, two):
             [event] = reader.until(lambda result: len(result.events) == 1).events
             assert (event.type, json.loads(event.data)) == ("progress", {"step": 1})
@@ -74,6 +74,33 @@ def test_a_reconnect_on_another_worker_gets_what_it_missed(token: str) -> None:
                 "two",
                 "three",
             ]
+
+
+def test_a_page_rendered_on_one_worker_subscribes_from_its_render_on_another(token: str) -> None:
+    """Published before the render: not sent; between the render and the connection: replayed;
+    after: live; each once, with the id publish() returned in the publishing process."""
+    url, prefix = shared_redis(), unique_prefix()
+    a, b = f"{token}-a", f"{token}-b"
+    with worker(url, prefix) as first, worker(url, prefix) as second:
+        manage_publish(url, prefix, a, "before the render")
+        page = httpx.get(f"{first.url}/channels/page/?channel={a}&channel={b}", timeout=10)
+        since = page.text.split('data-since="', 1)[1].split('"', 1)[0]
+        between = manage_publish(url, prefix, b, "between")
+        stream = f"{second.url}/channels/?channel={b}&channel={a}&since={since}"
+        with httpx.stream("GET", stream, timeout=10) as response:
+            assert response.status_code == 200
+            reader = StreamReader(response)
+            reader.until(lambda result: len(result.events) == 1)
+            after = manage_publish(url, prefix, a, "after")
+            result = reader.until(lambda result: len(result.events) == 2)
+        assert data_of(result) == ["between", "after"]
+        # Its one channel's subscribers get the id the command printed.
+        with subscriber(first, f"channel={a}") as reader:
+            live = manage_publish(url, prefix, a, "live")
+            [event] = reader.until(lambda result: len(result.events) == 1).events
+        assert f": event id {event.last_event_id}." in live.stdout
+        for done in (between, after):
+            assert done.returncode == 0, done.stderr
 
 
 @pytest.mark.parametrize("persistent", [True, False])

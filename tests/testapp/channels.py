@@ -1,12 +1,13 @@
 """Channel views for the tests: ``?channel=a&channel=b`` picks the channels; ``secret-*``
-channels are refused."""
+channels are refused. ``cursor_page``: a page that puts the cursor of its channels in."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 
 from django_streaming import ChannelView
 from django_streaming.channels.log import ChannelLog
@@ -62,3 +63,10 @@ class MultiplexChannels(ChannelView):
 
     async def can_read(self, request: HttpRequest, channel: str) -> bool:
         return not channel.endswith("-secret")
+
+
+def cursor_page(request: HttpRequest) -> HttpResponse:
+    """A page rendered with ``{% channel_cursor %}`` of the channels of ``?channel=``."""
+    return render(
+        request, "testapp/channel_cursor.html", {"channels": request.GET.getlist("channel")}
+    )

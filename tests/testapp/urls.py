@@ -57,6 +57,7 @@ urlpatterns = [
     path("channels/not-a-name/", channels.NotANameChannel.as_view()),
     path("channels/ending/", channels.EndingChannels.as_view()),
     path("channels/mux/<str:token>/", channels.MultiplexChannels.as_view()),
+    path("channels/page/", channels.cursor_page),
     path("tabs/<str:token>/page/", tabs.tabs_page),
     path("tabs/<str:token>/mux/", tabs.TabsMultiplex.as_view()),
     path("tabs/<str:token>/feed/<str:name>/", tabs.TabsFeed.as_view()),

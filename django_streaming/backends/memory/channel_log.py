@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from django_streaming.stores.channel_log import Deliver, Entry, Head, Replay
+from django_streaming.stores.channel_log import Deliver, Entry, Head, Published, Replay
 
 __all__ = ["MemoryChannelLog"]
 
@@ -54,7 +54,7 @@ class MemoryChannelLog:
         self._channels: dict[str, _Channel] = {}
         self._listeners: dict[str, set[_Listener]] = {}
 
-    def publish(self, channel: str, body: bytes, *, wait_replicas: int | None = None) -> int:
+    def publish(self, channel: str, body: bytes, *, wait_replicas: int | None = None) -> Published:
         # Nothing to replicate to: wait_replicas is ignored.
         with self._lock:
             self._seq += 1
@@ -71,12 +71,17 @@ class MemoryChannelLog:
             listeners = list(self._listeners.get(channel, ()))
         for listener in listeners:
             listener.notify(entry)
-        return entry.seq
+        return Published(self.epoch, entry.seq, entry.sent)
 
-    async def apublish(self, channel: str, body: bytes, *, wait_replicas: int | None = None) -> int:
+    async def apublish(
+        self, channel: str, body: bytes, *, wait_replicas: int | None = None
+    ) -> Published:
         return self.publish(channel, body)
 
     async def head(self) -> Head:
+        return self.sync_head()
+
+    def sync_head(self) -> Head:
         with self._lock:
             return Head(self.epoch, self._seq)
 

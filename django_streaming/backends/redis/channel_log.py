@@ -9,9 +9,11 @@ sequence orders every channel, so a publish touches the counter and its channel 
   are gone;
 * ``prefix:channel:{prefix}:<name>`` a Redis Stream per channel, entry ids ``<seq>-0``, capped
   at ``MAX_LEN`` entries (Redis remembers the last one it trimmed) and expiring ``TTL``
-  seconds after its last event;
-* the pub/sub channel of the same name, on which each event is also published (``SPUBLISH``
-  in a cluster: to the node of that slot only, not to every node).
+  seconds after its last event; each entry holds the event's bytes (``d``) and when it was
+  published (``t``, seconds: its cursors carry it, so every subscriber frames it alike);
+* the pub/sub channel of the same name, on which each event is also published as
+  ``<seq>.<sent> <bytes>`` (``SPUBLISH`` in a cluster: to the node of that slot only, not to
+  every node).
 
 One script does all of a publish, so events get their numbers in the order they are stored and
 published. A process holds one pub/sub connection per event loop for all the channels its
@@ -33,7 +35,7 @@ from redis.exceptions import RedisClusterException, RedisError
 
 from django_streaming.conf import get_config
 from django_streaming.stores.base import NotReplicated
-from django_streaming.stores.channel_log import Deliver, Entry, Head, Replay
+from django_streaming.stores.channel_log import Deliver, Entry, Head, Published, Replay
 
 from . import clients, scripts
 from .errors import classify, on_error
@@ -97,7 +99,7 @@ class RedisChannelLog:
         """The Redis Stream of ``channel``, and its pub/sub channel."""
         return f"{self.store.prefix}:channel:{self._tag}:{channel}"
 
-    def _arguments(self, channel: str, body: bytes) -> tuple[list[str], list[Any]]:
+    def _arguments(self, channel: str, body: bytes) -> tuple[list[str], list[Any], int]:
         token = self.key(channel) + ":published:" + secrets.token_urlsafe(12)
         keys = [
             self._seq_key,
@@ -110,21 +112,24 @@ class RedisChannelLog:
         token_ms = int(max(self.store.failover_timeout * 2, 1) * 1000)  # past the last retry
         epoch = secrets.token_urlsafe(6)
         publish = self._publish_command
-        return keys, [body, self.max_len, ttl_ms, self.key(channel), epoch, token_ms, publish]
+        # Decided once, so that a publish sent again stores and returns the same time.
+        sent = int(time.time())
+        arguments = [body, self.max_len, ttl_ms, self.key(channel), epoch, token_ms, publish, sent]
+        return keys, arguments, sent
 
-    def publish(self, channel: str, body: bytes, *, wait_replicas: int | None = None) -> int:
-        keys, arguments = self._arguments(channel, body)
+    def publish(self, channel: str, body: bytes, *, wait_replicas: int | None = None) -> Published:
+        keys, arguments, sent = self._arguments(channel, body)
         replicas = self.store.wait_replicas if wait_replicas is None else wait_replicas
 
-        def attempt() -> int:
+        def attempt() -> Published:
             client = self._sync_client()
             if not replicas:
-                return int(client.eval(scripts.PUBLISH, len(keys), *keys, *arguments))
+                return _published(client.eval(scripts.PUBLISH, len(keys), *keys, *arguments), sent)
             with client.pipeline(transaction=False) as pipe:
                 pipe.eval(scripts.PUBLISH, len(keys), *keys, *arguments)
                 pipe.wait(replicas, self.store.wait_timeout_ms)
-                seq, acknowledged = pipe.execute()
-            return _replicated(int(seq), int(acknowledged), replicas, self.store)
+                stored, acknowledged = pipe.execute()
+            return _replicated(_published(stored, sent), int(acknowledged), replicas, self.store)
 
         try:
             return retry_sync(attempt, self.store.failover_timeout)
@@ -132,19 +137,22 @@ class RedisChannelLog:
             raise classify(error) from error
 
     @on_error
-    async def apublish(self, channel: str, body: bytes, *, wait_replicas: int | None = None) -> int:
-        keys, arguments = self._arguments(channel, body)
+    async def apublish(
+        self, channel: str, body: bytes, *, wait_replicas: int | None = None
+    ) -> Published:
+        keys, arguments, sent = self._arguments(channel, body)
         replicas = self.store.wait_replicas if wait_replicas is None else wait_replicas
 
-        async def attempt() -> int:
+        async def attempt() -> Published:
             client: Any = self.client()
             if not replicas:
-                return int(await client.eval(scripts.PUBLISH, len(keys), *keys, *arguments))
+                stored = await client.eval(scripts.PUBLISH, len(keys), *keys, *arguments)
+                return _published(stored, sent)
             async with client.pipeline(transaction=False) as pipe:
                 pipe.eval(scripts.PUBLISH, len(keys), *keys, *arguments)
                 pipe.wait(replicas, self.store.wait_timeout_ms)
-                seq, acknowledged = await pipe.execute()
-            return _replicated(int(seq), int(acknowledged), replicas, self.store)
+                stored, acknowledged = await pipe.execute()
+            return _replicated(_published(stored, sent), int(acknowledged), replicas, self.store)
 
         return await retry(attempt, self.store.failover_timeout)
 
@@ -195,6 +203,20 @@ class RedisChannelLog:
             epoch, seq = await client.mget(self._epoch_key, self._seq_key)
         assert isinstance(epoch, bytes)  # set just above, if it was not already
         return Head(epoch.decode(), int(seq or 0))
+
+    def sync_head(self) -> Head:
+        def attempt() -> Head:
+            client = self._sync_client()
+            epoch, seq = client.mget(self._epoch_key, self._seq_key)
+            if epoch is None:  # as in _read_head()
+                client.set(self._epoch_key, secrets.token_urlsafe(6), nx=True)
+                epoch, seq = client.mget(self._epoch_key, self._seq_key)
+            return Head(epoch.decode(), int(seq or 0))
+
+        try:
+            return retry_sync(attempt, self.store.failover_timeout)
+        except (RedisError, RedisClusterException, OSError) as error:
+            raise classify(error) from error
 
     @on_error
     async def forget_epoch(self, epoch: str) -> Head:
@@ -266,21 +288,36 @@ class RedisChannelLog:
                 continue
             lost |= trimmed is not None and int(trimmed.split(b"-")[0]) > after
             entries.extend(
-                Entry(int(entry_id.split(b"-")[0]), channel, fields[b"d"])
+                Entry(int(entry_id.split(b"-")[0]), channel, fields[b"d"], _sent(fields))
                 for entry_id, fields in events
             )
         entries.sort(key=lambda entry: entry.seq)
         return Replay(entries, lost=lost)
 
 
-def _replicated(seq: int, acknowledged: int, replicas: int, store: RedisStore) -> int:
-    """``seq``, once ``replicas`` replicas have it; else ``NotReplicated``."""
+def _published(stored: list[Any], sent: int) -> Published:
+    """What the publish script returned (the event's number and the epoch), as ``Published``."""
+    seq, epoch = stored
+    return Published(epoch.decode(), int(seq), sent)
+
+
+def _sent(fields: dict[bytes, bytes]) -> int | None:
+    """When a stored entry was published (None for one stored before entries held it)."""
+    sent = fields.get(b"t")
+    return None if sent is None else int(sent)
+
+
+def _replicated(
+    published: Published, acknowledged: int, replicas: int, store: RedisStore
+) -> Published:
+    """``published``, once ``replicas`` replicas have it; else ``NotReplicated``."""
     if acknowledged < replicas:
         raise NotReplicated(
-            f"Event {seq} is stored, but only {acknowledged} of the {replicas} replicas asked "
-            f"for acknowledged it within {store.wait_timeout_ms} ms: a failover now could lose it."
+            f"Event {published.seq} is stored, but only {acknowledged} of the {replicas} "
+            f"replicas asked for acknowledged it within {store.wait_timeout_ms} ms: a failover "
+            "now could lose it."
         )
-    return seq
+    return published
 
 
 class _SharedRead(Generic[T]):

@@ -195,8 +195,10 @@ class Listener:
                     channel = self.log.channel_of(message["channel"].decode())
                     kind = message["type"]
                     if kind in ("message", "smessage"):
-                        seq, _, body = message["data"].partition(b" ")
-                        entry = Entry(int(seq), channel, body)
+                        # <seq>.<sent> <bytes> (a stream's wake-up or stop: "0 ")
+                        number, _, body = message["data"].partition(b" ")
+                        seq, _, sent = number.partition(b".")
+                        entry = Entry(int(seq), channel, body, int(sent) if sent else None)
                         went_back = self._went_back(channel, entry.seq)
                         for deliver in list(self.delivers.get(channel, ())):
                             deliver(None if went_back else entry)

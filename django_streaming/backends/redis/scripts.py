@@ -92,11 +92,13 @@ return epoch
 # dropped in a failover, perhaps after it ran) store the event once: it returns the number it
 # got the first time. A counter behind the channel's last event (evicted) is moved past it, with
 # a new epoch. ARGV[7]: PUBLISH, or SPUBLISH in a cluster (the channel is in the keys' slot).
-# Returns the event's number.
+# ARGV[8]: when it was published (seconds), stored with it (field t) and sent with its number
+# (`<seq>.<sent> <bytes>`), so that every subscriber frames it with the same cursor.
+# Returns the event's number and the epoch.
 PUBLISH = """
-local done = redis.call('GET', KEYS[5])
-if done then return tonumber(done) end
 redis.call('SET', KEYS[2], ARGV[5], 'NX')
+local done = redis.call('GET', KEYS[5])
+if done then return {tonumber(done), redis.call('GET', KEYS[2])} end
 local seq = redis.call('INCR', KEYS[1])
 local top = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)[1]
 if top and tonumber(string.match(top[1], '^%d+')) >= seq then
@@ -112,9 +114,9 @@ if excess > 0 then
   local trimmed = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', excess)
   redis.call('SET', KEYS[4], trimmed[#trimmed][1])
 end
-redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[2], seq .. '-0', 'd', ARGV[1])
+redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[2], seq .. '-0', 'd', ARGV[1], 't', ARGV[8])
 redis.call('PEXPIRE', KEYS[3], ARGV[3])
 redis.call('PEXPIRE', KEYS[4], ARGV[3])
-redis.call(ARGV[7], ARGV[4], seq .. ' ' .. ARGV[1])
-return seq
+redis.call(ARGV[7], ARGV[4], seq .. '.' .. ARGV[8] .. ' ' .. ARGV[1])
+return {seq, redis.call('GET', KEYS[2])}
 """

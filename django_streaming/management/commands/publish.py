@@ -28,7 +28,7 @@ class Command(BaseCommand):
             except ValueError as error:
                 raise CommandError(f"--json: the data is not JSON ({error}).") from None
         try:
-            position = publish(options["channel"], data, event=options["event"])
+            event_id = publish(options["channel"], data, event=options["event"])
         except (ValueError, StoreUnavailable) as error:
             raise CommandError(str(error)) from None
-        self.stdout.write(f"Published to {options['channel']} at position {position}.")
+        self.stdout.write(f"Published to {options['channel']}: event id {event_id}.")
