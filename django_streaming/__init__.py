@@ -10,7 +10,17 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .channels import ChannelView, apublish, publish, render_event
+    from .channels import (
+        ChannelView,
+        Presence,
+        adisconnect,
+        apresence,
+        apublish,
+        disconnect,
+        presence,
+        publish,
+        render_event,
+    )
     from .chat import (
         Approval,
         ApprovalRequest,
@@ -58,6 +68,7 @@ __all__ = [
     "FilePart",
     "Finish",
     "Metadata",
+    "Presence",
     "ReasoningDelta",
     "SSEResponse",
     "SSEView",
@@ -71,15 +82,32 @@ __all__ = [
     "ToolInputDelta",
     "ToolInputError",
     "ToolResult",
+    "adisconnect",
+    "apresence",
     "apublish",
+    "disconnect",
     "error_response",
+    "presence",
     "publish",
     "render_event",
 ]
 __version__ = "0.1.0.dev0"
 
 _HOMES = {
-    **dict.fromkeys(["ChannelView", "apublish", "publish", "render_event"], "channels"),
+    **dict.fromkeys(
+        [
+            "ChannelView",
+            "Presence",
+            "adisconnect",
+            "apresence",
+            "apublish",
+            "disconnect",
+            "presence",
+            "publish",
+            "render_event",
+        ],
+        "channels",
+    ),
     "Event": "sse",
     "SSEResponse": "responses",
     "StreamItem": "responses",

@@ -3,9 +3,21 @@
 
 from __future__ import annotations
 
+from .guard import Presence, adisconnect, apresence, disconnect, presence
 from .log import validate_channel_name
 from .publishing import apublish, publish
 from .render import render_event
 from .views import ChannelView
 
-__all__ = ["ChannelView", "apublish", "publish", "render_event", "validate_channel_name"]
+__all__ = [
+    "ChannelView",
+    "Presence",
+    "adisconnect",
+    "apresence",
+    "apublish",
+    "disconnect",
+    "presence",
+    "publish",
+    "render_event",
+    "validate_channel_name",
+]
