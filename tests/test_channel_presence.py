@@ -225,9 +225,9 @@ async def test_the_user_id_is_the_users_pk_or_none() -> None:
     async def alice() -> Any:
         return type("User", (), {"is_authenticated": True, "pk": 7})()
 
-    request.auser = anonymous  # type: ignore[attr-defined]
+    request.auser = anonymous
     assert await view.user_id(request) is None
-    request.auser = alice  # type: ignore[attr-defined]
+    request.auser = alice
     assert await view.user_id(request) == "7"
 
 

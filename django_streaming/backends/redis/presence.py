@@ -94,6 +94,14 @@ return {gone, back}
 """
 )
 
+# The time (ms) and the labels listed on the channel (KEYS[1]) that have not expired.
+LISTED = (
+    _NOW
+    + """
+return {now, redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')}
+"""
+)
+
 # Sets the token ARGV[1] of a target (KEYS[1]) for ARGV[2] ms, then tells every worker:
 # ARGV[4] (PUBLISH, or SPUBLISH in a cluster) on ARGV[3], as "0 <target>" (the listener's
 # format: a number, a space, the body).
@@ -165,14 +173,8 @@ class RedisPresence:
 
     @on_error
     async def members(self, channel: str) -> dict[str, int]:
-        async with self.log.client().pipeline(transaction=False) as pipe:
-            pipe.time()
-            pipe.zrange(self._labels_key(channel), 0, -1, withscores=True)
-            (seconds, micros), listed = await pipe.execute()
-        now = seconds * 1000 + micros // 1000
-        labels = [label.decode() for label, expires in listed if expires >= now]
-        if not labels:
-            return {}
+        now, listed = await self._eval(LISTED, [self._labels_key(channel)])
+        labels = [label.decode() for label in listed]
         async with self.log.client().pipeline(transaction=False) as pipe:
             for label in labels:
                 pipe.zcount(self._members_key(channel, label), now, "+inf")
@@ -181,13 +183,12 @@ class RedisPresence:
 
     def members_sync(self, channel: str) -> dict[str, int]:
         client = self.log._sync_client()
+        key = self._labels_key(channel)
         try:
-            with client.pipeline(transaction=False) as pipe:
-                pipe.time()
-                pipe.zrange(self._labels_key(channel), 0, -1, withscores=True)
-                (seconds, micros), listed = pipe.execute()
-            now = seconds * 1000 + micros // 1000
-            labels = [label.decode() for label, expires in listed if expires >= now]
+            now, listed = retry_sync(
+                lambda: client.eval(LISTED, 1, key), self.log.store.failover_timeout
+            )
+            labels = [label.decode() for label in listed]
             with client.pipeline(transaction=False) as pipe:
                 for label in labels:
                     pipe.zcount(self._members_key(channel, label), now, "+inf")
