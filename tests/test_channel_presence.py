@@ -13,17 +13,25 @@ from typing import Any
 
 import httpx
 import pytest
+import redis as redis_client
 from django.test import RequestFactory, override_settings
 
 from django_streaming import ChannelView, Presence, disconnect, presence, publish
 from django_streaming.backends.memory import MemoryStore
 from django_streaming.backends.memory import presence as memory_presence
 from django_streaming.backends.redis import RedisStore
+from django_streaming.channels import guard as guard_module
 from django_streaming.channels.guard import DISCONNECTED, Guard, user_key, validate_label
+from django_streaming.stores import StoreMisconfigured, StoreUnavailable
 from django_streaming.stores.channel_log import Entry
 from tests.support.proxy import proxy_to
 from tests.support.reader import StreamReader
-from tests.support.redis_servers import shared_redis, shared_redis_port, unique_prefix
+from tests.support.redis_servers import (
+    private_redis,
+    shared_redis,
+    shared_redis_port,
+    unique_prefix,
+)
 from tests.support.servers import RunningServer, until, uvicorn_server, wait_until
 from tests.support.sse_parser import ParseResult, parse
 from tests.testapp import channels as test_channels
@@ -256,6 +264,8 @@ async def test_a_disconnect_while_a_subscription_was_being_checked_is_not_missed
         got: list[Entry | None] = []
         async with guard.watch(got.append):
             await until(lambda: got == [DISCONNECTED], "the disconnect")
+            await log.presence.adisconnect(f"{token}/")  # ended already: nothing more
+            await log.presence.adisconnect(f"{token}/ann")
         fresh = await Guard.before_checks(log, [token], "ann", None)
         async with fresh.watch(got.append):
             await log.presence.adisconnect(f"{token}/bob")  # another user: nothing
@@ -306,3 +316,106 @@ def test_the_memory_store_keeps_recent_disconnect_tokens_only(
     monkeypatch.setattr(memory_presence, "TOKEN_TTL", -1.0)  # all of them too old
     kept.disconnect("d/")
     assert asyncio.run(kept.tokens(["b/", "c/", "d/"])) == [None, None, None]
+
+
+@pytest.mark.redis
+async def test_a_workers_renewals_keep_its_entries_and_announce_the_expired_and_the_returned(
+    token: str,
+) -> None:
+    store = RedisStore(url=shared_redis(), prefix=unique_prefix(), lease=0.3)
+    log = store.channel_log
+    seen: list[Entry | None] = []
+    try:
+        async with log.listen([token], seen.append):
+            await log.presence.join(token, "ann", "on-a-worker-that-died")  # never renewed
+            guard = await Guard.before_checks(log, [token], "bob", "bob")
+            async with guard.watch(lambda entry: None):
+
+                def announced() -> list[bytes]:
+                    return [entry.body for entry in seen if entry is not None]
+
+                await until(
+                    lambda: b'event: leave\ndata: {"user":"ann"}\n\n' in announced(), "ann's leave"
+                )
+                assert await log.presence.members(token) == {"bob": 1}  # renewed past its lease
+                # A worker that stalled past its lease is found expired, then renews: back.
+                await log.client().zrem(
+                    f"{store.prefix}:presence:{{{store.prefix}}}:{token}", "bob"
+                )
+                await until(
+                    lambda: announced().count(b'event: join\ndata: {"user":"bob"}\n\n') == 2,
+                    "bob back",
+                )
+            await until(lambda: log.presence.members_sync(token) == {}, "bob to leave")
+    finally:
+        await _close(store)
+
+
+@pytest.mark.redis
+async def test_a_redis_that_is_down_is_logged_and_the_entries_expire(
+    token: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with private_redis() as redis:
+        store = RedisStore(url=redis.url, prefix=unique_prefix(), lease=0.3, failover_timeout=0.1)
+        log = store.channel_log
+        try:
+            guard = await Guard.before_checks(log, [token], "bob", "bob")
+            ended: list[Entry | None] = []
+            async with guard.watch(ended.append):
+                redis.stop()
+                await until(
+                    lambda: "Could not renew the presence entries" in caplog.text,
+                    "a renewal to fail",
+                )
+                # The listener gives up too: the subscription ends by its own feed.
+                await until(lambda: "could not be reached again" in caplog.text, "it to give up")
+            assert "Could not remove a presence entry" in caplog.text
+            assert ended == []
+        finally:
+            await _close(store)
+
+
+def test_without_redis_presence_and_disconnect_raise_store_unavailable() -> None:
+    store = RedisStore(url="redis://127.0.0.1:1/0", prefix=unique_prefix(), failover_timeout=0)
+    try:
+        with pytest.raises(StoreUnavailable):
+            store.channel_log.presence.members_sync("x")
+        with pytest.raises(StoreUnavailable):
+            store.channel_log.presence.disconnect("x/")
+    finally:
+        store.close()
+
+
+def test_a_watcher_on_a_closed_loop_is_skipped_and_a_failed_check_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    loop = asyncio.new_event_loop()
+    loop.close()
+    called: list[str | None] = []
+    memory_presence._Watcher(loop, called.append).notify("x/")
+    assert called == []
+
+    async def failing() -> None:
+        raise StoreUnavailable("Redis is unavailable")
+
+    async def check() -> None:
+        await asyncio.wait([guard_module._in_background(failing())])
+
+    asyncio.run(check())
+    assert "could not be checked: Redis is unavailable" in caplog.text
+
+
+@pytest.mark.redis
+def test_a_redis_that_refuses_the_sync_calls_is_store_misconfigured() -> None:
+    with private_redis() as server:
+        with redis_client.Redis.from_url(server.url) as admin:
+            admin.config_set("requirepass", "right")
+        url = server.url.replace("redis://", "redis://:wrong@")
+        store = RedisStore(url=url, prefix=unique_prefix())
+        try:
+            with pytest.raises(StoreMisconfigured, match="credentials"):
+                store.channel_log.presence.members_sync("x")
+            with pytest.raises(StoreMisconfigured, match="credentials"):
+                store.channel_log.presence.disconnect("x/")
+        finally:
+            store.close()

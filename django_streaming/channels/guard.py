@@ -14,7 +14,7 @@ import asyncio
 import logging
 import secrets
 import weakref
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -183,7 +183,6 @@ class Guard:
         store = self.log.presence
         named_by = set(self.named_by)
         ended = False
-        checks: set[asyncio.Task[None]] = set()
 
         def end() -> None:
             nonlocal ended
@@ -197,9 +196,7 @@ class Guard:
 
         def revoked(target: Target | None) -> None:
             if target is None:  # some may have been missed: the tokens tell
-                check = asyncio.ensure_future(compare())
-                checks.add(check)
-                check.add_done_callback(_settled(checks))
+                _in_background(compare())
             elif target in named_by:
                 end()
 
@@ -210,13 +207,9 @@ class Guard:
                     await self._join()
                 yield
             finally:
-                for check in checks:
-                    check.cancel()
                 if self.label is not None:
-                    leaving = asyncio.ensure_future(self._leave(self.label))
-                    _background.add(leaving)
-                    leaving.add_done_callback(_settled(_background))
-                    await asyncio.shield(leaving)  # cancelled again, it goes on by itself
+                    # Cancelled again, it goes on by itself.
+                    await asyncio.shield(_in_background(self._leave(self.label)))
 
     async def _join(self) -> None:
         assert self.label is not None
@@ -242,13 +235,18 @@ class Guard:
 _background: set[asyncio.Future[Any]] = set()
 
 
-def _settled(futures: set[Any]) -> Any:
-    def settled(future: asyncio.Future[Any]) -> None:
-        futures.discard(future)
-        if not future.cancelled() and future.exception() is not None:
-            logger.warning("Presence: %s", future.exception())
+def _in_background(work: Coroutine[Any, Any, None]) -> asyncio.Future[None]:
+    """Run ``work`` (a check, a leave) to its end whatever happens to who started it."""
+    future = asyncio.ensure_future(work)
+    _background.add(future)
+    future.add_done_callback(_settled)
+    return future
 
-    return settled
+
+def _settled(future: asyncio.Future[Any]) -> None:
+    _background.discard(future)
+    if not future.cancelled() and future.exception() is not None:
+        logger.warning("Presence or a disconnect could not be checked: %s", future.exception())
 
 
 class _Keeper:
