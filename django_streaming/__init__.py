@@ -12,9 +12,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .channels import (
         ChannelView,
+        Presence,
         achannel_cursor,
+        adisconnect,
+        apresence,
         apublish,
         channel_cursor,
+        disconnect,
+        presence,
         publish,
         render_event,
     )
@@ -65,6 +70,7 @@ __all__ = [
     "FilePart",
     "Finish",
     "Metadata",
+    "Presence",
     "ReasoningDelta",
     "SSEResponse",
     "SSEView",
@@ -79,9 +85,13 @@ __all__ = [
     "ToolInputError",
     "ToolResult",
     "achannel_cursor",
+    "adisconnect",
+    "apresence",
     "apublish",
     "channel_cursor",
+    "disconnect",
     "error_response",
+    "presence",
     "publish",
     "render_event",
 ]
@@ -91,9 +101,14 @@ _HOMES = {
     **dict.fromkeys(
         [
             "ChannelView",
+            "Presence",
             "achannel_cursor",
+            "adisconnect",
+            "apresence",
             "apublish",
             "channel_cursor",
+            "disconnect",
+            "presence",
             "publish",
             "render_event",
         ],

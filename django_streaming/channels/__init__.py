@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from .cursors import achannel_cursor, channel_cursor
+from .guard import Presence, adisconnect, apresence, disconnect, presence
 from .log import validate_channel_name
 from .publishing import apublish, publish
 from .render import render_event
@@ -11,9 +12,14 @@ from .views import ChannelView
 
 __all__ = [
     "ChannelView",
+    "Presence",
     "achannel_cursor",
+    "adisconnect",
+    "apresence",
     "apublish",
     "channel_cursor",
+    "disconnect",
+    "presence",
     "publish",
     "render_event",
     "validate_channel_name",

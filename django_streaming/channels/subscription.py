@@ -10,14 +10,14 @@ import sys
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 
 from django_streaming import metrics, tracing
 from django_streaming.sse import Event
 from django_streaming.stores.channel_log import FeedLost
 
-from .log import ChannelLog, Cursor, Entry, Head, frame
+from .log import ChannelLog, Cursor, Deliver, Entry, Head, frame
 from .signing import CursorKey, sign_cursor, verify_cursor
 
 __all__ = ["MAX_BACKLOG", "subscribe", "subscribers"]
@@ -64,12 +64,15 @@ async def subscribe(
     history: bool = False,
     tagged: bool = False,
     view: str = metrics.UNKNOWN_VIEW,
+    guard: Callable[[Deliver], AbstractAsyncContextManager[object]] | None = None,
 ) -> AsyncGenerator[bytes, None]:
     """The stream of a subscriber to ``channels`` that last got ``last_event_id``. A new one
     (None) gets what is published from now on, after what the channels still keep if
     ``history``. A cursor the server did not sign for these channels gets ``event: reset``.
     With ``tagged``, each event names its channel in a ``channel:`` field. ``view`` labels
-    its metrics."""
+    its metrics. ``guard(deliver)`` is entered once listening, for as long as the stream
+    lives (``guard.py``: its presence, and disconnects, delivered as a ``FeedLost`` whose
+    body is the stream's last words)."""
     key = CursorKey.of(channels)  # derived once: each cursor then costs a copy of it
     backlog: deque[Entry | None] = deque()
     waiter: asyncio.Future[None] | None = None
@@ -79,7 +82,10 @@ async def subscribe(
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    async with _watched(log.listen(channels, deliver), view, channels) as head:
+    async with (
+        _watched(log.listen(channels, deliver), view, channels) as head,
+        guard(deliver) if guard is not None else nullcontext(),
+    ):
         epoch, last = head.epoch, head.seq
         cursor = None if last_event_id is None else read_cursor(key, last_event_id)
         if last_event_id is None and history:
@@ -105,8 +111,10 @@ async def subscribe(
             chunk: list[bytes] = []
             while backlog:
                 entry = backlog.popleft()
-                if isinstance(entry, FeedLost):  # the store stayed away: the client resumes
-                    return  # from its last cursor (what this chunk held comes in its replay)
+                if isinstance(entry, FeedLost):  # the store stayed away (or a disconnect()):
+                    if entry.body:  # the client resumes from its last cursor (what this
+                        yield entry.body  # chunk held comes in its replay)
+                    return
                 if entry is None:  # the live feed was interrupted: catch up from the log
                     now = await log.head()
                     if now.epoch == epoch and now.seq < last:  # numbers will be given again

@@ -13,6 +13,7 @@ from django_streaming.responses import error_response
 from django_streaming.stores import get_store
 from django_streaming.views import SSEView, last_event_id_problem
 
+from .guard import Guard, validate_label
 from .log import ChannelLog, validate_channel_name
 from .signing import CursorKey
 from .subscription import read_cursor, subscribe
@@ -48,6 +49,11 @@ class ChannelView(SSEView):
     client has one (a reconnect's header wins); it must be a cursor of exactly the channels
     this request reads (else a 400, ``invalid_since``).
 
+    With ``presence = True``, each subscriber is counted on its channels (``presence()``),
+    and its label's first subscription and last publish ``join`` and ``leave`` events there.
+    ``disconnect()`` ends subscriptions on every worker: their clients reconnect, and
+    ``can_read()`` decides again.
+
     Needs an ASGI server: each subscriber waits on the event loop.
     """
 
@@ -65,6 +71,12 @@ class ChannelView(SSEView):
     max_channels: ClassVar[int] = 16
     #: The ``?since=`` of this request, when it has no ``Last-Event-ID``.
     since: str | None = None
+    #: Whether subscribers are counted on their channels (``presence()``), with ``join`` and
+    #: ``leave`` events published there when a label's first subscription opens and its last
+    #: one ends.
+    presence: ClassVar[bool] = False
+    #: This request's subscription's revocation and presence (set by ``aget()``).
+    guard: Guard | None = None
 
     def get_channels(self, request: HttpRequest, *args: Any, **kwargs: Any) -> list[str]:
         """The channels this request subscribes to; the ``channels`` attribute by default."""
@@ -74,6 +86,18 @@ class ChannelView(SSEView):
         """Whether ``request`` may read ``channel`` (a bool, or an awaitable of one); a refusal
         is a 403 before anything streams. Everyone may, by default."""
         return True
+
+    def user_id(self, request: HttpRequest) -> Any:
+        """Who this subscriber is for ``disconnect(user=...)`` (a str, or None; or an
+        awaitable of one), and its presence label by default: the logged-in user's ``pk`` as
+        a string, None for the anonymous."""
+        return _user_pk(request)
+
+    def presence_label(self, request: HttpRequest, user_id: str | None) -> Any:
+        """Who this subscriber is listed as in ``presence()`` and the ``join``/``leave``
+        events (a str of at most 200 characters, or None; or an awaitable of one):
+        ``user_id`` by default. None counts it as anonymous, not listed."""
+        return user_id
 
     handlers_are_async = True
 
@@ -95,6 +119,14 @@ class ChannelView(SSEView):
                 validate_channel_name(channel)
             except ValueError as error:
                 return error_response(400, "invalid_channel", str(error))
+        log = get_store().channel_log
+        user = await maybe_await(self.user_id(request))
+        label = None
+        if self.presence:
+            label = validate_label(await maybe_await(self.presence_label(request, user)))
+        # Before can_read(): a disconnect() while it decides is seen once subscribed.
+        self.guard = await Guard.before_checks(log, channels, user, label)
+        for channel in channels:
             if not await maybe_await(self.can_read(request, channel)):
                 return error_response(
                     403, "forbidden_channel", f"You may not read the channel {channel!r}."
@@ -108,7 +140,6 @@ class ChannelView(SSEView):
                     "channel_cursor() of exactly these channels.",
                 )
             self.last_event_id = self.since  # then as a reconnect with it
-        log = get_store().channel_log
         await log.head()  # a store that is down is a 503 now, not an error event later
         return self.stream_response(self.subscription(log, channels))
 
@@ -158,4 +189,13 @@ class ChannelView(SSEView):
             history=self.history,
             tagged=self.multiplex,
             view=metrics.view_label(getattr(self, "request", None)),
+            guard=None if self.guard is None else self.guard.watch,
         )
+
+
+async def _user_pk(request: HttpRequest) -> str | None:
+    auser = getattr(request, "auser", None)
+    if auser is None:
+        return None
+    user = await auser()
+    return str(user.pk) if user.is_authenticated else None

@@ -14,7 +14,10 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from .presence import PresenceLog
 
 __all__ = [
     "FEED_LOST",
@@ -95,6 +98,11 @@ class ChannelLog(Protocol):
     """What a store does for channels. ``MemoryStore`` and ``RedisStore`` each have one."""
 
     ttl: float
+
+    @property
+    def presence(self) -> PresenceLog:
+        """Who reads which channel, and disconnects (``stores/presence.py``)."""
+        ...
 
     def publish(self, channel: str, body: bytes, *, wait_replicas: int | None = None) -> Published:
         """Append ``body`` to ``channel``'s log from any thread, no event loop needed; return

@@ -3,13 +3,16 @@ channels are refused. ``cursor_page``: a page that puts the cursor of its channe
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
 
-from django_streaming import ChannelView
+from django_streaming import ChannelView, adisconnect, apresence
 from django_streaming.channels.log import ChannelLog
 
 
@@ -70,3 +73,42 @@ def cursor_page(request: HttpRequest) -> HttpResponse:
     return render(
         request, "testapp/channel_cursor.html", {"channels": request.GET.getlist("channel")}
     )
+
+
+#: Where ``PresenceChannels`` finds who may no longer read what: a file
+#: ``<REVOKED>/<channel>/<user>`` (a folder shared by the test and its worker processes).
+REVOKED = os.environ.get("TEST_REVOKED_DIR", "")
+
+
+class PresenceChannels(TestChannels):
+    """``/channels/presence/?channel=...`` with ``presence = True``: the user is who the
+    ``X-Test-User`` header names (none: anonymous), listed as ``X-Test-Label`` when given;
+    ``can_read()`` refuses what the folder ``REVOKED`` says."""
+
+    presence = True
+
+    def user_id(self, request: HttpRequest) -> str | None:
+        return request.headers.get("X-Test-User")
+
+    def presence_label(self, request: HttpRequest, user_id: str | None) -> Any:
+        if "X-Test-Label" in request.headers:
+            return request.headers["X-Test-Label"] or None
+        return super().presence_label(request, user_id)
+
+    async def can_read(self, request: HttpRequest, channel: str) -> bool:
+        user = request.headers.get("X-Test-User", "")
+        revoked = REVOKED and (Path(REVOKED) / channel / user).exists()
+        return not revoked and await super().can_read(request, channel)
+
+
+async def presence_of(request: HttpRequest, channel: str) -> JsonResponse:
+    """``apresence(channel)`` as JSON, from this worker."""
+    found = await apresence(channel)
+    return JsonResponse({"members": found.members, "anonymous": found.anonymous})
+
+
+@csrf_exempt
+async def disconnect_view(request: HttpRequest) -> HttpResponse:
+    """``adisconnect()`` from this worker: ``?channel=&user=``."""
+    await adisconnect(channel=request.GET.get("channel"), user=request.GET.get("user"))
+    return HttpResponse(status=204)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 from django_streaming.stores.channel_log import Deliver, Entry, Head, Published, Replay
 
+from .presence import MemoryPresence
+
 __all__ = ["MemoryChannelLog"]
 
 #: Channels idle past their TTL are forgotten once every this many publishes.
@@ -53,6 +55,7 @@ class MemoryChannelLog:
         self._lock = threading.Lock()
         self._channels: dict[str, _Channel] = {}
         self._listeners: dict[str, set[_Listener]] = {}
+        self.presence = MemoryPresence()
 
     def publish(self, channel: str, body: bytes, *, wait_replicas: int | None = None) -> Published:
         # Nothing to replicate to: wait_replicas is ignored.

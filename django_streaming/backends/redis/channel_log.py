@@ -41,6 +41,7 @@ from . import clients, scripts
 from .errors import classify, on_error
 from .failover import retry, retry_sync
 from .listener import Listener, as_it_is
+from .presence import RedisPresence
 
 if TYPE_CHECKING:
     from .store import RedisStore
@@ -81,6 +82,7 @@ class RedisChannelLog:
         self._heads: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _SharedRead[Head]] = (
             weakref.WeakKeyDictionary()
         )
+        self.presence = RedisPresence(self)
 
     def client(self) -> Any:
         """The running loop's client for channels: at most ``MAX_CONNECTIONS`` connections."""
