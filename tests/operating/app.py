@@ -11,6 +11,7 @@ from typing import Any
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
+from django_prometheus.exports import ExportToDjangoView
 from pydantic_ai import Agent as PydanticAgent
 from pydantic_ai.models.test import TestModel
 
@@ -131,4 +132,5 @@ urlpatterns = [
     path("pid-stream/", Pid.as_view(), name="op-pid"),
     path("probe/<str:token>/", lambda request, token: JsonResponse({})),
     path("metrics/", include("django_streaming.metrics.urls")),
+    path("django-metrics/", ExportToDjangoView),  # django-prometheus's own endpoint
 ]

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from django.core.checks import run_checks
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.parser import text_string_to_metric_families
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from django_streaming import metrics
 from django_streaming.metrics.registry import Metrics
+from tests.support.servers import RunningServer, uvicorn_server
 
 
 def ids(settings: SettingsWrapper, value: dict[str, object]) -> list[str]:
@@ -94,3 +98,43 @@ def test_without_prometheus_client_metrics_are_off(
     monkeypatch.undo()
     settings.DJANGO_STREAMING = {}  # clears the cache again
     assert metrics.enabled()
+
+
+@pytest.fixture
+def beside_django_prometheus(settings: SettingsWrapper) -> Iterator[RunningServer]:
+    """The operating app under uvicorn with django-prometheus's middleware around it."""
+    settings.ROOT_URLCONF = "tests.operating.app"
+    settings.MIDDLEWARE = [
+        "django_prometheus.middleware.PrometheusBeforeMiddleware",
+        *settings.MIDDLEWARE,
+        "django_prometheus.middleware.PrometheusAfterMiddleware",
+    ]
+    with uvicorn_server() as running:
+        yield running
+
+
+def test_beside_django_prometheus_its_endpoint_shows_both(
+    beside_django_prometheus: RunningServer,
+) -> None:
+    """django-prometheus's middleware around the streams, and its own endpoint: it shows its
+    metrics and ours, from the one default registry (no name taken twice: prometheus_client
+    would refuse it), each counting the stream it saw."""
+    url = beside_django_prometheus.url
+    body = httpx.get(url + "/events/?n=3", timeout=10).content
+    assert body.count(b"data: ") == 3
+    scrape = httpx.get(url + "/django-metrics/", timeout=10)
+    assert scrape.status_code == 200
+    samples = [
+        sample
+        for family in text_string_to_metric_families(scrape.text)
+        for sample in family.samples
+    ]
+
+    def counted(name: str, **labels: str) -> bool:
+        return any(
+            sample.name == name and labels.items() <= sample.labels.items() and sample.value >= 1
+            for sample in samples
+        )
+
+    assert counted("django_http_requests_total_by_view_transport_method_total", view="op-events")
+    assert counted("django_streaming_streams_ended_total", view="op-events", reason="completed")
