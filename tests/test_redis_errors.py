@@ -4,11 +4,15 @@ connection trouble is StoreUnavailable."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import sys
+
 import pytest
 import redis
 
 from django_streaming.backends.redis import RedisStore, clients
-from django_streaming.backends.redis.errors import classify, on_error
+from django_streaming.backends.redis.errors import cancellations_kept, classify, on_error
 from django_streaming.stores import StoreMisconfigured, StoreUnavailable
 from tests.support.redis_servers import private_redis, unique_prefix
 from tests.support.redis_topologies import RedisCluster
@@ -130,3 +134,22 @@ async def test_keys_of_several_slots_in_one_script_is_store_misconfigured(
     with pytest.raises(StoreMisconfigured, match="hash tag"):
         await on_error(store.client().eval)("return 1", 2, "{a}x", "{b}x")
     await store.aclose()
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="no Task.cancelling() before 3.11")
+async def test_an_error_after_a_dropped_cancellation_gives_way_to_it() -> None:
+    """A block whose cancellation was dropped inside (as ``asyncio.wait_for()`` drops one
+    before 3.12), and which then fails (a confirmation timing out), raises the cancellation:
+    a caller that takes the failure for a store error would try again, for ever."""
+
+    async def dropped_then_failed() -> None:
+        with cancellations_kept():
+            current = asyncio.current_task()
+            assert current is not None
+            current.cancel()
+            with contextlib.suppress(asyncio.CancelledError):  # dropped, as wait_for() does
+                await asyncio.sleep(1)
+            raise TimeoutError("no confirmation")
+
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.ensure_future(dropped_then_failed())

@@ -160,9 +160,16 @@ def cancellations_kept() -> Iterator[None]:
     (CPython gh-86296). redis-py sends every command through it when a socket timeout is set,
     as the store's client has: a task cancelled while it sent (a generation's Stop, a stop
     waiter at the end of its generation) went on as if nothing had happened, and a waiter
-    waited for ever. Python 3.10 has no ``Task.cancelling()`` to tell: there it stays lost."""
+    waited for ever. An error the block raises after the dropped cancellation (a confirmation
+    that timed out, say) gives way to it: a cancelled task that took it for a failure tried
+    again. Python 3.10 has no ``Task.cancelling()`` to tell: there it stays lost."""
     cancelling = getattr(asyncio.current_task(), "cancelling", lambda: 0)
     before = cancelling()
-    yield
+    try:
+        yield
+    except Exception as error:  # an error after the dropped cancellation: still cancelled
+        if cancelling() > before:
+            raise asyncio.CancelledError from error
+        raise
     if cancelling() > before:
         raise asyncio.CancelledError
