@@ -9,14 +9,14 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from django.test import override_settings
 from playwright.sync_api import Browser
 
 from django_streaming import publish
 from tests.support.docs import snippet
-from tests.support.servers import RunningServer, listening_socket, wait_until
+from tests.support.nginx import CONNECTIONS_LOG, run_nginx
+from tests.support.servers import RunningServer, wait_until
 from tests.support.tools import require
 from tests.testapp.tabs import OPEN
 
@@ -24,25 +24,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.nginx]
 
 TABS = 12
 MEMORY = {"BACKEND": "django_streaming.stores.memory.MemoryStore"}
-CONFIG = """
-daemon off;
-master_process off;
-worker_processes 1;
-error_log {folder}/error.log warn;
-pid {folder}/nginx.pid;
-events {{ worker_connections 512; }}
-http {{
-    log_format connections '$connection $server_protocol $request_uri';
-    access_log {folder}/access.log connections;
-    client_body_temp_path {folder}/client_body;
-    proxy_temp_path {folder}/proxy;
-    fastcgi_temp_path {folder}/fastcgi;
-    uwsgi_temp_path {folder}/uwsgi;
-    scgi_temp_path {folder}/scgi;
-    upstream django {{ server 127.0.0.1:{upstream}; }}
-{server}
-}}
-"""
 
 
 def server_block(port: int, certificate: Path, key: Path) -> str:
@@ -66,7 +47,6 @@ def server_block(port: int, certificate: Path, key: Path) -> str:
 @pytest.fixture
 def https_proxy(site_server: RunningServer, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """nginx with the snippet's TLS + http2 server block in front of the test site."""
-    nginx = require("nginx", "/usr/sbin/nginx")
     openssl = require("openssl")
     certificate, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
@@ -75,33 +55,14 @@ def https_proxy(site_server: RunningServer, tmp_path: Path) -> Iterator[tuple[st
          "-keyout", str(key), "-out", str(certificate)],
         check=True, capture_output=True, timeout=60,
     )  # fmt: skip
-    sock = listening_socket()
-    port = sock.getsockname()[1]
-    sock.close()
-    config = tmp_path / "nginx.conf"
-    config.write_text(
-        CONFIG.format(
-            folder=tmp_path,
-            upstream=site_server.url.rsplit(":", 1)[1],
-            server=server_block(port, certificate, key),
-        )
-    )
-    process = subprocess.Popen([nginx, "-c", str(config), "-p", str(tmp_path)])
-    url = f"https://127.0.0.1:{port}"
-
-    def answers() -> bool:
-        try:
-            return httpx.get(url, verify=False, timeout=1).status_code > 0
-        except httpx.TransportError:
-            return process.poll() is not None
-
-    try:
-        wait_until(answers, what="nginx to start")
-        assert process.poll() is None, (tmp_path / "error.log").read_text()
+    with run_nginx(
+        site_server,
+        tmp_path,
+        lambda port: server_block(port, certificate, key),
+        scheme="https",
+        access_log=CONNECTIONS_LOG,
+    ) as url:
         yield url, tmp_path / "access.log"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_twelve_tabs_of_two_event_sources_flow_over_one_http2_connection(

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import socket
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,69 +13,35 @@ import pytest
 from django.test import override_settings
 
 from tests.support.docs import snippet
+from tests.support.nginx import run_nginx
 from tests.support.probes import probe
 from tests.support.reader import StreamReader, data_of
 from tests.support.servers import (
     RunningServer,
-    answers,
-    listening_socket,
     uvicorn_server,
-    wait_until,
 )
-from tests.support.tools import require
 
 pytestmark = pytest.mark.nginx
 
-CONFIG = """
-daemon off;
-master_process off;
-worker_processes 1;
-error_log {folder}/error.log warn;
-pid {folder}/nginx.pid;
-events {{ worker_connections 512; }}
-http {{
-    access_log off;
-    client_body_temp_path {folder}/client_body;
-    proxy_temp_path {folder}/proxy;
-    fastcgi_temp_path {folder}/fastcgi;
-    uwsgi_temp_path {folder}/uwsgi;
-    scgi_temp_path {folder}/scgi;
-    upstream django {{ server 127.0.0.1:{upstream}; }}
+#: The deployment page's snippet inside a server block of the test's.
+SERVER = """
     server {{
         listen 127.0.0.1:{port};
         proxy_read_timeout 2s;  # short, so that the test can outlive it
         {extra}
 {snippet}
     }}
-}}
 """
 
 
 @contextmanager
 def nginx(upstream: RunningServer, folder: Path, extra: str = "") -> Iterator[str]:
-    executable = require("nginx", "/usr/sbin/nginx")
-    sock = listening_socket()
-    port = sock.getsockname()[1]
-    sock.close()
-    config = folder / "nginx.conf"
-    config.write_text(
-        CONFIG.format(
-            folder=folder,
-            upstream=upstream.url.rsplit(":", 1)[1],
-            port=port,
-            extra=extra,
-            snippet=snippet("nginx.conf"),
-        )
-    )
-    process = subprocess.Popen([executable, "-c", str(config), "-p", str(folder)])
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: answers(url) or process.poll() is not None, what="nginx to start")
-        assert process.poll() is None, (folder / "error.log").read_text()
+    with run_nginx(
+        upstream,
+        folder,
+        lambda port: SERVER.format(port=port, extra=extra, snippet=snippet("nginx.conf")),
+    ) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
