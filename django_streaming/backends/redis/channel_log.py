@@ -128,8 +128,9 @@ class RedisChannelLog:
             if not replicas:
                 return _published(client.eval(scripts.PUBLISH, len(keys), *keys, *arguments), sent)
             with client.pipeline(transaction=False) as pipe:
-                pipe.eval(scripts.PUBLISH, len(keys), *keys, *arguments)
-                pipe.wait(replicas, self.store.wait_timeout_ms)
+                # EVAL by name: redis-py's sync cluster pipeline has no eval().
+                pipe.execute_command("EVAL", scripts.PUBLISH, len(keys), *keys, *arguments)
+                self.store.wait_in(pipe, client, [self.key(channel)], replicas)
                 stored, acknowledged = pipe.execute()
             return _replicated(_published(stored, sent), int(acknowledged), replicas, self.store)
 
@@ -150,9 +151,11 @@ class RedisChannelLog:
             if not replicas:
                 stored = await client.eval(scripts.PUBLISH, len(keys), *keys, *arguments)
                 return _published(stored, sent)
+            if self.store.sharded:
+                await client.initialize()  # its slots known, for wait_in()
             async with client.pipeline(transaction=False) as pipe:
                 pipe.eval(scripts.PUBLISH, len(keys), *keys, *arguments)
-                pipe.wait(replicas, self.store.wait_timeout_ms)
+                self.store.wait_in(pipe, client, [self.key(channel)], replicas)
                 stored, acknowledged = await pipe.execute()
             return _replicated(_published(stored, sent), int(acknowledged), replicas, self.store)
 
