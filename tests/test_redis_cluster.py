@@ -61,6 +61,29 @@ async def test_the_keys_of_many_streams_spread_over_every_master(
             assert len({connection.cluster("KEYSLOT", key) for key in keys}) == 1
 
 
+async def test_channels_spread_over_every_master_each_on_one_slot(
+    store: RedisStore, cluster: RedisCluster
+) -> None:
+    """Each channel's keys under its own hash tag: its log, its head and its presence on the
+    master of its slot, and the channels over all the masters."""
+    log = store.channel_log
+    names = [f"spread{number}" for number in range(30)]
+    for name in names:
+        await log.apublish(name, b"data: x\n\n")
+    assert all(count > 0 for count in keys_per_master(cluster, store.prefix))
+    await log.presence.join(names[0], "ann", "entry")
+    with client(cluster.masters[0].address) as connection:
+        for name in names[:5]:
+            keys = [log.key(name), log.head_key(name), log.presence._labels_key(name)]
+            keys.append(log.presence._members_key(name, "ann"))
+            assert len({connection.cluster("KEYSLOT", key) for key in keys}) == 1
+    heads = await log.heads(names)
+    assert {head.seq for head in heads.values()} == {1}
+    replay = await log.replay(dict.fromkeys(names, 0), heads)
+    assert [entry.channel for entry in replay.entries] == names  # in publish order
+    assert not replay.lost
+
+
 def shard_messages(cluster: RedisCluster) -> tuple[int, int]:
     """Messages the nodes sent on the cluster bus so far: (PUBLISH's, SPUBLISH's)."""
     publish = shard = 0
