@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -19,7 +20,7 @@ from django.test import override_settings
 from django_streaming import achannel_cursor, apublish, channel_cursor, publish
 from django_streaming.backends.memory import MemoryChannelLog
 from django_streaming.backends.redis import RedisStore
-from django_streaming.channels.log import ChannelLog, Cursor, published_id
+from django_streaming.channels.log import ChannelLog, Cursor, Head, published_id
 from django_streaming.channels.signing import CursorKey, sign_cursor
 from django_streaming.channels.subscription import read_cursor, subscribe
 from django_streaming.stores import StoreUnavailable, get_store
@@ -153,6 +154,8 @@ def test_a_query_that_only_looks_like_since_subscribes_from_now(
         assert data_of(reader.until(lambda result: len(result.events) == 1)) == ["live"]
 
 
+NAMES = [f"c{number}" for number in range(17)]
+
 # Their own store: not the one of a server of this module that may be running.
 IN_MEMORY = override_settings(DJANGO_STREAMING={"STORE": STORES["memory"]})
 
@@ -172,10 +175,19 @@ def test_channel_cursor_takes_a_name_or_several_and_refuses_none() -> None:
 async def test_achannel_cursor_is_where_the_log_stands() -> None:
     await apublish("news", "one")
     cursor = read_cursor(CursorKey.of(["a", "news"]), await achannel_cursor(["news", "a"]))
-    head = await get_store().channel_log.head()
+    heads = await get_store().channel_log.heads(["a", "news"])
     assert cursor is not None
-    assert (cursor.epoch, cursor.seq) == (head.epoch, head.seq)
+    assert cursor.positions == (heads["a"], heads["news"])  # in the order of their names
+    assert heads["a"] == Head("", 0)
+    assert heads["news"].seq >= 1
     assert abs(cursor.time - time.time()) < 60
+
+
+@IN_MEMORY
+def test_a_cursor_of_more_channels_than_a_subscription_may_read_is_refused() -> None:
+    assert read_cursor(CursorKey.of(NAMES[:16]), channel_cursor(NAMES[:16])) is not None
+    with pytest.raises(ValueError, match="at most 16 channels"):
+        channel_cursor(NAMES)
 
 
 @IN_MEMORY
@@ -211,9 +223,9 @@ async def test_the_id_publish_returns_is_the_one_each_subscriber_gets_live_and_r
     cursor carries its publisher's time, stored with it, not when a subscriber got it."""
     live = subscribe(log, ["x"], None)
     opening = (await next_chunk(live)).decode().removeprefix("id: ").strip()
-    real_time = time.time
+    module = sys.modules[type(log).__module__]
     with monkeypatch.context() as patch:
-        patch.setattr(time, "time", lambda: real_time() - 3600)
+        patch.setattr(module, "publish_time", lambda: (time.time_ns() // 1000) - 3600_000_000)
         published = await log.apublish("x", b"data: one\n\n")
     event_id = published_id("x", published)
     replayed = subscribe(log, ["x"], opening)
@@ -224,6 +236,9 @@ async def test_the_id_publish_returns_is_the_one_each_subscriber_gets_live_and_r
         await live.aclose()
         await replayed.aclose()
     assert live_event.last_event_id == replayed_event.last_event_id == event_id
+    cursor = read_cursor(CursorKey.of(["x"]), event_id)
+    assert cursor is not None
+    assert abs(cursor.time - (time.time() - 3600)) < 60
 
 
 @pytest.mark.redis
@@ -231,28 +246,30 @@ async def test_an_event_stored_before_events_held_their_time_replays_with_the_ti
     with override_settings(DJANGO_STREAMING={"CHANNELS": {}}):
         store = RedisStore(url=shared_redis(), prefix=unique_prefix())
     log = store.channel_log
-    head = (await log.apublish("x", b"data: new\n\n")).seq
+    published = await log.apublish("x", b"data: new\n\n")
     client = redis.Redis.from_url(shared_redis())
-    client.xadd(log.key("x"), {"d": b"data: old\n\n"}, id=f"{head + 1}-0")
+    client.xadd(log.key("x"), {"d": b"data: old\n\n"}, id=f"{published.seq + 1}-0")
     client.close()
-    [new, old] = (await log.replay(["x"], 0, head + 1, int(time.time()))).entries
+    head = Head(published.epoch, published.seq + 1)
+    [new, old] = (await log.replay({"x": 0}, {"x": head})).entries
     assert (old.body, new.body) == (b"data: old\n\n", b"data: new\n\n")
-    assert abs(old.sent - time.time()) < 60
+    assert abs(old.sent / 1_000_000 - time.time()) < 60
     store.close()
     await store.aclose()
 
 
 @pytest.mark.redis
-def test_the_sync_head_makes_the_epoch_once_and_reports_redis_down() -> None:
+def test_the_sync_heads_read_each_channel_and_report_redis_down() -> None:
     with override_settings(DJANGO_STREAMING={"CHANNELS": {}}):
         store = RedisStore(url=shared_redis(), prefix=unique_prefix())
         down = RedisStore(url="redis://127.0.0.1:1/0", connect_timeout=0.5, failover_timeout=0.2)
-    first = store.channel_log.sync_head()
-    assert store.channel_log.sync_head() == first
-    assert first.seq == 0
-    cursor = Cursor(first.epoch, 0, int(time.time())).encode()
-    assert read_cursor(CursorKey.of(["x"]), sign_cursor(CursorKey.of(["x"]), cursor))
+    assert store.channel_log.sync_heads(["x", "y"]) == {"x": Head("", 0), "y": Head("", 0)}
+    published = store.channel_log.publish("x", b"data: x\n\n")
+    heads = store.channel_log.sync_heads(["x", "y"])
+    assert heads == {"x": Head(published.epoch, 1), "y": Head("", 0)}
+    cursor = Cursor(int(time.time()), (heads["x"], heads["y"])).encode()
+    assert read_cursor(CursorKey.of(["x", "y"]), sign_cursor(CursorKey.of(["x", "y"]), cursor))
     with pytest.raises(StoreUnavailable):
-        down.channel_log.sync_head()
+        down.channel_log.sync_heads(["x"])
     store.close()
     down.close()

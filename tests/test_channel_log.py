@@ -18,10 +18,11 @@ from django_streaming import apublish
 from django_streaming.backends.memory import MemoryChannelLog
 from django_streaming.backends.redis import RedisStore
 from django_streaming.channels import subscription
-from django_streaming.channels.log import ChannelLog, Cursor, Entry
+from django_streaming.channels.log import ChannelLog, Cursor, Entry, Head
 from django_streaming.channels.signing import CursorKey, sign_cursor
 from django_streaming.channels.subscription import read_cursor, subscribe
 from django_streaming.stores import StoreUnavailable
+from django_streaming.stores.channel_log import EPOCH_LENGTH, MAX_SEQ, merged
 from tests.support.redis_servers import private_redis, shared_redis, unique_prefix
 from tests.support.servers import until
 from tests.support.sse_parser import parse
@@ -73,37 +74,81 @@ def events(chunk: bytes) -> list[tuple[str, str]]:
     return [(event.type, event.data) for event in parse(chunk).events]
 
 
-async def test_replay_is_in_order_across_channels_and_bounded(log: ChannelLog) -> None:
-    head = await log.head()
-    first = (await log.apublish("a", b"data: 1\n\n")).seq
+async def test_each_channel_has_its_own_sequence_and_epoch(log: ChannelLog) -> None:
+    assert await log.heads(["a", "b"]) == {"a": Head("", 0), "b": Head("", 0)}
+    first = await log.apublish("a", b"data: 1\n\n")
+    other = await log.apublish("b", b"data: 2\n\n")
+    assert (first.seq, other.seq) == (1, 1)
+    assert first.epoch != other.epoch
+    assert len(first.epoch) == EPOCH_LENGTH
+    assert (await log.apublish("a", b"data: 3\n\n")).seq == 2
+    assert await log.heads(["a", "b"]) == {"a": Head(first.epoch, 2), "b": Head(other.epoch, 1)}
+
+
+async def test_replay_merges_channels_by_publish_time_and_is_bounded(log: ChannelLog) -> None:
+    first = await log.apublish("a", b"data: 1\n\n")
     await log.apublish("b", b"data: 2\n\n")
-    third = (await log.apublish("a", b"data: 3\n\n")).seq
+    third = await log.apublish("a", b"data: 3\n\n")
     await log.apublish("c", b"data: not asked for\n\n")
-    replay = await log.replay(["a", "b"], head.seq, third, int(time.time()))
+    heads = await log.heads(["a", "b"])
+    await log.apublish("a", b"data: after the heads\n\n")
+    replay = await log.replay({"a": 0, "b": 0}, heads)
     assert not replay.lost
-    assert [entry.body for entry in replay.entries] == [
-        b"data: 1\n\n",
-        b"data: 2\n\n",
-        b"data: 3\n\n",
+    assert [(entry.channel, entry.body) for entry in replay.entries] == [
+        ("a", b"data: 1\n\n"),
+        ("b", b"data: 2\n\n"),
+        ("a", b"data: 3\n\n"),
     ]
-    assert (await log.replay(["a"], third, third, 0)).entries == []
-    assert [e.seq for e in (await log.replay(["a"], first, third, 0)).entries] == [third]
+    epochs = [entry.epoch for entry in replay.entries]
+    assert epochs == [first.epoch, heads["b"].epoch, first.epoch]
+    assert (await log.replay({"a": third.seq}, heads)).entries == []
+    assert [e.seq for e in (await log.replay({"a": first.seq}, heads)).entries] == [third.seq]
+
+
+def test_a_merge_keeps_each_channels_order_whatever_the_publishers_clocks() -> None:
+    late, early = Entry(1, "a", b"1", 20), Entry(2, "a", b"2", 10)  # a clock set back
+    entries = merged({"a": [late, early], "b": [Entry(1, "b", b"b", 15)]})
+    assert [(entry.channel, entry.seq) for entry in entries] == [("b", 1), ("a", 1), ("a", 2)]
 
 
 async def test_a_trimmed_channel_is_lost_to_a_cursor_before_the_trim(log: ChannelLog) -> None:
-    head = await log.head()
     for number in range(5):  # MAX_LEN is 3: two trimmed
         await log.apublish("t", f"data: {number}\n\n".encode())
-    now = await log.head()
-    assert (await log.replay(["t"], head.seq, now.seq, 0)).lost
-    assert not (await log.replay(["t"], head.seq + 2, now.seq, 0)).lost
+    heads = await log.heads(["t"])
+    assert (await log.replay({"t": 0}, heads)).lost == {"t"}
+    assert not (await log.replay({"t": 2}, heads)).lost
 
 
-async def test_a_channel_missing_for_longer_than_its_ttl_may_have_expired(log: ChannelLog) -> None:
-    now = await log.head()
-    recent = int(time.time())
-    assert not (await log.replay(["never"], 0, now.seq + 1, recent)).lost
-    assert (await log.replay(["never"], 0, now.seq + 1, recent - 61)).lost
+async def test_a_stream_gone_while_its_head_says_events_were_published_is_lost(
+    log: ChannelLog,
+) -> None:
+    """Evicted, or lost in a failover: the head counts events the log no longer has, and no
+    TTL explains it (they expire together)."""
+    await log.apublish("gone", b"data: 1\n\n")
+    await log.apublish("gone", b"data: 2\n\n")
+    heads = await log.heads(["gone"])
+    assert not (await log.replay({"gone": 1}, heads)).lost
+    if isinstance(log, MemoryChannelLog):
+        log._channels["gone"].entries.clear()
+    else:
+        await log.client().delete(log.key("gone"))  # type: ignore[attr-defined]
+    assert (await log.replay({"gone": 1}, heads)).lost == {"gone"}
+    assert not (await log.replay({"gone": 2}, heads)).lost  # nothing it needed
+
+
+async def test_a_stream_gone_gives_its_subscriber_a_reset(log: ChannelLog) -> None:
+    opening = (await log.heads(["gone"]))["gone"]
+    await log.apublish("gone", b"data: seen\n\n")
+    seen = (await log.heads(["gone"]))["gone"]
+    await log.apublish("gone", b"data: missed\n\n")
+    if isinstance(log, MemoryChannelLog):
+        log._channels["gone"].entries.clear()
+    else:
+        await log.client().delete(log.key("gone"))  # type: ignore[attr-defined]
+    stream = subscribe(log, ["gone"], signed(["gone"], Cursor.now((seen,))))
+    assert events(await next_chunk(stream))[0][0] == "reset"
+    await stream.aclose()
+    assert opening == Head("", 0)
 
 
 async def test_an_expired_memory_channel_is_forgotten() -> None:
@@ -143,14 +188,29 @@ async def test_a_subscriber_that_falls_behind_is_dropped(monkeypatch: pytest.Mon
 
 async def test_a_cursor_ahead_of_the_log_or_past_a_trim_gets_a_reset() -> None:
     log = MemoryChannelLog(max_len=1, ttl=60)
-    head = await log.head()
-    ahead = signed(["x"], Cursor(head.epoch, head.seq + 100, int(time.time())))
+    epoch = log.publish("x", b"data: 1\n\n").epoch
+    ahead = signed(["x"], Cursor(int(time.time()), (Head(epoch, 100),)))
     stream = subscribe(log, ["x"], ahead)
     assert events(await next_chunk(stream))[0][0] == "reset"
     await stream.aclose()
+    log.publish("x", b"data: 2\n\n")
+    log.publish("x", b"data: 3\n\n")  # 2 is trimmed
+    stream = subscribe(log, ["x"], signed(["x"], Cursor.now((Head(epoch, 1),))))
+    assert events(await next_chunk(stream))[0][0] == "reset"
+    await stream.aclose()
+
+
+async def test_a_cursor_from_before_a_channel_had_a_counter_resumes_within_its_ttl() -> None:
+    """Made when the channel had no counter: everything of its epoch since is after it,
+    unless one came and went meanwhile, which takes its TTL."""
+    log = MemoryChannelLog(max_len=10, ttl=60)
+    none = signed(["x", "y"], Cursor.now((Head("", 0), Head("", 0))))
+    old = signed(["x", "y"], Cursor(int(time.time()) - 61, (Head("", 0), Head("", 0))))
     log.publish("x", b"data: 1\n\n")
-    log.publish("x", b"data: 2\n\n")  # 1 is trimmed
-    stream = subscribe(log, ["x"], signed(["x"], Cursor.now(head.epoch, head.seq)))
+    stream = subscribe(log, ["y", "x"], none)
+    assert events(await next_chunk(stream)) == [("message", "1")]
+    await stream.aclose()
+    stream = subscribe(log, ["x", "y"], old)
     assert events(await next_chunk(stream))[0][0] == "reset"
     await stream.aclose()
 
@@ -182,6 +242,107 @@ async def test_an_interrupted_feed_is_caught_up_from_the_log() -> None:
     await stream.aclose()
 
 
+async def test_a_live_event_past_a_missing_number_is_caught_up_from_the_log() -> None:
+    """A live feed that skipped a number (one lost in transit): the subscriber reads the log
+    rather than go on past a silent gap."""
+    log = MemoryChannelLog(max_len=100, ttl=60)
+    delivers = deliveries_of(log)
+    stream = subscribe(log, ["x"], None)
+    await next_chunk(stream)
+    with log._lock:  # published while the feed was down: only the log has it
+        log._listeners.clear()
+    epoch = log.publish("x", b"data: missed\n\n").epoch
+    log.publish("x", b"data: next\n\n")
+    delivers[0](Entry(2, "x", b"data: next\n\n", epoch=epoch))  # 1 never came live
+    assert events(await next_chunk(stream)) == [("message", "missed"), ("message", "next")]
+    await stream.aclose()
+
+
+async def test_a_channel_that_expired_while_listened_to_starts_again_without_a_reset() -> None:
+    """Live all along, its subscriber had every event of the old epoch: the first of the new
+    one follows without a reset; a cursor of the old epoch gets one."""
+    log = MemoryChannelLog(max_len=100, ttl=0.05)
+    log.publish("x", b"data: old\n\n")
+    stream = subscribe(log, ["x"], None)
+    opening = (await next_chunk(stream)).decode().removeprefix("id: ").strip()
+    await asyncio.sleep(0.1)  # past its TTL: what is measured here
+    renewed = log.publish("x", b"data: new\n\n")
+    assert renewed.seq == 1
+    assert events(await next_chunk(stream)) == [("message", "new")]
+    await stream.aclose()
+    log.ttl = 60
+    stream = subscribe(log, ["x"], opening)
+    assert events(await next_chunk(stream))[0][0] == "reset"
+    await stream.aclose()
+
+
+async def test_a_new_epoch_seen_live_past_its_first_number_gives_a_reset() -> None:
+    log = MemoryChannelLog(max_len=100, ttl=60)
+    delivers = deliveries_of(log)
+    log.publish("x", b"data: seen\n\n")
+    stream = subscribe(log, ["x", "y"], None)
+    await next_chunk(stream)
+    with log._lock:  # the channel lost its counter and its events: only later ones remain
+        del log._channels["x"]
+        log._listeners.clear()
+    log.publish("x", b"data: 1\n\n")
+    second = log.publish("x", b"data: 2\n\n")
+    delivers[0](Entry(2, "x", b"data: 2\n\n", epoch=second.epoch))
+    chunk = await next_chunk(stream)
+    assert events(chunk) == [
+        ("reset", '{"reason":"The store lost events."}'),
+        ("message", "1"),
+        ("message", "2"),
+    ]
+    [reset, *_] = parse(chunk).events
+    cursor = read_cursor(CursorKey(["x", "y"]), reset.last_event_id)
+    assert cursor is not None
+    assert cursor.positions == (Head(second.epoch, 0), Head("", 0))  # before what follows
+    await stream.aclose()
+
+
+async def test_a_channel_past_the_highest_number_starts_again_under_a_new_epoch(
+    log: ChannelLog,
+) -> None:
+    first = await log.apublish("x", b"data: 1\n\n")
+    if isinstance(log, MemoryChannelLog):
+        log._channels["x"].seq = MAX_SEQ
+    else:
+        await log.client().hset(log.head_key("x"), "s", MAX_SEQ)  # type: ignore[attr-defined]
+    again = await log.apublish("x", b"data: again\n\n")
+    assert (again.seq, again.epoch != first.epoch) == (1, True)
+    replay = await log.replay({"x": 0}, await log.heads(["x"]))
+    assert [entry.body for entry in replay.entries] == [b"data: again\n\n"]
+
+
+@pytest.mark.redis
+async def test_redis_a_channels_epoch_and_counter_are_one_key(token: str) -> None:
+    """They vanish together: a head evicted alone leaves no epoch beside a counter that
+    starts again. Numbers go on after what the stream keeps, under a new epoch, and a cursor
+    of the old one gets a reset."""
+    async with redis_channels(shared_redis()) as store:
+        log = store.channel_log
+        first = await log.apublish(token, b"data: 1\n\n")
+        await log.apublish(token, b"data: 2\n\n")
+        client = log.client()
+        assert await client.hgetall(log.head_key(token)) == {
+            b"e": first.epoch.encode(),
+            b"s": b"2",
+        }
+        assert await client.pttl(log.head_key(token)) > 0  # it expires with the stream
+        keys = {key.decode() for key in await client.keys(f"{store.prefix}:*")}
+        assert {key for key in keys if ":published:" not in key} == {  # (publish tokens)
+            log.head_key(token),
+            log.key(token),
+        }
+        await client.delete(log.head_key(token))  # evicted
+        third = await log.apublish(token, b"data: 3\n\n")
+        assert (third.seq, third.epoch != first.epoch) == (3, True)
+        stream = subscribe(log, [token], signed([token], Cursor.now((Head(first.epoch, 1),))))
+        assert events(await next_chunk(stream))[0][0] == "reset"
+        await stream.aclose()
+
+
 async def test_apublish_and_the_command_on_the_memory_store() -> None:
     event_id = await apublish("news", {"n": 1}, event="update")
     assert read_cursor(CursorKey.of(["news"]), event_id) is not None
@@ -204,11 +365,11 @@ async def test_redis_down_is_store_unavailable_for_every_call() -> None:
         with pytest.raises(StoreUnavailable):
             await log.apublish("x", b"data: x\n\n")
         with pytest.raises(StoreUnavailable):
-            await log.head()
+            await log.heads(["x"])
         with pytest.raises(StoreUnavailable):
-            await log.forget_epoch("gone")
+            await log.forget_epoch("x", "gone")
         with pytest.raises(StoreUnavailable):
-            await log.replay(["x"], 0, 10, 0)
+            await log.replay({"x": 0}, {"x": Head("epoch!", 10)})
         with pytest.raises(StoreUnavailable):
             async with log.listen(["x"], lambda entry: None):
                 pass  # pragma: no cover - never entered
@@ -282,6 +443,8 @@ async def test_redis_a_subscriber_outlives_redis_being_down(token: str, persiste
             log = store.channel_log
             stream = subscribe(log, [token], None)
             await next_chunk(stream)
+            await log.apublish(token, b"data: before\n\n")
+            assert events(await next_chunk(stream)) == [("message", "before")]
             listener = log._listeners[asyncio.get_running_loop()]
             redis.stop()
 
@@ -329,11 +492,11 @@ async def test_redis_a_subscriber_catches_up_after_redis_py_reconnects_on_its_ow
 async def test_a_live_event_already_replayed_is_not_sent_twice() -> None:
     log = MemoryChannelLog(max_len=100, ttl=60)
     delivers = deliveries_of(log)
-    head = await log.head()
+    epoch = log.publish("x", b"data: before\n\n").epoch
     log.publish("x", b"data: once\n\n")
-    stream = subscribe(log, ["x"], signed(["x"], Cursor.now(head.epoch, head.seq)))
+    stream = subscribe(log, ["x"], signed(["x"], Cursor.now((Head(epoch, 1),))))
     assert events(await next_chunk(stream)) == [("message", "once")]  # replayed
-    delivers[0](Entry(head.seq + 1, "x", b"data: once\n\n"))  # and then live: skipped
+    delivers[0](Entry(2, "x", b"data: once\n\n", epoch=epoch))  # and then live: skipped
     log.publish("x", b"data: next\n\n")
     assert events(await next_chunk(stream)) == [("message", "next")]
     await stream.aclose()
@@ -341,8 +504,8 @@ async def test_a_live_event_already_replayed_is_not_sent_twice() -> None:
 
 async def test_a_reconnect_that_missed_nothing_waits_for_the_next_event() -> None:
     log = MemoryChannelLog(max_len=100, ttl=60)
-    head = await log.head()
-    stream = subscribe(log, ["x"], signed(["x"], Cursor.now(head.epoch, head.seq)))
+    heads = await log.heads(["x"])
+    stream = subscribe(log, ["x"], signed(["x"], Cursor.now((heads["x"],))))
     waiting = asyncio.ensure_future(next_chunk(stream))
 
     async def listening() -> bool:
@@ -437,29 +600,30 @@ async def test_redis_subscribers_arriving_together_share_reads_of_the_head_and_m
             publisher = asyncio.create_task(publish_all_along())
 
             async def published() -> bool:
-                return (await log.head()).seq > 0
+                return (await log.heads(["news"]))["news"].seq > 0
 
             await until(published, "the first publish")
             streams = [subscribe(log, ["news"], None) for _ in range(1000)]
             openings = await asyncio.gather(*(next_chunk(stream) for stream in streams))
             publishing = False
             await publisher
-            last = (await log.head()).seq
+            last = (await log.heads(["news"]))["news"].seq
             for opening, stream in zip(openings, streams, strict=True):
                 # Each subscriber gets every event after the head it was given, none missing.
                 key = CursorKey(["news"])
-                head = read_cursor(key, opening.split(b"id: ")[1].split(b"\n")[0].decode())
-                assert head is not None
+                cursor = read_cursor(key, opening.split(b"id: ")[1].split(b"\n")[0].decode())
+                assert cursor is not None
+                [head] = cursor.positions
                 seqs: list[int] = []
                 while head.seq + len(seqs) < last:
                     chunk = await next_chunk(stream)
                     cursors = [
                         read_cursor(key, event.last_event_id) for event in parse(chunk).events
                     ]
-                    seqs += [cursor.seq for cursor in cursors if cursor is not None]
+                    seqs += [c.positions[0].seq for c in cursors if c is not None]
                 assert seqs == list(range(head.seq + 1, last + 1))
                 await stream.aclose()
             observer = RedisStore(url=redis.url, prefix=store.prefix)
-            reads = (await observer.client().info("commandstats"))["cmdstat_mget"]["calls"]
+            reads = (await observer.client().info("commandstats"))["cmdstat_hmget"]["calls"]
             await observer.aclose()
             assert reads < 100  # not one per subscriber

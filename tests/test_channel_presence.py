@@ -339,9 +339,7 @@ async def test_a_workers_renewals_keep_its_entries_and_announce_the_expired_and_
                 )
                 assert await log.presence.members(token) == {"bob": 1}  # renewed past its lease
                 # A worker that stalled past its lease is found expired, then renews: back.
-                await log.client().zrem(
-                    f"{store.prefix}:presence:{{{store.prefix}}}:{token}", "bob"
-                )
+                await log.client().zrem(log.presence._labels_key(token), "bob")
                 await until(
                     lambda: announced().count(b'event: join\ndata: {"user":"bob"}\n\n') == 2,
                     "bob back",

@@ -15,7 +15,7 @@ from django.test import override_settings
 
 from django_streaming import Event, publish, render_event
 from django_streaming.channels import publishing
-from django_streaming.channels.log import Cursor, validate_channel_name
+from django_streaming.channels.log import Cursor, Head, validate_channel_name
 from django_streaming.channels.signing import CursorKey, sign_cursor, verify_cursor
 from django_streaming.channels.subscription import read_cursor
 from tests.support.reader import StreamReader, data_of
@@ -236,22 +236,40 @@ def test_a_channel_that_is_not_a_name_is_a_400(server: RunningServer) -> None:
     assert response.json()["error"]["code"] == "invalid_channel"
 
 
-def test_a_cursor_that_cannot_be_one_is_a_400(server: RunningServer) -> None:
+def test_a_last_event_id_longer_than_any_cursor_gets_a_reset(
+    server: RunningServer, token: str
+) -> None:
+    """Not a cursor of ours (none is longer than 256 characters): a reset, as for any other,
+    rather than a 400 its client would meet at each reconnect."""
     headers = {"Last-Event-ID": "x" * 300}
-    response = httpx.get(f"{server.url}/channels/news/", headers=headers, timeout=10)
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "invalid_last_event_id"
+    url = f"{server.url}/channels/?channel={token}"
+    with httpx.stream("GET", url, headers=headers, timeout=10) as response:
+        assert response.status_code == 200
+        reset = StreamReader(response).until(lambda result: len(result.events) == 1).events[0]
+    assert reset.type == "reset"
+    assert read_cursor(CursorKey([token]), reset.last_event_id) is not None
 
 
-NOT_CURSORS = ["", "e", "e.1", "e.zz.1", "e.1.zz", ".1.1", "e.1.1.", "e.1.1 ", " e.1.1", "e!.1.1"]
-# What int(_, 16) took: signs, underscores, digits outside ASCII, capitals (never sent).
-NOT_CURSORS += ["e.-1.1", "e.+1.1", "e.1_0.1", "e.1.-1", "e.\u0663.1", "e.A.1", "e.1.1\n"]
-NOT_CURSORS += ["e." + "1" * 17 + ".1"]  # past 64 bits
+# <time: 6><epoch: 6><number: 8> per channel, fixed widths.
+GOOD = "0000zZ" + "Ep-o_h" + "0000001f"
+NOT_CURSORS = ["", GOOD[:-1], GOOD + "0", "0000zZ", GOOD + "Ep-o_h0000001"]
+# Signs, spaces, separators, digits outside ASCII, a newline; a number without an epoch.
+NOT_CURSORS += [GOOD[:-1] + c for c in ("+", " ", ".", "\u0663", "\n", "~")]
+NOT_CURSORS += ["0000z." + GOOD[6:], "0000zZ" + "Ep!o_h" + "0000001f", "0000zZ~~~~~~00000001"]
 
 
 @pytest.mark.parametrize("value", NOT_CURSORS)
 def test_what_is_not_a_cursor_parses_to_none(value: str) -> None:
-    assert Cursor.parse(value) is None
+    assert Cursor.parse(value, 1) is None
+
+
+def test_a_cursor_parses_to_its_time_and_positions() -> None:
+    # 0-9, A-Z, a-z, -, _: z is 61, Z 35, f 41.
+    assert Cursor.parse(GOOD, 1) == Cursor(61 * 64 + 35, (Head("Ep-o_h", 64 + 41),))
+    assert Cursor.parse(GOOD, 2) is None  # positions for one channel, not two
+    none_yet = "000000~~~~~~00000000" + GOOD[6:]
+    assert Cursor.parse(none_yet, 2) == Cursor(0, (Head("", 0), Head("Ep-o_h", 105)))
+    assert Cursor.parse(none_yet, 2).encode() == none_yet  # type: ignore[union-attr]
 
 
 def test_channels_under_django_streaming_asgi(token: str) -> None:
@@ -273,9 +291,9 @@ def test_channels_under_django_streaming_asgi(token: str) -> None:
 # Crafted cursors. Unsigned, a cursor was the client's to write: "<epoch>.0.<time>" replayed
 # everything a channel keeps to a view without history, a negative sequence number (Redis:
 # "-1" read from its first entry) did the same, and int(_, 16) took signs and underscores.
-def _unsigned(cursor: str, seq: str = "0") -> str:
-    epoch, _, sent = cursor.rpartition(".")[0].split(".")
-    return f"{epoch}.{seq}.{sent}"
+def _unsigned(cursor: str, seq: str = "00000000") -> str:
+    fields = cursor.rpartition(".")[0]
+    return fields[:12] + seq  # its time and epoch, then the number
 
 
 def _signed_with_another_secret(cursor: str, channel: str) -> str:
@@ -285,8 +303,8 @@ def _signed_with_another_secret(cursor: str, channel: str) -> str:
 
 CRAFTED_CURSORS: dict[str, Callable[[str, str, str], str]] = {
     "unsigned, from the start": lambda opening, other, channel: _unsigned(opening),
-    "unsigned, a negative number": lambda opening, other, channel: _unsigned(opening, "-1"),
-    "unsigned, an underscore": lambda opening, other, channel: _unsigned(opening, "0_0"),
+    "unsigned, a negative number": lambda opening, other, channel: _unsigned(opening, "-0000001"),
+    "unsigned, an underscore": lambda opening, other, channel: _unsigned(opening, "0000_000"),
     "with the MAC of another cursor": lambda opening, other, channel: (
         _unsigned(opening) + "." + opening.rpartition(".")[2]
     ),
@@ -305,9 +323,10 @@ def test_a_crafted_cursor_gets_a_reset_never_what_a_view_without_history_keeps(
     with httpx.stream("GET", f"{server.url}/channels/?channel={token}-other") as response:
         other = subscribed(StreamReader(response))  # signed for another channel
     url = f"{server.url}/channels/?channel={channel}"
+    publish(channel, "before")  # the opening cursor then stands after it
     with httpx.stream("GET", url, timeout=10) as response:
         opening = subscribed(StreamReader(response))  # genuine: its epoch, its time
-    publish(channel, "kept 0")  # kept by the channel (two are), not sent to a new subscriber
+    publish(channel, "kept 0")  # kept by the channel, not sent to a new subscriber
     publish(channel, "kept 1")
     headers = {"Last-Event-ID": craft(opening, other, channel)}
     with httpx.stream("GET", url, headers=headers, timeout=10) as response:
@@ -331,3 +350,26 @@ def test_a_cursor_resumes_its_channels_in_any_order(server: RunningServer, token
     with httpx.stream("GET", url, headers=headers, timeout=10) as response:
         result = StreamReader(response).until(lambda result: len(result.events) == 1)
     assert [(event.type, event.data) for event in result.events] == [("message", "b1")]
+
+
+def test_a_stream_of_more_channels_than_a_cursor_holds_is_a_400(
+    server: RunningServer, token: str
+) -> None:
+    """16 channels fit in a cursor (a position each), so a stream reads at most 16, multiplexing
+    or not; their cursor resumes every one of them."""
+    names = [f"{token}-{number:02}" for number in range(17)]
+    query = "&".join(f"channel={name}" for name in names)
+    response = httpx.get(f"{server.url}/channels/?{query}", timeout=10)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "too_many_channels"
+    query = "&".join(f"channel={name}" for name in names[:16])
+    with httpx.stream("GET", f"{server.url}/channels/?{query}", timeout=10) as response:
+        opening = subscribed(StreamReader(response))
+    assert len(opening) <= 256
+    for name in names[:16]:
+        publish(name, name[-2:])
+    headers = {"Last-Event-ID": opening}
+    with httpx.stream("GET", f"{server.url}/channels/?{query}", headers=headers) as response:
+        result = StreamReader(response).until(lambda result: len(result.events) == 16)
+    assert data_of(result) == [f"{number:02}" for number in range(16)]  # in publish order
+    assert all(len(event.last_event_id) <= 256 for event in result.events)

@@ -165,3 +165,19 @@ async def test_a_redis_that_never_confirms_is_unavailable_after_the_timeout() ->
             await listener.add(["x"], got.append)
         assert time.monotonic() - started >= 0.3
         assert "x" not in listener.delivers  # the subscriber is gone with its error
+
+
+async def test_a_number_not_above_the_last_in_its_epoch_means_the_store_went_back(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Its subscribers then catch up from the log (``None``); a new epoch is theirs to judge
+    (its first number follows without a reset)."""
+    store = RedisStore(url=shared_redis(), prefix=unique_prefix())
+    listener = Listener(store.channel_log)
+    assert not listener._went_back("x", Entry(0, "x", b"", epoch=""))  # a wake-up
+    assert not listener._went_back("x", Entry(7, "x", b"", epoch="first!"))
+    assert listener._went_back("x", Entry(6, "x", b"", epoch="first!"))
+    assert "the store went backwards" in caplog.text
+    assert not listener._went_back("x", Entry(1, "x", b"", epoch="second"))
+    assert not listener._went_back("y", Entry(1, "y", b"", epoch="first!"))
+    store.close()

@@ -16,10 +16,11 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 
 from django_streaming import shutdown
 from django_streaming.backends.redis import RedisStore
-from django_streaming.stores import StoreMisconfigured
+from django_streaming.stores import StoreMisconfigured, StoreUnavailable
+from django_streaming.stores.base import NotReplicated
 from tests.support.chat import chat_body
-from tests.support.redis_servers import unique_prefix
-from tests.support.redis_topologies import RedisCluster, client
+from tests.support.redis_servers import PrivateRedis, unique_prefix
+from tests.support.redis_topologies import RedisCluster, client, info
 from tests.support.servers import RunningServer, uvicorn_server, wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.topology]
@@ -58,6 +59,29 @@ async def test_the_keys_of_many_streams_spread_over_every_master(
         for stream_id in ids[:5]:
             keys = [store._key(stream_id, suffix) for suffix in ("", ":events", ":lease")]
             assert len({connection.cluster("KEYSLOT", key) for key in keys}) == 1
+
+
+async def test_channels_spread_over_every_master_each_on_one_slot(
+    store: RedisStore, cluster: RedisCluster
+) -> None:
+    """Each channel's keys under its own hash tag: its log, its head and its presence on the
+    master of its slot, and the channels over all the masters."""
+    log = store.channel_log
+    names = [f"spread{number}" for number in range(30)]
+    for name in names:
+        await log.apublish(name, b"data: x\n\n")
+    assert all(count > 0 for count in keys_per_master(cluster, store.prefix))
+    await log.presence.join(names[0], "ann", "entry")
+    with client(cluster.masters[0].address) as connection:
+        for name in names[:5]:
+            keys = [log.key(name), log.head_key(name), log.presence._labels_key(name)]
+            keys.append(log.presence._members_key(name, "ann"))
+            assert len({connection.cluster("KEYSLOT", key) for key in keys}) == 1
+    heads = await log.heads(names)
+    assert {head.seq for head in heads.values()} == {1}
+    replay = await log.replay(dict.fromkeys(names, 0), heads)
+    assert [entry.channel for entry in replay.entries] == names  # in publish order
+    assert not replay.lost
 
 
 def shard_messages(cluster: RedisCluster) -> tuple[int, int]:
@@ -184,3 +208,64 @@ async def test_a_quiet_sharded_subscription_still_gets_the_next_event(store: Red
         await store.channel_log.apublish("quiet", b"data: at last\n\n")
         entry = await asyncio.wait_for(got.get(), 5)
     assert getattr(entry, "body", None) == b"data: at last\n\n"
+
+
+def replica_of(cluster: RedisCluster, master_port: int) -> PrivateRedis:
+    """The running replica of the master on ``master_port`` (failovers move them about)."""
+    for node in cluster.replicas + cluster.masters:
+        if not node.running:
+            continue
+        replication = info(node.address, "replication")
+        if replication["role"] == "slave" and int(str(replication["master_port"])) == master_port:
+            return node
+    raise AssertionError(f"no replica of the master on port {master_port}")
+
+
+async def test_wait_replicas_waits_on_the_node_that_took_the_write(cluster: RedisCluster) -> None:
+    """redis-py sends a lone WAIT to its default node, whose connection wrote nothing and which
+    answers at once: the WAIT must go to the node that took the publish (or the append), on
+    the connection that carried it. Each store's channels here are on a master that is not
+    the default node, whose replica is frozen: the publish must not count as replicated."""
+    store = RedisStore(url=cluster_url(cluster), prefix=unique_prefix(), wait_timeout=10)
+    log = store.channel_log
+    sync_default = log._sync_client().get_default_node().port
+    async_client = log.client()
+    await async_client.initialize()
+    defaults = {sync_default, async_client.get_default_node().port}
+    channel = next(
+        f"wait{number}"
+        for number in range(1000)
+        if cluster.master_of(log.key(f"wait{number}")).port not in defaults
+    )
+    master = cluster.master_of(log.key(channel))
+    stream = next(
+        f"durable{number}"
+        for number in range(1000)
+        if cluster.master_of(store._key(f"durable{number}", ":events")).port not in defaults
+    )
+    await store.create(stream, owner="me")
+    # In sync, the replica acknowledges (a loaded machine may take a while: liveness).
+    assert (await log.apublish(channel, b"data: 1\n\n", wait_replicas=1)).seq >= 1
+    await asyncio.to_thread(log.publish, channel, b"data: 2\n\n", wait_replicas=1)
+    store.wait_replicas = 1
+    await store.append(stream, [(1, b"data: 1\n\n")])
+    store.wait_replicas = 0
+    store.wait_timeout_ms = 300
+    frozen = replica_of(cluster, master.port)
+    stream_replica = replica_of(cluster, cluster.master_of(store._key(stream, ":events")).port)
+    frozen.freeze()
+    if stream_replica is not frozen:
+        stream_replica.freeze()
+    try:
+        with pytest.raises(NotReplicated, match="0 of the 1 replicas"):
+            await log.apublish(channel, b"data: 3\n\n", wait_replicas=1)
+        with pytest.raises(NotReplicated, match="0 of the 1 replicas"):
+            await asyncio.to_thread(log.publish, channel, b"data: 4\n\n", wait_replicas=1)
+        store.wait_replicas = 1
+        with pytest.raises(StoreUnavailable, match="0 of the 1 replicas"):
+            await store.append(stream, [(2, b"data: 2\n\n")])
+    finally:
+        frozen.thaw()
+        stream_replica.thaw()
+    await store.aclose()
+    store.close()

@@ -37,17 +37,17 @@ async def test_an_acl_user_without_a_command_is_store_misconfigured() -> None:
         await store.aclose()
 
 
-def test_the_sync_head_of_an_acl_user_without_mget_is_store_misconfigured() -> None:
+def test_the_sync_heads_of_an_acl_user_without_hmget_is_store_misconfigured() -> None:
     with private_redis() as server:
         with redis.Redis.from_url(server.url) as admin:
             admin.acl_setuser(
                 "limited", enabled=True, passwords=["+secret"], keys=["*"], channels=["*"],
-                commands=["+@all", "-mget"],
+                commands=["+@all", "-hmget"],
             )  # fmt: skip
         url = server.url.replace("redis://", "redis://limited:secret@")
         store = RedisStore(url=url, prefix=unique_prefix())
         with pytest.raises(StoreMisconfigured, match="ACL user needs the commands"):
-            store.channel_log.sync_head()  # channel_cursor(), for a page
+            store.channel_log.sync_heads(["x"])  # channel_cursor(), for a page
         store.close()
 
 

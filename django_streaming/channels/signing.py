@@ -43,12 +43,14 @@ class CursorKey:
     has a key of its own. Each cursor is then signed with keyed BLAKE2b under it: a copy of
     the keyed state, a microsecond, where an HMAC costs twice that."""
 
-    __slots__ = ("_mac", "channels")
+    __slots__ = ("_mac", "channels", "names")
 
     def __init__(self, channels: Iterable[str], *, secret: str | None = None) -> None:
+        #: The channels, sorted: the order of a cursor's positions.
+        self.names = tuple(sorted(set(channels)))
         #: The channels in one string, the same for any order (JSON: no two sets give the
         #: same): what a framed event is cached under, for the subscribers of the same set.
-        self.channels = json.dumps(sorted(set(channels)), separators=(",", ":"))
+        self.channels = json.dumps(self.names, separators=(",", ":"))
         key = salted_hmac(CURSOR_SALT, self.channels, secret=secret, algorithm="sha256")
         self._mac = hashlib.blake2b(key=key.digest(), digest_size=MAC_BYTES)
 

@@ -6,19 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 
 from django_streaming import metrics, tracing
 from django_streaming.sse import Event
 from django_streaming.stores.channel_log import FeedLost
 
-from .log import ChannelLog, Cursor, Deliver, Entry, Head, frame
-from .signing import CursorKey, sign_cursor, verify_cursor
+from .log import ChannelLog, Cursor, Deliver, Entry, Head, Positions, frame
+from .signing import CursorKey, verify_cursor
 
 __all__ = ["MAX_BACKLOG", "subscribe", "subscribers"]
 
@@ -39,21 +38,41 @@ def subscribers() -> dict[str, int]:
         return dict(_subscribers)
 
 
-def cursor_now(key: CursorKey, epoch: str, seq: int) -> str:
-    """The signed cursor of a subscriber at ``seq`` now."""
-    return sign_cursor(key, Cursor.now(epoch, seq).encode())
+def cursor_now(key: CursorKey, heads: Mapping[str, Head]) -> str:
+    """The signed cursor of a subscriber at ``heads`` (each of ``key``'s channels) now."""
+    return Positions(key, heads).signed_now()
 
 
 def read_cursor(key: CursorKey, last_event_id: str) -> Cursor | None:
     """The cursor ``last_event_id`` holds if the server signed it for ``key``'s channels."""
     signed = verify_cursor(key, last_event_id)
-    return None if signed is None else Cursor.parse(signed)
+    return None if signed is None else Cursor.parse(signed, len(key.names))
 
 
-def reset_event(key: CursorKey, head: Head, reason: str) -> bytes:
-    return Event(
-        event="reset", data={"reason": reason}, id=cursor_now(key, head.epoch, head.seq)
-    ).encode()
+def reset_event(positions: Positions, reason: str) -> bytes:
+    return Event(event="reset", data={"reason": reason}, id=positions.signed_now()).encode()
+
+
+def _resumed(
+    cursor: Cursor | None, key: CursorKey, heads: Mapping[str, Head], ttl: float
+) -> dict[str, int] | None:
+    """Where the subscriber of ``cursor`` resumes each channel (after which number), or None
+    when it cannot: not a cursor of ours, or some of what it missed is surely gone (a
+    channel's epoch changed, or it stands behind the cursor)."""
+    if cursor is None:
+        return None
+    after = {}
+    for channel, position in zip(key.names, cursor.positions, strict=True):
+        head = heads[channel]
+        if position.epoch == head.epoch and position.seq <= head.seq:
+            after[channel] = position.seq
+        elif not position.epoch and time.time() - cursor.time < ttl:
+            # No counter when the cursor was made: all of its events since are of its epoch
+            # now (unless one came and went, which takes its TTL).
+            after[channel] = 0
+        else:
+            return None
+    return after
 
 
 async def subscribe(
@@ -83,27 +102,38 @@ async def subscribe(
             waiter.set_result(None)
 
     async with (
-        _watched(log.listen(channels, deliver), view, channels) as head,
+        _watched(log.listen(channels, deliver), view, channels) as heads,
         guard(deliver) if guard is not None else nullcontext(),
     ):
-        epoch, last = head.epoch, head.seq
-        cursor = None if last_event_id is None else read_cursor(key, last_event_id)
+        positions = Positions(key, heads)
         if last_event_id is None and history:
-            kept = await log.replay(channels, 0, last, int(time.time()))
-            opening = f"id: {cursor_now(key, epoch, last)}\n\n".encode()  # as below
-            yield b"".join(frame(entry, epoch, key, tagged) for entry in kept.entries) + opening
+            start = {channel: Head(head.epoch, 0) for channel, head in heads.items()}
+            kept = await log.replay(dict.fromkeys(channels, 0), heads)
+            yield _framed(kept.entries, Positions(key, start), tagged) + (
+                f"id: {positions.signed_now()}\n\n".encode()  # as below
+            )
         elif last_event_id is None:
             # No event, only an id: the browser's lastEventId, should it reconnect before the
             # first event, so that it misses nothing published meanwhile.
-            yield f"id: {cursor_now(key, epoch, last)}\n\n".encode()
-        elif cursor is None or cursor.epoch != epoch or cursor.seq > last:
-            yield reset_event(key, head, "The events since your last one are no longer kept.")
+            yield f"id: {positions.signed_now()}\n\n".encode()
         else:
-            missed = await log.replay(channels, cursor.seq, last, cursor.time)
-            if missed.lost:
-                yield reset_event(key, head, "Some events since your last one are no longer kept.")
-            elif missed.entries:
-                yield b"".join(frame(entry, epoch, key, tagged) for entry in missed.entries)
+            cursor = read_cursor(key, last_event_id)
+            after = _resumed(cursor, key, heads, log.ttl)
+            if cursor is None or after is None:
+                yield reset_event(positions, "The events since your last one are no longer kept.")
+            else:
+                missed = await log.replay(after, heads)
+                if missed.lost:
+                    yield reset_event(
+                        positions, "Some events since your last one are no longer kept."
+                    )
+                else:
+                    resumed = Positions(
+                        key, {c: Head(heads[c].epoch, seq) for c, seq in after.items()}
+                    )
+                    if missed.entries:
+                        yield _framed(missed.entries, resumed, tagged)
+                    positions = resumed
         while True:
             if len(backlog) > MAX_BACKLOG:
                 logger.warning("A channel subscriber fell %s events behind: dropped.", MAX_BACKLOG)
@@ -115,27 +145,23 @@ async def subscribe(
                     if entry.body:  # the client resumes from its last cursor (what this
                         yield entry.body  # chunk held comes in its replay)
                     return
-                if entry is None:  # the live feed was interrupted: catch up from the log
-                    now = await log.head()
-                    if now.epoch == epoch and now.seq < last:  # numbers will be given again
-                        now = await log.forget_epoch(epoch)
-                    if now.epoch != epoch or now.seq < last:
-                        # It lost events (restarted empty, evicted its counter, failed over to
-                        # a replica that was behind): what it has now is all new to us.
-                        epoch, last = now.epoch, min(last, now.seq) if now.epoch == epoch else 0
-                        chunk.append(reset_event(key, now, "The store lost its events."))
-                    missed = await log.replay(channels, last, sys.maxsize, int(time.time()))
-                    if missed.lost:
-                        chunk.append(reset_event(key, now, "Some events are no longer kept."))
-                    for replayed in missed.entries:
-                        chunk.append(frame(replayed, epoch, key, tagged))
-                        last = replayed.seq
-                elif entry.seq > last:
-                    chunk.append(frame(entry, epoch, key, tagged))
-                    last = entry.seq
-                    if entry.published:  # the first subscriber here to write it measures
-                        metrics.delivery_lag(entry.published)
-                        entry.published = 0.0
+                if entry is not None:
+                    position = positions[entry.channel]
+                    same = entry.epoch == position.epoch
+                    if same and entry.seq <= position.seq:
+                        continue  # had already (replayed, or live before the replay)
+                    # The next number; or the first of a new epoch, the feed uninterrupted
+                    # (an interruption comes as None first): nothing of the old one missed.
+                    if entry.seq == (position.seq + 1 if same else 1):
+                        positions.advance(entry.channel, Head(entry.epoch, entry.seq))
+                        chunk.append(frame(entry, positions, tagged))
+                        if entry.published:  # the first subscriber here to write it measures
+                            metrics.delivery_lag(entry.published)
+                            entry.published = 0.0
+                        continue
+                # The live feed was interrupted, skipped a number, or the channel changed its
+                # epoch: catch up from the log.
+                chunk.extend(await _catch_up(log, positions, tagged))
             if chunk:
                 yield b"".join(chunk)
                 continue
@@ -144,10 +170,55 @@ async def subscribe(
             waiter = None
 
 
+def _framed(entries: list[Entry], positions: Positions, tagged: bool) -> bytes:
+    """``entries``, each framed at ``positions`` advanced to it."""
+    chunk = []
+    for entry in entries:
+        positions.advance(entry.channel, Head(entry.epoch, entry.seq))
+        chunk.append(frame(entry, positions, tagged))
+    return b"".join(chunk)
+
+
+async def _catch_up(log: ChannelLog, positions: Positions, tagged: bool) -> list[bytes]:
+    """What the subscriber at ``positions`` missed, read from the log, with ``reset`` first
+    if some of it is gone: a channel whose store went backwards (a failover to a replica
+    that was behind) or lost its counter (a new epoch: what the old one had is gone), or
+    whose events were trimmed or evicted. What each channel keeps follows, as after a
+    reset on a reconnect from the reset's cursor."""
+    heads = await log.heads(positions.key.names)
+    after: dict[str, int] = {}
+    changed = set()
+    for channel, position in positions.items():
+        head = heads[channel]
+        if position.epoch and head.epoch == position.epoch and head.seq < position.seq:
+            # Numbers will be given again: discredit them (every cursor of the epoch).
+            head = heads[channel] = await log.forget_epoch(channel, position.epoch)
+        if head.epoch == position.epoch or not position.epoch:
+            after[channel] = position.seq
+        else:
+            after[channel] = 0
+            changed.add(channel)
+    missed = await log.replay(after, heads)
+    chunk = []
+    if changed or missed.lost:
+        # The reset's cursor stands just before what follows it in each such channel.
+        first: dict[str, int] = {}
+        for entry in missed.entries:
+            first.setdefault(entry.channel, entry.seq - 1)
+        for channel in changed | missed.lost:
+            head = heads[channel]
+            positions.advance(channel, Head(head.epoch, first.get(channel, head.seq)))
+        lost = changed - missed.lost
+        reason = "The store lost events." if lost else "Some events are no longer kept."
+        chunk.append(reset_event(positions, reason))
+    chunk.append(_framed(missed.entries, positions, tagged))
+    return chunk
+
+
 @asynccontextmanager
 async def _watched(
-    listening: AbstractAsyncContextManager[Head], view: str, channels: Sequence[str]
-) -> AsyncIterator[Head]:
+    listening: AbstractAsyncContextManager[dict[str, Head]], view: str, channels: Sequence[str]
+) -> AsyncIterator[dict[str, Head]]:
     """``listening``, counted as a subscriber of ``view`` and of each of ``channels``, in a
     span that ends with how the subscription ended: ``client_left``, ``dropped`` (it fell
     behind), ``error``."""

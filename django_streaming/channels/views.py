@@ -11,10 +11,15 @@ from django_streaming import metrics
 from django_streaming.bridges import maybe_await
 from django_streaming.responses import error_response
 from django_streaming.stores import get_store
-from django_streaming.views import SSEView, last_event_id_problem
+from django_streaming.views import (
+    LAST_EVENT_ID_MAX_LENGTH,
+    SSEView,
+    _last_event_id,
+    last_event_id_problem,
+)
 
 from .guard import Guard, validate_label
-from .log import ChannelLog, validate_channel_name
+from .log import MAX_CHANNELS, ChannelLog, validate_channel_name
 from .signing import CursorKey
 from .subscription import read_cursor, subscribe
 
@@ -66,9 +71,10 @@ class ChannelView(SSEView):
     #: Whether a client may ask for some of ``get_channels()`` in the query (``?channel=``),
     #: and gets each event with a ``channel:`` field naming its channel.
     multiplex: ClassVar[bool] = False
-    #: The most channels one request of a multiplexing view may read (past it, a 400), so
-    #: that the cursor of their subscription stays within 256 characters.
-    max_channels: ClassVar[int] = 16
+    #: The most channels one request of a multiplexing view may read (past it, a 400). Any
+    #: view reads at most ``MAX_CHANNELS`` (16), so that the cursor of a subscription, which
+    #: holds a position in each, stays within 256 characters: a larger value counts as that.
+    max_channels: ClassVar[int] = MAX_CHANNELS
     #: The ``?since=`` of this request, when it has no ``Last-Event-ID``.
     since: str | None = None
     #: Whether subscribers are counted on their channels (``presence()``), with ``join`` and
@@ -114,6 +120,8 @@ class ChannelView(SSEView):
             channels = chosen
         if not channels:
             return error_response(400, "no_channels", "This stream has no channels to read.")
+        if len(channels) > MAX_CHANNELS:
+            return _too_many(MAX_CHANNELS, len(channels))
         for channel in channels:
             try:
                 validate_channel_name(channel)
@@ -140,12 +148,22 @@ class ChannelView(SSEView):
                     "channel_cursor() of exactly these channels.",
                 )
             self.last_event_id = self.since  # then as a reconnect with it
-        await log.head()  # a store that is down is a 503 now, not an error event later
+        await log.heads(channels)  # a store that is down is a 503 now, not an error event later
         return self.stream_response(self.subscription(log, channels))
 
     def read_last_event_id(self, request: HttpRequest) -> JsonResponse | None:
         """``SSEView``'s, then, without one, the cursor of ``?since=`` into ``since`` (checked
         against the channels once they are known), or a 400 for one that cannot be a cursor."""
+        header = _last_event_id(request)
+        if (
+            header is not None
+            and len(header) > LAST_EVENT_ID_MAX_LENGTH
+            and last_event_id_problem(header[:LAST_EVENT_ID_MAX_LENGTH]) is None
+        ):
+            # Longer than any cursor of ours, yet a header: a cursor that cannot be read, so
+            # event: reset as for any other (not a 400 its client meets at each reconnect).
+            self.last_event_id = ""
+            return None
         refused = super().read_last_event_id(request)
         if refused is not None or self.last_event_id is not None:
             return refused
@@ -165,12 +183,9 @@ class ChannelView(SSEView):
         """A multiplexing view's channels: those of ``?channel=`` (all of ``allowed`` without
         one), or a 4xx saying which one cannot be read."""
         asked = list(dict.fromkeys(request.GET.getlist("channel"))) or allowed
-        if len(asked) > self.max_channels:
-            return error_response(
-                400,
-                "too_many_channels",
-                f"Ask for at most {self.max_channels} channels in one stream, not {len(asked)}.",
-            )
+        most = min(self.max_channels, MAX_CHANNELS)
+        if len(asked) > most:
+            return _too_many(most, len(asked))
         known = set(allowed)
         for channel in asked:
             if channel not in known:
@@ -191,6 +206,14 @@ class ChannelView(SSEView):
             view=metrics.view_label(getattr(self, "request", None)),
             guard=None if self.guard is None else self.guard.watch,
         )
+
+
+def _too_many(most: int, asked: int) -> JsonResponse:
+    return error_response(
+        400,
+        "too_many_channels",
+        f"Ask for at most {most} channels in one stream, not {asked}.",
+    )
 
 
 async def _user_pk(request: HttpRequest) -> str | None:

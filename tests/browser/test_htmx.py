@@ -76,7 +76,7 @@ def serve(page: Page, site_server: RunningServer, packages: Path, body: str, *sc
 def wait_for_subscribers(prefix: str, channel: str, count: int = 1) -> None:
     """Until the server has subscribed to ``channel`` for ``count`` page(s)."""
     client = redis.Redis.from_url(shared_redis())
-    key = f"{prefix}:channel:{{{prefix}}}:{channel}"
+    key = f"{prefix}:channel:{{{channel}}}"  # RedisChannelLog.key()
 
     def subscribed() -> bool:
         return dict(client.pubsub_numsub(key)).get(key.encode(), 0) >= count

@@ -1,19 +1,30 @@
 """The channel log of ``MemoryStore``: this process's memory, so it reaches the subscribers of
 this process only. ``publish()`` may be called from any thread: the lock orders publishers,
-and each subscriber gets its events on its own loop."""
+and each subscriber gets its events on its own loop. Each channel has its sequence and epoch;
+one idle past its TTL is forgotten with them, and starts again under a new epoch."""
 
 from __future__ import annotations
 
 import asyncio
-import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from django_streaming.stores.channel_log import Deliver, Entry, Head, Published, Replay
+from django_streaming.stores.channel_log import (
+    MAX_SEQ,
+    Deliver,
+    Entry,
+    Head,
+    Published,
+    Replay,
+    lost_numbers,
+    merged,
+    new_epoch,
+    publish_time,
+)
 
 from .presence import MemoryPresence
 
@@ -22,11 +33,14 @@ __all__ = ["MemoryChannelLog"]
 #: Channels idle past their TTL are forgotten once every this many publishes.
 SWEEP_EVERY = 1024
 
+_NO_HEAD = Head("", 0)
+
 
 @dataclass
 class _Channel:
-    entries: deque[Entry]
-    trimmed: int = 0  # the last sequence number dropped to keep max_len
+    epoch: str = field(default_factory=new_epoch)
+    seq: int = 0
+    entries: deque[Entry] = field(default_factory=deque)
     last_write: float = field(default_factory=time.monotonic)
 
 
@@ -50,8 +64,7 @@ class MemoryChannelLog:
     def __init__(self, *, max_len: int, ttl: float) -> None:
         self.max_len = max_len
         self.ttl = ttl
-        self.epoch = secrets.token_urlsafe(6)  # this process's memory: new with each process
-        self._seq = 0
+        self._publishes = 0
         self._lock = threading.Lock()
         self._channels: dict[str, _Channel] = {}
         self._listeners: dict[str, set[_Listener]] = {}
@@ -60,47 +73,58 @@ class MemoryChannelLog:
     def publish(self, channel: str, body: bytes, *, wait_replicas: int | None = None) -> Published:
         # Nothing to replicate to: wait_replicas is ignored.
         with self._lock:
-            self._seq += 1
-            entry = Entry(self._seq, channel, body)
             log = self._channels.get(channel)
-            if log is None or self._expired(log):
-                log = self._channels[channel] = _Channel(deque())
+            if log is None or self._expired(log) or log.seq >= MAX_SEQ:
+                log = self._channels[channel] = _Channel()
+            log.seq += 1
+            entry = Entry(log.seq, channel, body, publish_time(), log.epoch)
             log.entries.append(entry)
             log.last_write = time.monotonic()
             while len(log.entries) > self.max_len:
-                log.trimmed = log.entries.popleft().seq
-            if self._seq % SWEEP_EVERY == 0:
+                log.entries.popleft()
+            self._publishes += 1
+            if self._publishes % SWEEP_EVERY == 0:
                 self._forget_expired()
             listeners = list(self._listeners.get(channel, ()))
         for listener in listeners:
             listener.notify(entry)
-        return Published(self.epoch, entry.seq, entry.sent)
+        return Published(entry.epoch, entry.seq, entry.sent)
 
     async def apublish(
         self, channel: str, body: bytes, *, wait_replicas: int | None = None
     ) -> Published:
         return self.publish(channel, body)
 
-    async def head(self) -> Head:
-        return self.sync_head()
+    async def heads(self, channels: Sequence[str]) -> dict[str, Head]:
+        return self.sync_heads(channels)
 
-    def sync_head(self) -> Head:
+    def sync_heads(self, channels: Sequence[str]) -> dict[str, Head]:
         with self._lock:
-            return Head(self.epoch, self._seq)
+            return self._heads(channels)
 
-    async def forget_epoch(self, epoch: str) -> Head:  # pragma: no cover - never called:
-        # a process's memory never goes backwards (here for the protocol)
-        return await self.head()
+    def _heads(self, channels: Sequence[str]) -> dict[str, Head]:
+        heads = {}
+        for channel in channels:
+            log = self._channels.get(channel)
+            live = log is not None and not self._expired(log)
+            heads[channel] = Head(log.epoch, log.seq) if log is not None and live else _NO_HEAD
+        return heads
+
+    async def forget_epoch(self, channel: str, epoch: str) -> Head:  # pragma: no cover - never
+        # called: a process's memory never goes backwards (here for the protocol)
+        return (await self.heads([channel]))[channel]
 
     @asynccontextmanager
-    async def listen(self, channels: Sequence[str], deliver: Deliver) -> AsyncIterator[Head]:
+    async def listen(
+        self, channels: Sequence[str], deliver: Deliver
+    ) -> AsyncIterator[dict[str, Head]]:
         listener = _Listener(asyncio.get_running_loop(), deliver)
         with self._lock:
             for channel in channels:
                 self._listeners.setdefault(channel, set()).add(listener)
-            head = Head(self.epoch, self._seq)
+            heads = self._heads(channels)
         try:
-            yield head
+            yield heads
         finally:
             with self._lock:
                 for channel in channels:
@@ -109,19 +133,20 @@ class MemoryChannelLog:
                     if not listeners:
                         self._listeners.pop(channel, None)
 
-    async def replay(self, channels: Sequence[str], after: int, until: int, since: int) -> Replay:
-        entries: list[Entry] = []
-        lost = False
+    async def replay(self, after: Mapping[str, int], heads: Mapping[str, Head]) -> Replay:
+        by_channel: dict[str, list[Entry]] = {}
+        lost = set()
         with self._lock:
-            for channel in channels:
+            for channel, start in after.items():
+                head = heads[channel]
                 log = self._channels.get(channel)
-                if log is None or self._expired(log):
-                    lost |= time.time() - since >= self.ttl  # it may have expired meanwhile
-                    continue
-                lost |= log.trimmed > after
-                entries.extend(entry for entry in log.entries if after < entry.seq <= until)
-        entries.sort(key=lambda entry: entry.seq)
-        return Replay(entries, lost=lost)
+                kept = []
+                if log is not None and log.epoch == head.epoch and not self._expired(log):
+                    kept = [entry for entry in log.entries if start < entry.seq <= head.seq]
+                if lost_numbers(kept, start, head.seq):
+                    lost.add(channel)
+                by_channel[channel] = kept
+        return Replay(merged(by_channel), frozenset(lost))
 
     def _forget_expired(self) -> None:
         for name in [name for name, log in self._channels.items() if self._expired(log)]:

@@ -1,23 +1,25 @@
 """The channel log of ``RedisStore``: every worker's subscribers get every event.
 
-Under the store's ``prefix``, all with the hash tag ``{prefix}`` (one slot of a cluster: one
-sequence orders every channel, so a publish touches the counter and its channel at once):
+Under the store's ``prefix``, each channel's keys under a hash tag of its own, its name (so a
+cluster spreads the channels over its masters, each channel on the master of its slot):
 
-* ``prefix:channels:{prefix}:seq`` the sequence counter shared by all channels, and
-  ``prefix:channels:{prefix}:epoch`` a random token set once: both vanish with a Redis that
-  restarts without persistence, and the new epoch tells cursors from before that their events
-  are gone;
-* ``prefix:channel:{prefix}:<name>`` a Redis Stream per channel, entry ids ``<seq>-0``, capped
-  at ``MAX_LEN`` entries (Redis remembers the last one it trimmed) and expiring ``TTL``
-  seconds after its last event; each entry holds the event's bytes (``d``) and when it was
-  published (``t``, seconds: its cursors carry it, so every subscriber frames it alike);
+* ``prefix:channel:{<name>}:head`` a hash of the channel's epoch (``e``, a random token) and
+  its last number (``s``): one key, so that they vanish together (a Redis restarted without
+  persistence, an eviction, the TTL), and a new epoch tells the cursors from before that
+  their events are gone;
+* ``prefix:channel:{<name>}`` a Redis Stream of the channel, entry ids ``<seq>-0`` (1, 2,
+  3...: a missing number is a lost event), capped at ``MAX_LEN`` entries; it and the head
+  expire ``TTL`` seconds after its last event; each entry holds the event's bytes (``d``) and
+  when it was published (``t``, µs: its cursors carry it, in seconds, so every subscriber
+  frames it alike, and replays merge channels by it);
 * the pub/sub channel of the same name, on which each event is also published as
-  ``<seq>.<sent> <bytes>`` (``SPUBLISH`` in a cluster: to the node of that slot only, not to
-  every node).
+  ``<seq>.<sent>.<epoch> <bytes>`` (``SPUBLISH`` in a cluster: to the node of that slot only,
+  not to every node).
 
-One script does all of a publish, so events get their numbers in the order they are stored and
-published. A process holds one pub/sub connection per event loop for all the channels its
-subscribers read, whatever their number (``listener.py``); a replay reads the Redis Streams.
+One script does all of a publish, on the channel's slot, so events get their numbers in the
+order they are stored and published. A process holds one pub/sub connection per event loop
+for all the channels its subscribers read, whatever their number (``listener.py``; in a
+cluster, one per master that has some); a replay reads the Redis Streams.
 """
 
 from __future__ import annotations
@@ -25,17 +27,27 @@ from __future__ import annotations
 import asyncio
 import secrets
 import threading
-import time
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisClusterException, RedisError
 
 from django_streaming.conf import get_config
 from django_streaming.stores.base import NotReplicated
-from django_streaming.stores.channel_log import Deliver, Entry, Head, Published, Replay
+from django_streaming.stores.channel_log import (
+    MAX_SEQ,
+    Deliver,
+    Entry,
+    Head,
+    Published,
+    Replay,
+    lost_numbers,
+    merged,
+    new_epoch,
+    publish_time,
+)
 
 from . import clients, scripts
 from .errors import classify, on_error
@@ -47,8 +59,6 @@ if TYPE_CHECKING:
     from .store import RedisStore
 
 __all__ = ["RedisChannelLog"]
-
-T = TypeVar("T")
 
 #: Connections to Redis per event loop for channels, whatever the number of subscribers and
 #: channels: the pub/sub one, and the rest for publishing, replays and cursors (a request waits
@@ -64,9 +74,7 @@ class RedisChannelLog:
         retention = get_config()["CHANNELS"]
         self.max_len = retention["MAX_LEN"]
         self.ttl = retention["TTL"]
-        self._tag = f"{{{store.prefix}}}"
-        self._seq_key = f"{store.prefix}:channels:{self._tag}:seq"
-        self._epoch_key = f"{store.prefix}:channels:{self._tag}:epoch"
+        self._channel_prefix = f"{store.prefix}:channel:{{"
         self._publish_command = "SPUBLISH" if store.sharded else "PUBLISH"
         self._sync: Any = None
         self._sync_lock = threading.Lock()
@@ -79,7 +87,7 @@ class RedisChannelLog:
         self._pubsub_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
             weakref.WeakKeyDictionary()
         )
-        self._heads: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _SharedRead[Head]] = (
+        self._heads: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _SharedHeads] = (
             weakref.WeakKeyDictionary()
         )
         self.presence = RedisPresence(self)
@@ -98,25 +106,25 @@ class RedisChannelLog:
         return client
 
     def key(self, channel: str) -> str:
-        """The Redis Stream of ``channel``, and its pub/sub channel."""
-        return f"{self.store.prefix}:channel:{self._tag}:{channel}"
+        """The Redis Stream of ``channel``, and its pub/sub channel (the channel's name is
+        its hash tag)."""
+        return f"{self._channel_prefix}{channel}}}"
+
+    def head_key(self, channel: str) -> str:
+        """The hash of ``channel``'s epoch and last number."""
+        return self.key(channel) + ":head"
 
     def _arguments(self, channel: str, body: bytes) -> tuple[list[str], list[Any], int]:
-        token = self.key(channel) + ":published:" + secrets.token_urlsafe(12)
-        keys = [
-            self._seq_key,
-            self._epoch_key,
-            self.key(channel),
-            self.key(channel) + ":trimmed",
-            token,
-        ]
+        stream = self.key(channel)
+        keys = [self.head_key(channel), stream, stream + ":published:" + secrets.token_urlsafe(12)]
         ttl_ms = int(self.ttl * 1000)
         token_ms = int(max(self.store.failover_timeout * 2, 1) * 1000)  # past the last retry
-        epoch = secrets.token_urlsafe(6)
         publish = self._publish_command
         # Decided once, so that a publish sent again stores and returns the same time.
-        sent = int(time.time())
-        arguments = [body, self.max_len, ttl_ms, self.key(channel), epoch, token_ms, publish, sent]
+        sent = publish_time()
+        arguments = [
+            body, self.max_len, ttl_ms, stream, new_epoch(), token_ms, publish, sent, MAX_SEQ
+        ]  # fmt: skip
         return keys, arguments, sent
 
     def publish(self, channel: str, body: bytes, *, wait_replicas: int | None = None) -> Published:
@@ -128,8 +136,9 @@ class RedisChannelLog:
             if not replicas:
                 return _published(client.eval(scripts.PUBLISH, len(keys), *keys, *arguments), sent)
             with client.pipeline(transaction=False) as pipe:
-                pipe.eval(scripts.PUBLISH, len(keys), *keys, *arguments)
-                pipe.wait(replicas, self.store.wait_timeout_ms)
+                # EVAL by name: redis-py's sync cluster pipeline has no eval().
+                pipe.execute_command("EVAL", scripts.PUBLISH, len(keys), *keys, *arguments)
+                self.store.wait_in(pipe, client, [self.key(channel)], replicas)
                 stored, acknowledged = pipe.execute()
             return _replicated(_published(stored, sent), int(acknowledged), replicas, self.store)
 
@@ -150,9 +159,11 @@ class RedisChannelLog:
             if not replicas:
                 stored = await client.eval(scripts.PUBLISH, len(keys), *keys, *arguments)
                 return _published(stored, sent)
+            if self.store.sharded:
+                await client.initialize()  # its slots known, for wait_in()
             async with client.pipeline(transaction=False) as pipe:
                 pipe.eval(scripts.PUBLISH, len(keys), *keys, *arguments)
-                pipe.wait(replicas, self.store.wait_timeout_ms)
+                self.store.wait_in(pipe, client, [self.key(channel)], replicas)
                 stored, acknowledged = await pipe.execute()
             return _replicated(_published(stored, sent), int(acknowledged), replicas, self.store)
 
@@ -187,33 +198,29 @@ class RedisChannelLog:
             if client is not None:
                 await client.aclose()
 
-    async def head(self) -> Head:
+    async def heads(self, channels: Sequence[str]) -> dict[str, Head]:
         # Thousands of subscribers arriving together share a few reads (each a read started
         # after its call), rather than queueing for the loop's connections.
         loop = asyncio.get_running_loop()
         shared = self._heads.get(loop)
         if shared is None:
-            shared = self._heads[loop] = _SharedRead(self._read_head)
-        return await shared()
+            shared = self._heads[loop] = _SharedHeads(self._read_heads)
+        return await shared(channels)
 
     @on_error
-    async def _read_head(self) -> Head:
-        client = self.client()
-        epoch, seq = await client.mget(self._epoch_key, self._seq_key)  # one slot
-        if epoch is None:  # written only when missing: a Redis out of memory still reads
-            await client.set(self._epoch_key, secrets.token_urlsafe(6), nx=True)
-            epoch, seq = await client.mget(self._epoch_key, self._seq_key)
-        assert isinstance(epoch, bytes)  # set just above, if it was not already
-        return Head(epoch.decode(), int(seq or 0))
+    async def _read_heads(self, channels: Sequence[str]) -> dict[str, Head]:
+        # Reads only: a Redis out of memory, refusing writes, still answers.
+        async with self.client().pipeline(transaction=False) as pipe:
+            for channel in channels:
+                pipe.hmget(self.head_key(channel), "e", "s")
+            return _heads(channels, await pipe.execute())
 
-    def sync_head(self) -> Head:
-        def attempt() -> Head:
-            client = self._sync_client()
-            epoch, seq = client.mget(self._epoch_key, self._seq_key)
-            if epoch is None:  # as in _read_head()
-                client.set(self._epoch_key, secrets.token_urlsafe(6), nx=True)
-                epoch, seq = client.mget(self._epoch_key, self._seq_key)
-            return Head(epoch.decode(), int(seq or 0))
+    def sync_heads(self, channels: Sequence[str]) -> dict[str, Head]:
+        def attempt() -> dict[str, Head]:
+            with self._sync_client().pipeline(transaction=False) as pipe:
+                for channel in channels:
+                    pipe.hmget(self.head_key(channel), "e", "s")
+                return _heads(channels, pipe.execute())
 
         try:
             return retry_sync(attempt, self.store.failover_timeout)
@@ -221,19 +228,21 @@ class RedisChannelLog:
             raise classify(error) from error
 
     @on_error
-    async def forget_epoch(self, epoch: str) -> Head:
+    async def forget_epoch(self, channel: str, epoch: str) -> Head:
         client: Any = self.client()
-        new = secrets.token_urlsafe(6)
-        await retry(
-            lambda: client.eval(scripts.FORGET_EPOCH, 1, self._epoch_key, epoch, new),
+        key = self.head_key(channel)
+        now = await retry(
+            lambda: client.eval(scripts.FORGET_EPOCH, 1, key, epoch, new_epoch()),
             self.store.failover_timeout,
         )
-        return await self._read_head()
+        return _heads([channel], [now])[channel]
 
     @asynccontextmanager
-    async def listen(self, channels: Sequence[str], deliver: Deliver) -> AsyncIterator[Head]:
+    async def listen(
+        self, channels: Sequence[str], deliver: Deliver
+    ) -> AsyncIterator[dict[str, Head]]:
         async with self.watch(channels, deliver):
-            yield await self.head()  # once subscribed: what comes later arrives live
+            yield await self.heads(channels)  # once subscribed: what comes later arrives live
 
     @asynccontextmanager
     async def watch(self, channels: Sequence[str], deliver: Deliver) -> AsyncIterator[None]:
@@ -257,8 +266,9 @@ class RedisChannelLog:
 
     def channel_of(self, name: str) -> str:
         """The channel whose pub/sub channel is ``name`` (``pubsub_name()`` undone)."""
-        prefix = self.key("")
-        return name[len(prefix) :] if name.startswith(prefix) else name
+        if name.startswith(self._channel_prefix) and name.endswith("}"):
+            return name[len(self._channel_prefix) : -1]
+        return name
 
     def pubsub(self) -> Any:
         """A new pub/sub connection of the running loop's pub/sub client (a ``ClusterPubSub``
@@ -272,39 +282,44 @@ class RedisChannelLog:
         return client.pubsub(push_handler_func=as_it_is)
 
     @on_error
-    async def replay(self, channels: Sequence[str], after: int, until: int, since: int) -> Replay:
-        if after >= until:
-            return Replay([], lost=False)
-        async with self.client().pipeline(transaction=False) as pipe:
-            for channel in channels:
-                pipe.exists(self.key(channel))
-                pipe.get(self.key(channel) + ":trimmed")
-                pipe.xrange(self.key(channel), f"{after + 1}-0", f"{until}-0")
-            results = await pipe.execute()
-        entries: list[Entry] = []
-        lost = False
-        rows = zip(channels, results[::3], results[1::3], results[2::3], strict=True)
-        for channel, exists, trimmed, events in rows:
-            if not exists:  # never written, or expired
-                lost |= time.time() - since >= self.ttl
-                continue
-            lost |= trimmed is not None and int(trimmed.split(b"-")[0]) > after
-            entries.extend(
-                Entry(int(entry_id.split(b"-")[0]), channel, fields[b"d"], _sent(fields))
+    async def replay(self, after: Mapping[str, int], heads: Mapping[str, Head]) -> Replay:
+        wanted = [channel for channel, start in after.items() if heads[channel].seq > start]
+        results = []
+        if wanted:
+            async with self.client().pipeline(transaction=False) as pipe:
+                for channel in wanted:
+                    start, until = after[channel] + 1, heads[channel].seq
+                    pipe.xrange(self.key(channel), f"{start}-0", f"{until}-0")
+                results = await pipe.execute()
+        by_channel: dict[str, list[Entry]] = {}
+        lost = set()
+        for channel, events in zip(wanted, results, strict=True):
+            epoch = heads[channel].epoch
+            by_channel[channel] = entries = [
+                Entry(int(entry_id.split(b"-")[0]), channel, fields[b"d"], _sent(fields), epoch)
                 for entry_id, fields in events
-            )
-        entries.sort(key=lambda entry: entry.seq)
-        return Replay(entries, lost=lost)
+            ]
+            if lost_numbers(entries, after[channel], heads[channel].seq):
+                lost.add(channel)
+        return Replay(merged(by_channel), frozenset(lost))
+
+
+def _heads(channels: Sequence[str], replies: list[Any]) -> dict[str, Head]:
+    """The heads of ``channels`` from their hashes' ``e`` and ``s`` (None: no head)."""
+    heads = {}
+    for channel, (epoch, seq) in zip(channels, replies, strict=True):
+        heads[channel] = Head("", 0) if epoch is None else Head(epoch.decode(), int(seq or 0))
+    return heads
 
 
 def _published(stored: list[Any], sent: int) -> Published:
-    """What the publish script returned (the event's number and the epoch), as ``Published``."""
+    """What the publish script returned (the event's number and epoch), as ``Published``."""
     seq, epoch = stored
     return Published(epoch.decode(), int(seq), sent)
 
 
 def _sent(fields: dict[bytes, bytes]) -> int | None:
-    """When a stored entry was published (None for one stored before entries held it)."""
+    """When a stored entry was published, in µs (None for one stored before entries held it)."""
     sent = fields.get(b"t")
     return None if sent is None else int(sent)
 
@@ -322,23 +337,27 @@ def _replicated(
     return published
 
 
-class _SharedRead(Generic[T]):
-    """One read for the callers that come in the same turn of the event loop, started after all
-    of them: each gets a result at least as recent as its call (what ``listen()`` needs of the
-    head: read once subscribed)."""
+class _SharedHeads:
+    """One read for the callers that come in the same turn of the event loop, of all the
+    channels they ask for, started after all of them: each gets heads at least as recent as
+    its call (what ``listen()`` needs: read once subscribed)."""
 
-    def __init__(self, read: Callable[[], Awaitable[T]]) -> None:
+    def __init__(self, read: Callable[[Sequence[str]], Awaitable[dict[str, Head]]]) -> None:
         self._read = read
-        self._next: asyncio.Future[T] | None = None
+        self._next: asyncio.Future[dict[str, Head]] | None = None
+        self._wanted: set[str] = set()
 
-    async def __call__(self) -> T:
+    async def __call__(self, channels: Sequence[str]) -> dict[str, Head]:
         if self._next is None:
             self._next = asyncio.ensure_future(self._run())
             # Retrieved even when every caller was cancelled meanwhile.
             self._next.add_done_callback(lambda read: read.cancelled() or read.exception())
-        return await asyncio.shield(self._next)
+        self._wanted.update(channels)
+        heads = await asyncio.shield(self._next)
+        return {channel: heads[channel] for channel in channels}
 
-    async def _run(self) -> T:
+    async def _run(self) -> dict[str, Head]:
         await asyncio.sleep(0)  # the callers of this turn join
-        self._next = None  # a caller from now on needs a read that starts after it
-        return await self._read()
+        # A caller from now on needs a read that starts after it.
+        self._next, wanted, self._wanted = None, self._wanted, set()
+        return await self._read(sorted(wanted))

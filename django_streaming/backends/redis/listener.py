@@ -65,9 +65,10 @@ class Listener:
         self.catching_up = False  # resubscribed after a lost connection: confirmations pending
         self.reconnects = 0  # attempts since the connection was lost
         self.lost_since: float | None = None  # when (monotonic), if it is lost now
-        # The highest number each channel's live events had: one not above it means the store
-        # went backwards (a counter evicted, a failover to a replica that was behind).
-        self.highest: dict[str, int] = {}
+        # The epoch and highest number each channel's live events had: one not above it, in
+        # the same epoch, means the store went backwards (a failover to a replica that was
+        # behind).
+        self.highest: dict[str, tuple[str, int]] = {}
         self.commands = asyncio.Lock()  # one command at a time on the connection, in order
         self.closing: set[asyncio.Future[Any]] = set()
 
@@ -195,11 +196,14 @@ class Listener:
                     channel = self.log.channel_of(message["channel"].decode())
                     kind = message["type"]
                     if kind in ("message", "smessage"):
-                        # <seq>.<sent> <bytes> (a stream's wake-up or stop: "0 ")
+                        # <seq>.<sent>.<epoch> <bytes> (a stream's wake-up or stop: "0 ")
                         number, _, body = message["data"].partition(b" ")
-                        seq, _, sent = number.partition(b".")
-                        entry = Entry(int(seq), channel, body, int(sent) if sent else None)
-                        went_back = self._went_back(channel, entry.seq)
+                        seq, _, stamp = number.partition(b".")
+                        sent, _, epoch = stamp.partition(b".")
+                        entry = Entry(
+                            int(seq), channel, body, int(sent) if sent else None, epoch.decode()
+                        )
+                        went_back = self._went_back(channel, entry)
                         for deliver in list(self.delivers.get(channel, ())):
                             deliver(None if went_back else entry)
                     elif kind in ("subscribe", "ssubscribe"):
@@ -238,20 +242,21 @@ class Listener:
                     except (RedisError, RedisClusterException, OSError):
                         continue
 
-    def _went_back(self, channel: str, seq: int) -> bool:
-        """Whether ``seq`` is not above the last live number of ``channel`` (numbered ones:
-        the resumable streams' wake-ups are 0). Its subscribers then catch up from the log,
-        which tells them what the store lost (``reset``)."""
-        if seq <= 0:
+    def _went_back(self, channel: str, entry: Entry) -> bool:
+        """Whether ``entry`` is not above the last live number of ``channel`` in its epoch
+        (numbered ones: the resumable streams' wake-ups are 0). Its subscribers then catch up
+        from the log, which tells them what the store lost (``reset``). (A new epoch is the
+        subscribers' to judge: ``channels/subscription.py``.)"""
+        if entry.seq <= 0:
             return False
-        highest = self.highest.get(channel, 0)
-        self.highest[channel] = seq
-        if seq > highest:
+        epoch, highest = self.highest.get(channel, ("", 0))
+        self.highest[channel] = (entry.epoch, entry.seq)
+        if entry.epoch != epoch or entry.seq > highest:
             return False
         logger.warning(
             "Channel %s got event %s after %s: the store went backwards (data lost).",
             channel,
-            seq,
+            entry.seq,
             highest,
         )
         return True

@@ -1,15 +1,18 @@
 """Presence and disconnects of ``RedisStore``, for every worker.
 
-Under the store's prefix, with the channel log's hash tag ``{prefix}`` (one slot of a cluster):
+Under the store's prefix, a channel's keys under its hash tag (its name, as its log's: on the
+master of its slot in a cluster):
 
-* ``prefix:presence:{prefix}:<channel>`` a sorted set of the labels listed on the channel, each
+* ``prefix:presence:{<channel>}`` a sorted set of the labels listed on the channel, each
   scored with when its last entry expires (ms, Redis's clock), and
-  ``prefix:presence:{prefix}:<channel>/<label>`` a sorted set of the label's entries (one per
+  ``prefix:presence:{<channel>}/<label>`` a sorted set of the label's entries (one per
   subscription) scored the same way: a worker renews its entries every third of the store's
   ``lease``, so those of a worker that died expire within it. A label is listed from its first
   entry to its last (or its expiry, found by the next renewal on any worker): the scripts
   decide both at once for every worker, so a ``join`` and a ``leave`` alternate. Every key
   expires ``lease`` after its last write;
+Disconnects, under the hash tag ``{prefix}``:
+
 * ``prefix:disconnect:{prefix}`` the pub/sub channel of disconnects (on the listener's
   connection, the one of every subscriber of the loop), and
   ``prefix:disconnected:{prefix}:<target>`` the token of a target's last disconnect, kept
@@ -118,16 +121,16 @@ class RedisPresence:
         self.lease: float | None = store.lease
         self._lease_ms = max(int(store.lease * 1000), 1)
         tag = f"{{{store.prefix}}}"
-        self._presence = f"{store.prefix}:presence:{tag}:"
+        self._presence = f"{store.prefix}:presence:"
         self._tokens = f"{store.prefix}:disconnected:{tag}:"
         self.control = f"{store.prefix}:disconnect:{tag}"
         self._publish = "SPUBLISH" if store.sharded else "PUBLISH"
 
     def _labels_key(self, channel: str) -> str:
-        return self._presence + channel
+        return f"{self._presence}{{{channel}}}"
 
     def _members_key(self, channel: str, label: str) -> str:
-        return f"{self._presence}{channel}/{label}"
+        return f"{self._presence}{{{channel}}}/{label}"
 
     async def _eval(self, script: str, keys: Sequence[str], *arguments: Any) -> Any:
         client: Any = self.log.client()

@@ -1,6 +1,6 @@
 """The Lua scripts of the Redis backend: each does, atomically on the server, what must not
 be split between workers. Each declares every key it touches, and all of them share one hash
-tag, so that each runs on one slot of a cluster."""
+tag (a stream's, a channel's), so that each runs on one slot of a cluster."""
 
 __all__ = ["CLAIM", "COUNT", "FINISH", "FORGET_EPOCH", "PUBLISH", "RELEASE", "SAVE_PENDING"]
 
@@ -73,50 +73,51 @@ return false
 """
 
 
-# KEYS: the epoch. ARGV: the epoch to forget, a new one. Replaces the epoch if it is still the
-# one to forget (or gone); returns the epoch now.
+# KEYS: a channel's head (a hash: its epoch e, its last number s). ARGV: the epoch to forget,
+# a new one. Replaces the epoch if it is still the one to forget. Returns the epoch and the
+# number now (false for a channel without a head).
 FORGET_EPOCH = """
-local epoch = redis.call('GET', KEYS[1])
-if epoch == false or epoch == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[2])
-  return ARGV[2]
-end
-return epoch
+if redis.call('HGET', KEYS[1], 'e') == ARGV[1] then redis.call('HSET', KEYS[1], 'e', ARGV[2]) end
+return redis.call('HMGET', KEYS[1], 'e', 's')
 """
 
 
-# KEYS: the counter, the epoch, the channel's stream, its trimmed marker, this publish's token.
-# ARGV: the event's bytes, max_len, the TTL in ms, the pub/sub channel, an epoch to set if there
-# is none, how long (ms) the token is kept. The marker holds the id of the last entry trimmed
-# away, for replays to know what is gone. The token makes a publish sent again (its connection
-# dropped in a failover, perhaps after it ran) store the event once: it returns the number it
-# got the first time. A counter behind the channel's last event (evicted) is moved past it, with
-# a new epoch. ARGV[7]: PUBLISH, or SPUBLISH in a cluster (the channel is in the keys' slot).
-# ARGV[8]: when it was published (seconds), stored with it (field t) and sent with its number
-# (`<seq>.<sent> <bytes>`), so that every subscriber frames it with the same cursor.
-# Returns the event's number and the epoch.
+# KEYS: the channel's head (a hash: its epoch e and its last number s, one key so that they
+# vanish together), its stream, this publish's token. ARGV: the event's bytes, max_len, the
+# TTL in ms, the pub/sub channel, a new epoch (used if the channel has no head, or its numbers
+# passed ARGV[9]), how long (ms) the token is kept, PUBLISH or SPUBLISH (in a cluster: the
+# channel is in the keys' slot), when it was published (µs, stored with it as field t),
+# the highest number. The token makes a publish sent again (its connection dropped in a
+# failover, perhaps after it ran) store the event once: it returns what it got the first time.
+# A channel without a head (new, expired, or its head evicted) starts under a new epoch, after
+# the last event its stream still has. The event goes to the subscribers as
+# `<seq>.<sent>.<epoch> <bytes>`, so that every subscriber frames it with the same cursor.
+# Returns the event's number and epoch.
 PUBLISH = """
-redis.call('SET', KEYS[2], ARGV[5], 'NX')
-local done = redis.call('GET', KEYS[5])
-if done then return {tonumber(done), redis.call('GET', KEYS[2])} end
-local seq = redis.call('INCR', KEYS[1])
-local top = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)[1]
-if top and tonumber(string.match(top[1], '^%d+')) >= seq then
-  -- The counter was lost (evicted) but not this channel's events: numbers go on after them,
-  -- under a new epoch, since others were given out again meanwhile.
-  seq = tonumber(string.match(top[1], '^%d+')) + 1
-  redis.call('SET', KEYS[1], seq)
-  redis.call('SET', KEYS[2], ARGV[5])
+local done = redis.call('GET', KEYS[3])
+if done then
+  local seq, epoch = string.match(done, '^(%d+) (.*)$')
+  return {tonumber(seq), epoch}
 end
-redis.call('SET', KEYS[5], seq, 'PX', ARGV[6])
-local excess = redis.call('XLEN', KEYS[3]) + 1 - tonumber(ARGV[2])
-if excess > 0 then
-  local trimmed = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', excess)
-  redis.call('SET', KEYS[4], trimmed[#trimmed][1])
+local epoch = redis.call('HGET', KEYS[1], 'e')
+local seq
+if epoch then
+  seq = redis.call('HINCRBY', KEYS[1], 's', 1)
+else
+  epoch = ARGV[5]
+  local top = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)[1]
+  seq = top and tonumber(string.match(top[1], '^%d+')) + 1 or 1
 end
-redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[2], seq .. '-0', 'd', ARGV[1], 't', ARGV[8])
-redis.call('PEXPIRE', KEYS[3], ARGV[3])
-redis.call('PEXPIRE', KEYS[4], ARGV[3])
-redis.call(ARGV[7], ARGV[4], seq .. '.' .. ARGV[8] .. ' ' .. ARGV[1])
-return {seq, redis.call('GET', KEYS[2])}
+if seq > tonumber(ARGV[9]) then
+  redis.call('DEL', KEYS[2])
+  epoch = ARGV[5]
+  seq = 1
+end
+redis.call('HSET', KEYS[1], 'e', epoch, 's', seq)
+redis.call('SET', KEYS[3], seq .. ' ' .. epoch, 'PX', ARGV[6])
+redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], seq .. '-0', 'd', ARGV[1], 't', ARGV[8])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call(ARGV[7], ARGV[4], seq .. '.' .. ARGV[8] .. '.' .. epoch .. ' ' .. ARGV[1])
+return {seq, epoch}
 """

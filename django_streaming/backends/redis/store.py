@@ -36,7 +36,7 @@ import asyncio
 import functools
 import time
 import weakref
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from itertools import islice
 from typing import Any
@@ -441,6 +441,21 @@ class RedisStore(StreamStore):
         else:
             pipe.publish(channel, "0 ")
 
+    def wait_in(self, pipe: Any, client: Any, keys: Iterable[str], replicas: int) -> int:
+        """Queue in ``pipe`` (of ``client``) a ``WAIT`` for ``replicas`` after the writes
+        queued to ``keys``, on the connection that carries them; how many replies it adds.
+        In a cluster, one per master those keys are on, sent there: redis-py sends a lone
+        ``WAIT`` to its default node, whose connection wrote nothing, and which answers at
+        once with its replicas, acknowledged or not. (The cluster pipeline sends each node's
+        commands on one connection, so the ``WAIT`` follows the writes it waits for.)"""
+        if not self.sharded:
+            pipe.wait(replicas, self.wait_timeout_ms)
+            return 1
+        nodes = {node.name: node for node in (client.get_node_from_key(key) for key in keys)}
+        for node in nodes.values():
+            pipe.execute_command("WAIT", replicas, self.wait_timeout_ms, target_nodes=node)
+        return len(nodes)
+
     async def wait_for_stop(self, stream_id: str) -> None:
         # On the loop's one pub/sub connection, shared with the channels and the readers; the
         # stop key covers a stop requested before the subscription, or during a reconnect.
@@ -593,7 +608,11 @@ class _Appends:
         """Send ``batch`` once. Safe to send again: each entry's id is its sequence number, so
         an append that was stored before the connection dropped is refused, not doubled."""
         store = self.store
-        async with store.client().pipeline(transaction=False) as pipe:
+        client: Any = store.client()
+        if store.sharded:
+            await client.initialize()  # its slots known, for wait_in() (once: then at once)
+        waits = 0
+        async with client.pipeline(transaction=False) as pipe:
             for stream_id, entries, _ in batch:
                 events = store._key(stream_id, ":events")
                 for seq, data in entries:
@@ -602,19 +621,27 @@ class _Appends:
                         pipe.expire(events, store.ttl)  # renewed with the lease from then on
                 store.publish_in(pipe, store.wake_channel(stream_id))  # once stored: wake up
             if store.wait_replicas:
-                pipe.wait(store.wait_replicas, store.wait_timeout_ms)
+                written = [store._key(stream_id, ":events") for stream_id, _, _ in batch]
+                waits = store.wait_in(pipe, client, written, store.wait_replicas)
             replies: list[Any] = await pipe.execute(raise_on_error=False)
         for reply in replies:  # READONLY from a demoted master...: the whole batch again
             if isinstance(reply, Exception) and is_transient(reply):
                 raise reply
-        if store.wait_replicas:
-            acknowledged = replies.pop()
+        if waits:
+            acknowledged = _fewest(replies[-waits:])
+            del replies[-waits:]
             if isinstance(acknowledged, Exception) or acknowledged < store.wait_replicas:
                 raise NotReplicated(
                     f"Appended, but {acknowledged} of the {store.wait_replicas} replicas asked "
                     f"for acknowledged it within {store.wait_timeout_ms} ms."
                 )
         return replies
+
+
+def _fewest(acknowledged: list[Any]) -> Any:
+    """The first error among the replies of ``WAIT``s, else the fewest replicas."""
+    errors = [reply for reply in acknowledged if isinstance(reply, Exception)]
+    return errors[0] if errors else min(int(reply) for reply in acknowledged)
 
 
 def _stored_before(reply: Exception) -> bool:
