@@ -18,6 +18,7 @@ from django_streaming.sse import Event
 from django_streaming.stores import StreamInfo, StreamStore, TooManyStreams
 from django_streaming.stores.channel_log import Entry
 from tests.support.redis_servers import private_redis, shared_redis, unique_prefix
+from tests.support.redis_topologies import SERVICE_NAME
 from tests.support.servers import until
 
 TOPOLOGY = pytest.mark.topology
@@ -28,6 +29,7 @@ TOPOLOGY = pytest.mark.topology
         "memory",
         "redis",
         pytest.param("cluster", marks=[pytest.mark.redis, TOPOLOGY]),
+        pytest.param("sentinel", marks=[pytest.mark.redis, TOPOLOGY]),
     ]
 )
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[StreamStore]:
@@ -38,6 +40,13 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[StreamStore]:
     if request.param == "cluster":  # 3 masters with a replica each
         cluster = request.getfixturevalue("cluster")
         topology = {"url": cluster.url.replace("redis://", "redis+cluster://")}
+    elif request.param == "sentinel":  # 1 master, 1 replica, 3 sentinels
+        group = request.getfixturevalue("sentinels")
+        topology = {
+            "url": "redis:///0",
+            "sentinels": group.sentinel_addresses,
+            "service_name": SERVICE_NAME,
+        }
     redis = RedisStore(**topology, prefix=unique_prefix(), max_len=10, lease=0.3)
     yield redis
     await redis.aclose()

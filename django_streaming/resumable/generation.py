@@ -25,6 +25,9 @@ logger = logging.getLogger("django_streaming")
 #: further behind reads the store instead.
 LOCAL_COPY_LEN = 100
 
+#: Seconds a generation that ended waits for its stop waiter and lease renewal to end.
+STRAGGLERS_TIMEOUT = 2.0
+
 # The in-memory copies of the generations running in this process, by store and stream id.
 _local_copies: dict[tuple[int, str], MemoryStore] = {}
 
@@ -147,6 +150,11 @@ class Generation:
             finally:
                 if copy is not None:
                     await copy.finish(stream_id, status)
+                # Nothing of the generation outlives it: the stop waiter and a renewal in
+                # flight give their connections back before it ends (a store closed right
+                # after would leave them open). Bounded: a cancellation lost before Python
+                # 3.11 (backends/redis/errors.py) must not keep the generation.
+                await asyncio.wait([*lease.tasks(), watch], timeout=STRAGGLERS_TIMEOUT)
 
     def _on_stop_request(self, watch: asyncio.Task[None]) -> None:
         if not watch.cancelled() and watch.exception() is None:
@@ -191,3 +199,7 @@ class _Lease:
             self.timer.cancel()
         if self.renewal is not None:
             self.renewal.cancel()
+
+    def tasks(self) -> list[asyncio.Task[None]]:
+        """The renewal in flight, if any."""
+        return [] if self.renewal is None else [self.renewal]
