@@ -1,5 +1,6 @@
 """The widget with a resumable ChatStreamView, in real Chromium: a reload picks the answer up
-where it is, and Stop stops the server's generation through the stop URL."""
+where it is, Stop stops the server's generation through the stop URL, and the tabs of one chat
+read the answer in progress through one resume (streams.js), counted by the server."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import uuid
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.support.probes import probe
-from tests.testapp.chat import Prompt, results
+from tests.support.servers import wait_until
+from tests.testapp.chat import Prompt, results, resumes
 
 pytestmark = pytest.mark.browser
 
@@ -18,8 +20,8 @@ INPUT = ".ds-chat__input"
 ASSISTANT = ".ds-chat__message--assistant"
 
 
-def open_chat(page: Page, chat_id: str) -> None:
-    page.goto(f"/chat-page/?resumable=1&chat={chat_id}")
+def open_chat(page: Page, chat_id: str, query: str = "") -> None:
+    page.goto(f"/chat-page/?resumable=1&chat={chat_id}{query}")
     page.wait_for_function("document.querySelector('[data-ds-chat]').dsChat !== undefined")
 
 
@@ -39,10 +41,11 @@ def test_a_reload_resumes_the_answer_without_repeating_it(page: Page) -> None:
 
 def test_without_an_answer_in_progress_the_page_shows_nothing_more(page: Page) -> None:
     chat_id = f"chat-{uuid.uuid4().hex}"
-    with page.expect_response(lambda response: response.url.endswith("/stream")) as resume:
-        open_chat(page, chat_id)
-    assert resume.value.status == 204
+    open_chat(page, chat_id)
+    # The resume goes through the tabs' SharedWorker, which the page's events do not show.
+    wait_until(lambda: resumes[chat_id] == [204], what="the resume's 204")
     expect(page.locator(".ds-chat__send")).to_be_visible()
+    expect(page.locator(".ds-chat")).to_have_class("ds-chat")  # not busy
     assert page.locator(ASSISTANT).count() == 0
 
 
@@ -63,3 +66,50 @@ def test_stop_after_a_reload_stops_the_generation_on_the_server(page: Page) -> N
     expect(page.locator(".ds-chat__note")).to_have_text("Stopped")
     assert probe(chat_id).finished.wait(5)
     assert results[chat_id][-1].status == "cancelled"
+
+
+def whole_answer(page: Page, lines: int) -> None:
+    """``page`` shows the answer of ``Prompt.lines(lines)`` whole, each line once, and is idle."""
+    answer = page.locator(ASSISTANT)
+    expect(answer).to_contain_text(f"Line {lines - 1} of a long answer.", timeout=15_000)
+    expect(page.locator(".ds-chat")).to_have_class("ds-chat")  # no longer busy
+    assert answer.count() == 1
+    text = answer.inner_text()
+    assert [text.count(f"Line {number} of") for number in range(lines)] == [1] * lines
+
+
+@pytest.mark.parametrize("transport", ["worker", "locks"])
+def test_two_tabs_of_a_chat_draw_its_answer_from_one_resume(
+    context: BrowserContext, transport: str
+) -> None:
+    """Two tabs opened while a third's answer is being written both draw it whole, through
+    one resume connection; with Web Locks, the leader tab closing mid-answer hands over (the
+    next one resumes, and draws nothing twice)."""
+    query = "&locks" if transport == "locks" else ""
+    chat_id = f"chat-{uuid.uuid4().hex}"
+    errors: list[str] = []
+    asking, first, second = (context.new_page() for _ in range(3))
+    for page in (asking, first, second):
+        page.on("pageerror", lambda error: errors.append(str(error)))
+    open_chat(asking, chat_id, query)
+    wait_until(lambda: resumes[chat_id] == [204], what="the asking tab's resume: nothing yet")
+    asking.fill(INPUT, Prompt.lines(60, 0.05))
+    asking.press(INPUT, "Enter")
+    expect(asking.locator(ASSISTANT)).to_contain_text("Line 3 of")
+    open_chat(first, chat_id, query)
+    expect(first.locator(ASSISTANT)).to_contain_text("Line 0 of")
+    open_chat(second, chat_id, query)
+    expect(second.locator(ASSISTANT)).to_contain_text("Line 0 of")  # from its start
+    assert not probe(chat_id).finished.is_set(), "the answer ended before the tabs joined"
+    assert resumes[chat_id] == [204, 200]  # the second tab joined the first one's resume
+    if transport == "locks":
+        first.close()  # the leader: the second tab resumes, and draws each line once
+        whole_answer(second, 60)
+        assert resumes[chat_id] == [204, 200, 200]
+    else:
+        for page in (asking, first, second):
+            whole_answer(page, 60)
+        assert resumes[chat_id] == [204, 200]
+    whole_answer(asking, 60)
+    assert results[chat_id][-1].status == "completed"
+    assert errors == []

@@ -25,6 +25,7 @@ import { callsToContinue } from "./chat-tools.js";
 import { newId, withoutElements } from "./chat-util.js";
 import { imageRule, parseHosts } from "./images.js";
 import { fetchEvents } from "./sse-client.js";
+import { events as sharedEvents } from "./streams.js";
 
 export { registerAction } from "./chat-actions.js";
 export { registerTool } from "./chat-tools.js";
@@ -196,11 +197,13 @@ export class ChatWidget {
     };
     try {
       const { signal } = controller;
-      const events = fetchEvents(
-        url,
-        { ...init, credentials: "same-origin", signal },
-        { onResponse: (response) => named(response.headers.get("X-Stream-Id")) },
-      );
+      const events = resuming
+        ? sharedEvents(url, { signal, onOpen: ({ headers }) => named(headers["x-stream-id"]) })
+        : fetchEvents(
+            url,
+            { ...init, credentials: "same-origin", signal },
+            { onResponse: (response) => named(response.headers.get("X-Stream-Id")) },
+          );
       await readParts(events, drawing);
       drawing.endText();
     } catch (error) {
