@@ -101,7 +101,8 @@ class Prompt:
                          and metadata on ``start``
     ``IMAGES``           ``IMAGES``, 5 characters a delta, then image file parts from
                          ``evil.example`` and ``cdn.example.com``
-    ``lines(n, delay)``  n paragraphs, ``delay`` seconds apart (a long answer that scrolls)
+    ``lines(n, delay)``  n paragraphs, ``delay`` seconds apart (a long answer that scrolls); with
+                         ``held=k``, the ``k + 1``-th waits for the probe's gate (its end with it)
     ===================  ========================================================================
     """
 
@@ -126,8 +127,8 @@ class Prompt:
     IMAGES = "images"
 
     @staticmethod
-    def lines(count: int, delay: float = 0.02) -> str:
-        return f"lines:{count}:{delay}"
+    def lines(count: int, delay: float = 0.02, *, held: int | None = None) -> str:
+        return f"lines:{count}:{delay}" + ("" if held is None else f":{held}")
 
 
 results: dict[str, list[ChatResult]] = {}
@@ -206,8 +207,10 @@ class TestChat(ChatStreamView):
                 yield piece
             return
         if text.startswith("lines:"):
-            count, _, delay = text.removeprefix("lines:").partition(":")
+            count, delay, held = [*text.removeprefix("lines:").split(":"), "", ""][:3]
             for number in range(int(count)):
+                if held and number == int(held):
+                    await asyncio.to_thread(state.gate.wait, 30)
                 yield f"Line {number} of a long answer.\n\n"
                 await asyncio.sleep(float(delay or 0.02))
             return
