@@ -4,6 +4,7 @@ read the answer in progress through one resume (streams.js), counted by the serv
 
 from __future__ import annotations
 
+import re
 import uuid
 from urllib.parse import urlsplit
 
@@ -12,7 +13,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.support.probes import probe
 from tests.support.servers import wait_until
-from tests.testapp.chat import Prompt, results, resumes
+from tests.testapp.chat import Prompt, held_resumes, results, resumes, triggers
 
 pytestmark = pytest.mark.browser
 
@@ -27,10 +28,8 @@ def open_chat(page: Page, chat_id: str, query: str = "") -> None:
 
 def open_idle_chat(page: Page, chat_id: str, query: str = "") -> None:
     """Open a chat without an answer in progress, and wait for the widget to be done checking
-    for one: while that resume is out the widget is busy and ignores Enter (its text stays in
-    the composer), and through the tabs' SharedWorker it is out longer than a page's own fetch
-    was, long enough for a test's Enter to be lost (the server's 204 is not enough: the page is
-    idle once it has it)."""
+    for one (the server's 204, and the widget idle), so that the resumes a test counts next
+    are its own (a question sent meanwhile would wait for the check: test_issue_24_...)."""
     open_chat(page, chat_id, query)
     wait_until(lambda: resumes[chat_id] == [204], what="the resume's 204: nothing in progress")
     expect(page.locator(".ds-chat")).to_have_class("ds-chat")  # not busy
@@ -56,6 +55,30 @@ def test_a_reload_resumes_the_answer_without_repeating_it(page: Page) -> None:
     text = page.locator(ASSISTANT).inner_text()
     assert [text.count(f"Line {number} of") for number in range(40)] == [1] * 40
     assert results[chat_id][-1].status == "completed"
+
+
+def test_issue_24_enter_while_the_page_checks_for_an_answer_sends_after_the_check(
+    page: Page,
+) -> None:
+    """Enter while the page's resume is out and has found nothing yet is not lost: the question
+    goes once the resume finds no answer in progress (a 204). Through the SharedWorker the
+    check lasts until the worker has started, which a quick typist, or a test, could beat."""
+    chat_id = f"chat-{uuid.uuid4().hex}"
+    held = probe(f"{chat_id} resume")
+    held_resumes.add(chat_id)
+    try:
+        open_chat(page, chat_id)
+        assert held.started.wait(10), "the page's resume did not come"
+        page.fill(INPUT, "hi")
+        page.press(INPUT, "Enter")
+        expect(page.locator(".ds-chat")).to_have_class(re.compile("ds-chat--busy"))
+        assert chat_id not in triggers  # not sent yet
+    finally:
+        held.gate.set()
+    expect(page.locator(ASSISTANT)).to_have_text("You said: hi")
+    expect(page.locator(".ds-chat__message--user")).to_have_count(1)
+    assert resumes[chat_id] == [204]
+    assert page.locator(INPUT).input_value() == ""
 
 
 def test_without_an_answer_in_progress_the_page_shows_nothing_more(page: Page) -> None:

@@ -307,12 +307,19 @@ async def _continue(message: ChatMessage) -> AsyncIterator[ChatPart]:
 
 #: By chat id: the status of each resume (``GET <chat>/stream``) the server answered, in order.
 resumes: defaultdict[str, list[int]] = defaultdict(list)
+#: The chat ids whose resumes wait for the gate of ``probe(f"{chat_id} resume")`` (30 s at most).
+held_resumes: set[str] = set()
 
 
 class ResumableChat(TestChat):
     resumable = True
 
     async def aresume(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        chat_id = kwargs.get("chat_id", "")
+        if chat_id in held_resumes:
+            held = probe(f"{chat_id} resume")
+            held.started.set()
+            await asyncio.to_thread(held.gate.wait, 30)
         response = await super().aresume(request, *args, **kwargs)
         resumes[kwargs.get("chat_id", "")].append(response.status_code)
         return response
