@@ -101,7 +101,8 @@ class Prompt:
                          and metadata on ``start``
     ``IMAGES``           ``IMAGES``, 5 characters a delta, then image file parts from
                          ``evil.example`` and ``cdn.example.com``
-    ``lines(n, delay)``  n paragraphs, ``delay`` seconds apart (a long answer that scrolls)
+    ``lines(n, delay)``  n paragraphs, ``delay`` seconds apart (a long answer that scrolls); with
+                         ``held=k``, the ``k + 1``-th waits for the probe's gate (its end with it)
     ===================  ========================================================================
     """
 
@@ -126,8 +127,8 @@ class Prompt:
     IMAGES = "images"
 
     @staticmethod
-    def lines(count: int, delay: float = 0.02) -> str:
-        return f"lines:{count}:{delay}"
+    def lines(count: int, delay: float = 0.02, *, held: int | None = None) -> str:
+        return f"lines:{count}:{delay}" + ("" if held is None else f":{held}")
 
 
 results: dict[str, list[ChatResult]] = {}
@@ -206,8 +207,10 @@ class TestChat(ChatStreamView):
                 yield piece
             return
         if text.startswith("lines:"):
-            count, _, delay = text.removeprefix("lines:").partition(":")
+            count, delay, held = [*text.removeprefix("lines:").split(":"), "", ""][:3]
             for number in range(int(count)):
+                if held and number == int(held):
+                    await asyncio.to_thread(state.gate.wait, 30)
                 yield f"Line {number} of a long answer.\n\n"
                 await asyncio.sleep(float(delay or 0.02))
             return
@@ -304,12 +307,19 @@ async def _continue(message: ChatMessage) -> AsyncIterator[ChatPart]:
 
 #: By chat id: the status of each resume (``GET <chat>/stream``) the server answered, in order.
 resumes: defaultdict[str, list[int]] = defaultdict(list)
+#: The chat ids whose resumes wait for the gate of ``probe(f"{chat_id} resume")`` (30 s at most).
+held_resumes: set[str] = set()
 
 
 class ResumableChat(TestChat):
     resumable = True
 
     async def aresume(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        chat_id = kwargs.get("chat_id", "")
+        if chat_id in held_resumes:
+            held = probe(f"{chat_id} resume")
+            held.started.set()
+            await asyncio.to_thread(held.gate.wait, 30)
         response = await super().aresume(request, *args, **kwargs)
         resumes[kwargs.get("chat_id", "")].append(response.status_code)
         return response

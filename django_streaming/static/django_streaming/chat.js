@@ -25,6 +25,7 @@ import { callsToContinue } from "./chat-tools.js";
 import { newId, withoutElements } from "./chat-util.js";
 import { imageRule, parseHosts } from "./images.js";
 import { fetchEvents } from "./sse-client.js";
+import { events as sharedEvents } from "./streams.js";
 
 export { registerAction } from "./chat-actions.js";
 export { registerTool } from "./chat-tools.js";
@@ -60,6 +61,8 @@ export class ChatWidget {
     this.clientOutputs = new Set(); // the calls whose output this page made
     this.controller = null; // the AbortController of the answer being streamed
     this.streamId = null; // its X-Stream-Id, which its Stop names (none from an older server)
+    this.checking = null; // the drawing of a resume, while it is one
+    this.sendAfterCheck = false; // Enter came while the resume had drawn nothing yet
     restoreHistory(this);
     this.updateEmpty();
     this.bind();
@@ -102,6 +105,9 @@ export class ChatWidget {
 
   /** Send what the composer holds (Enter, Send). */
   submit() {
+    // While the page only checks for an answer in progress (its resume has drawn nothing), the
+    // send waits for the check: sent once it finds none, left in the composer if it finds one.
+    if (this.checking && !this.checking.received) this.sendAfterCheck = true;
     if (this.controller) return;
     const taken = this.composer.take();
     if (taken) this.sendMessage(taken);
@@ -190,17 +196,20 @@ export class ChatWidget {
     this.updateEmpty();
     article.classList.add("ds-chat__message--streaming");
     const drawing = drawer(this, assistant, article, content);
+    this.checking = resuming ? drawing : null;
     this.setBusy(true);
     const named = (streamId) => {
       if (this.controller === controller) this.streamId = streamId ?? null;
     };
     try {
       const { signal } = controller;
-      const events = fetchEvents(
-        url,
-        { ...init, credentials: "same-origin", signal },
-        { onResponse: (response) => named(response.headers.get("X-Stream-Id")) },
-      );
+      const events = resuming
+        ? sharedEvents(url, { signal, onOpen: ({ headers }) => named(headers["x-stream-id"]) })
+        : fetchEvents(
+            url,
+            { ...init, credentials: "same-origin", signal },
+            { onResponse: (response) => named(response.headers.get("X-Stream-Id")) },
+          );
       await readParts(events, drawing);
       drawing.endText();
     } catch (error) {
@@ -212,6 +221,9 @@ export class ChatWidget {
       }
     } finally {
       const { failure, stopped, received } = drawing;
+      const sendNow = this.sendAfterCheck && !received && !failure && !stopped;
+      this.checking = null;
+      this.sendAfterCheck = false;
       this.controller = null;
       this.streamId = null;
       article.classList.remove("ds-chat__message--streaming");
@@ -223,6 +235,7 @@ export class ChatWidget {
         article.remove(); // nothing was being written
         this.updateEmpty();
         this.setBusy(false);
+        if (sendNow) this.submit();
       } else {
         if (failure) {
           article.classList.add("ds-chat__message--failed");
