@@ -13,7 +13,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.support.probes import probe
 from tests.support.servers import wait_until
-from tests.testapp.chat import Prompt, held_resumes, results, resumes, triggers
+from tests.testapp.chat import Prompt, held_resumes, message_ids, results, resumes, triggers
 
 pytestmark = pytest.mark.browser
 
@@ -55,6 +55,32 @@ def test_a_reload_resumes_the_answer_without_repeating_it(page: Page) -> None:
     text = page.locator(ASSISTANT).inner_text()
     assert [text.count(f"Line {number} of") for number in range(40)] == [1] * 40
     assert results[chat_id][-1].status == "completed"
+
+
+def test_a_page_loaded_between_the_save_and_the_end_draws_the_answer_once(page: Page) -> None:
+    """The server saves an answer a moment before its stream ends: a page loaded in between
+    has the saved copy in its history and finds the answer still in progress. The resume
+    draws it whole in place of the saved copy (the same message id): one answer, not two."""
+    chat_id = f"chat-{uuid.uuid4().hex}"
+    saved = f"msg-{chat_id}"
+    message_ids[chat_id] = saved
+    open_idle_chat(page, chat_id)
+    page.fill(INPUT, Prompt.lines(10, 0.01, held=5))
+    page.press(INPUT, "Enter")
+    try:
+        expect(page.locator(ASSISTANT)).to_contain_text("Line 4 of")
+        open_chat(page, chat_id, f"&saved={saved}")  # its history: the saved copy
+        wait_until(lambda: resumes[chat_id] == [204, 200], what="the reload's resume")
+    finally:
+        probe(chat_id).gate.set()
+    expect(page.locator(ASSISTANT)).to_contain_text("Line 9 of a long answer.", timeout=10_000)
+    expect(page.locator(".ds-chat")).to_have_class("ds-chat")  # no longer busy
+    expect(page.locator(ASSISTANT)).to_have_count(1)
+    assert "Earlier answer" not in page.locator(ASSISTANT).inner_text()
+    assert page.locator(ASSISTANT).get_attribute("data-id") == saved
+    # What the widget sends next has the answer once.
+    ids = page.evaluate("document.querySelector('[data-ds-chat]').dsChat.messages.map(m => m.id)")
+    assert ids.count(saved) == 1
 
 
 def test_issue_24_enter_while_the_page_checks_for_an_answer_sends_after_the_check(

@@ -311,8 +311,15 @@ resumes: defaultdict[str, list[int]] = defaultdict(list)
 held_resumes: set[str] = set()
 
 
+#: By chat id: the id its next answer's message gets (else a new one).
+message_ids: dict[str, str] = {}
+
+
 class ResumableChat(TestChat):
     resumable = True
+
+    def generate_message_id(self) -> str:
+        return message_ids.get(self.chat.chat_id or "", "") or super().generate_message_id()
 
     async def aresume(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         chat_id = kwargs.get("chat_id", "")

@@ -336,7 +336,9 @@ def chat_page(request: HttpRequest) -> HttpResponse:
 
     if "bad" in request.GET:
         history = BAD_HISTORY
-    shown = {"history", "agent", "bad"} & set(request.GET)
+    if "saved" in request.GET:  # an answer the page has saved, as its stream still ends
+        history = [history[0], {**history[1], "id": request.GET["saved"]}]
+    shown = {"history", "agent", "bad", "saved"} & set(request.GET)
     context = {
         "history": history if shown else [],
         "second": "two" in request.GET,

@@ -39,6 +39,9 @@ export function drawer(widget, assistant, article, content, { live = true } = {}
       drawing.received = true;
     },
     start: (messageId, metadata) => {
+      // A resume draws the answer whole: in place of a copy the page has saved already (the
+      // answer was saved a moment before its stream ended, and the page loaded in between).
+      if (messageId && widget.checking === drawing) widget.forgetSaved(messageId, article);
       if (messageId) assistant.id = article.dataset.id = messageId;
       if (metadata) drawing.metadata(metadata);
     },

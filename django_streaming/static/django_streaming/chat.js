@@ -256,6 +256,15 @@ export class ChatWidget {
     }
   }
 
+  /** A saved message that an answer being resumed draws anew: out of the log and the list. */
+  forgetSaved(messageId, article) {
+    const index = this.messages.findIndex((message) => message.id === messageId);
+    if (index !== -1) this.messages.splice(index, 1);
+    for (const drawn of this.list.querySelectorAll(".ds-chat__message")) {
+      if (drawn !== article && drawn.dataset.id === messageId) drawn.remove();
+    }
+  }
+
   /** The empty state (suggestions) shows while the chat has no message, and only then. */
   updateEmpty() {
     if (this.empty) this.empty.hidden = Boolean(this.list.querySelector(".ds-chat__message"));
