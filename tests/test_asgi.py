@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import io
 import json
 import re
 import sys
@@ -18,7 +19,8 @@ import httpx
 import pytest
 from django.core import signals
 from django.core.handlers.asgi import ASGIHandler as DjangoASGIHandler
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.core.handlers.asgi import ASGIRequest
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.urls import path
 from pytest_django.fixtures import Settings as SettingsWrapper
 
@@ -196,7 +198,31 @@ class Big(SSEView):
         yield "x" * (ASGIHandler.chunk_size * 2 + 10)
 
 
-big_urlpatterns = [path("big", Big.as_view()), path("stream", Stream.as_view())]
+release = threading.Event()
+
+
+def file(request: HttpRequest) -> FileResponse:
+    return FileResponse(io.BytesIO(b"f" * 100_000))
+
+
+def blocked(request: HttpRequest) -> HttpResponse:
+    release.wait(10)
+    return HttpResponse("late")
+
+
+def with_cookie(request: HttpRequest) -> SSEResponse:
+    response = SSEResponse(["a"])
+    response.set_cookie("flavour", "oat")
+    return response
+
+
+big_urlpatterns = [
+    path("big", Big.as_view()),
+    path("cookie", with_cookie),
+    path("stream", Stream.as_view()),
+    path("file", file),
+    path("blocked", blocked),
+]
 
 
 async def serve_to_the_end(
@@ -301,3 +327,50 @@ async def test_another_message_after_the_body_is_an_error_of_the_handler(
     body = {"type": "http.request", "body": b"", "more_body": False}
     with pytest.raises(AssertionError, match="Invalid ASGI message after request body"):
         await serve_to_the_end(get_asgi_application(), "/big", [body, body])
+
+
+# Django warns that it reads a file's iterator in a thread under ASGI.
+@pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume synchronous iterators")
+async def test_a_file_goes_out_in_chunks_of_the_handler_s_size(settings: SettingsWrapper) -> None:
+    settings.ROOT_URLCONF = "tests.test_asgi_urls"
+    sent = await serve_to_the_end(get_asgi_application(), "/file")
+    bodies = [message["body"] for message in sent if message.get("body")]
+    assert len(bodies[0]) == ASGIHandler.chunk_size
+    assert b"".join(bodies) == b"f" * 100_000
+
+
+async def test_a_client_gone_while_the_view_runs_finishes_the_request(
+    settings: SettingsWrapper,
+) -> None:
+    settings.ROOT_URLCONF = "tests.test_asgi_urls"
+    release.clear()
+    ended: list[bool] = []
+
+    def note(**kwargs: Any) -> None:
+        ended.append(True)
+
+    body = {"type": "http.request", "body": b"", "more_body": False}
+    signals.request_finished.connect(note)
+    try:
+        sent = await serve_to_the_end(
+            get_asgi_application(), "/blocked", [body, {"type": "http.disconnect"}]
+        )
+    finally:
+        signals.request_finished.disconnect(note)
+        release.set()
+    assert sent == []
+    assert ended
+
+
+async def test_the_response_of_a_request_is_made_in_one_hop(settings: SettingsWrapper) -> None:
+    settings.ROOT_URLCONF = "tests.test_asgi_urls"
+    request = ASGIRequest(scope("/file"), io.BytesIO())
+    response = await ASGIHandler().get_response_async(request)
+    assert isinstance(response, FileResponse)
+
+
+async def test_a_stream_s_cookies_go_out_with_its_headers(settings: SettingsWrapper) -> None:
+    settings.ROOT_URLCONF = "tests.test_asgi_urls"
+    sent = await serve_to_the_end(get_asgi_application(), "/cookie")
+    assert (b"Set-Cookie", b"flavour=oat; Path=/") in sent[0]["headers"]
+    assert (b"Content-Type", b"text/event-stream; charset=utf-8") in sent[0]["headers"]
