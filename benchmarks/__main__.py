@@ -1,15 +1,21 @@
-"""`make bench`: the same SSE load against four servers side by side, in one run.
+"""`make bench`: the same SSE load against several servers side by side, in one run.
 
 (a) a raw ASGI app, the floor; (b) sse-starlette on Starlette; (c) Django's plain
-StreamingHttpResponse; (d) django-streaming's SSEView; (e, f) the same view with
+StreamingHttpResponse; (d) django-streaming's SSEView; (e) the same view in production shape,
+with ``startproject``'s middleware, served by ``django_streaming.asgi``; (f, g) the view with
 ``resumable = True``, through the in-memory store and through Redis (127.0.0.1:6379). Then
 the time to replay 1000 stored events to a reconnecting client, per store. Each runs under
 uvicorn pinned to one core, with this load client pinned to the other. Printed per row:
 server CPU microseconds per event, events/s, server RSS per open stream, time to first byte
 p50/p99, and the CPU ratio to the raw ASGI row.
 
+The Django rows run unwatched by default, as a default install does (no ``prometheus_client``,
+no ``opentelemetry-api``, the logger at WARNING: no ``StreamWatch``); ``--watching`` serves
+them with both importable and metrics on, as this repository's virtualenv has them.
+
     python -m benchmarks                    # both scenarios, full size
     python -m benchmarks --scale 0.05       # a quick smoke run
+    python -m benchmarks --only llm-pace --servers "raw|asgi"   # rows whose name matches
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import socket
 import statistics
 import sys
@@ -40,6 +47,12 @@ SERVERS = [
     Server("sse-starlette", "benchmarks.apps.starlette_sse:app", "/stream"),
     Server("Django StreamingHttpResponse", "benchmarks.apps.django_site:app", "/plain", DJANGO),
     Server("django-streaming SSEView", "benchmarks.apps.django_site:app", "/sseview", DJANGO),
+    Server(
+        "SSEView, django_streaming.asgi, startproject's middleware",
+        "benchmarks.apps.django_site:app",
+        "/sseview",
+        (*DJANGO, ("BENCH_HANDLER", "streaming"), ("BENCH_MIDDLEWARE", "startproject")),
+    ),
     Server(
         "SSEView resumable, memory store", "benchmarks.apps.django_site:app", "/resumable", DJANGO
     ),
@@ -173,8 +186,12 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="shrink streams and events")
     parser.add_argument("--repeat", type=int, default=3, help="rounds; each row keeps its median")
     parser.add_argument("--only", choices=["back-to-back", "llm-pace"], help="one scenario")
-    parser.add_argument("--servers", help="only the rows whose name contains this text")
+    parser.add_argument("--servers", help="only the rows whose name matches this regex")
+    parser.add_argument(
+        "--watching", action="store_true", help="watch the streams (metrics and OpenTelemetry)"
+    )
     arguments = parser.parse_args()
+    watch = ("BENCH_WATCH", "1" if arguments.watching else "0")
 
     def scaled(number: int) -> int:
         return max(1, int(number * float(arguments.scale)))
@@ -185,9 +202,22 @@ def main() -> None:
     ]
     if arguments.only:
         scenarios = [scenarios[0] if arguments.only == "back-to-back" else scenarios[1]]
-    servers = [server for server in SERVERS if (arguments.servers or "") in server.name]
+    servers = [
+        Server(server.name, server.app, server.path, (*server.env, watch))
+        for server in SERVERS
+        if re.search(arguments.servers or "", server.name)
+    ]
+    resumable = [server for server in servers if server.name in {r.name for r in RESUMABLE}]
     pin(1)
     print(f"cores: {os.cpu_count()}; server pinned to core 0, load client to core 1")
+    print(
+        "stream watching: "
+        + (
+            "on (prometheus_client and opentelemetry-api importable, metrics on)"
+            if arguments.watching
+            else "off (neither prometheus_client nor opentelemetry-api importable)"
+        )
+    )
     # Rounds interleave the servers, each round on fresh processes, so that drift on the
     # machine spreads over every row alike; each row keeps its median round.
     runs: dict[tuple[str, str], list[Row]] = {}
@@ -207,7 +237,7 @@ def main() -> None:
     print("\n### Resume: replaying 1000 stored events to a reconnecting client\n")
     print("| store | replay ms (median of 5) |")
     print("|---|---:|")
-    for server in [server for server in RESUMABLE if server in servers]:
+    for server in resumable:
         with serve(server) as (port, _process):
             print(f"| {server.name} | {replay_time(port, 1000):.1f} |")
 

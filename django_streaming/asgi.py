@@ -21,22 +21,36 @@ Two things change from Django's own handler:
   does the same job and leaves nothing behind. Django 6.1 rewrote ``handle()`` around a task
   group that needs the error, and leaves no such cycle: there the watch is Django's.
 
+Per request, under Django 5.2 and 6.0, ``request_started`` goes in the same hop as the
+middleware and the view (Django makes it a hop and two tasks of its own), and an
+``SSEResponse`` is closed on the event loop when only Django's own receivers listen to
+``request_finished`` (a hop to a thread costs more than the close); per chunk, the response is
+sent without Django's generator and tuple per chunk.
+
 And one thing is added, for development: with ``DEBUG`` on, it serves the static files too, as
 ``manage.py runserver`` does.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import aclosing, suppress
+from typing import IO, Any
 
 import django
 from asgiref.sync import sync_to_async
 from django.apps import apps
 from django.conf import settings
+from django.core import signals
+from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler as DjangoASGIHandler
-from django.http import HttpRequest
+from django.core.handlers.asgi import get_script_prefix
+from django.http import FileResponse, HttpRequest
 from django.http.response import HttpResponseBase
+from django.urls import set_script_prefix
 
+from .responses import SSEResponse
 from .threads import pool_context
 
 __all__ = ["ASGIHandler", "get_asgi_application"]
@@ -70,14 +84,113 @@ class ASGIHandler(DjangoASGIHandler):
         # of through async_to_sync (a trip to the event loop and back).
         return super().make_view_atomic(getattr(view, "sync_view", view))
 
+    async def send_response(self, response: HttpResponseBase, send: Any) -> None:
+        if not response.streaming:
+            await super().send_response(response, send)
+            return
+        # Django's, less a generator and a tuple per chunk: an event is far below chunk_size.
+        headers = [
+            (
+                header.encode("ascii") if isinstance(header, str) else bytes(header),
+                value.encode("latin1") if isinstance(value, str) else bytes(value),
+            )
+            for header, value in response.items()
+        ]
+        for cookie in response.cookies.values():
+            headers.append((b"Set-Cookie", cookie.output(header="").encode("ascii").strip()))
+        await send(
+            {"type": "http.response.start", "status": response.status_code, "headers": headers}
+        )
+        chunk_size = self.chunk_size
+        stream: AsyncIterator[bytes] = aiter(response)  # type: ignore[arg-type]
+        async with aclosing(stream) as content:  # type: ignore[type-var]
+            async for part in content:
+                if len(part) <= chunk_size:
+                    await send({"type": "http.response.body", "body": part, "more_body": True})
+                    continue
+                for chunk, _ in self.chunk_bytes(part):
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body"})
+
     # One branch per Django version: a run of the tests takes only its own (make matrix runs both).
     if _DISCONNECT_NEEDS_NO_ERROR:  # pragma: no branch
+
+        async def handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+            """Django's, with ``request_started``, the request and its response in one hop to
+            the pool, as under WSGI, where Django makes two (and a task per signal)."""
+            try:
+                body_file = await self.read_body(receive)
+            except RequestAborted:
+                return
+            set_script_prefix(get_script_prefix(scope))
+
+            async def process_request() -> HttpResponseBase:
+                response = await sync_to_async(self._respond)(scope, body_file)
+                with suppress(asyncio.CancelledError):  # the client left while it was sent
+                    await self.send_response(response, send)
+                return response
+
+            # Watch for a disconnect while the response is made and sent.
+            tasks: list[asyncio.Task[Any]] = [
+                asyncio.create_task(self.listen_for_disconnect(receive)),
+                asyncio.create_task(process_request()),
+            ]
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in tasks:
+                if task.done():
+                    try:
+                        task.result()
+                    except AssertionError:
+                        body_file.close()
+                        raise
+                else:
+                    task.cancel()
+                    with suppress(asyncio.CancelledError):
+                        await task
+            try:
+                response: HttpResponseBase = tasks[1].result()
+            except asyncio.CancelledError:
+                await signals.request_finished.asend(sender=self.__class__)
+            else:
+                if _closes_without_io(response, self.__class__):
+                    response.close()
+                else:
+                    await sync_to_async(response.close)()
+            body_file.close()
+
+        def _respond(self, scope: dict[str, Any], body_file: IO[bytes]) -> HttpResponseBase:
+            signals.request_started.send(sender=self.__class__, scope=scope)
+            request, response = self.create_request(scope, body_file)
+            if request is None:
+                return response  # type: ignore[return-value]
+            response = self.get_response(request)
+            response._handler_class = self.__class__  # type: ignore[attr-defined]
+            if isinstance(response, FileResponse):
+                response.block_size = self.chunk_size
+            return response
 
         async def listen_for_disconnect(self, receive: Any) -> None:
             message = await receive()
             if message["type"] != "http.disconnect":
                 # As Django's: handle() lets this one through.
                 raise AssertionError(f"Invalid ASGI message after request body: {message['type']}")
+
+
+def _closes_without_io(response: HttpResponseBase, sender: type) -> bool:
+    """Whether ``response`` can be closed on the event loop rather than in a hop to a thread,
+    which costs more than the close itself: an ``SSEResponse`` (its own ``close()``) whose only
+    closer is its request's (uploaded files), with no receiver of ``request_finished`` but
+    Django's own, sync ones, which close the current thread's database connections (the loop's
+    thread has none: the ORM refuses to run there), the context's caches and its urlconf."""
+    if not isinstance(response, SSEResponse) or type(response).close is not SSEResponse.close:
+        return False
+    closers = response._resource_closers  # type: ignore[attr-defined]
+    if not all(isinstance(getattr(close, "__self__", None), HttpRequest) for close in closers):
+        return False
+    sync_receivers, async_receivers = signals.request_finished._live_receivers(sender)
+    return not async_receivers and all(
+        getattr(receiver, "__module__", "").startswith("django.") for receiver in sync_receivers
+    )
 
 
 def get_asgi_application() -> DjangoASGIHandler:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import io
 import json
 import re
 import sys
+import threading
 import weakref
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -15,13 +17,15 @@ from typing import Any
 import django
 import httpx
 import pytest
+from django.core import signals
 from django.core.handlers.asgi import ASGIHandler as DjangoASGIHandler
-from django.http import HttpRequest
+from django.core.handlers.asgi import ASGIRequest
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.urls import path
 from pytest_django.fixtures import Settings as SettingsWrapper
 
-from django_streaming import ChatMessage, ChatStreamView, SSEView, StreamItem
-from django_streaming.asgi import ASGIHandler, get_asgi_application
+from django_streaming import ChatMessage, ChatStreamView, SSEResponse, SSEView, StreamItem
+from django_streaming.asgi import ASGIHandler, _closes_without_io, get_asgi_application
 from tests.support.servers import uvicorn_server
 
 requests: list[weakref.ref[HttpRequest]] = []
@@ -185,3 +189,188 @@ def test_with_debug_off_it_serves_no_static_files(settings: SettingsWrapper) -> 
 def test_with_debug_on_but_no_staticfiles_app_it_serves_none(settings: SettingsWrapper) -> None:
     settings.INSTALLED_APPS = [app for app in settings.INSTALLED_APPS if "staticfiles" not in app]
     assert get_static(True, settings).status_code == 404
+
+
+class Big(SSEView):
+    async def stream(
+        self, request: HttpRequest, *args: Any, **kwargs: Any
+    ) -> AsyncIterator[StreamItem]:
+        yield "x" * (ASGIHandler.chunk_size * 2 + 10)
+
+
+release = threading.Event()
+
+
+def file(request: HttpRequest) -> FileResponse:
+    return FileResponse(io.BytesIO(b"f" * 100_000))
+
+
+def blocked(request: HttpRequest) -> HttpResponse:
+    release.wait(10)
+    return HttpResponse("late")
+
+
+def with_cookie(request: HttpRequest) -> SSEResponse:
+    response = SSEResponse(["a"])
+    response.set_cookie("flavour", "oat")
+    return response
+
+
+big_urlpatterns = [
+    path("big", Big.as_view()),
+    path("cookie", with_cookie),
+    path("stream", Stream.as_view()),
+    path("file", file),
+    path("blocked", blocked),
+]
+
+
+async def serve_to_the_end(
+    handler: Any, path: str, messages: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """What ``handler`` sends for ``path``, the client staying to the end."""
+    pending = iter(messages or [{"type": "http.request", "body": b"", "more_body": False}])
+    sent: list[dict[str, Any]] = []
+    never = asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        for message in pending:
+            return message
+        await never.wait()
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await asyncio.wait_for(handler(scope(path), receive, send), timeout=10)
+    return sent
+
+
+async def test_a_part_larger_than_a_chunk_goes_out_in_chunks(settings: SettingsWrapper) -> None:
+    settings.ROOT_URLCONF = "tests.test_asgi_urls"
+    sent = await serve_to_the_end(get_asgi_application(), "/big")
+    bodies = [message["body"] for message in sent if message.get("body")]
+    assert max(len(body) for body in bodies) == ASGIHandler.chunk_size
+    assert b"".join(bodies).count(b"x") == ASGIHandler.chunk_size * 2 + 10
+    assert sent[-1] == {"type": "http.response.body"}
+
+
+async def test_a_receiver_of_request_finished_of_our_own_runs_off_the_loop(
+    settings: SettingsWrapper,
+) -> None:
+    settings.ROOT_URLCONF = "tests.test_asgi_urls"
+    threads: list[int] = []
+
+    def note(**kwargs: Any) -> None:
+        threads.append(threading.get_ident())
+
+    signals.request_finished.connect(note)
+    try:
+        finished.append(asyncio.Event())
+        finished[-1].set()
+        sent = await serve_to_the_end(get_asgi_application(), "/stream")
+    finally:
+        signals.request_finished.disconnect(note)
+    assert b"first" in b"".join(message.get("body", b"") for message in sent)
+    assert threads
+    assert threading.get_ident() not in threads
+
+
+class OwnClose(SSEResponse):
+    def close(self) -> None:
+        super().close()
+
+
+def test_only_an_sse_response_of_django_s_receivers_alone_closes_on_the_loop() -> None:
+    request = HttpRequest()
+    plain = SSEResponse([])
+    plain._resource_closers.append(request.close)  # type: ignore[attr-defined]
+    assert _closes_without_io(plain, ASGIHandler)
+    assert not _closes_without_io(HttpResponse(), ASGIHandler)
+    assert not _closes_without_io(OwnClose([]), ASGIHandler)
+    other = SSEResponse([])
+    other._resource_closers.append(lambda: None)  # type: ignore[attr-defined]
+    assert not _closes_without_io(other, ASGIHandler)
+
+    async def note(**kwargs: Any) -> None:
+        pass
+
+    signals.request_finished.connect(note)
+    try:
+        assert not _closes_without_io(plain, ASGIHandler)
+    finally:
+        signals.request_finished.disconnect(note)
+
+
+async def test_a_client_gone_before_its_body_gets_nothing() -> None:
+    sent = await serve_to_the_end(get_asgi_application(), "/stream", [{"type": "http.disconnect"}])
+    assert sent == []
+
+
+async def test_a_request_django_cannot_build_gets_its_error_response(
+    settings: SettingsWrapper,
+) -> None:
+    settings.ROOT_URLCONF = "tests.test_asgi_urls"
+
+    class Refusing(ASGIHandler):
+        def create_request(self, scope: Any, body_file: Any) -> Any:
+            return None, HttpResponseBadRequest()
+
+    sent = await serve_to_the_end(Refusing(), "/stream")
+    assert sent[0]["status"] == 400
+
+
+async def test_another_message_after_the_body_is_an_error_of_the_handler(
+    settings: SettingsWrapper,
+) -> None:
+    settings.ROOT_URLCONF = "tests.test_asgi_urls"
+    body = {"type": "http.request", "body": b"", "more_body": False}
+    with pytest.raises(AssertionError, match="Invalid ASGI message after request body"):
+        await serve_to_the_end(get_asgi_application(), "/big", [body, body])
+
+
+# Django warns that it reads a file's iterator in a thread under ASGI.
+@pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume synchronous iterators")
+async def test_a_file_goes_out_in_chunks_of_the_handler_s_size(settings: SettingsWrapper) -> None:
+    settings.ROOT_URLCONF = "tests.test_asgi_urls"
+    sent = await serve_to_the_end(get_asgi_application(), "/file")
+    bodies = [message["body"] for message in sent if message.get("body")]
+    assert len(bodies[0]) == ASGIHandler.chunk_size
+    assert b"".join(bodies) == b"f" * 100_000
+
+
+async def test_a_client_gone_while_the_view_runs_finishes_the_request(
+    settings: SettingsWrapper,
+) -> None:
+    settings.ROOT_URLCONF = "tests.test_asgi_urls"
+    release.clear()
+    ended: list[bool] = []
+
+    def note(**kwargs: Any) -> None:
+        ended.append(True)
+
+    body = {"type": "http.request", "body": b"", "more_body": False}
+    signals.request_finished.connect(note)
+    try:
+        sent = await serve_to_the_end(
+            get_asgi_application(), "/blocked", [body, {"type": "http.disconnect"}]
+        )
+    finally:
+        signals.request_finished.disconnect(note)
+        release.set()
+    assert sent == []
+    assert ended
+
+
+async def test_the_response_of_a_request_is_made_in_one_hop(settings: SettingsWrapper) -> None:
+    settings.ROOT_URLCONF = "tests.test_asgi_urls"
+    request = ASGIRequest(scope("/file"), io.BytesIO())
+    response = await ASGIHandler().get_response_async(request)
+    assert isinstance(response, FileResponse)
+
+
+async def test_a_stream_s_cookies_go_out_with_its_headers(settings: SettingsWrapper) -> None:
+    settings.ROOT_URLCONF = "tests.test_asgi_urls"
+    sent = await serve_to_the_end(get_asgi_application(), "/cookie")
+    assert (b"Set-Cookie", b"flavour=oat; Path=/") in sent[0]["headers"]
+    assert (b"Content-Type", b"text/event-stream; charset=utf-8") in sent[0]["headers"]

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
+
+# `python -m benchmarks` serves its Django rows unwatched by default (BENCH_WATCH=0), as a
+# default install is: without prometheus_client and opentelemetry-api, which then cannot be
+# imported here (this runs before django_streaming is imported), and the logger at WARNING.
+if os.environ.get("BENCH_WATCH") == "0":
+    sys.modules["prometheus_client"] = None  # type: ignore[assignment]
+    sys.modules["opentelemetry"] = None  # type: ignore[assignment]
 
 SECRET_KEY = "benchmarks"
 DEBUG = False

@@ -1,5 +1,9 @@
-"""Settings, views and the ASGI app for the two Django rows: plain StreamingHttpResponse and
+"""Settings, views and the ASGI app for the Django rows: plain StreamingHttpResponse and
 SSEView. Both run with the same settings (no middleware), so the difference is the view alone.
+
+With BENCH_MIDDLEWARE=startproject the site has ``startproject``'s apps and middleware (and an
+SQLite database in memory, which nothing here queries); with BENCH_HANDLER=streaming it is
+served by ``django_streaming.asgi`` rather than Django's own handler.
 """
 
 from __future__ import annotations
@@ -17,6 +21,18 @@ from benchmarks.apps.raw_asgi import stream_parameters
 from django_streaming import SSEView, StreamItem
 
 ROOT_URLCONF = __name__
+if os.environ.get("BENCH_MIDDLEWARE") == "startproject":
+    from tests.support.startproject import MIDDLEWARE as STARTPROJECT_MIDDLEWARE
+
+    INSTALLED_APPS = [
+        "django.contrib.auth",
+        "django.contrib.contenttypes",
+        "django.contrib.sessions",
+        "django.contrib.messages",
+        "django_streaming",
+    ]
+    MIDDLEWARE = STARTPROJECT_MIDDLEWARE
+    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
 
 
 async def plain_stream(request: HttpRequest) -> StreamingHttpResponse:
@@ -63,6 +79,9 @@ urlpatterns = [
 ]
 
 if os.environ.get("DJANGO_SETTINGS_MODULE") == __name__:
-    from django.core.asgi import get_asgi_application
+    if os.environ.get("BENCH_HANDLER") == "streaming":
+        from django_streaming.asgi import get_asgi_application
+    else:
+        from django.core.asgi import get_asgi_application
 
     app = get_asgi_application()
