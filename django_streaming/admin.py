@@ -32,6 +32,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext as _
 
+from . import metrics
 from .channels.subscription import subscribers
 from .models import LiveAnswer
 from .resumable.ids import is_stream_id
@@ -174,6 +175,7 @@ class LiveAnswerAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             messages.error(request, _("The store cannot be reached: nothing was stopped."))
         else:
             if info is not None and info.status == "active":
+                metrics.stopped(metrics.view_label(request))  # a stop, as a client's are
                 logger.info(
                     "Answer %s stopped from the admin by %s",
                     stream_id,

@@ -11,6 +11,7 @@ from asgiref.sync import async_to_sync
 from django.contrib.auth.models import Permission, User
 from django.contrib.messages import get_messages
 from django.test import Client
+from prometheus_client import REGISTRY
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from django_streaming.admin import MAX_LISTED, owner_labels
@@ -113,6 +114,8 @@ def test_stop_asks_the_answer_to_stop_and_comes_back_with_a_message(store: Strea
     page = client.get(PAGE).content.decode()
     assert "Stop</button>" in page
     assert 'name="csrfmiddlewaretoken"' in page
+    stops = {"view": "admin:django_streaming_liveanswer_stop"}
+    before = REGISTRY.get_sample_value("django_streaming_stops_total", stops) or 0
     response = client.post(STOP, {"stream": stream_id})
     assert response.status_code == 302
     assert response["Location"] == PAGE
@@ -120,6 +123,7 @@ def test_stop_asks_the_answer_to_stop_and_comes_back_with_a_message(store: Strea
         f"Asked answer {stream_id} to stop."
     ]
     async_to_sync(asyncio.wait_for)(store.wait_for_stop(stream_id), 5)  # it was asked
+    assert REGISTRY.get_sample_value("django_streaming_stops_total", stops) == before + 1
 
 
 def test_stop_of_an_answer_that_ended_says_it_is_not_running(store: StreamStore) -> None:
