@@ -99,6 +99,8 @@ screenshots: $(STAMP)
 js:
 	@$(NODE_OR_SKIP) node --test --test-reporter=dot $(JS)/*.test.mjs
 
+# The benchmarks' smoke runs (subprocesses: no coverage to give) run in `make matrix` instead.
+PYTEST_ARGS ?= -m "not bench"
 pytest: $(STAMP)
 	rm -f .coverage .coverage.*
 	$(BIN)/coverage run -m pytest $(PYTEST_ARGS)

@@ -14,6 +14,10 @@ from tests.support.postgres import SERVER_URL, require_postgres
 from tests.support.redis_servers import shared_redis
 from tests.support.servers import ROOT
 
+# Subprocesses only (nothing of django_streaming runs in this process): `make test` leaves them
+# to `make matrix`, which CI runs next, to keep within its time.
+pytestmark = pytest.mark.bench
+
 
 def test_benchmark_smoke_run() -> None:
     shared_redis()  # the Redis rows need it
@@ -28,7 +32,7 @@ def test_benchmark_smoke_run() -> None:
     load, _, replay = completed.stdout.partition("### Resume")
     rows = [line for line in load.splitlines() if line.startswith("| ")]
     data_rows = [row for row in rows if not row.startswith("| server")]
-    assert len(data_rows) == 12, completed.stdout  # six servers, two scenarios
+    assert len(data_rows) == 14, completed.stdout  # seven servers, two scenarios
     assert all(row.rstrip(" |").endswith("| 0") for row in data_rows), completed.stdout
     replay_rows = [line for line in replay.splitlines() if line.startswith("| SSEView")]
     assert len(replay_rows) == 2, completed.stdout  # the memory and the Redis store
