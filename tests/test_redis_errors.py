@@ -13,6 +13,7 @@ import redis
 
 from django_streaming.backends.redis import RedisStore, clients
 from django_streaming.backends.redis.errors import cancellations_kept, classify, on_error
+from django_streaming.backends.redis.store import classify_or_unavailable
 from django_streaming.stores import StoreMisconfigured, StoreUnavailable
 from tests.support.redis_servers import private_redis, unique_prefix
 from tests.support.redis_topologies import RedisCluster
@@ -97,6 +98,19 @@ def test_connection_trouble_is_unavailable_and_other_errors_stay_as_they_are() -
     assert type(classify(ConnectionRefusedError())) is StoreUnavailable
     wrong_type = redis.ResponseError("WRONGTYPE Operation against a key holding the wrong kind")
     assert classify(wrong_type) is wrong_type
+    named = StoreUnavailable("Redis is unavailable for 6 s")  # named already: as it is
+    assert classify(named) is named
+
+
+def test_the_appends_a_failed_send_leaves_get_the_stores_errors_only() -> None:
+    """What the generations waiting on a batch that failed get: the store's own exceptions,
+    whatever the send raised (an error it does not name counts as unavailable)."""
+    wrong_type = redis.ResponseError("WRONGTYPE Operation against a key holding the wrong kind")
+    unnamed = classify_or_unavailable(wrong_type)
+    assert type(unnamed) is StoreUnavailable
+    assert unnamed.__cause__ is wrong_type
+    refused = redis.exceptions.NoPermissionError("NOPERM this user has no permissions")
+    assert type(classify_or_unavailable(refused)) is StoreMisconfigured
 
 
 async def test_a_create_that_fails_half_way_does_not_count_against_its_owner() -> None:
