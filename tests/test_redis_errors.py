@@ -24,13 +24,7 @@ pytestmark = pytest.mark.redis
 
 async def test_an_acl_user_without_a_command_is_store_misconfigured() -> None:
     with private_redis() as server:
-        with redis.Redis.from_url(server.url) as admin:
-            # Everything on the prefix's keys and channels, but no XADD.
-            admin.acl_setuser(
-                "limited", enabled=True, passwords=["+secret"], keys=["*"], channels=["*"],
-                commands=["+@all", "-xadd"],
-            )  # fmt: skip
-        url = server.url.replace("redis://", "redis://limited:secret@")
+        url = server.limited_user("xadd")  # everything on the keys and channels, but XADD
         store = RedisStore(url=url, prefix=unique_prefix())
         await store.create("s", owner="me")
         with pytest.raises(StoreMisconfigured, match="ACL user needs the commands"):
@@ -40,12 +34,7 @@ async def test_an_acl_user_without_a_command_is_store_misconfigured() -> None:
 
 def test_the_sync_heads_of_an_acl_user_without_hmget_is_store_misconfigured() -> None:
     with private_redis() as server:
-        with redis.Redis.from_url(server.url) as admin:
-            admin.acl_setuser(
-                "limited", enabled=True, passwords=["+secret"], keys=["*"], channels=["*"],
-                commands=["+@all", "-hmget"],
-            )  # fmt: skip
-        url = server.url.replace("redis://", "redis://limited:secret@")
+        url = server.limited_user("hmget")
         store = RedisStore(url=url, prefix=unique_prefix())
         with pytest.raises(StoreMisconfigured, match="ACL user needs the commands"):
             store.channel_log.sync_heads(["x"])  # channel_cursor(), for a page

@@ -59,12 +59,7 @@ def test_w030_a_policy_that_may_evict_any_key_is_a_warning(
 
 def test_w031_a_policy_an_acl_hides_is_a_warning() -> None:
     with private_redis(arguments=["--maxmemory-policy", "allkeys-lru"]) as server:
-        with redis.Redis.from_url(server.url) as admin:
-            admin.acl_setuser(
-                "app", enabled=True, passwords=["+secret"], keys=["*"], channels=["*"],
-                commands=["+@all", "-config", "-info"],
-            )  # fmt: skip
-        url = f"redis://app:secret@127.0.0.1:{server.port}/0"
+        url = server.limited_user("config", "info")
         with override_settings(DJANGO_STREAMING=_store_settings(url)):
             assert check_ids() == ["django_streaming.W031"]
 

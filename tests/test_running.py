@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import redis
 
 from django_streaming.backends.memory import MemoryStore
 from django_streaming.backends.redis import RedisStore
@@ -155,13 +154,8 @@ async def test_redis_an_indexed_stream_not_created_yet_is_skipped_not_pruned() -
 @pytest.mark.redis
 async def test_redis_a_create_that_fails_leaves_nothing_running() -> None:
     with private_redis() as server:
-        with redis.Redis.from_url(server.url) as admin:
-            # No SET: the create's pipeline fails at the lease, after the index was written.
-            admin.acl_setuser(
-                "limited", enabled=True, passwords=["+secret"], keys=["*"], channels=["*"],
-                commands=["+@all", "-set"],
-            )  # fmt: skip
-        store = RedisStore(url=server.url.replace("redis://", "redis://limited:secret@"))
+        # No SET: the create's pipeline fails at the lease, after the index was written.
+        store = RedisStore(url=server.limited_user("set"))
         with pytest.raises(StoreMisconfigured):
             await store.create("s1", owner="me")
         assert await store.client().zrange(store._running_key(), 0, -1) == []

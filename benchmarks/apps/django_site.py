@@ -23,14 +23,9 @@ from django_streaming import SSEView, StreamItem
 ROOT_URLCONF = __name__
 if os.environ.get("BENCH_MIDDLEWARE") == "startproject":
     from tests.support.startproject import MIDDLEWARE as STARTPROJECT_MIDDLEWARE
+    from tests.support.startproject import MIDDLEWARE_APPS
 
-    INSTALLED_APPS = [
-        "django.contrib.auth",
-        "django.contrib.contenttypes",
-        "django.contrib.sessions",
-        "django.contrib.messages",
-        "django_streaming",
-    ]
+    INSTALLED_APPS = [*MIDDLEWARE_APPS, "django_streaming"]
     MIDDLEWARE = STARTPROJECT_MIDDLEWARE
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
 

@@ -19,15 +19,10 @@ from benchmarks.apps.raw_asgi import idle, stream_parameters
 from django_streaming import SSEView, StreamItem
 from example_project.database_url import parse_database_url
 from tests.support.startproject import MIDDLEWARE as STARTPROJECT_MIDDLEWARE
+from tests.support.startproject import MIDDLEWARE_APPS
 
 ROOT_URLCONF = __name__
-INSTALLED_APPS = [
-    "django.contrib.auth",
-    "django.contrib.contenttypes",
-    "django.contrib.sessions",
-    "django.contrib.messages",
-    "django_streaming",
-]
+INSTALLED_APPS = [*MIDDLEWARE_APPS, "django_streaming"]
 MIDDLEWARE = STARTPROJECT_MIDDLEWARE
 DATABASES = {"default": parse_database_url(os.environ.get("BENCH_DATABASE_URL", ""))}
 SESSION_ENGINE = "django.contrib.sessions.backends.db"

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import pytest
+import redis
 
 from tests.support.servers import wait_until
 from tests.support.tools import IN_CI, require
@@ -145,6 +146,16 @@ class PrivateRedis:
     @property
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    def limited_user(self, *refused: str) -> str:
+        """The URL of a new ACL user of this server that may run every command but
+        ``refused`` (``"xadd"``...), on every key and channel."""
+        with redis.Redis.from_url(self.url) as admin:
+            admin.acl_setuser(
+                "limited", enabled=True, passwords=["+secret"], keys=["*"], channels=["*"],
+                commands=["+@all", *(f"-{command}" for command in refused)],
+            )  # fmt: skip
+        return self.url.replace("redis://", "redis://limited:secret@")
 
     def cleanup(self) -> None:
         self.stop()

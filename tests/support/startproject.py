@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+#: The apps of a new project that its middleware needs (not the admin, not the static files).
+MIDDLEWARE_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+]
+
 #: The middleware of a new project, in its order.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
