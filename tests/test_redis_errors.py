@@ -15,7 +15,7 @@ from django_streaming.backends.redis import RedisStore, clients
 from django_streaming.backends.redis.errors import cancellations_kept, classify, on_error
 from django_streaming.backends.redis.store import classify_or_unavailable
 from django_streaming.stores import StoreMisconfigured, StoreUnavailable
-from tests.support.redis_servers import private_redis, unique_prefix
+from tests.support.redis_servers import free_port, private_redis, unique_prefix
 from tests.support.redis_topologies import RedisCluster
 from tests.support.redis_topologies import client as node_client
 
@@ -89,6 +89,25 @@ def test_connection_trouble_is_unavailable_and_other_errors_stay_as_they_are() -
     assert classify(wrong_type) is wrong_type
     named = StoreUnavailable("Redis is unavailable for 6 s")  # named already: as it is
     assert classify(named) is named
+
+
+async def test_a_cluster_no_node_of_which_answers_is_unavailable() -> None:
+    """redis-py 8.2 raises a RedisClusterUnreachableError here, earlier releases a plain
+    RedisClusterException: both carry the connection error, which names it."""
+    store = RedisStore(url=f"redis+cluster://127.0.0.1:{free_port()}", prefix="p")
+    with pytest.raises(StoreUnavailable) as raised:
+        await on_error(store.client().get)("p:x")
+    assert not isinstance(raised.value, StoreMisconfigured)
+    await store.aclose()
+
+
+def test_a_cluster_error_is_named_by_its_cause_when_the_cause_has_a_name() -> None:
+    unreachable = redis.RedisClusterException("Redis Cluster cannot be connected.")
+    unreachable.__cause__ = redis.ConnectionError("Connection refused")  # redis-py before 8.2
+    assert type(classify(unreachable)) is StoreUnavailable
+    other = redis.RedisClusterException("the cluster client failed")
+    other.__cause__ = redis.ResponseError("WRONGTYPE Operation against a key")
+    assert "The cluster client failed" in str(classify(other))
 
 
 def test_the_appends_a_failed_send_leaves_get_the_stores_errors_only() -> None:

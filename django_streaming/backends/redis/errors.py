@@ -29,7 +29,6 @@ from redis.exceptions import (
     OutOfMemoryError,
     ReadOnlyError,
     RedisClusterException,
-    RedisClusterUnreachableError,
     RedisError,
     ResponseError,
     SlotNotCoveredError,
@@ -58,7 +57,6 @@ UNREACHABLE = (
     TryAgainError,
     BusyLoadingError,
     ReadOnlyError,  # a master demoted under us: the next connection finds the new one
-    RedisClusterUnreachableError,  # no node of the cluster answers
     SlotNotCoveredError,  # a cluster's node failing over
 )
 
@@ -118,6 +116,13 @@ def classify(error: BaseException) -> BaseException:
     """The store's exception for ``error`` (see the module), or ``error`` itself."""
     if isinstance(error, StoreUnavailable):
         return error
+    cause = error.__cause__
+    if isinstance(error, RedisClusterException) and isinstance(cause, (RedisError, OSError)):
+        # "Redis Cluster cannot be connected" (redis-py 8.2 names it RedisClusterUnreachableError,
+        # earlier releases raise the base class): what the client met names it.
+        classified = classify(cause)
+        if classified is not cause:
+            return classified
     if isinstance(error, UNREACHABLE) and not isinstance(error, PERMANENT):
         return unavailable(error)
     change = misconfiguration(error)
