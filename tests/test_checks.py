@@ -238,6 +238,25 @@ def test_image_hosts_that_are_valid(value: Any) -> None:
 REDIS = "django_streaming.backends.redis.RedisStore"
 
 
+@pytest.fixture
+def redis_py_8_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As with redis-py 8.2 (the matrix's Python 3.10 has 8.1): the checks below are of the
+    options, whatever the release."""
+    from django_streaming.backends.redis import clients
+
+    monkeypatch.setattr(clients, "REDIS_PY", (8, 2))
+
+
+def test_e022_a_cluster_with_redis_py_before_8_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    from django_streaming.backends.redis import clients
+
+    monkeypatch.setattr(clients, "REDIS_PY", (8, 1))
+    options = {"url": "redis+cluster://127.0.0.1:7000"}
+    with override_settings(DJANGO_STREAMING={"STORE": {"BACKEND": REDIS, "OPTIONS": options}}):
+        [message] = [m for m in run_checks() if m.id == "django_streaming.E022"]
+    assert "A cluster needs redis-py 8.2 or later" in message.msg
+
+
 @pytest.mark.parametrize(
     ("options", "complaint"),
     [
@@ -258,6 +277,7 @@ REDIS = "django_streaming.backends.redis.RedisStore"
         ({"cluster": True, "prefix": "{app}"}, "one slot"),
     ],
 )
+@pytest.mark.usefixtures("redis_py_8_2")
 def test_e022_redis_options_that_cannot_work(options: dict[str, Any], complaint: str) -> None:
     with override_settings(DJANGO_STREAMING={"STORE": {"BACKEND": REDIS, "OPTIONS": options}}):
         messages = [m for m in run_checks() if m.id == "django_streaming.E022"]
@@ -276,6 +296,7 @@ def test_e022_redis_options_that_cannot_work(options: dict[str, Any], complaint:
         {"prefix": "{app}"},  # braces matter in a cluster only
     ],
 )
+@pytest.mark.usefixtures("redis_py_8_2")
 def test_e022_redis_options_that_work_pass(options: dict[str, Any]) -> None:
     with override_settings(DJANGO_STREAMING={"STORE": {"BACKEND": REDIS, "OPTIONS": options}}):
         assert [m for m in run_checks() if m.id == "django_streaming.E022"] == []

@@ -91,6 +91,9 @@ def test_connection_trouble_is_unavailable_and_other_errors_stay_as_they_are() -
     assert classify(named) is named
 
 
+@pytest.mark.skipif(
+    clients.REDIS_PY < clients.CLUSTER_REDIS_PY, reason="a cluster needs redis-py 8.2 or later"
+)
 async def test_a_cluster_no_node_of_which_answers_is_unavailable() -> None:
     """redis-py 8.2 raises a RedisClusterUnreachableError here, earlier releases a plain
     RedisClusterException: both carry the connection error, which names it."""

@@ -39,6 +39,11 @@ SCHEMES = ("redis", "rediss", "unix")
 CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
 SENTINEL_SCHEMES = ("redis+sentinel", "rediss+sentinel")
 
+#: redis-py's release here, and the first a cluster works with: before 8.2, sharded pub/sub
+#: subscribes before its client knows the slots, and leaves node connections open.
+REDIS_PY = tuple(int(part) for part in redis.__version__.split(".")[:2])
+CLUSTER_REDIS_PY = (8, 2)
+
 
 @dataclass(frozen=True)
 class Topology:
@@ -96,6 +101,11 @@ def topology_problems(options: Mapping[str, Any]) -> list[str]:
         problems.append(
             f"'url' {_shown(url)} has the scheme {parts.scheme!r}: use redis://, rediss://, "
             "unix://, or redis+cluster:// (rediss+cluster://) for a cluster."
+        )
+    if cluster and REDIS_PY < CLUSTER_REDIS_PY:
+        problems.append(
+            f"A cluster needs redis-py 8.2 or later (this is {redis.__version__}, and 8.2 "
+            "needs Python 3.11): pip install 'redis>=8.2'."
         )
     if cluster and parts.path.strip("/") not in ("", "0"):
         problems.append(
