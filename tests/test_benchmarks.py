@@ -12,6 +12,7 @@ import pytest
 
 from tests.support.postgres import SERVER_URL, require_postgres
 from tests.support.redis_servers import shared_redis
+from tests.support.redis_topologies import needs_cluster_client
 from tests.support.servers import ROOT
 
 # Subprocesses only (nothing of django_streaming runs in this process): `make test` leaves them
@@ -114,6 +115,7 @@ def test_agents_benchmark_smoke_run() -> None:
 
 @pytest.mark.redis
 @pytest.mark.topology
+@needs_cluster_client
 def test_cluster_benchmark_smoke_run() -> None:
     completed = subprocess.run(
         [sys.executable, "-m", "benchmarks.cluster", "--seconds", "0.2", "--streams", "5"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -460,3 +461,38 @@ def test_a_new_question_in_the_same_chat_does_not_count_twice(
     assert refused.status_code == 429
     assert client.post(f"/resumable-chat/{token}/stop").status_code == 204
     wait_until(lambda: len(results.get(token, [])) == 2, what="both answers to end")
+
+
+async def test_a_straggler_whose_cancellation_was_dropped_is_cancelled_again() -> None:
+    """As redis-py's sends drop one before Python 3.12, which 3.10 cannot tell
+    (``backends/redis/errors.py``): the generation's end cancels again what goes on."""
+    from django_streaming.resumable.generation import _ended
+
+    async def drops_one() -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.Event().wait()
+        await asyncio.Event().wait()
+
+    straggler = asyncio.create_task(drops_one())
+    await asyncio.sleep(0)
+    straggler.cancel()
+    await _ended([straggler], timeout=5.0)
+    assert straggler.cancelled()
+
+
+async def test_a_straggler_that_will_not_end_is_left_after_the_timeout() -> None:
+    from django_streaming.resumable.generation import _ended
+
+    released = asyncio.Event()
+
+    async def refuses() -> None:
+        while not released.is_set():
+            with contextlib.suppress(asyncio.CancelledError):
+                await released.wait()
+
+    straggler = asyncio.create_task(refuses())
+    await asyncio.sleep(0)
+    await _ended([straggler], timeout=0.25)
+    assert not straggler.done()
+    released.set()
+    await straggler

@@ -8,6 +8,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterable, Callable
 from dataclasses import replace
+from typing import Any
 
 from django_streaming import metrics, shutdown
 from django_streaming.backends.memory import MemoryStore
@@ -152,9 +153,8 @@ class Generation:
                     await copy.finish(stream_id, status)
                 # Nothing of the generation outlives it: the stop waiter and a renewal in
                 # flight give their connections back before it ends (a store closed right
-                # after would leave them open). Bounded: a cancellation lost before Python
-                # 3.11 (backends/redis/errors.py) must not keep the generation.
-                await asyncio.wait([*lease.tasks(), watch], timeout=STRAGGLERS_TIMEOUT)
+                # after would leave them open).
+                await _ended([*lease.tasks(), watch], STRAGGLERS_TIMEOUT)
 
     def _on_stop_request(self, watch: asyncio.Task[None]) -> None:
         if not watch.cancelled() and watch.exception() is None:
@@ -167,6 +167,25 @@ class Generation:
             self.max_duration,
         )
         self.cancel("cancelled")
+
+
+#: Seconds between cancellations of a task that goes on (``_ended()``).
+CANCEL_AGAIN_AFTER = 0.1
+
+
+async def _ended(tasks: list[asyncio.Task[Any]], timeout: float) -> None:
+    """Wait at most ``timeout`` seconds for ``tasks``, cancelled, to end, cancelling again
+    those that go on: before Python 3.11 nothing can tell that redis-py dropped a
+    cancellation (``backends/redis/errors.py``), and such a task would wait for ever."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    pending = {task for task in tasks if not task.done()}
+    while pending and loop.time() < deadline:
+        _, pending = await asyncio.wait(
+            pending, timeout=min(CANCEL_AGAIN_AFTER, deadline - loop.time())
+        )
+        for task in pending:
+            task.cancel()
 
 
 class _Lease:
