@@ -20,10 +20,10 @@ from django_streaming.stores import StoreMisconfigured, StoreUnavailable
 from django_streaming.stores.base import NotReplicated
 from tests.support.chat import chat_body
 from tests.support.redis_servers import PrivateRedis, unique_prefix
-from tests.support.redis_topologies import RedisCluster, client, info
+from tests.support.redis_topologies import RedisCluster, client, info, needs_cluster_client
 from tests.support.servers import RunningServer, uvicorn_server, wait_until
 
-pytestmark = [pytest.mark.redis, pytest.mark.topology]
+pytestmark = [pytest.mark.redis, pytest.mark.topology, needs_cluster_client]
 
 
 def cluster_url(cluster: RedisCluster) -> str:

@@ -16,7 +16,7 @@ from django_streaming.backends.redis.errors import cancellations_kept, classify,
 from django_streaming.backends.redis.store import classify_or_unavailable
 from django_streaming.stores import StoreMisconfigured, StoreUnavailable
 from tests.support.redis_servers import free_port, private_redis, unique_prefix
-from tests.support.redis_topologies import RedisCluster
+from tests.support.redis_topologies import RedisCluster, needs_cluster_client
 from tests.support.redis_topologies import client as node_client
 
 pytestmark = pytest.mark.redis
@@ -91,9 +91,7 @@ def test_connection_trouble_is_unavailable_and_other_errors_stay_as_they_are() -
     assert classify(named) is named
 
 
-@pytest.mark.skipif(
-    clients.REDIS_PY < clients.CLUSTER_REDIS_PY, reason="a cluster needs redis-py 8.2 or later"
-)
+@needs_cluster_client
 async def test_a_cluster_no_node_of_which_answers_is_unavailable() -> None:
     """redis-py 8.2 raises a RedisClusterUnreachableError here, earlier releases a plain
     RedisClusterException: both carry the connection error, which names it."""

@@ -151,6 +151,13 @@ def _bus_port(node: PrivateRedis) -> int:
     return int(node.arguments[node.arguments.index("--cluster-port") + 1])
 
 
+#: For the tests of a cluster client that need no cluster of their own.
+needs_cluster_client = pytest.mark.skipif(
+    clients.REDIS_PY < clients.CLUSTER_REDIS_PY,
+    reason=f"a cluster needs redis-py 8.2 or later, not {redis.__version__}",
+)
+
+
 @contextmanager
 def redis_cluster(timeout: float = 30.0) -> Iterator[RedisCluster]:
     """Start a 3-master, 3-replica cluster; stop and remove it afterwards."""
