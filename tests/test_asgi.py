@@ -20,7 +20,13 @@ import pytest
 from django.core import signals
 from django.core.handlers.asgi import ASGIHandler as DjangoASGIHandler
 from django.core.handlers.asgi import ASGIRequest
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import (
+    FileResponse,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    StreamingHttpResponse,
+)
 from django.urls import path
 from pytest_django.fixtures import Settings as SettingsWrapper
 
@@ -210,6 +216,13 @@ def blocked(request: HttpRequest) -> HttpResponse:
     return HttpResponse("late")
 
 
+def big_plain(request: HttpRequest) -> StreamingHttpResponse:
+    async def parts() -> AsyncIterator[bytes]:
+        yield b"y" * (ASGIHandler.chunk_size * 2 + 10)
+
+    return StreamingHttpResponse(parts())
+
+
 def with_cookie(request: HttpRequest) -> SSEResponse:
     response = SSEResponse(["a"])
     response.set_cookie("flavour", "oat")
@@ -218,6 +231,7 @@ def with_cookie(request: HttpRequest) -> SSEResponse:
 
 big_urlpatterns = [
     path("big", Big.as_view()),
+    path("big-plain", big_plain),
     path("cookie", with_cookie),
     path("stream", Stream.as_view()),
     path("file", file),
@@ -246,12 +260,16 @@ async def serve_to_the_end(
     return sent
 
 
-async def test_a_part_larger_than_a_chunk_goes_out_in_chunks(settings: SettingsWrapper) -> None:
+@pytest.mark.parametrize(("url", "letter"), [("/big", b"x"), ("/big-plain", b"y")])
+async def test_a_part_larger_than_a_chunk_goes_out_in_chunks(
+    url: str, letter: bytes, settings: SettingsWrapper
+) -> None:
+    """An SSE response (sent by its stream) and any other streaming one (iterated) alike."""
     settings.ROOT_URLCONF = "tests.test_asgi_urls"
-    sent = await serve_to_the_end(get_asgi_application(), "/big")
+    sent = await serve_to_the_end(get_asgi_application(), url)
     bodies = [message["body"] for message in sent if message.get("body")]
     assert max(len(body) for body in bodies) == ASGIHandler.chunk_size
-    assert b"".join(bodies).count(b"x") == ASGIHandler.chunk_size * 2 + 10
+    assert b"".join(bodies).count(letter) == ASGIHandler.chunk_size * 2 + 10
     assert sent[-1] == {"type": "http.response.body"}
 
 

@@ -186,7 +186,8 @@ class Cursor:
 
 class Positions:
     """A subscription's position in each of its channels (``Head``s), in the order of its
-    key's names, with each one's encoding kept for its cursors."""
+    key's names, with each one's encoding kept for its cursors (made when one is asked for:
+    a subscriber of one channel gets the cursor its event's framing already holds)."""
 
     __slots__ = ("_encoded", "_heads", "_index", "key")
 
@@ -194,7 +195,7 @@ class Positions:
         self.key = key
         self._index = {name: index for index, name in enumerate(key.names)}
         self._heads = [heads[name] for name in key.names]
-        self._encoded = [_position(head) for head in self._heads]
+        self._encoded: list[str | None] = [None] * len(self._heads)
 
     def __getitem__(self, channel: str) -> Head:
         return self._heads[self._index[channel]]
@@ -202,14 +203,32 @@ class Positions:
     def items(self) -> list[tuple[str, Head]]:
         return list(zip(self.key.names, self._heads, strict=True))
 
+    def step(self, entry: Entry) -> Head | None:
+        """Advance to ``entry`` when it is the next of its channel (the next number, or the
+        first of a new epoch), returning the position it leaves; else None."""
+        index = self._index[entry.channel]
+        head = self._heads[index]
+        if entry.seq != (head.seq + 1 if entry.epoch == head.epoch else 1):
+            return None
+        self._heads[index] = entry.head
+        self._encoded[index] = None
+        return head
+
     def advance(self, channel: str, head: Head) -> None:
         index = self._index[channel]
         self._heads[index] = head
-        self._encoded[index] = _position(head)
+        self._encoded[index] = None
 
     def cursor(self, sent: int) -> str:
         """The cursor (unsigned) at these positions, with the time ``sent`` (seconds)."""
-        return _number(sent, TIME_WIDTH) + "".join(self._encoded)
+        encoded = self._encoded
+        parts = [_number(sent, TIME_WIDTH)]
+        for index, head in enumerate(self._heads):
+            part = encoded[index]
+            if part is None:
+                part = encoded[index] = _position(head)
+            parts.append(part)
+        return "".join(parts)
 
     def signed_now(self) -> str:
         return sign_cursor(self.key, self.cursor(int(time.time())))

@@ -79,7 +79,7 @@ class Entry:
     get (``channels/log.py: frame()``), so that it is framed once per cursor, not once per
     subscriber."""
 
-    __slots__ = ("body", "channel", "epoch", "framings", "published", "sent", "seq")
+    __slots__ = ("body", "channel", "epoch", "framings", "head", "published", "sent", "seq")
 
     def __init__(
         self, seq: int, channel: str, body: bytes, sent: int | None = None, epoch: str = ""
@@ -88,6 +88,8 @@ class Entry:
         self.channel = channel
         self.body = body
         self.epoch = epoch
+        # Where its channel stands once it is delivered: made once, for all its subscribers.
+        self.head = Head(epoch, seq)
         # When it reached this process (wall clock), for the delivery lag; 0 once measured.
         self.published = time.time()
         self.sent = int(self.published * 1_000_000) if sent is None else sent
