@@ -99,7 +99,11 @@ def subscribe(
     its metrics. ``guard(deliver)`` is entered once listening, for as long as the stream
     lives (``guard.py``: its presence, and disconnects, delivered as a ``FeedLost`` whose
     body is the stream's last words)."""
-    return Subscription(log, channels, last_event_id, history, tagged, view, guard)
+    return Subscription(
+        lambda subscription: _events(
+            subscription, log, channels, last_event_id, history, tagged, view, guard
+        )
+    )
 
 
 class Subscription(AsyncIterator[bytes]):
@@ -112,18 +116,9 @@ class Subscription(AsyncIterator[bytes]):
 
     __slots__ = ("_events", "_push")
 
-    def __init__(
-        self,
-        log: ChannelLog,
-        channels: Sequence[str],
-        last_event_id: str | None,
-        history: bool,
-        tagged: bool,
-        view: str,
-        guard: Callable[[Deliver], AbstractAsyncContextManager[object]] | None,
-    ) -> None:
+    def __init__(self, events: Callable[[Subscription], AsyncGenerator[bytes, None]]) -> None:
         self._push: Callable[[bytes], bool] | None = None
-        self._events = self._run(log, channels, last_event_id, history, tagged, view, guard)
+        self._events = events(self)
 
     def __anext__(self) -> Awaitable[bytes]:
         return self._events.__anext__()
@@ -136,115 +131,112 @@ class Subscription(AsyncIterator[bytes]):
         None: no more."""
         self._push = push
 
-    async def _run(
-        self,
-        log: ChannelLog,
-        channels: Sequence[str],
-        last_event_id: str | None,
-        history: bool,
-        tagged: bool,
-        view: str,
-        guard: Callable[[Deliver], AbstractAsyncContextManager[object]] | None,
-    ) -> AsyncGenerator[bytes, None]:
-        key = CursorKey.of(channels)  # derived once: each cursor then costs a copy of it
-        backlog: deque[Entry | None] = deque()
-        waiter: asyncio.Future[None] | None = None
-        positions: Positions | None = None
 
-        def deliver(entry: Entry | None) -> None:
-            # Caught up (nothing waiting, the iterator idle), the next event of its channel
-            # goes straight out: framed (once per cursor, for all who share it) and pushed.
-            if (
-                not backlog
-                and waiter is not None
-                and type(entry) is Entry
-                and (push := self._push) is not None
-                and positions is not None
-                and not waiter.done()
-            ):
-                left = positions.step(entry)
-                if left is not None:
-                    if push(frame(entry, positions, tagged)):
+async def _events(
+    subscription: Subscription,
+    log: ChannelLog,
+    channels: Sequence[str],
+    last_event_id: str | None,
+    history: bool,
+    tagged: bool,
+    view: str,
+    guard: Callable[[Deliver], AbstractAsyncContextManager[object]] | None,
+) -> AsyncGenerator[bytes, None]:
+    key = CursorKey.of(channels)  # derived once: each cursor then costs a copy of it
+    backlog: deque[Entry | None] = deque()
+    waiter: asyncio.Future[None] | None = None
+    positions: Positions | None = None
+
+    def deliver(entry: Entry | None) -> None:
+        # Caught up (nothing waiting, the iterator idle), the next event of its channel
+        # goes straight out: framed (once per cursor, for all who share it) and pushed.
+        if (
+            not backlog
+            and waiter is not None
+            and type(entry) is Entry
+            and (push := subscription._push) is not None
+            and positions is not None
+            and not waiter.done()
+        ):
+            left = positions.step(entry)
+            if left is not None:
+                if push(frame(entry, positions, tagged)):
+                    if entry.published:  # the first subscriber here to write it measures
+                        metrics.delivery_lag(entry.published)
+                        entry.published = 0.0
+                    return
+                positions.advance(entry.channel, left)  # no room: as any other
+        backlog.append(entry)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async with (
+        _watched(log.listen(channels, deliver), view, channels) as heads,
+        guard(deliver) if guard is not None else nullcontext(),
+    ):
+        positions = Positions(key, heads)
+        if last_event_id is None and history:
+            start = {channel: Head(head.epoch, 0) for channel, head in heads.items()}
+            kept = await log.replay(dict.fromkeys(channels, 0), heads)
+            yield _framed(kept.entries, Positions(key, start), tagged) + (
+                f"id: {positions.signed_now()}\n\n".encode()  # as below
+            )
+        elif last_event_id is None:
+            # No event, only an id: the browser's lastEventId, should it reconnect before the
+            # first event, so that it misses nothing published meanwhile.
+            yield f"id: {positions.signed_now()}\n\n".encode()
+        else:
+            cursor = read_cursor(key, last_event_id)
+            after = _resumed(cursor, key, heads, log.ttl)
+            if cursor is None or after is None:
+                yield reset_event(positions, "The events since your last one are no longer kept.")
+            else:
+                missed = await log.replay(after, heads)
+                if missed.lost:
+                    yield reset_event(
+                        positions, "Some events since your last one are no longer kept."
+                    )
+                else:
+                    resumed = Positions(
+                        key, {c: Head(heads[c].epoch, seq) for c, seq in after.items()}
+                    )
+                    if missed.entries:
+                        yield _framed(missed.entries, resumed, tagged)
+                    positions = resumed
+        while True:
+            if len(backlog) > MAX_BACKLOG:
+                logger.warning("A channel subscriber fell %s events behind: dropped.", MAX_BACKLOG)
+                return
+            chunk: list[bytes] = []
+            while backlog:
+                entry = backlog.popleft()
+                if isinstance(entry, FeedLost):  # the store stayed away (or a disconnect()):
+                    if entry.body:  # the client resumes from its last cursor (what this
+                        yield entry.body  # chunk held comes in its replay)
+                    return
+                if entry is not None:
+                    position = positions[entry.channel]
+                    same = entry.epoch == position.epoch
+                    if same and entry.seq <= position.seq:
+                        continue  # had already (replayed, or live before the replay)
+                    # The next number; or the first of a new epoch, the feed uninterrupted
+                    # (an interruption comes as None first): nothing of the old one missed.
+                    if entry.seq == (position.seq + 1 if same else 1):
+                        positions.advance(entry.channel, entry.head)
+                        chunk.append(frame(entry, positions, tagged))
                         if entry.published:  # the first subscriber here to write it measures
                             metrics.delivery_lag(entry.published)
                             entry.published = 0.0
-                        return
-                    positions.advance(entry.channel, left)  # no room: as any other
-            backlog.append(entry)
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
-
-        async with (
-            _watched(log.listen(channels, deliver), view, channels) as heads,
-            guard(deliver) if guard is not None else nullcontext(),
-        ):
-            positions = Positions(key, heads)
-            if last_event_id is None and history:
-                start = {channel: Head(head.epoch, 0) for channel, head in heads.items()}
-                kept = await log.replay(dict.fromkeys(channels, 0), heads)
-                yield _framed(kept.entries, Positions(key, start), tagged) + (
-                    f"id: {positions.signed_now()}\n\n".encode()  # as below
-                )
-            elif last_event_id is None:
-                # No event, only an id: the browser's lastEventId, should it reconnect before the
-                # first event, so that it misses nothing published meanwhile.
-                yield f"id: {positions.signed_now()}\n\n".encode()
-            else:
-                cursor = read_cursor(key, last_event_id)
-                after = _resumed(cursor, key, heads, log.ttl)
-                if cursor is None or after is None:
-                    yield reset_event(
-                        positions, "The events since your last one are no longer kept."
-                    )
-                else:
-                    missed = await log.replay(after, heads)
-                    if missed.lost:
-                        yield reset_event(
-                            positions, "Some events since your last one are no longer kept."
-                        )
-                    else:
-                        resumed = Positions(
-                            key, {c: Head(heads[c].epoch, seq) for c, seq in after.items()}
-                        )
-                        if missed.entries:
-                            yield _framed(missed.entries, resumed, tagged)
-                        positions = resumed
-            while True:
-                if len(backlog) > MAX_BACKLOG:
-                    logger.warning(
-                        "A channel subscriber fell %s events behind: dropped.", MAX_BACKLOG
-                    )
-                    return
-                chunk: list[bytes] = []
-                while backlog:
-                    entry = backlog.popleft()
-                    if isinstance(entry, FeedLost):  # the store stayed away (or a disconnect()):
-                        if entry.body:  # the client resumes from its last cursor (what this
-                            yield entry.body  # chunk held comes in its replay)
-                        return
-                    if entry is not None:
-                        position = positions[entry.channel]
-                        same = entry.epoch == position.epoch
-                        if same and entry.seq <= position.seq:
-                            continue  # had already (replayed, or live before the replay)
-                        # The next number; or the first of a new epoch, the feed uninterrupted
-                        # (an interruption comes as None first): nothing of the old one missed.
-                        if entry.seq == (position.seq + 1 if same else 1):
-                            positions.advance(entry.channel, entry.head)
-                            chunk.append(frame(entry, positions, tagged))
-                            if entry.published:  # the first subscriber here to write it measures
-                                metrics.delivery_lag(entry.published)
-                                entry.published = 0.0
-                            continue
-                    # The live feed was interrupted, skipped a number, or the channel changed its
-                    # epoch: catch up from the log.
-                    chunk.extend(await _catch_up(log, positions, tagged))
-                if chunk:
-                    yield b"".join(chunk)
-                    continue
-                waiter = asyncio.get_running_loop().create_future()
-                await waiter
-                waiter = None
+                        continue
+                # The live feed was interrupted, skipped a number, or the channel changed its
+                # epoch: catch up from the log.
+                chunk.extend(await _catch_up(log, positions, tagged))
+            if chunk:
+                yield b"".join(chunk)
+                continue
+            waiter = asyncio.get_running_loop().create_future()
+            await waiter
+            waiter = None
 
 
 def _framed(entries: list[Entry], positions: Positions, tagged: bool) -> bytes:
