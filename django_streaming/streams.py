@@ -182,7 +182,12 @@ class EventStream(AsyncIterator[bytes]):
         pump, or by whoever ``push()``-ed it) rather than in the caller's task, which saves a
         wake-up of that task per chunk. A send the server makes wait (its client reads
         slowly) is finished in a task of its own, the chunks meanwhile buffered, so that
-        whoever wrote never waits. Cancelled, it closes the stream."""
+        whoever wrote never waits. Cancelled, it closes the stream.
+
+        Not used by ``django_streaming.asgi`` yet: each chunk goes out as it is made, so
+        chunks ready together are no longer written together, and a loop that falls behind
+        (10,000 subscribers of one channel on one core) pays a send per event where the
+        iterated stream pays one per wake-up of its writer."""
         self._send = send
         self._sender = sender = _sends(send)
         next(sender)  # to its first yield

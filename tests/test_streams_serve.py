@@ -35,11 +35,18 @@ class Server:
         self.swallow: Exception | None = None
         self.cancelled = 0
         self.arrived = asyncio.Event()
+        self.budget: int | None = None  # sends written before the window fills, if any
+        self.blocked = asyncio.Event()  # a send waits for room
 
     async def send(self, message: dict[str, Any]) -> None:
         if self.error is not None:
             raise self.error
+        if self.budget is not None:
+            if self.budget == 0:
+                self.room.clear()
+            self.budget -= 1
         if not self.room.is_set():
+            self.blocked.set()
             try:
                 await self.room.wait()
             except asyncio.CancelledError:
@@ -97,12 +104,18 @@ async def test_a_send_that_waits_is_finished_in_a_task_and_the_source_goes_on() 
     assert server.body == OPENING + b"data: a\n\ndata: b\n\ndata: c\n\n"
 
 
-async def test_a_chunk_over_the_chunk_size_goes_out_in_pieces_even_when_a_piece_waits() -> None:
+@pytest.mark.parametrize(
+    "budget", [None, 1, 5], ids=["all-at-once", "the-first-waits", "the-last-waits"]
+)
+async def test_a_chunk_over_the_chunk_size_goes_out_in_pieces(budget: int | None) -> None:
     server = Server()
-    server.room.clear()
+    server.budget = budget  # sends before one waits: the opening, then 8, 8, 8, 8 and 6 bytes
     serving = asyncio.create_task(stream(items("x" * 30)).serve(server.send, chunk_size=8))
-    await asyncio.sleep(0)
-    server.room.set()
+    if budget is not None:
+        await server.blocked.wait()
+        assert len(server.messages) == budget
+        server.budget = None
+        server.room.set()
     await serving
     assert server.body == OPENING + b"data: " + b"x" * 30 + b"\n\n"
     assert max(len(message["body"]) for message in server.messages) == 8
