@@ -26,9 +26,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import types
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine, Generator
-from typing import TYPE_CHECKING, Any, TypeAlias
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
 
 from . import shutdown, tracing
 from .conf import DEFAULTS
@@ -38,14 +37,7 @@ from .threads import release_request_thread, use_pool
 if TYPE_CHECKING:
     from .metrics import StreamWatch
 
-__all__ = ["HEARTBEAT", "OPENING", "EventStream", "Send"]
-
-# The last body message sent, for the next send of the same chunk (an event framed once for
-# all the subscribers of a channel): servers only read what they are sent.
-_last_message: dict[str, Any] = {"type": "http.response.body", "body": None, "more_body": True}
-
-#: An ASGI ``send``: a coroutine function.
-Send: TypeAlias = Callable[[dict[str, Any]], Coroutine[Any, Any, None]]
+__all__ = ["HEARTBEAT", "OPENING", "EventStream"]
 
 #: A comment: it keeps proxies and clients from timing out and dispatches nothing.
 HEARTBEAT = b": heartbeat\n\n"
@@ -72,10 +64,8 @@ class EventStream(AsyncIterator[bytes]):
     __slots__ = (
         "__weakref__",
         "_bytes",
-        "_chunk_size",
         "_chunks",
         "_closed",
-        "_done",
         "_drained",
         "_events",
         "_finished",
@@ -84,10 +74,7 @@ class EventStream(AsyncIterator[bytes]):
         "_opening",
         "_pump",
         "_reason",
-        "_send",
         "_send_timeout",
-        "_sender",
-        "_sending",
         "_shutdown_retry",
         "_size",
         "_start",
@@ -130,13 +117,6 @@ class EventStream(AsyncIterator[bytes]):
         self._closed = False
         self._written_at = 0.0  # when the writer last got a chunk
         self._writer: asyncio.Task[Any] | None = None
-        # Served with serve(): the server's ASGI send, called from wherever a chunk is ready;
-        # the task that finishes a send the server made wait; what serve() waits for.
-        self._send: Send | None = None
-        self._sender: Generator[Any, dict[str, Any], None] | None = None
-        self._chunk_size: int | None = None
-        self._sending: asyncio.Task[None] | None = None
-        self._done: asyncio.Future[None] | None = None
         # What the operator sees (metrics, a span, a log line): the source's events and their
         # bytes, counted here and handed over at each tick and at the end; why it ended.
         self._watch = watch
@@ -147,8 +127,19 @@ class EventStream(AsyncIterator[bytes]):
     def __anext__(self) -> asyncio.Future[bytes]:
         loop = self._loop
         if loop is None:
-            loop = self._start_pump()
-            if self._pump is not None:
+            loop = self._loop = asyncio.get_running_loop()
+            start, self._start = self._start, None
+            if start is not None:
+                if self._watch is None:
+                    self._pump = loop.create_task(self._run(*start))
+                else:  # the source runs under the stream's span
+                    with tracing.current(self._watch.open()):
+                        self._pump = loop.create_task(self._run(*start))
+                self._writer = asyncio.current_task()
+                shutdown.register(self)
+                periods = [p for p in (self._heartbeat, self._send_timeout) if p is not None]
+                if periods:
+                    self._timer = loop.call_at(loop.time() + min(periods), self._tick)
                 return self._resolved(self._opening)
         if self._chunks:
             return self._resolved(self._take())
@@ -158,51 +149,6 @@ class EventStream(AsyncIterator[bytes]):
         else:
             self._waiter = future
         return future
-
-    def _start_pump(self) -> asyncio.AbstractEventLoop:
-        loop = self._loop = asyncio.get_running_loop()
-        start, self._start = self._start, None
-        if start is not None:
-            if self._watch is None:
-                self._pump = loop.create_task(self._run(*start))
-            else:  # the source runs under the stream's span
-                with tracing.current(self._watch.open()):
-                    self._pump = loop.create_task(self._run(*start))
-            self._writer = asyncio.current_task()
-            shutdown.register(self)
-            periods = [p for p in (self._heartbeat, self._send_timeout) if p is not None]
-            if periods:
-                self._timer = loop.call_at(loop.time() + min(periods), self._tick)
-        return loop
-
-    async def serve(self, send: Send, chunk_size: int | None = None) -> None:
-        """Write the whole stream with the ASGI ``send`` (every message but the last, which
-        is the caller's), in messages of at most ``chunk_size`` bytes, then close it, as
-        iterating and closing it would; but each chunk is sent where it is ready (in the
-        pump, or by whoever ``push()``-ed it) rather than in the caller's task, which saves a
-        wake-up of that task per chunk. A send the server makes wait (its client reads
-        slowly) is finished in a task of its own, the chunks meanwhile buffered, so that
-        whoever wrote never waits. Cancelled, it closes the stream.
-
-        Not used by ``django_streaming.asgi`` yet: each chunk goes out as it is made, so
-        chunks ready together are no longer written together, and a loop that falls behind
-        (10,000 subscribers of one channel on one core) pays a send per event where the
-        iterated stream pays one per wake-up of its writer."""
-        self._send = send
-        self._sender = sender = _sends(send)
-        next(sender)  # to its first yield
-        self._chunk_size = chunk_size
-        loop = self._start_pump()
-        done = self._done = loop.create_future()
-        try:
-            if self._pump is not None:
-                self._write(self._opening)
-                self._settle()
-            else:  # closed before it started
-                done.set_result(None)
-            await done
-        finally:
-            await self.aclose()
 
     def push(self, chunk: bytes) -> bool:
         """Write ``chunk`` (events the source made, framed) as if the source had yielded it,
@@ -215,99 +161,8 @@ class EventStream(AsyncIterator[bytes]):
         if self._watch is not None:
             self._events += chunk.count(b"\n\n")
             self._bytes += len(chunk)
-        if self._send is not None:
-            self._write(chunk)
-        else:
-            self._deliver(chunk)
+        self._deliver(chunk)
         return True
-
-    def _write(self, chunk: bytes) -> None:
-        """Send ``chunk`` now when served (``serve()``) and no send is waiting, else buffer it
-        for the task that finishes that send."""
-        if self._closed:  # (an error's last event, say, after the client left)
-            return
-        if self._sending is not None:
-            self._chunks.append(chunk)
-            self._size += len(chunk)
-            return
-        self._written_at = self._loop.time()  # type: ignore[union-attr]
-        size = self._chunk_size
-        if size is None or len(chunk) <= size:
-            self._send_now(chunk)
-            return
-        pieces = self._pieces(chunk)
-        for number, piece in enumerate(pieces):
-            if not self._send_now(piece):  # the rest waits for the send that waits
-                rest = b"".join(pieces[number + 1 :])
-                if rest and not self._closed:
-                    self._chunks.append(rest)
-                    self._size += len(rest)
-                return
-
-    def _send_now(self, body: bytes) -> bool:
-        """Send ``body`` with the server's ``send``, stepped here rather than awaited: True
-        when it was sent at once; else it waits in a task of its own (or it failed)."""
-        global _last_message
-        message = _last_message
-        if message["body"] is not body:  # one message for all the subscribers of an event
-            message = _last_message = {
-                "type": "http.response.body",
-                "body": body,
-                "more_body": True,
-            }
-        try:
-            waiting = self._sender.send(message)  # type: ignore[union-attr]
-        except Exception as error:  # the server's (its client left, say): serve() raises it
-            self._failed(error)
-            return False
-        if waiting is _SENT:  # the usual case
-            return True
-        self._sending = self._loop.create_task(self._finish_sending(waiting))  # type: ignore[union-attr]
-        return False
-
-    def _pieces(self, chunk: bytes) -> list[bytes]:
-        size = self._chunk_size
-        if size is None or len(chunk) <= size:
-            return [chunk]
-        return [chunk[start : start + size] for start in range(0, len(chunk), size)]
-
-    async def _finish_sending(self, waiting: Any) -> None:
-        """Finish the send the server made wait, then send what was buffered meanwhile."""
-        send = self._send
-        assert send is not None
-        try:
-            assert self._sender is not None
-            await _until_sent(self._sender, waiting)
-            while self._chunks and not self._closed:
-                for piece in self._pieces(self._take()):
-                    await send({"type": "http.response.body", "body": piece, "more_body": True})
-        except asyncio.CancelledError:
-            return  # closed (the client left, a send timeout): serve() is done with it
-        except Exception as error:  # the server's (its client left, say): serve() raises it
-            self._failed(error)
-            return
-        finally:
-            self._sending = None
-        self._settle()
-
-    def _failed(self, error: BaseException) -> None:
-        """A send failed: the stream is abandoned, and serve() raises ``error``."""
-        self._abandon()
-        done = self._done
-        if done is not None and not done.done():
-            done.set_exception(error)
-
-    def _settle(self) -> None:
-        """Let serve() return once the source is done and everything is sent."""
-        done = self._done
-        if (
-            self._finished
-            and self._sending is None
-            and not self._chunks
-            and done is not None
-            and not done.done()
-        ):
-            done.set_result(None)
 
     async def aclose(self) -> None:
         """Stop the source at its current ``await`` and wait for its ``finally`` to run."""
@@ -315,10 +170,6 @@ class EventStream(AsyncIterator[bytes]):
         pump = self._pump
         if pump is not None and not pump.done():
             await asyncio.wait((pump,))
-        sending = self._sending
-        if sending is not None:
-            sending.cancel()
-            await asyncio.wait((sending,))
         watch, self._watch = self._watch, None
         if watch is not None and pump is not None:
             watch.end(self._reason or "completed", self._events, self._bytes)
@@ -362,9 +213,6 @@ class EventStream(AsyncIterator[bytes]):
         return future
 
     def _deliver(self, chunk: bytes) -> None:
-        if self._send is not None:
-            self._write(chunk)
-            return
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             self._waiter = None
@@ -393,6 +241,7 @@ class EventStream(AsyncIterator[bytes]):
         chunks = self._chunks
         iterator = aiter(source)
         first = True
+        # A source that writes chunks from a callback of its own (``push()``) says so.
         pushing: Callable[[Callable[[bytes], bool] | None], None] | None = getattr(
             source, "push_to", None
         )
@@ -416,17 +265,12 @@ class EventStream(AsyncIterator[bytes]):
                         if self._watch is not None:
                             self._watch.first_event()
                     self._bytes += len(chunk)
-                    if self._send is not None:
-                        if self._sending is None:
-                            self._write(chunk)
-                            continue
-                    else:
-                        waiter = self._waiter
-                        if waiter is not None and not waiter.done():
-                            self._waiter = None
-                            self._written_at = loop.time()
-                            waiter.set_result(chunk)
-                            continue
+                    waiter = self._waiter
+                    if waiter is not None and not waiter.done():
+                        self._waiter = None
+                        self._written_at = loop.time()
+                        waiter.set_result(chunk)
+                        continue
                     chunks.append(chunk)
                     self._size += len(chunk)
                     if self._size >= HIGH_WATER_MARK:
@@ -457,7 +301,6 @@ class EventStream(AsyncIterator[bytes]):
             if waiter is not None and not waiter.done():
                 # (Not kept: the error's traceback will hold the writer's frame.)
                 waiter.set_exception(StopAsyncIteration())
-            self._settle()
 
     def _tick(self) -> None:
         """The stream's one timer, re-armed at most once per interval: a heartbeat when the
@@ -467,11 +310,8 @@ class EventStream(AsyncIterator[bytes]):
         assert loop is not None
         heartbeat, send_timeout = self._heartbeat, self._send_timeout
         now = loop.time()
-        if self._send is not None:  # served: writing while a send waits
-            writing = self._sending is not None
-        else:  # iterated: the writer has a chunk and has not come back for the next
-            waiter = self._waiter
-            writing = waiter is None or waiter.done()
+        waiter = self._waiter
+        writing = waiter is None or waiter.done()  # it has a chunk and has not come back
         if writing:
             if send_timeout is not None and now >= self._written_at + send_timeout:
                 self._stalled(send_timeout)
@@ -500,33 +340,3 @@ class EventStream(AsyncIterator[bytes]):
         self._abandon()
         if self._writer is not None:
             self._writer.cancel()
-
-
-#: What ``_sends()`` yields once a send is done.
-_SENT = object()
-
-
-@types.coroutine
-def _sends(send: Send) -> Generator[Any, dict[str, Any], None]:
-    """The server's ``send`` of each message sent in, in turn: it yields ``_SENT`` once one is
-    done, or what the send waits for when it waits (for the task that finishes it:
-    ``_until_sent()``). Stepping this costs less than stepping each send's coroutine, whose
-    end is a ``StopIteration`` raised and caught, where ``yield from`` takes its result."""
-    message = yield _SENT
-    while True:
-        yield from send(message)
-        message = yield _SENT
-
-
-@types.coroutine
-def _until_sent(sender: Generator[Any, Any, None], waiting: Any) -> Generator[Any, Any, None]:
-    """Await the send ``sender`` (``_sends()``) is in, which waits for ``waiting``: a task
-    that awaits this runs it on from there as if it had awaited it from the start, a
-    cancellation thrown into it."""
-    while waiting is not _SENT:
-        try:
-            sent = yield waiting
-        except BaseException as error:  # thrown in (a cancellation): passed on to it
-            waiting = sender.throw(error)
-        else:
-            waiting = sender.send(sent)

@@ -229,13 +229,18 @@ def deliveries_of(log: MemoryChannelLog) -> list[Callable[[Entry | None], None]]
     return delivers
 
 
+def cut_the_feed(log: MemoryChannelLog) -> None:
+    """What is published from now on reaches the log only, as while the live feed is down."""
+    with log._lock:
+        log._listeners.clear()
+
+
 async def test_an_interrupted_feed_is_caught_up_from_the_log() -> None:
     log = MemoryChannelLog(max_len=100, ttl=60)
     delivers = deliveries_of(log)
     stream = subscribe(log, ["x"], None)
     await next_chunk(stream)
-    with log._lock:  # published while the feed was down: only the log has it
-        log._listeners.clear()
+    cut_the_feed(log)  # published while the feed was down: only the log has it
     log.publish("x", b"data: missed\n\n")
     delivers[0](None)  # the feed is back: catch up
     assert events(await next_chunk(stream)) == [("message", "missed")]
@@ -249,8 +254,7 @@ async def test_a_live_event_past_a_missing_number_is_caught_up_from_the_log() ->
     delivers = deliveries_of(log)
     stream = subscribe(log, ["x"], None)
     await next_chunk(stream)
-    with log._lock:  # published while the feed was down: only the log has it
-        log._listeners.clear()
+    cut_the_feed(log)  # published while the feed was down: only the log has it
     epoch = log.publish("x", b"data: missed\n\n").epoch
     log.publish("x", b"data: next\n\n")
     delivers[0](Entry(2, "x", b"data: next\n\n", epoch=epoch))  # 1 never came live
