@@ -54,6 +54,17 @@ SERVERS = [
         (*DJANGO, ("BENCH_HANDLER", "streaming"), ("BENCH_MIDDLEWARE", "startproject")),
     ),
     Server(
+        "SSEView, deployed as the docs advise",
+        "benchmarks.apps.django_site:app",
+        "/sseview",
+        (
+            *DJANGO,
+            ("BENCH_HANDLER", "streaming"),
+            ("BENCH_MIDDLEWARE", "startproject"),
+            ("BENCH_GC", "1"),
+        ),
+    ),
+    Server(
         "SSEView resumable, memory store", "benchmarks.apps.django_site:app", "/resumable", DJANGO
     ),
     Server(

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import select
 import socket
 import statistics
@@ -350,10 +351,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--scale", type=float, default=1.0, help="shrink subscribers/channels")
     parser.add_argument("--seconds", type=float, default=10.0, help="publishing time per row")
-    parser.add_argument("--peers", help="only the rows whose name contains this text")
+    parser.add_argument("--peers", help="only the rows whose name matches this regex")
     parser.add_argument("--only", choices=["a", "a/5", "b", "c"], help="one scenario")
     arguments = parser.parse_args()
-    peers = [peer for peer in PEERS if (arguments.peers or "") in peer.name]
+    peers = [peer for peer in PEERS if re.search(arguments.peers or "", peer.name)]
 
     def scaled(number: int) -> int:
         return max(1, int(number * arguments.scale))

@@ -101,6 +101,12 @@ class ASGIHandler(DjangoASGIHandler):
         await send(
             {"type": "http.response.start", "status": response.status_code, "headers": headers}
         )
+        servable = response.servable_stream() if isinstance(response, SSEResponse) else None
+        if servable is not None:
+            # Each chunk sent where it is made, not woken for here (streams.py).
+            await servable.serve(send, self.chunk_size)
+            await send({"type": "http.response.body"})
+            return
         chunk_size = self.chunk_size
         stream: AsyncIterator[bytes] = aiter(response)  # type: ignore[arg-type]
         async with aclosing(stream) as content:  # type: ignore[type-var]

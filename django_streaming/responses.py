@@ -121,6 +121,12 @@ class SSEResponse(StreamingHttpResponse):
         # setter keeps an async iterator async.)
         return _closing(cast(AsyncIterator[bytes], self.streaming_content), self._stream)
 
+    def servable_stream(self) -> EventStream | None:
+        """The stream, when what this response serves is that stream as it is (no middleware
+        wrapped it): an ASGI handler may then let it send each chunk itself
+        (``EventStream.serve()``) rather than iterate it."""
+        return self._stream if getattr(self, "_iterator", None) is self._stream else None
+
     def __aiter__(self) -> ClosableAsyncIterator[bytes]:  # type: ignore[override]
         return self._body()
 

@@ -19,6 +19,12 @@ thread, so a stream that waits holds neither a thread nor a database connection.
 
 Events that are ready together are written together, and the buffer is bounded, so a fast
 generator cannot outrun a slow client.
+
+Served by ``django_streaming.asgi`` (``serve()``), the writer does not wake per chunk either:
+one callback per turn of the loop sends, for every stream that has chunks, what it gathered in
+that turn, with the server's ``send`` stepped in place. At 10,000 subscribers of a channel that
+is one call of ``send`` per connection and event, as the tightest ASGI app would make, and
+fewer when the loop falls behind, since the events that arrived meanwhile go out together.
 """
 
 from __future__ import annotations
@@ -26,8 +32,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterable, AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any
+import threading
+import types
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine, Generator
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from . import shutdown, tracing
 from .conf import DEFAULTS
@@ -37,7 +45,14 @@ from .threads import release_request_thread, use_pool
 if TYPE_CHECKING:
     from .metrics import StreamWatch
 
-__all__ = ["HEARTBEAT", "OPENING", "EventStream"]
+__all__ = ["HEARTBEAT", "OPENING", "EventStream", "Send"]
+
+# The last body message sent, for the next send of the same chunk (an event framed once for
+# all the subscribers of a channel): servers only read what they are sent.
+_last_message: dict[str, Any] = {"type": "http.response.body", "body": None, "more_body": True}
+
+#: An ASGI ``send``: a coroutine function.
+Send: TypeAlias = Callable[[dict[str, Any]], Coroutine[Any, Any, None]]
 
 #: A comment: it keeps proxies and clients from timing out and dispatches nothing.
 HEARTBEAT = b": heartbeat\n\n"
@@ -64,17 +79,24 @@ class EventStream(AsyncIterator[bytes]):
     __slots__ = (
         "__weakref__",
         "_bytes",
+        "_chunk_size",
         "_chunks",
         "_closed",
+        "_done",
         "_drained",
+        "_due",
         "_events",
         "_finished",
+        "_flushing",
         "_heartbeat",
         "_loop",
         "_opening",
         "_pump",
         "_reason",
+        "_send",
         "_send_timeout",
+        "_sender",
+        "_sending",
         "_shutdown_retry",
         "_size",
         "_start",
@@ -117,6 +139,15 @@ class EventStream(AsyncIterator[bytes]):
         self._closed = False
         self._written_at = 0.0  # when the writer last got a chunk
         self._writer: asyncio.Task[Any] | None = None
+        # Served with serve(): the server's ASGI send, called from wherever a chunk is ready;
+        # the task that finishes a send the server made wait; what serve() waits for.
+        self._send: Send | None = None
+        self._sender: Generator[Any, dict[str, Any], None] | None = None
+        self._chunk_size: int | None = None
+        self._sending: asyncio.Task[None] | None = None
+        self._done: asyncio.Future[None] | None = None
+        self._due = False  # in this turn's flush
+        self._flushing: list[EventStream] = []  # that flush's streams (serve() sets it)
         # What the operator sees (metrics, a span, a log line): the source's events and their
         # bytes, counted here and handed over at each tick and at the end; why it ended.
         self._watch = watch
@@ -127,19 +158,8 @@ class EventStream(AsyncIterator[bytes]):
     def __anext__(self) -> asyncio.Future[bytes]:
         loop = self._loop
         if loop is None:
-            loop = self._loop = asyncio.get_running_loop()
-            start, self._start = self._start, None
-            if start is not None:
-                if self._watch is None:
-                    self._pump = loop.create_task(self._run(*start))
-                else:  # the source runs under the stream's span
-                    with tracing.current(self._watch.open()):
-                        self._pump = loop.create_task(self._run(*start))
-                self._writer = asyncio.current_task()
-                shutdown.register(self)
-                periods = [p for p in (self._heartbeat, self._send_timeout) if p is not None]
-                if periods:
-                    self._timer = loop.call_at(loop.time() + min(periods), self._tick)
+            loop = self._start_pump()
+            if self._pump is not None:
                 return self._resolved(self._opening)
         if self._chunks:
             return self._resolved(self._take())
@@ -149,6 +169,48 @@ class EventStream(AsyncIterator[bytes]):
         else:
             self._waiter = future
         return future
+
+    def _start_pump(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop = asyncio.get_running_loop()
+        start, self._start = self._start, None
+        if start is not None:
+            if self._watch is None:
+                self._pump = loop.create_task(self._run(*start))
+            else:  # the source runs under the stream's span
+                with tracing.current(self._watch.open()):
+                    self._pump = loop.create_task(self._run(*start))
+            self._writer = asyncio.current_task()
+            shutdown.register(self)
+            periods = [p for p in (self._heartbeat, self._send_timeout) if p is not None]
+            if periods:
+                self._timer = loop.call_at(loop.time() + min(periods), self._tick)
+        return loop
+
+    async def serve(self, send: Send, chunk_size: int | None = None) -> None:
+        """Write the whole stream with the ASGI ``send`` (every message but the last, which
+        is the caller's), in messages of at most ``chunk_size`` bytes, then close it, as
+        iterating and closing it would; but the caller's task does not wake per chunk. What
+        the pump makes, or whoever ``push()``-es, is sent at the end of the loop's turn by one
+        callback for every stream served on the loop (``_flush()``), each stream's chunks of
+        the turn joined in one message. A send the server makes wait (its client reads
+        slowly) is finished in a task of its own, the chunks meanwhile buffered, so that
+        whoever wrote never waits. Cancelled, it closes the stream."""
+        self._send = send
+        self._sender = sender = _sends(send)
+        next(sender)  # to its first yield
+        self._chunk_size = chunk_size
+        self._flushing = _due.streams
+        loop = self._start_pump()
+        done = self._done = loop.create_future()
+        try:
+            if self._pump is not None:
+                self._write(self._opening)
+                self._settle()
+            else:  # closed before it started
+                done.set_result(None)
+            await done
+        finally:
+            await self.aclose()
 
     def push(self, chunk: bytes) -> bool:
         """Write ``chunk`` (events the source made, framed) as if the source had yielded it,
@@ -161,8 +223,108 @@ class EventStream(AsyncIterator[bytes]):
         if self._watch is not None:
             self._events += chunk.count(b"\n\n")
             self._bytes += len(chunk)
-        self._deliver(chunk)
+        if self._send is not None:
+            self._write(chunk)
+        else:
+            self._deliver(chunk)
         return True
+
+    def _write(self, chunk: bytes) -> None:
+        """Buffer ``chunk`` for this turn's flush (``_flush()``), which sends what each served
+        stream buffered in one message: chunks ready in the same turn of the loop (several
+        events of a channel that fell behind) go out together, as a woken writer would take
+        them, but no task wakes per stream."""
+        if self._closed:  # (an error's last event, say, after the client left)
+            return
+        self._chunks.append(chunk)
+        self._size += len(chunk)
+        if not self._due and self._sending is None:
+            self._due = True
+            due = self._flushing
+            if not due:
+                self._loop.call_soon(_flush, due)  # type: ignore[union-attr]
+            due.append(self)
+
+    def _send_chunk(self, chunk: bytes) -> None:
+        """Send ``chunk`` now (no send waits), in pieces of at most ``chunk_size``; what a
+        send that waits leaves is buffered for the task that finishes it."""
+        size = self._chunk_size
+        if size is None or len(chunk) <= size:
+            self._send_now(chunk)
+            return
+        pieces = self._pieces(chunk)
+        for number, piece in enumerate(pieces):
+            if not self._send_now(piece):  # the rest waits for the send that waits
+                rest = b"".join(pieces[number + 1 :])
+                if rest and not self._closed:
+                    self._chunks.append(rest)
+                    self._size += len(rest)
+                return
+
+    def _send_now(self, body: bytes) -> bool:
+        """Send ``body`` with the server's ``send``, stepped here rather than awaited: True
+        when it was sent at once; else it waits in a task of its own (or it failed)."""
+        global _last_message
+        message = _last_message
+        if message["body"] is not body:  # one message for all the subscribers of an event
+            message = _last_message = {
+                "type": "http.response.body",
+                "body": body,
+                "more_body": True,
+            }
+        try:
+            waiting = self._sender.send(message)  # type: ignore[union-attr]
+        except Exception as error:  # the server's (its client left, say): serve() raises it
+            self._failed(error)
+            return False
+        if waiting is _SENT:  # the usual case
+            return True
+        self._sending = self._loop.create_task(self._finish_sending(waiting))  # type: ignore[union-attr]
+        return False
+
+    def _pieces(self, chunk: bytes) -> list[bytes]:
+        size = self._chunk_size
+        if size is None or len(chunk) <= size:
+            return [chunk]
+        return [chunk[start : start + size] for start in range(0, len(chunk), size)]
+
+    async def _finish_sending(self, waiting: Any) -> None:
+        """Finish the send the server made wait, then send what was buffered meanwhile."""
+        send = self._send
+        assert send is not None
+        try:
+            assert self._sender is not None
+            await _until_sent(self._sender, waiting)
+            while self._chunks and not self._closed:
+                for piece in self._pieces(self._take()):
+                    await send({"type": "http.response.body", "body": piece, "more_body": True})
+        except asyncio.CancelledError:
+            return  # closed (the client left, a send timeout): serve() is done with it
+        except Exception as error:  # the server's (its client left, say): serve() raises it
+            self._failed(error)
+            return
+        finally:
+            self._sending = None
+        self._settle()
+
+    def _failed(self, error: BaseException) -> None:
+        """A send failed: the stream is abandoned, and serve() raises ``error``."""
+        self._abandon()
+        done = self._done
+        if done is not None and not done.done():
+            done.set_exception(error)
+
+    def _settle(self) -> None:
+        """Let serve() return once the source is done and everything is sent."""
+        done = self._done
+        if (
+            self._finished
+            and self._sending is None
+            and not self._chunks
+            and done is not None
+            and not done.done()
+        ):
+            done.set_result(None)
 
     async def aclose(self) -> None:
         """Stop the source at its current ``await`` and wait for its ``finally`` to run."""
@@ -170,6 +332,10 @@ class EventStream(AsyncIterator[bytes]):
         pump = self._pump
         if pump is not None and not pump.done():
             await asyncio.wait((pump,))
+        sending = self._sending
+        if sending is not None:
+            sending.cancel()
+            await asyncio.wait((sending,))
         watch, self._watch = self._watch, None
         if watch is not None and pump is not None:
             watch.end(self._reason or "completed", self._events, self._bytes)
@@ -213,6 +379,9 @@ class EventStream(AsyncIterator[bytes]):
         return future
 
     def _deliver(self, chunk: bytes) -> None:
+        if self._send is not None:
+            self._write(chunk)
+            return
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             self._waiter = None
@@ -241,7 +410,6 @@ class EventStream(AsyncIterator[bytes]):
         chunks = self._chunks
         iterator = aiter(source)
         first = True
-        # A source that writes chunks from a callback of its own (``push()``) says so.
         pushing: Callable[[Callable[[bytes], bool] | None], None] | None = getattr(
             source, "push_to", None
         )
@@ -265,14 +433,17 @@ class EventStream(AsyncIterator[bytes]):
                         if self._watch is not None:
                             self._watch.first_event()
                     self._bytes += len(chunk)
-                    waiter = self._waiter
-                    if waiter is not None and not waiter.done():
-                        self._waiter = None
-                        self._written_at = loop.time()
-                        waiter.set_result(chunk)
-                        continue
-                    chunks.append(chunk)
-                    self._size += len(chunk)
+                    if self._send is not None:
+                        self._write(chunk)
+                    else:
+                        waiter = self._waiter
+                        if waiter is not None and not waiter.done():
+                            self._waiter = None
+                            self._written_at = loop.time()
+                            waiter.set_result(chunk)
+                            continue
+                        chunks.append(chunk)
+                        self._size += len(chunk)
                     if self._size >= HIGH_WATER_MARK:
                         self._drained = loop.create_future()
                         await self._drained
@@ -301,6 +472,7 @@ class EventStream(AsyncIterator[bytes]):
             if waiter is not None and not waiter.done():
                 # (Not kept: the error's traceback will hold the writer's frame.)
                 waiter.set_exception(StopAsyncIteration())
+            self._settle()
 
     def _tick(self) -> None:
         """The stream's one timer, re-armed at most once per interval: a heartbeat when the
@@ -310,14 +482,18 @@ class EventStream(AsyncIterator[bytes]):
         assert loop is not None
         heartbeat, send_timeout = self._heartbeat, self._send_timeout
         now = loop.time()
-        waiter = self._waiter
-        writing = waiter is None or waiter.done()  # it has a chunk and has not come back
+        if self._send is not None:  # served: writing while a send waits
+            writing = self._sending is not None
+        else:  # iterated: the writer has a chunk and has not come back for the next
+            waiter = self._waiter
+            writing = waiter is None or waiter.done()
         if writing:
             if send_timeout is not None and now >= self._written_at + send_timeout:
                 self._stalled(send_timeout)
                 return
         elif heartbeat is not None and now >= self._written_at + heartbeat:
             self._deliver(HEARTBEAT)
+            self._written_at = now  # (served, it goes out at the end of this turn)
             writing = True
         deadlines = [
             deadline
@@ -340,3 +516,55 @@ class EventStream(AsyncIterator[bytes]):
         self._abandon()
         if self._writer is not None:
             self._writer.cancel()
+
+
+#: What ``_sends()`` yields once a send is done.
+_SENT = object()
+
+
+@types.coroutine
+def _sends(send: Send) -> Generator[Any, dict[str, Any], None]:
+    """The server's ``send`` of each message sent in, in turn: it yields ``_SENT`` once one is
+    done, or what the send waits for when it waits (for the task that finishes it:
+    ``_until_sent()``). Stepping this costs less than stepping each send's coroutine, whose
+    end is a ``StopIteration`` raised and caught, where ``yield from`` takes its result."""
+    message = yield _SENT
+    while True:
+        yield from send(message)
+        message = yield _SENT
+
+
+@types.coroutine
+def _until_sent(sender: Generator[Any, Any, None], waiting: Any) -> Generator[Any, Any, None]:
+    """Await the send ``sender`` (``_sends()``) is in, which waits for ``waiting``: a task
+    that awaits this runs it on from there as if it had awaited it from the start, a
+    cancellation thrown into it."""
+    while waiting is not _SENT:
+        try:
+            sent = yield waiting
+        except BaseException as error:  # thrown in (a cancellation): passed on to it
+            waiting = sender.throw(error)
+        else:
+            waiting = sender.send(sent)
+
+
+class _Due(threading.local):
+    """The served streams with chunks for this turn's flush, per thread (per loop)."""
+
+    def __init__(self) -> None:
+        self.streams: list[EventStream] = []
+
+
+_due = _Due()
+
+
+def _flush(due: list[EventStream]) -> None:
+    """Send what each stream of ``due`` buffered this turn, in one message each."""
+    streams = due[:]
+    due.clear()
+    for stream in streams:
+        stream._due = False
+        if not stream._closed:  # (it has chunks: only this flush takes them)
+            stream._send_chunk(stream._take())
+        if stream._finished:
+            stream._settle()

@@ -80,3 +80,7 @@ if os.environ.get("DJANGO_SETTINGS_MODULE") == __name__:
         from django.core.asgi import get_asgi_application
 
     app = get_asgi_application()
+    if os.environ.get("BENCH_GC"):  # the deployment page's garbage-collector lines
+        from pathlib import Path
+
+        exec((Path(__file__).parents[2] / "docs" / "snippets" / "gc.py").read_text(), {})
