@@ -589,6 +589,21 @@ async def test_redis_a_stop_for_a_waiter_being_cancelled_is_no_error() -> None:
 
 
 @pytest.mark.redis
+async def test_redis_a_reconnect_and_a_stop_in_one_turn_end_the_waiter() -> None:
+    """Told twice before it wakes (the listener back after a lost connection, then the
+    stop): it wakes once and sees the stop."""
+    store = RedisStore(url=shared_redis(), prefix=unique_prefix())
+    waiting = asyncio.ensure_future(store.wait_for_stop("s"))
+    await until_the_stop_listener_subscribes(store, "s")
+    listener = store.channel_log._listeners[asyncio.get_running_loop()]
+    for deliver in list(listener.delivers[store.stop_channel("s")]):
+        deliver(None)
+        deliver(Entry(0, store.stop_channel("s"), b""))
+    await asyncio.wait_for(waiting, 5)
+    await store.aclose()
+
+
+@pytest.mark.redis
 async def test_redis_aclose_ends_the_stop_subscription() -> None:
     store = RedisStore(url=shared_redis(), prefix=unique_prefix())
     waiting = asyncio.ensure_future(store.wait_for_stop("s"))

@@ -35,11 +35,13 @@ class Server:
         self.swallow: Exception | None = None
         self.cancelled = 0
         self.arrived = asyncio.Event()
+        self.blocked = asyncio.Event()  # a send is waiting for room
 
     async def send(self, message: dict[str, Any]) -> None:
         if self.error is not None:
             raise self.error
         if not self.room.is_set():
+            self.blocked.set()
             try:
                 await self.room.wait()
             except asyncio.CancelledError:
@@ -94,7 +96,6 @@ async def test_a_chunk_pushed_after_the_client_left_in_the_same_turn_is_not_sent
     assert source.offer(b"data: late\n\n")  # taken, then closed before the flush
     with pytest.raises(asyncio.CancelledError):
         await serving
-    await asyncio.sleep(0)  # (the flush has run)
     assert b"late" not in server.body
 
 
@@ -115,7 +116,7 @@ async def test_a_chunk_over_the_chunk_size_goes_out_in_pieces_even_when_a_piece_
     server = Server()
     server.room.clear()
     serving = asyncio.create_task(stream(items("x" * 30)).serve(server.send, chunk_size=8))
-    await asyncio.sleep(0)
+    await server.blocked.wait()
     server.room.set()
     await serving
     assert server.body == OPENING + b"data: " + b"x" * 30 + b"\n\n"
@@ -144,7 +145,7 @@ async def test_a_send_that_fails_after_waiting_is_raised_by_serve() -> None:
     server = Server()
     server.room.clear()
     serving = asyncio.create_task(stream(items("a")).serve(server.send))
-    await asyncio.sleep(0)
+    await server.blocked.wait()
     server.error = ConnectionResetError("gone")
     server.room.set()
     with pytest.raises(ConnectionResetError):
@@ -168,7 +169,7 @@ async def test_a_client_gone_while_a_send_waits_cancels_that_send(
             closed.set()
 
     serving = asyncio.create_task(stream(forever()).serve(server.send))
-    await asyncio.sleep(0.01)
+    await server.blocked.wait()
     serving.cancel()  # as the handler does when the client disconnects
     with pytest.raises(asyncio.CancelledError):
         await serving
@@ -188,7 +189,7 @@ async def test_a_send_that_ends_quietly_when_cancelled_ends_the_stream() -> None
     server = Quiet()
     server.room.clear()
     serving = asyncio.create_task(stream(items("a", "b")).serve(server.send))
-    await asyncio.sleep(0.01)
+    await server.blocked.wait()
     serving.cancel()
     with pytest.raises(asyncio.CancelledError):
         await serving
@@ -284,8 +285,8 @@ async def test_a_pushed_chunk_goes_out_without_the_source_waking(served: bool) -
     await source.attached.wait()
     await server.until(lambda: server.body.endswith(b": first\n\n"))
     assert source.offer(b"data: pushed\n\n")
-    await asyncio.sleep(0)
-    assert server.messages[-1]["body"] == b"data: pushed\n\n"
+    await server.until(lambda: server.body.endswith(b"data: pushed\n\n"))
+    assert server.messages[-1]["body"] == b"data: pushed\n\n"  # as it was pushed
     source.refused.put_nowait(None)
     await serving
     assert source.push is None  # let go of at the end: no cycle through the source
@@ -322,8 +323,9 @@ async def test_a_caught_up_channel_subscriber_is_written_to_by_the_publisher() -
     ]
     for server in servers:
         await server.until(lambda server=server: b"id: " in server.body)  # type: ignore[misc]
-    await log.apublish("news", b"data: 1\n\n")  # pushed in this call
-    await asyncio.sleep(0)  # the turn's flush sends it
+    await log.apublish("news", b"data: 1\n\n")  # pushed in this call, sent by the flush
+    for server in servers:
+        await server.until(lambda server=server: b"data: 1" in server.body)  # type: ignore[misc]
     for server in servers:
         assert server.messages[-1]["body"].endswith(b"\ndata: 1\n\n")
         assert server.senders[-1] is None  # from the flush: no task woke for it
