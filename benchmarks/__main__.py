@@ -2,8 +2,9 @@
 
 (a) a raw ASGI app, the floor; (b) sse-starlette on Starlette; (c) Django's plain
 StreamingHttpResponse; (d) django-streaming's SSEView; (e) the same view in production shape,
-with ``startproject``'s middleware, served by ``django_streaming.asgi``; (f, g) the view with
-``resumable = True``, through the in-memory store and through Redis (127.0.0.1:6379). Then
+with ``startproject``'s middleware, served by ``django_streaming.asgi``, and (e') the same with
+the deployment page's garbage-collector lines; (f, g) the view with ``resumable = True``,
+through the in-memory store and through Redis (127.0.0.1:6379). Then
 the time to replay 1000 stored events to a reconnecting client, per store. Each runs under
 uvicorn pinned to one core, with this load client pinned to the other. Printed per row:
 server CPU microseconds per event, events/s, server RSS per open stream, time to first byte
