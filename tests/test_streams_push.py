@@ -31,15 +31,17 @@ async def until_idle(events: EventStream, wanted: bytes) -> bytes:
 
 
 class Pushing:
-    """A source that learns of its chunks in a callback: ``push_to()`` gets the stream's
-    ``push``; it yields only what was refused."""
+    """A source that learns of its chunks in a callback (as a channel subscriber does):
+    ``push_to()`` gets the stream's ``push``; it yields only what was refused."""
 
     def __init__(self) -> None:
         self.push: Any = None
         self.refused: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self.attached = asyncio.Event()
 
     def push_to(self, push: Any) -> None:
         self.push = push
+        self.attached.set()
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._run()

@@ -18,6 +18,7 @@ from django_streaming.stores.channel_log import Entry
 from django_streaming.streams import HIGH_WATER_MARK, OPENING, EventStream
 from tests.support.sse_parser import parse
 from tests.test_channel_log import deliveries_of
+from tests.test_streams_push import Pushing
 
 
 class Server:
@@ -238,34 +239,6 @@ async def test_heartbeats_are_sent_while_served() -> None:
     gate.set()
     await serving
     assert server.body.endswith(b"data: late\n\n")
-
-
-class Pushing:
-    """A source that learns of its chunks in a callback (as a channel subscriber does):
-    ``push_to()`` gets the stream's ``push``; it yields only what was refused."""
-
-    def __init__(self) -> None:
-        self.push: Any = None
-        self.refused: asyncio.Queue[bytes | None] = asyncio.Queue()
-        self.attached = asyncio.Event()
-
-    def push_to(self, push: Any) -> None:
-        self.push = push
-        self.attached.set()
-
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        return self._run()
-
-    async def _run(self) -> AsyncIterator[bytes]:
-        yield b": first\n\n"
-        while (chunk := await self.refused.get()) is not None:
-            yield chunk
-
-    def offer(self, chunk: bytes) -> bool:
-        if self.push(chunk):
-            return True
-        self.refused.put_nowait(chunk)
-        return False
 
 
 @pytest.mark.parametrize("served", [True, False], ids=["served", "iterated"])
