@@ -33,7 +33,7 @@ def test_benchmark_smoke_run() -> None:
     load, _, replay = completed.stdout.partition("### Resume")
     rows = [line for line in load.splitlines() if line.startswith("| ")]
     data_rows = [row for row in rows if not row.startswith("| server")]
-    assert len(data_rows) == 14, completed.stdout  # seven servers, two scenarios
+    assert len(data_rows) == 16, completed.stdout  # eight servers, two scenarios
     assert all(row.rstrip(" |").endswith("| 0") for row in data_rows), completed.stdout
     replay_rows = [line for line in replay.splitlines() if line.startswith("| SSEView")]
     assert len(replay_rows) == 2, completed.stdout  # the memory and the Redis store
