@@ -5,12 +5,12 @@ the other Django rows (no middleware)."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 from django.http import HttpRequest
 from django.urls import include, path
 
+from benchmarks.apps import apply_gc_lines
 from benchmarks.apps.base_settings import *  # noqa: F403 - these modules are the settings
 from django_streaming import ChannelView
 
@@ -54,7 +54,7 @@ if os.environ.get("DJANGO_SETTINGS_MODULE") == __name__:
         from django_streaming.asgi import get_asgi_application
 
         app = get_asgi_application()
-        exec((Path(__file__).parents[2] / "docs" / "snippets" / "gc.py").read_text(), {})
+        apply_gc_lines()
     else:
         from django.core.asgi import get_asgi_application
 

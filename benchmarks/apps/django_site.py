@@ -16,6 +16,7 @@ from typing import Any
 from django.http import HttpRequest, StreamingHttpResponse
 from django.urls import path
 
+from benchmarks.apps import apply_gc_lines
 from benchmarks.apps.base_settings import *  # noqa: F403 - these modules are the settings
 from benchmarks.apps.raw_asgi import stream_parameters
 from django_streaming import SSEView, StreamItem
@@ -80,7 +81,5 @@ if os.environ.get("DJANGO_SETTINGS_MODULE") == __name__:
         from django.core.asgi import get_asgi_application
 
     app = get_asgi_application()
-    if os.environ.get("BENCH_GC"):  # the deployment page's garbage-collector lines
-        from pathlib import Path
-
-        exec((Path(__file__).parents[2] / "docs" / "snippets" / "gc.py").read_text(), {})
+    if os.environ.get("BENCH_GC"):
+        apply_gc_lines()

@@ -14,13 +14,13 @@ import gc
 import os
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import psutil
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 
+from benchmarks.apps import apply_gc_lines
 from benchmarks.apps.base_settings import *  # noqa: F403 - these modules are the settings
 from django_streaming import Event, SSEView, StreamItem
 
@@ -117,5 +117,4 @@ if os.environ.get("DJANGO_SETTINGS_MODULE") == __name__:
         from django_streaming.asgi import get_asgi_application
 
         app = get_asgi_application()
-        # The deployment page's lines, as they stand there.
-        exec((Path(__file__).parents[2] / "docs" / "snippets" / "gc.py").read_text(), {})
+        apply_gc_lines()
