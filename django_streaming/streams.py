@@ -223,10 +223,7 @@ class EventStream(AsyncIterator[bytes]):
         if self._watch is not None:
             self._events += chunk.count(b"\n\n")
             self._bytes += len(chunk)
-        if self._send is not None:
-            self._write(chunk)
-        else:
-            self._deliver(chunk)
+        self._deliver(chunk)
         return True
 
     def _write(self, chunk: bytes) -> None:
@@ -379,6 +376,8 @@ class EventStream(AsyncIterator[bytes]):
         return future
 
     def _deliver(self, chunk: bytes) -> None:
+        """Hand ``chunk`` to the writer: served, into this turn's flush; else to the writer
+        waiting for it, or into the buffer it takes next."""
         if self._send is not None:
             self._write(chunk)
             return
