@@ -18,8 +18,8 @@ from tests.support.sse_parser import parse
 from tests.test_channel_log import cut_the_feed, deliveries_of
 
 
-def stream(source: Any) -> EventStream:
-    return EventStream(source, heartbeat=None, on_error=lambda e: b"error: %r\n\n" % e)
+def stream(source: Any, heartbeat: float | None = None) -> EventStream:
+    return EventStream(source, heartbeat=heartbeat, on_error=lambda e: b"error: %r\n\n" % e)
 
 
 async def until_idle(events: EventStream, wanted: bytes) -> bytes:

@@ -15,10 +15,10 @@ from django_streaming.backends.memory.channel_log import MemoryChannelLog
 from django_streaming.channels.signing import CursorKey
 from django_streaming.channels.subscription import read_cursor, subscribe
 from django_streaming.stores.channel_log import Entry
-from django_streaming.streams import HIGH_WATER_MARK, OPENING, EventStream
+from django_streaming.streams import HIGH_WATER_MARK, OPENING
 from tests.support.sse_parser import parse
 from tests.test_channel_log import deliveries_of
-from tests.test_streams_push import Pushing
+from tests.test_streams_push import Pushing, stream
 
 
 class Server:
@@ -65,10 +65,6 @@ class Server:
     @property
     def body(self) -> bytes:
         return b"".join(message["body"] for message in self.messages)
-
-
-def stream(source: Any, heartbeat: float | None = None) -> EventStream:
-    return EventStream(source, heartbeat=heartbeat, on_error=lambda e: b"error: %r\n\n" % e)
 
 
 async def items(*values: Any, finished: asyncio.Event | None = None) -> AsyncIterator[Any]:
