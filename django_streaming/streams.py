@@ -409,6 +409,7 @@ class EventStream(AsyncIterator[bytes]):
         chunks = self._chunks
         iterator = aiter(source)
         first = True
+        watch = self._watch
         pushing: Callable[[Callable[[bytes], bool] | None], None] | None = getattr(
             source, "push_to", None
         )
@@ -422,16 +423,15 @@ class EventStream(AsyncIterator[bytes]):
                     # The hot path, inlined: most items are one line of text for a waiting writer.
                     if type(item) is str and "\n" not in item and "\r" not in item:
                         chunk = ("data: " + item + "\n\n").encode()
-                        self._events += 1
                     else:
                         chunk = encode(item)
+                    if watch is not None:  # counted only for the operator's eyes
                         # Bytes made elsewhere (a channel's, a resumable stream's) may hold several.
                         self._events += chunk.count(b"\n\n") if type(item) is bytes else 1
-                    if first:
-                        first = False
-                        if self._watch is not None:
-                            self._watch.first_event()
-                    self._bytes += len(chunk)
+                        self._bytes += len(chunk)
+                        if first:
+                            first = False
+                            watch.first_event()
                     if self._send is not None:
                         self._write(chunk)
                     else:
@@ -558,12 +558,29 @@ _due = _Due()
 
 
 def _flush(due: list[EventStream]) -> None:
-    """Send what each stream of ``due`` buffered this turn, in one message each."""
+    """Send what each stream of ``due`` buffered this turn, in one message each.
+
+    This is every served event's path, so the usual case is taken here rather than through
+    ``_take()`` and ``_send_chunk()``: one chunk within ``chunk_size``, and no pump ever made
+    to wait for room; the clock is read once for the turn."""
     streams = due[:]
     due.clear()
+    now = streams[0]._loop.time()  # type: ignore[union-attr]
     for stream in streams:
         stream._due = False
         if not stream._closed:  # (it has chunks: only this flush takes them)
-            stream._send_chunk(stream._take())
+            chunks = stream._chunks
+            size = stream._chunk_size
+            if (
+                len(chunks) == 1
+                and stream._drained is None
+                and (size is None or len(chunks[0]) <= size)
+            ):
+                chunk = chunks.pop()
+                stream._size = 0
+                stream._written_at = now
+                stream._send_now(chunk)
+            else:
+                stream._send_chunk(stream._take())
         if stream._finished:
             stream._settle()
