@@ -13,7 +13,7 @@ import pytest
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import INVALID_SPAN_CONTEXT, NonRecordingSpan, SpanKind, StatusCode
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from django_streaming import metrics, publish, tracing
@@ -245,6 +245,24 @@ def test_without_opentelemetry_nothing_is_traced(monkeypatch: pytest.MonkeyPatch
     assert tracing.parent_context(None) is None
     assert tracing.start_span("x", None, {}) is None
     assert tracing.start_answer_span(None, model="m", provider=None, chat_id=None) is None
+    tracing.rename(None, "chat m", "gen_ai.request.model", "m")
+    tracing.set_attribute(None, "gen_ai.provider.name", "p")
     tracing.end_span(None, {})
     with tracing.current(None):
         pass
+
+
+def test_a_span_that_does_not_record_is_left_alone() -> None:
+    """A sampler that drops the answer hands out a span that records nothing: naming it anew
+    sets nothing on it."""
+
+    class Dropped(NonRecordingSpan):
+        def update_name(self, name: str) -> None:
+            raise AssertionError("renamed a span that does not record")
+
+        def set_attribute(self, key: str, value: Any) -> None:
+            raise AssertionError("set an attribute on a span that does not record")
+
+    span = Dropped(INVALID_SPAN_CONTEXT)
+    tracing.rename(span, "chat m", "gen_ai.request.model", "m")
+    tracing.set_attribute(span, "gen_ai.provider.name", "p")
