@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -115,6 +116,7 @@ class ConversationChat(ChatStreamView):
 
     resumable = True
     conversation: Conversation
+    question_recorded: asyncio.Event
 
     async def load_messages(self, chat_id: str | None) -> list[dict[str, object]]:
         """The conversation as saved: the server's history, whatever the client sends."""
@@ -125,9 +127,16 @@ class ConversationChat(ChatStreamView):
             self.conversation = await sync_to_async(owned)(request, kwargs["pk"])
         except Http404:
             return error_response(404, "not_found", "No such conversation.")
-        response = await super().apost(request, *args, **kwargs)
-        if isinstance(response, SSEResponse):  # not refused: the answer has started
-            await sync_to_async(self.record_question)()
+        # The answer is saved once the question is: its generation runs apart from this
+        # request, and a fast one would otherwise be saved before the question it answers (or
+        # be the one a regenerate or an edit clears away).
+        self.question_recorded = asyncio.Event()
+        try:
+            response = await super().apost(request, *args, **kwargs)
+            if isinstance(response, SSEResponse):  # not refused: the answer has started
+                await sync_to_async(self.record_question)()
+        finally:
+            self.question_recorded.set()
         return response
 
     def record_question(self) -> None:
@@ -165,6 +174,7 @@ class ConversationChat(ChatStreamView):
                 yield DataPart("chat-title", {"title": title}, transient=True)
 
     async def on_finish(self, result: ChatResult) -> None:
+        await self.question_recorded.wait()
         parts = result.message.get("parts", [])
         if not (result.text or parts) and result.status == "completed":
             return

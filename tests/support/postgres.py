@@ -38,20 +38,22 @@ def _admin() -> psycopg.Connection[tuple[object, ...]]:
 
 
 @contextmanager
-def fresh_database() -> Iterator[str]:
-    """A new database with the test project migrated into it; its URL. Dropped afterwards."""
+def fresh_database(*, migrate: bool = True) -> Iterator[str]:
+    """A new database with the test project migrated into it (an empty one without
+    ``migrate``); its URL. Dropped afterwards."""
     require_postgres()
     name = f"django_streaming_{uuid.uuid4().hex[:12]}"
     with _admin() as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     url = urlunsplit(urlsplit(SERVER_URL)._replace(path=f"/{name}"))
     try:
-        subprocess.run(
-            [sys.executable, "-m", "django", "migrate", "--noinput", "-v0"],
-            cwd=ROOT,
-            env={**os.environ, "DJANGO_SETTINGS_MODULE": SETTINGS, "TEST_DATABASE_URL": url},
-            check=True,
-        )
+        if migrate:
+            subprocess.run(
+                [sys.executable, "-m", "django", "migrate", "--noinput", "-v0"],
+                cwd=ROOT,
+                env={**os.environ, "DJANGO_SETTINGS_MODULE": SETTINGS, "TEST_DATABASE_URL": url},
+                check=True,
+            )
         yield url
     finally:
         with _admin() as admin:
