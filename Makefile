@@ -99,8 +99,10 @@ screenshots: $(STAMP)
 js:
 	@$(NODE_OR_SKIP) node --test --test-reporter=dot $(JS)/*.test.mjs
 
-# The benchmarks' smoke runs (subprocesses: no coverage to give) run in `make matrix` instead.
-PYTEST_ARGS ?= -m "not bench"
+# The benchmarks' smoke runs (subprocesses: no coverage to give) and the slowest browser suites
+# (the rest covers every line without them) run in `make matrix` instead, to keep `make test`
+# within 15 minutes on 2 cores.
+PYTEST_ARGS ?= -m "not bench and not slow"
 pytest: $(STAMP)
 	rm -f .coverage .coverage.*
 	$(BIN)/coverage run -m pytest $(PYTEST_ARGS)
@@ -153,6 +155,7 @@ bench-widget: $(STAMP)
 	$(BIN)/python -m benchmarks.widget
 
 matrix: $(STAMP)
+	$(BIN)/python -m pytest -p no:cacheprovider -m slow
 	$(BIN)/tox run -e py310-django52,py312-django60,py313-django6,valkey
 
 # Everything at its newest release (tox.ini's latest env); allowed to fail in CI.

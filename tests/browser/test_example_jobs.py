@@ -22,7 +22,7 @@ from playwright.sync_api import Browser, Page, expect
 from tests.support.proxy import Proxy, proxy_to
 from tests.support.servers import RunningServer, example_project_server, wait_until
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 EVENTS = re.compile(rb"GET /jobs/([0-9a-f-]{36})/events/ HTTP/1\.1")
 REQUEST = re.compile(rb"^[A-Z]+ /\S* HTTP/1\.1\r$", re.MULTILINE)

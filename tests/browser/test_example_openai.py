@@ -14,7 +14,7 @@ from tests.browser.test_example_chat import ANSWER, ask, new_page, start_chat, w
 from tests.support.fake_openai import fake_openai, received
 from tests.support.servers import RunningServer, example_project_server, uvicorn_server
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

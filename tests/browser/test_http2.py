@@ -20,7 +20,7 @@ from tests.support.servers import RunningServer, wait_until
 from tests.support.tools import require
 from tests.testapp.tabs import OPEN
 
-pytestmark = [pytest.mark.browser, pytest.mark.nginx]
+pytestmark = [pytest.mark.browser, pytest.mark.nginx, pytest.mark.slow]
 
 TABS = 12
 MEMORY = {"BACKEND": "django_streaming.stores.memory.MemoryStore"}

@@ -10,10 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.browser.chromium import CHROMIUM
 from tests.support.docs import DOCS
 from tests.support.tools import require
 
+pytestmark = pytest.mark.slow
 SCRIPT = DOCS / "screenshot.py"
 
 

@@ -18,7 +18,7 @@ from django_streaming import publish
 from tests.support.servers import RunningServer, wait_until
 from tests.testapp.tabs import OPEN, PEAK, RESUMED
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 TABS = 12
 MEMORY = {"BACKEND": "django_streaming.stores.memory.MemoryStore"}
