@@ -113,6 +113,7 @@ test: lint types docs js pytest
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks.request_cost
 	$(BIN)/python -m benchmarks.capacity
 	$(BIN)/python -m benchmarks.channels
 	$(BIN)/python -m benchmarks.hostile

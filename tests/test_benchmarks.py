@@ -39,6 +39,19 @@ def test_benchmark_smoke_run() -> None:
     assert len(replay_rows) == 2, completed.stdout  # the memory and the Redis store
 
 
+def test_request_cost_benchmark_smoke_run() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "benchmarks.request_cost", "--requests", "20"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    rows = [line for line in completed.stdout.splitlines() if line.startswith("| ")]
+    assert len(rows) == 1 + 4, completed.stdout  # the header and four rows
+
+
 def test_capacity_benchmark_smoke_run() -> None:
     require_postgres()
     database = urlunsplit(urlsplit(SERVER_URL)._replace(path="/django_streaming_bench_smoke"))
