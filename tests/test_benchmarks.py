@@ -20,97 +20,70 @@ from tests.support.servers import ROOT
 pytestmark = pytest.mark.bench
 
 
-def test_benchmark_smoke_run() -> None:
-    shared_redis()  # the Redis rows need it
+def run(module: str, *arguments: str) -> str:
+    """What ``python -m module arguments`` prints, once it has succeeded."""
     completed = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--scale", "0.02", "--repeat", "1"],
+        [sys.executable, "-m", module, *arguments],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
-    load, _, replay = completed.stdout.partition("### Resume")
-    rows = [line for line in load.splitlines() if line.startswith("| ")]
-    data_rows = [row for row in rows if not row.startswith("| server")]
-    assert len(data_rows) == 16, completed.stdout  # eight servers, two scenarios
-    assert all(row.rstrip(" |").endswith("| 0") for row in data_rows), completed.stdout
+    return completed.stdout
+
+
+def rows_of(output: str) -> list[str]:
+    """The rows of the tables in a benchmark's ``output``."""
+    return [line for line in output.splitlines() if line.startswith("| ")]
+
+
+def table_rows(*command: str) -> list[str]:
+    """The rows of the tables a benchmark prints, run as ``python -m <command>``."""
+    return rows_of(run(*command))
+
+
+def test_benchmark_smoke_run() -> None:
+    shared_redis()  # the Redis rows need it
+    output = run("benchmarks", "--scale", "0.02", "--repeat", "1")
+    load, _, replay = output.partition("### Resume")
+    data_rows = [row for row in rows_of(load) if not row.startswith("| server")]
+    assert len(data_rows) == 16, output  # eight servers, two scenarios
+    assert all(row.rstrip(" |").endswith("| 0") for row in data_rows), output
     replay_rows = [line for line in replay.splitlines() if line.startswith("| SSEView")]
-    assert len(replay_rows) == 2, completed.stdout  # the memory and the Redis store
+    assert len(replay_rows) == 2, output  # the memory and the Redis store
 
 
 def test_request_cost_benchmark_smoke_run() -> None:
-    completed = subprocess.run(
-        [sys.executable, "-m", "benchmarks.request_cost", "--requests", "20"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    rows = [line for line in completed.stdout.splitlines() if line.startswith("| ")]
-    assert len(rows) == 1 + 4, completed.stdout  # the header and four rows
+    rows = table_rows("benchmarks.request_cost", "--requests", "20")
+    assert len(rows) == 1 + 4, rows  # the header and four rows
 
 
 def test_capacity_benchmark_smoke_run() -> None:
     require_postgres()
     database = urlunsplit(urlsplit(SERVER_URL)._replace(path="/django_streaming_bench_smoke"))
-    completed = subprocess.run(
-        [sys.executable, "-m", "benchmarks.capacity", "--scale", "0.01", "--database", database],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
-    rows = [line for line in completed.stdout.splitlines() if line.startswith("| ")]
+    output = run("benchmarks.capacity", "--scale", "0.01", "--database", database)
+    rows = rows_of(output)
     data_rows = [row for row in rows if not row.startswith(("| server", "| SHUTDOWN"))]
-    assert len(data_rows) == 5 + 3 + 2, completed.stdout  # idle, PostgreSQL, storm
-    assert all(row.rstrip(" |").endswith("| 0") for row in data_rows), completed.stdout
+    assert len(data_rows) == 5 + 3 + 2, output  # idle, PostgreSQL, storm
+    assert all(row.rstrip(" |").endswith("| 0") for row in data_rows), output
 
 
 def test_channel_benchmark_smoke_run() -> None:
     shared_redis()
-    command = ["-m", "benchmarks.channels", "--scale", "0.005", "--seconds", "1", "--only", "b"]
-    completed = subprocess.run(
-        [sys.executable, *command],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    rows = [line for line in completed.stdout.splitlines() if line.startswith("| ")]
-    data_rows = [row for row in rows if not row.startswith("| server")]
-    assert len(data_rows) == 5, completed.stdout  # the two floors, our two rows, the peer
+    output = run("benchmarks.channels", "--scale", "0.005", "--seconds", "1", "--only", "b")
+    data_rows = [row for row in rows_of(output) if not row.startswith("| server")]
+    assert len(data_rows) == 5, output  # the two floors, our two rows, the peer
     # Every event published reached every subscriber: no missing events, no failed stream.
-    assert all(row.rstrip(" |").endswith("| 0 | 0") for row in data_rows[1:]), completed.stdout
+    assert all(row.rstrip(" |").endswith("| 0 | 0") for row in data_rows[1:]), output
 
 
 def test_metrics_benchmark_smoke_run() -> None:
     shared_redis()
-    command = ["-m", "benchmarks.metrics", "--scale", "0.01", "--repeat", "1", "--seconds", "1"]
-    completed = subprocess.run(
-        [sys.executable, *command], cwd=ROOT, capture_output=True, text=True, timeout=300
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    rows = [line for line in completed.stdout.splitlines() if line.startswith("| ")]
-    data_rows = [row for row in rows if not row.startswith("| row")]
-    assert len(data_rows) == 3, completed.stdout  # S1 twice, the fan-out
-    assert all(row.rstrip(" |").endswith("| 0") for row in data_rows), completed.stdout
-
-
-def table_rows(*command: str) -> list[str]:
-    """The rows of the tables a benchmark prints, run as ``python -m <command>``."""
-    completed = subprocess.run(
-        [sys.executable, "-m", *command],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
-    return [line for line in completed.stdout.splitlines() if line.startswith("| ")]
+    output = run("benchmarks.metrics", "--scale", "0.01", "--repeat", "1", "--seconds", "1")
+    data_rows = [row for row in rows_of(output) if not row.startswith("| row")]
+    assert len(data_rows) == 3, output  # S1 twice, the fan-out
+    assert all(row.rstrip(" |").endswith("| 0") for row in data_rows), output
 
 
 def test_hostile_bodies_benchmark_smoke_run() -> None:
