@@ -13,7 +13,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.support.postgres import fresh_database
+from tests.support.postgres import fresh_database, rows
 from tests.support.servers import RunningServer, example_project_server, wait_until
 
 
@@ -51,6 +51,7 @@ class Visitor:
         body = {"id": self.chat, "messages": [message], "trigger": "submit-message"}
         if edit:
             body["messageId"] = message_id
+        # A client of its own: the test posts from a thread while it replays on self.client.
         with httpx.Client(base_url=self.client.base_url, cookies=self.client.cookies) as client:
             return client.post(
                 f"/{self.chat}/chat/", json=body, headers={"X-CSRFToken": self.token}, timeout=20
@@ -69,12 +70,11 @@ class Visitor:
         return self.client.get(f"/{self.chat}/chat/{self.chat}/stream").status_code == 204
 
 
-def saved(url: str) -> list[tuple[str, str]]:
-    with psycopg.connect(url, autocommit=True) as connection:
-        rows = connection.execute(
-            "SELECT role, text FROM chat_message ORDER BY created, id"
-        ).fetchall()
-    return [(role, text[:20]) for role, text in rows]
+def saved(url: str) -> list[tuple[object, str]]:
+    return [
+        (role, str(text)[:20])
+        for role, text in rows(url, "SELECT role, text FROM chat_message ORDER BY created, id")
+    ]
 
 
 @pytest.fixture
@@ -120,10 +120,9 @@ def test_an_answer_done_before_its_question_is_saved_is_saved_after_it(
 
 
 def waiting_deletes(url: str) -> int:
-    with psycopg.connect(url, autocommit=True) as connection:
-        row = connection.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-            " AND wait_event_type = 'Lock' AND query LIKE 'DELETE%%'"
-        ).fetchone()
-    assert row is not None
-    return int(row[0])
+    [(count,)] = rows(
+        url,
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND wait_event_type = 'Lock' AND query LIKE 'DELETE%'",
+    )
+    return int(str(count))
