@@ -333,6 +333,10 @@ class EventStream(AsyncIterator[bytes]):
         if sending is not None:
             sending.cancel()
             await asyncio.wait((sending,))
+        # The writer's task is done with this stream; kept, it would hold the response that
+        # holds this stream (its result, as Django's handler returns it): a cycle per request,
+        # left to the garbage collector.
+        self._writer = None
         watch, self._watch = self._watch, None
         if watch is not None and pump is not None:
             watch.end(self._reason or "completed", self._events, self._bytes)
