@@ -11,6 +11,7 @@ from asgiref.sync import async_to_sync
 from django.contrib.auth.models import Permission, User
 from django.contrib.messages import get_messages
 from django.test import Client
+from django.utils import translation
 from prometheus_client import REGISTRY
 from pytest_django.fixtures import Settings as SettingsWrapper
 
@@ -100,6 +101,25 @@ def test_a_running_answer_is_listed_with_its_view_owner_events_and_worker(
     assert ended not in html
     assert f'data-stream="{stream_id}"' in html
     assert "Stop</button>" not in html  # seeing is not stopping
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        ("de", ["Laufende Antworten", "Begonnen", "Eigentümer", "(dieser)", "Stopp</button>"]),
+        ("fr", ["Réponses en direct", "Commencée", "Propriétaire", "(celui-ci)", "Arrêter</button>"]),
+    ],
+)
+def test_the_page_speaks_the_admin_s_language(
+    store: StreamStore, language: str, words: list[str]
+) -> None:
+    start(store)
+    client = client_of(staff("ada", "view_live_answers", "stop_live_answers"))
+    with translation.override(language):
+        html = client.get(PAGE).content.decode()
+    for word in words:
+        assert word in html
+    assert "Running now" not in html
 
 
 def test_with_nothing_running_the_page_says_so(store: StreamStore) -> None:
