@@ -106,7 +106,7 @@ def test_a_running_answer_is_listed_with_its_view_owner_events_and_worker(
 @pytest.mark.parametrize(
     ("language", "words"),
     [
-        ("de", ["Laufende Antworten", "Begonnen", "Eigentümer", "(dieser)", "Stopp</button>"]),
+        ("de", ["Laufende Antworten", "Begonnen", "Eigentümer", "(dieser)", "Aktualisieren"]),
         ("fr", ["Réponses en direct", "Commencée", "Propriétaire", "(celui-ci)", "Arrêter</button>"]),
     ],
 )
