@@ -107,7 +107,10 @@ def test_a_running_answer_is_listed_with_its_view_owner_events_and_worker(
     ("language", "words"),
     [
         ("de", ["Laufende Antworten", "Begonnen", "Eigentümer", "(dieser)", "Aktualisieren"]),
-        ("fr", ["Réponses en direct", "Commencée", "Propriétaire", "(celui-ci)", "Arrêter</button>"]),
+        (
+            "fr",
+            ["Réponses en direct", "Commencée", "Propriétaire", "(celui-ci)", "Arrêter</button>"],
+        ),
     ],
 )
 def test_the_page_speaks_the_admin_s_language(
