@@ -187,6 +187,13 @@ class ChatStreamView(SSEView):
             allow_remote_file=self.allow_remote_file,
         )
 
+    async def on_start(self) -> None:
+        """Called once the request is accepted and before its answer starts: ``self.chat`` is
+        read and checked and, resumable, the answer is counted against its owner's limit.
+        Override to save the question: the answer starts once this returns, so its
+        ``on_finish()`` never comes first. An error raised here ends the request before its
+        answer starts (the answer in progress it superseded is stopped all the same)."""
+
     async def on_finish(self, result: ChatResult) -> None:
         """Called once the answer is over, whatever its ``result.status``. Override to save it."""
 
@@ -214,6 +221,7 @@ class ChatStreamView(SSEView):
         refused = await self.read_chat(request)
         if refused is not None:
             return refused
+        await self.on_start()
         return self.stream_response(self.message_stream(self.chat))
 
     async def apost(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
@@ -346,6 +354,11 @@ class ChatStreamView(SSEView):
         if previous is not None:
             # A new question supersedes the answer in progress: stop paying for it.
             await store.request_stop(str(previous))
+        try:
+            await self.on_start()
+        except BaseException:
+            await store.finish(stream_id, "error", key=key)  # no answer will come
+            raise
         self.start_generation(store, stream_id, self.message_stream(self.chat), key=key)
         return self.tail_response(store, stream_id, after=0)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -26,7 +25,6 @@ from django_streaming import (
     ChatResult,
     ChatStreamView,
     DataPart,
-    SSEResponse,
     ToolResult,
     error_response,
 )
@@ -106,7 +104,8 @@ def feedback(request: HttpRequest, pk: UUID) -> HttpResponse:
 
 
 class ConversationChat(ChatStreamView):
-    """Streams the model's answer; saves the question first and the answer in ``on_finish``.
+    """Streams the model's answer; saves the question in ``on_start`` and the answer in
+    ``on_finish``.
 
     Resumable: the answer is generated apart from the request, so a reload picks it up where it
     is (the page shows the saved question, the widget replays the answer in progress), and Stop
@@ -116,7 +115,6 @@ class ConversationChat(ChatStreamView):
 
     resumable = True
     conversation: Conversation
-    question_recorded: asyncio.Event
 
     async def load_messages(self, chat_id: str | None) -> list[dict[str, object]]:
         """The conversation as saved: the server's history, whatever the client sends."""
@@ -127,17 +125,12 @@ class ConversationChat(ChatStreamView):
             self.conversation = await sync_to_async(owned)(request, kwargs["pk"])
         except Http404:
             return error_response(404, "not_found", "No such conversation.")
-        # The answer is saved once the question is: its generation runs apart from this
-        # request, and a fast one would otherwise be saved before the question it answers (or
-        # be the one a regenerate or an edit clears away).
-        self.question_recorded = asyncio.Event()
-        try:
-            response = await super().apost(request, *args, **kwargs)
-            if isinstance(response, SSEResponse):  # not refused: the answer has started
-                await sync_to_async(self.record_question)()
-        finally:
-            self.question_recorded.set()
-        return response
+        return await super().apost(request, *args, **kwargs)
+
+    async def on_start(self) -> None:
+        # The request is accepted and its answer not started: saved now, the question comes
+        # before its answer (and before a regenerate's or an edit's clearing away).
+        await sync_to_async(self.record_question)()
 
     def record_question(self) -> None:
         messages = self.conversation.messages
@@ -174,7 +167,6 @@ class ConversationChat(ChatStreamView):
                 yield DataPart("chat-title", {"title": title}, transient=True)
 
     async def on_finish(self, result: ChatResult) -> None:
-        await self.question_recorded.wait()
         parts = result.message.get("parts", [])
         if not (result.text or parts) and result.status == "completed":
             return
