@@ -114,3 +114,27 @@ def test_twelve_tabs_share_their_streams_and_a_closed_leader_hands_over(
     assert [page.evaluate("window.tabs.resets") for page in pages[1:]] == [0] * (TABS - 1)
     assert [page.evaluate("window.tabs.errors") for page in pages[1:]] == [[]] * (TABS - 1)
     assert errors == []
+
+
+def test_the_worker_holds_nothing_for_a_tab_until_it_could_learn_the_tab_is_gone(
+    context: BrowserContext, token: str
+) -> None:
+    # A tab that crashes says nothing (no pagehide): the worker learns it went when the Web
+    # Lock the tab held is released. A tab whose lock is not held yet subscribes to nothing.
+    held = context.new_page()
+    held.goto(f"/tabs/{token}/page/?mode=plain&held", wait_until="load")
+    held.wait_for_function("window.tabs")
+    other = context.new_page()
+    other.goto(f"/tabs/{token}/page/?mode=plain", wait_until="load")
+    other.wait_for_function("window.tabs.opened.a && window.tabs.opened.b")
+    wait_until(lambda: OPEN[token] == 2, what="the two streams the tabs share")
+    other.close()
+    # Only the tab that closed had subscribed: no connection is left to the worker.
+    wait_until(lambda: OPEN[token] == 0, what="the streams closed with the tab that read them")
+
+    held.evaluate("window.grantLock()")
+    held.wait_for_function("window.tabs.opened.a && window.tabs.opened.b")
+    wait_until(lambda: OPEN[token] == 2, what="the held tab's streams, once it holds its lock")
+    publish(f"{token}-a", "after")
+    held.wait_for_function("window.tabs.received.a.includes('after')")
+    assert held.evaluate("window.tabs.errors") == []

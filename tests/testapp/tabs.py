@@ -57,10 +57,12 @@ class TabsFeed(CountedChannels):
 
 def tabs_page(request: HttpRequest, token: str) -> HttpResponse:
     """Two subscriptions through ``streams.js``: to one multiplexing view (``?mode=mux``) or
-    to two plain ones; ``?locks`` takes ``SharedWorker`` away first (the Web Locks path)."""
+    to two plain ones; ``?locks`` takes ``SharedWorker`` away first (the Web Locks path);
+    ``?held`` holds back the tab's own Web Lock until ``window.grantLock()``."""
     context = {
         "token": token,
         "mode": request.GET.get("mode", "mux"),
         "locks": "locks" in request.GET,
+        "held": "held" in request.GET,
     }
     return render(request, "testapp/tabs.html", context)

@@ -35,6 +35,8 @@ export function directLink(url, sink) {
 }
 
 let worker = null;
+/** Resolved once the worker can learn that this tab is gone (below): nothing is posted before. */
+let said = null;
 const workerSinks = new Map();
 
 function sharedWorker() {
@@ -54,12 +56,19 @@ function sharedWorker() {
   });
   if (globalThis.navigator?.locks) {
     // Held while this tab lives; the worker waits for it, and so learns that the tab is gone
-    // when it could not say so. "hello" only once held, or the worker could get it first.
+    // when it could not say so. "hello" only once held, or the worker could get it first; and
+    // no subscription before "hello", or a tab that died before holding it (a crash, a killed
+    // process: no pagehide) would leave the worker a connection that no tab reads.
     const lock = `${PREFIX} tab ${Date.now()}-${Math.random()}`;
-    navigator.locks.request(lock, () => {
-      worker.port.postMessage({ type: "hello", lock });
-      return new Promise(() => {});
+    said = new Promise((resolve) => {
+      navigator.locks.request(lock, () => {
+        worker.port.postMessage({ type: "hello", lock });
+        resolve();
+        return new Promise(() => {});
+      });
     });
+  } else {
+    said = Promise.resolve();
   }
   return worker;
 }
@@ -67,11 +76,14 @@ function sharedWorker() {
 function workerLink(url, sink, replay) {
   const { port } = sharedWorker();
   workerSinks.set(url, sink);
-  port.postMessage({ type: "subscribe", url, replay });
+  let closed = false;
+  // (In the order of the calls: a subscription closed meanwhile is never posted.)
+  said.then(() => closed || port.postMessage({ type: "subscribe", url, replay }));
   return {
     close() {
+      closed = true;
       workerSinks.delete(url);
-      port.postMessage({ type: "unsubscribe", url });
+      said.then(() => port.postMessage({ type: "unsubscribe", url }));
     },
   };
 }
