@@ -11,7 +11,8 @@ import re
 import sys
 import threading
 import weakref
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import django
@@ -130,21 +131,39 @@ async def serve_until_the_client_leaves(handler: Any, path: str) -> bytes:
 HANDLER_IS_OURS = django.VERSION < (6, 1)
 
 
+def where_the_cycles_are_ours(test: Callable[..., Any]) -> Callable[..., Any]:
+    """Skip ``test`` where what a request leaves behind is not this package's doing."""
+    django_s = pytest.mark.skipif(
+        not HANDLER_IS_OURS,
+        reason="Django 6.1's handler (a task group) leaves cycles of its own, and it is Django's",
+    )
+    asgiref_s = pytest.mark.skipif(
+        sys.version_info < (3, 11),
+        reason="on Python 3.10, asgiref's Local leaves cycles (exceptions through contextlib) "
+        "that hold the thread's frames, the one closing the response among them",
+    )
+    skipped: Callable[..., Any] = django_s(asgiref_s(test))
+    return skipped
+
+
+@contextmanager
+def without_the_collector() -> Iterator[None]:
+    """What stays inside is what a full collection would have to find."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def test_the_application_is_ours_its_disconnect_watch_where_django_leaves_the_cycle() -> None:
     assert isinstance(get_asgi_application(), ASGIHandler)
     ours = ASGIHandler.listen_for_disconnect is not DjangoASGIHandler.listen_for_disconnect
     assert ours is HANDLER_IS_OURS
 
 
-@pytest.mark.skipif(
-    not HANDLER_IS_OURS,
-    reason="Django 6.1's handler (a task group) leaves cycles of its own, and it is Django's",
-)
-@pytest.mark.skipif(
-    sys.version_info < (3, 11),
-    reason="on Python 3.10, asgiref's Local leaves cycles (exceptions through contextlib) that "
-    "hold the thread's frames, the one closing the response among them",
-)
+@where_the_cycles_are_ours
 @pytest.mark.parametrize("path", ["/stream", "/resumable", "/chat"])
 async def test_a_client_that_leaves_leaves_no_reference_cycle(
     settings: SettingsWrapper, path: str
@@ -155,9 +174,7 @@ async def test_a_client_that_leaves_leaves_no_reference_cycle(
     settings.MIDDLEWARE = []
     finished.append(asyncio.Event())
     handler = get_asgi_application()
-    gc.collect()
-    gc.disable()  # what stays without it is what a full collection would have to find
-    try:
+    with without_the_collector():
         assert b"first" in await serve_until_the_client_leaves(handler, path)
         await asyncio.wait_for(finished[-1].wait(), timeout=10)
         for _ in range(100):  # a resumable generation's task ends a few steps after it
@@ -165,50 +182,20 @@ async def test_a_client_that_leaves_leaves_no_reference_cycle(
                 break
             await asyncio.sleep(0)
         assert requests[-1]() is None
-    finally:
-        gc.enable()
 
 
-@pytest.mark.skipif(
-    not HANDLER_IS_OURS,
-    reason="Django 6.1's handler (a task group) leaves cycles of its own, and it is Django's",
-)
-@pytest.mark.skipif(
-    sys.version_info < (3, 11),
-    reason="on Python 3.10, asgiref's Local leaves cycles (exceptions through contextlib) that "
-    "hold the thread's frames, the one closing the response among them",
-)
+@where_the_cycles_are_ours
 async def test_a_stream_that_ends_leaves_no_reference_cycle(settings: SettingsWrapper) -> None:
     # The client stays: the disconnect watch is what is cancelled, and the response is the
     # result of the task that wrote it.
     settings.ROOT_URLCONF = __name__
     settings.MIDDLEWARE = []  # (AuthenticationMiddleware's cycle is Django's: see above)
     handler = get_asgi_application()
-    ended = asyncio.Event()
-    messages = iter([{"type": "http.request", "body": b"", "more_body": False}])
-    received: list[bytes] = []
-
-    async def receive() -> dict[str, Any]:
-        for message in messages:
-            return message
-        await ended.wait()
-        return {"type": "http.disconnect"}
-
-    async def send(message: Mapping[str, Any]) -> None:
-        if message["type"] == "http.response.body":
-            received.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                ended.set()
-
-    gc.collect()
-    gc.disable()  # what stays without it is what a full collection would have to find
-    try:
-        await asyncio.wait_for(handler(scope("/short"), receive, send), timeout=10)
-        assert b"data: first" in b"".join(received)
+    with without_the_collector():
+        sent = await serve_to_the_end(handler, "/short")
+        assert b"data: first" in b"".join(message.get("body", b"") for message in sent)
         assert requests[-1]() is None
         assert responses[-1]() is None
-    finally:
-        gc.enable()
 
 
 async def test_any_other_message_after_the_body_is_an_error() -> None:
