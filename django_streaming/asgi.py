@@ -152,8 +152,10 @@ class ASGIHandler(DjangoASGIHandler):
                         raise
                 else:
                     task.cancel()
-                    with suppress(asyncio.CancelledError):
-                        await task
+                    # Waited for, not awaited: awaiting it would raise its CancelledError
+                    # here, whose traceback holds this frame, which holds the task, which
+                    # keeps the error (a cycle per request, from Python 3.12 on).
+                    await asyncio.wait((task,))
             try:
                 response: HttpResponseBase = tasks[1].result()
             except asyncio.CancelledError:
