@@ -16,7 +16,7 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 
 from django_streaming import ChatMessage, ChatPart, ChatResult, ChatStreamView
 from django_streaming.stores import get_store
-from tests.support.chat import chat_body, parts
+from tests.support.chat import chat_body, response_parts
 
 #: What happened, in order: the hooks and the generator.
 happened: list[str] = []
@@ -67,7 +67,7 @@ async def post(url: str, body: dict[str, Any]) -> Any:
 async def answer(url: str, body: dict[str, Any]) -> list[Any]:
     response = await post(url, body)
     assert response.status_code == 200
-    return parts(b"".join([chunk async for chunk in response.streaming_content]))
+    return await response_parts(response)
 
 
 @pytest.mark.parametrize("url", ["/plain/", "/resumable/"])
@@ -92,7 +92,7 @@ async def test_a_refused_request_does_not_call_it(settings: SettingsWrapper) -> 
     assert over_the_limit.status_code == 429
     assert happened.count("on_start") == 1  # the held answer's only
     release.set()
-    assert parts(b"".join([chunk async for chunk in held.streaming_content]))[-1] == "[DONE]"
+    assert (await response_parts(held))[-1] == "[DONE]"
 
 
 @pytest.mark.parametrize("url", ["/plain/", "/resumable/"])

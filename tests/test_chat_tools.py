@@ -35,7 +35,7 @@ from django_streaming import (
     ToolInputError,
     ToolResult,
 )
-from tests.support.chat import parts
+from tests.support.chat import response_parts
 
 results: list[ChatResult] = []
 
@@ -228,7 +228,7 @@ async def answer(*messages: dict[str, Any], url: str = "/agent/") -> list[Any]:
         content_type="application/json",
     )
     assert response.status_code == 200, response.content
-    return parts(b"".join([chunk async for chunk in response.streaming_content]))  # type: ignore[attr-defined]
+    return await response_parts(response)
 
 
 async def refusal(*messages: dict[str, Any], url: str = "/agent/") -> Any:

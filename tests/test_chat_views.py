@@ -9,7 +9,7 @@ import pytest
 from django.test import AsyncClient, Client, override_settings
 
 from django_streaming import ChatStreamView, DataPart
-from tests.support.chat import chat_body, parts
+from tests.support.chat import chat_body, response_parts
 from tests.support.probes import probe
 from tests.support.reader import StreamReader
 from tests.support.servers import uvicorn_server, wait_until
@@ -23,15 +23,11 @@ async def post(payload: Any, **kwargs: Any) -> Any:
     )
 
 
-async def parts_of(response: Any) -> list[Any]:
-    return parts(b"".join([chunk async for chunk in response.streaming_content]))
-
-
 async def test_a_plain_answer_is_exactly_the_protocol(token: str) -> None:
     response = await post(chat_body(token, "hello"))
     assert response["x-vercel-ai-ui-message-stream"] == "v1"
     assert response["Content-Type"] == "text/event-stream; charset=utf-8"
-    parts = await parts_of(response)
+    parts = await response_parts(response)
     message_id = parts[0]["messageId"]
     assert parts == [
         {"type": "start", "messageId": message_id},
@@ -51,7 +47,7 @@ async def test_a_plain_answer_is_exactly_the_protocol(token: str) -> None:
 
 
 async def test_typed_parts(token: str) -> None:
-    parts = await parts_of(await post(chat_body(token, Prompt.PARTS)))
+    parts = await response_parts(await post(chat_body(token, Prompt.PARTS)))
     assert parts[2:-3] == [
         {"type": "reasoning-start", "id": "reasoning-1"},
         {"type": "reasoning-delta", "id": "reasoning-1", "delta": "thinking"},
@@ -71,7 +67,7 @@ async def test_typed_parts(token: str) -> None:
 
 async def test_simple_body_format(token: str) -> None:
     payload = {"id": token, "messages": [{"role": "user", "content": "hi"}]}
-    parts = await parts_of(await post(payload))
+    parts = await response_parts(await post(payload))
     assert {"type": "text-delta", "id": "text-1", "delta": "hi"} in parts
 
 
@@ -79,7 +75,7 @@ async def test_error_part_is_generic_and_logged(
     token: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.ERROR, "django_streaming"):
-        parts = await parts_of(await post(chat_body(token, Prompt.FAIL)))
+        parts = await response_parts(await post(chat_body(token, Prompt.FAIL)))
     error = {"type": "error", "errorText": "The answer failed on the server."}
     assert parts[-2:] == [error, "[DONE]"]
     assert "secret detail" not in json.dumps(parts)
@@ -91,7 +87,7 @@ async def test_error_part_is_generic_and_logged(
 
 @override_settings(DEBUG=True)
 async def test_error_part_names_the_exception_in_debug(token: str) -> None:
-    parts = await parts_of(await post(chat_body(token, Prompt.FAIL)))
+    parts = await response_parts(await post(chat_body(token, Prompt.FAIL)))
     assert parts[-2] == {"type": "error", "errorText": "RuntimeError: secret detail"}
 
 
@@ -165,7 +161,7 @@ def test_disconnect_cancels_generate_and_on_finish_sees_it(token: str) -> None:
 
 @override_settings(DEBUG=True)
 async def test_odd_parts(token: str) -> None:
-    parts = await parts_of(await post(chat_body(token, Prompt.ODD_PARTS)))
+    parts = await response_parts(await post(chat_body(token, Prompt.ODD_PARTS)))
     source, data, error = parts[2:5]
     assert source == {
         "type": "source-url",
@@ -182,7 +178,7 @@ async def test_a_failing_on_finish_is_logged_and_the_stream_still_ends(
     token: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.ERROR, "django_streaming"):
-        parts = await parts_of(await post(chat_body(token, Prompt.ON_FINISH_FAILS)))
+        parts = await response_parts(await post(chat_body(token, Prompt.ON_FINISH_FAILS)))
     assert parts[-2:] == [{"type": "finish", "finishReason": "stop"}, "[DONE]"]
     assert "Error in on_finish()" in caplog.text
 
@@ -191,7 +187,7 @@ async def test_a_garbled_content_length_is_not_trusted(token: str) -> None:
     response = await post(chat_body(token, "hi"), CONTENT_LENGTH="lots")
     # Not a 500: the length is ignored and the body read up to the limit.
     assert response.status_code == 200
-    assert {"type": "text-delta", "id": "text-1", "delta": "hi"} in await parts_of(response)
+    assert {"type": "text-delta", "id": "text-1", "delta": "hi"} in await response_parts(response)
 
 
 def test_data_part_needs_a_name() -> None:
@@ -209,7 +205,7 @@ async def test_generate_must_be_defined() -> None:
 
 
 async def test_chat_error_text_reaches_the_user_without_debug(token: str) -> None:
-    parts = await parts_of(await post(chat_body(token, Prompt.BUSY)))
+    parts = await response_parts(await post(chat_body(token, Prompt.BUSY)))
     assert parts[-2] == {"type": "error", "errorText": "The model is busy; try again in a minute."}
 
 

@@ -22,7 +22,7 @@ from django_streaming.chat.parts import (
     ToolResult,
 )
 from tests.agents.fake_adapter import ScriptedAgent
-from tests.support.chat import parts
+from tests.support.chat import response_parts
 
 
 def made_in(package: str) -> object:
@@ -116,7 +116,7 @@ async def post(client: AsyncClient, messages: list[dict[str, Any]]) -> list[Any]
         content_type="application/json",
     )
     assert response.status_code == 200, response.content
-    return parts(b"".join([chunk async for chunk in response.streaming_content]))  # type: ignore[attr-defined]
+    return await response_parts(response)
 
 
 @pytest.mark.usefixtures("scripted_adapter")

@@ -49,7 +49,7 @@ from tests.agents.urls_langgraph import (
     received,
     watched_openai,
 )
-from tests.support.chat import parts
+from tests.support.chat import response_parts
 from tests.support.fake_openai import received as fake_received
 from tests.support.servers import until, uvicorn_server
 
@@ -326,7 +326,7 @@ async def post(url: str, *messages: dict[str, Any], chat: str = "c1") -> list[An
     body = {"id": chat, "messages": list(messages), "trigger": "submit-message"}
     response = await client.post(url, data=json.dumps(body), content_type="application/json")
     assert response.status_code == 200, response.content
-    return parts(b"".join([chunk async for chunk in response.streaming_content]))  # type: ignore[attr-defined]
+    return await response_parts(response)
 
 
 def ui_user(text: str) -> dict[str, Any]:

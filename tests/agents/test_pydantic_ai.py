@@ -30,7 +30,7 @@ from django_streaming.agents import AgentRun
 from django_streaming.agents.pydantic_ai import stream
 from tests.agents import urls_pydantic_ai
 from tests.agents.urls_pydantic_ai import kept, renamed, results, seen
-from tests.support.chat import parts
+from tests.support.chat import response_parts
 
 client = AsyncClient()
 
@@ -58,7 +58,7 @@ async def answer(
 ) -> list[Any]:
     response = await post(*messages, url=url, chat=chat)
     assert response.status_code == 200, response.content
-    return parts(b"".join([chunk async for chunk in response.streaming_content]))
+    return await response_parts(response)
 
 
 def kinds(got: list[Any], *types: str) -> list[Any]:

@@ -14,6 +14,11 @@ def chat_body(chat_id: str, text: str, *, trigger: str = "submit-message") -> di
     return {"id": chat_id, "messages": [message], "trigger": trigger}
 
 
+async def response_parts(response: Any) -> list[Any]:
+    """``parts()`` of a streaming response of Django's test client, read to its end."""
+    return parts(b"".join([chunk async for chunk in response.streaming_content]))
+
+
 def parts(stream: bytes | ParseResult) -> list[Any]:
     """Each event's JSON part, and the closing ``"[DONE]"`` as it is."""
     result = parse(stream) if isinstance(stream, bytes) else stream
