@@ -50,9 +50,10 @@ lock: | $(VENV)/bin/python
 lock-upgrade:
 	$(MAKE) lock LOCK_FLAGS=--upgrade
 
-# The package's translations (the widget's, the admin page's): each locale's django.po compiled into the django.mo beside it, by
-# Babel (from the locked toolchain: no system gettext needed). Run after editing a .po and commit
-# both; tests/test_widget_strings.py fails when a committed .mo does not match its .po.
+# The package's translations (the widget's, the admin page's): each locale's django.po compiled
+# into the django.mo beside it, by Babel (from the locked toolchain: no system gettext needed).
+# Run after editing a .po and commit both; tests/test_widget_strings.py fails when a committed
+# .mo does not match its .po.
 LOCALE := django_streaming/locale
 messages: $(STAMP)
 	$(BIN)/pybabel compile --domain django --directory $(LOCALE) --statistics
