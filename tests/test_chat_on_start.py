@@ -1,10 +1,13 @@
 """``ChatStreamView.on_start()``: run once a request is accepted and before its answer starts,
 so that a view saving the question never has the answer saved first; not run for a request
-that is refused; a failure in it starts no answer."""
+that is refused; a failure in it starts no answer. A question that supersedes an answer in
+progress waits for that answer to end, its ``on_finish()`` included, before its own
+``on_start()`` (up to ``supersede_timeout`` seconds)."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,13 +18,21 @@ from django.views.decorators.csrf import csrf_exempt
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from django_streaming import ChatMessage, ChatPart, ChatResult, ChatStreamView
+from django_streaming.backends.redis import RedisStore
+from django_streaming.chat.views import _ended
 from django_streaming.stores import get_store
 from tests.support.chat import chat_body, response_parts
+from tests.support.redis_servers import shared_redis, unique_prefix
 
 #: What happened, in order: the hooks and the generator.
 happened: list[str] = []
 #: A generation of the chat "held" waits for this.
 release = asyncio.Event()
+#: An answer to "hold" waits for ``release`` once it has set ``generating``; a stopped
+#: answer's on_finish() sets ``finishing``, then waits for ``saving``.
+generating = asyncio.Event()
+finishing = asyncio.Event()
+saving = asyncio.Event()
 
 
 class Recording(ChatStreamView):
@@ -35,37 +46,48 @@ class Recording(ChatStreamView):
 
     async def generate(self, messages: list[ChatMessage]) -> AsyncIterator[ChatPart]:
         happened.append("generate")
-        if self.chat.chat_id == "held":
+        if self.chat.chat_id == "held" or self.chat.messages[-1].text == "hold":
+            generating.set()
             await release.wait()
         yield "hi"
 
     async def on_finish(self, result: ChatResult) -> None:
         happened.append("on_finish")
+        if result.status == "cancelled":  # a save that waits for the database
+            finishing.set()
+            await saving.wait()
+            happened.append("answer saved")
 
 
 class ResumableRecording(Recording):
     resumable = True
 
 
+class Impatient(ResumableRecording):
+    supersede_timeout = 0.2
+
+
 urlpatterns = [
     path("plain/", csrf_exempt(Recording.as_view())),
     path("resumable/", include(ResumableRecording.urls(decorators=[csrf_exempt]))),
+    path("impatient/", include(Impatient.urls(decorators=[csrf_exempt]))),
 ]
 
 
 @pytest.fixture(autouse=True)
 def urls(settings: SettingsWrapper) -> None:
     settings.ROOT_URLCONF = __name__
+    global release, generating, finishing, saving  # each test runs on a loop of its own
     happened.clear()
-    release.clear()
+    release, generating, finishing, saving = (asyncio.Event() for _ in range(4))
 
 
-async def post(url: str, body: dict[str, Any]) -> Any:
-    return await AsyncClient().post(url, body, content_type="application/json")
+async def post(url: str, body: dict[str, Any], client: AsyncClient | None = None) -> Any:
+    return await (client or AsyncClient()).post(url, body, content_type="application/json")
 
 
-async def answer(url: str, body: dict[str, Any]) -> list[Any]:
-    response = await post(url, body)
+async def answer(url: str, body: dict[str, Any], client: AsyncClient | None = None) -> list[Any]:
+    response = await post(url, body, client)
     assert response.status_code == 200
     return await response_parts(response)
 
@@ -105,3 +127,62 @@ async def test_a_failing_on_start_starts_no_answer(url: str) -> None:
     assert resumed.status_code == 204
     running = await get_store().running(10)
     assert running == []
+
+
+async def test_a_question_that_supersedes_an_answer_waits_for_that_answer_to_be_saved() -> None:
+    client = AsyncClient()  # one visitor, two tabs
+    first = await post("/resumable/", chat_body("chat-3", "hold"), client)
+    try:
+        await generating.wait()
+        # A second question to the same chat: the first answer is stopped, and its
+        # on_finish() takes a while to save it.
+        second = asyncio.ensure_future(post("/resumable/", chat_body("chat-3", "hello"), client))
+        await finishing.wait()
+        # While it saves, the second question is not saved, nor its answer started. (Without
+        # the wait, its on_start() and generate() run at once.)
+        done, _ = await asyncio.wait((second,), timeout=0.5)
+        assert not done
+        assert happened == ["on_start", "question saved", "generate", "on_finish"]
+    finally:
+        saving.set()  # (a stopped answer's save must not wait for ever at the loop's close)
+    answered = await response_parts(await second)
+    assert answered[-1] == "[DONE]"
+    assert happened[4:] == ["answer saved", "on_start", "question saved", "generate", "on_finish"]
+    assert (await response_parts(first))[-1] == "[DONE]"
+
+
+async def test_an_answer_that_does_not_end_in_time_is_left_behind(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    client = AsyncClient()
+    first = await post("/impatient/", chat_body("chat-4", "hold"), client)
+    try:
+        await generating.wait()
+        with caplog.at_level(logging.WARNING, logger="django_streaming"):
+            answered = await answer("/impatient/", chat_body("chat-4", "hello"), client)
+        # The first answer's save never got its database: the second went on without it.
+        assert answered[-1] == "[DONE]"
+        assert happened[4:] == ["on_start", "question saved", "generate", "on_finish"]
+        assert "did not end within 0.2 s of its stop (supersede_timeout)" in caplog.text
+    finally:
+        saving.set()
+    assert (await response_parts(first))[-1] == "[DONE]"
+    assert happened[-1] == "answer saved"
+
+
+async def test_the_wait_for_an_answer_whose_worker_died_ends_with_its_lease() -> None:
+    store = RedisStore(url=shared_redis(), prefix=unique_prefix(), lease=0.2)
+    try:
+        await store.create("orphan", owner="me")  # and no worker renews it, or ends it
+        await store.append("orphan", [(1, b"data: a\n\n"), (2, b"data: b\n\n")])
+        assert await asyncio.wait_for(_ended(store, "orphan", timeout=30), 20)
+        # One that ends in time, and one that does not.
+        await store.create("ending", owner="me")
+        waiting = asyncio.ensure_future(_ended(store, "ending", timeout=30))
+        await store.finish("ending", "cancelled")
+        assert await asyncio.wait_for(waiting, 20)
+        await store.create("going on", owner="me")
+        await store.keep_alive("going on")
+        assert not await _ended(store, "going on", timeout=0.05)
+    finally:
+        await store.aclose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -116,6 +117,10 @@ class ChatStreamView(SSEView):
     #: waiting (approvals, browser tools), each once, with the server's inputs. Turning it off
     #: lets any client run any tool with any input: see the security page of the docs.
     verify_continuations: ClassVar[bool] = True
+    #: Resumable: the seconds a new question waits for the chat's answer in progress, which
+    #: it stops, to end (its ``on_finish()`` included) before its own ``on_start()``; past
+    #: them it starts all the same.
+    supersede_timeout: ClassVar[float] = 5.0
 
     #: The agent that answers (a ``pydantic_ai.Agent``, an ``agents.Agent``, a compiled
     #: LangGraph graph) when ``generate()`` is not overridden: see ``django_streaming.agents``.
@@ -191,8 +196,10 @@ class ChatStreamView(SSEView):
         """Called once the request is accepted and before its answer starts: ``self.chat`` is
         read and checked and, resumable, the answer is counted against its owner's limit.
         Override to save the question: the answer starts once this returns, so its
-        ``on_finish()`` never comes first. An error raised here ends the request before its
-        answer starts (the answer in progress it superseded is stopped all the same)."""
+        ``on_finish()`` never comes first. Resumable, a question that supersedes the chat's
+        answer in progress stops it and waits for it to end (up to ``supersede_timeout``
+        seconds), so that answer's ``on_finish()`` comes first too. An error raised here
+        ends the request before its answer starts (the superseded answer stays stopped)."""
 
     async def on_finish(self, result: ChatResult) -> None:
         """Called once the answer is over, whatever its ``result.status``. Override to save it."""
@@ -351,10 +358,18 @@ class ChatStreamView(SSEView):
         previous = await self.find_stream(store, self.owner, {"chat_id": chat_id})
         stream_id = new_stream_id()
         await self.create_stream(store, stream_id, self.owner, key=key)
-        if previous is not None:
-            # A new question supersedes the answer in progress: stop paying for it.
-            await store.request_stop(str(previous))
         try:
+            if previous is not None:
+                # A new question supersedes the answer in progress: stop paying for it, and
+                # let it end (and be saved) before this one's question is.
+                await store.request_stop(str(previous))
+                if not await _ended(store, str(previous), self.supersede_timeout):
+                    logger.warning(
+                        "Answer %s did not end within %s s of its stop (supersede_timeout): "
+                        "the answer superseding it starts all the same.",
+                        previous,
+                        self.supersede_timeout,
+                    )
             await self.on_start()
         except BaseException:
             await store.finish(stream_id, "error", key=key)  # no answer will come
@@ -492,6 +507,26 @@ class ChatStreamView(SSEView):
             message=answer.message,
             finish_reason=finish_reason,
         )
+
+
+async def _ended(store: StreamStore, stream_id: str, timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds for ``stream_id`` to end (or its worker to be found
+    gone); whether it did. Its entries are read as they come only to tell when no more do."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    interval = store.liveness_interval
+    after = 0
+    async with store.follow(stream_id) as reader:
+        while (left := deadline - loop.time()) > 0:
+            wait = left if interval is None else min(left, interval)
+            entries, status = await reader.read(after, timeout=wait)
+            if status is not None:
+                return True
+            if entries:
+                after = entries[-1][0]
+            elif interval is not None and not await store.is_alive(stream_id):
+                return True  # its worker died: it will never end by itself
+    return False
 
 
 async def _chat_errors(source: AsyncIterator[Any]) -> AsyncIterator[Any]:
