@@ -25,7 +25,9 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from asgiref.sync import AsyncToSync, SyncToAsync, ThreadSensitiveContext, sync_to_async
+from django.core.signals import setting_changed
 from django.db import connections
+from django.dispatch import receiver
 
 from .conf import get_config
 
@@ -66,7 +68,13 @@ class PoolExecutor(Executor):
 
     def __init__(self) -> None:
         self._pool: ThreadPoolExecutor | None = None
+        self._size = 0
         self._lock = threading.Lock()
+
+    @property
+    def size(self) -> int:
+        """Its number of threads: as it runs, or as it will start."""
+        return self._size if self._pool is not None else get_config()["THREADS"]
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
         pool = self._pool or self._start()
@@ -75,16 +83,33 @@ class PoolExecutor(Executor):
     def _start(self) -> ThreadPoolExecutor:
         with self._lock:
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(
-                    get_config()["THREADS"], thread_name_prefix="django_streaming"
-                )
+                self._size = get_config()["THREADS"]
+                self._pool = ThreadPoolExecutor(self._size, thread_name_prefix="django_streaming")
             return self._pool
+
+    def resize(self) -> None:
+        """Start anew with ``THREADS`` threads, if that changed (in tests): what the old
+        threads run, or have queued, they finish."""
+        with self._lock:
+            old = self._pool
+            if old is None or self._size == get_config()["THREADS"]:
+                return
+            self._pool = None
+        old.shutdown(wait=False)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Nothing: the pool lasts as long as the process."""
 
 
 POOL = PoolExecutor()
+
+
+@receiver(setting_changed)
+def _resize_pool(*, setting: str, **kwargs: Any) -> None:
+    if setting == "DJANGO_STREAMING":
+        POOL.resize()
+
+
 # asgiref sends a thread-sensitive call to the executor of the ThreadSensitiveContext in force;
 # this one, never entered, stands for the pool.
 _POOL_CONTEXT = ThreadSensitiveContext()

@@ -7,17 +7,20 @@ progress waits for that answer to end, its ``on_finish()`` included, before its 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.test import AsyncClient
 from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from django_streaming import ChatMessage, ChatPart, ChatResult, ChatStreamView
+from django_streaming.asgi import get_asgi_application
 from django_streaming.backends.redis import RedisStore
 from django_streaming.chat.views import _ended
 from django_streaming.stores import get_store
@@ -67,10 +70,18 @@ class Impatient(ResumableRecording):
     supersede_timeout = 0.2
 
 
+class SavingInThePool(ResumableRecording):
+    supersede_timeout = 60.0
+
+    async def on_finish(self, result: ChatResult) -> None:
+        await sync_to_async(happened.append)("answer saved in the pool")
+
+
 urlpatterns = [
     path("plain/", csrf_exempt(Recording.as_view())),
     path("resumable/", include(ResumableRecording.urls(decorators=[csrf_exempt]))),
     path("impatient/", include(Impatient.urls(decorators=[csrf_exempt]))),
+    path("pool/", include(SavingInThePool.urls(decorators=[csrf_exempt]))),
 ]
 
 
@@ -186,3 +197,70 @@ async def test_the_wait_for_an_answer_whose_worker_died_ends_with_its_lease() ->
         assert not await _ended(store, "going on", timeout=0.05)
     finally:
         await store.aclose()
+
+
+class Posted:
+    """A POST served in process by ``django_streaming.asgi``, as a server would: its headers
+    (``started``, once sent) and its body, the client staying to the end."""
+
+    def __init__(self, handler: Any, path: str, body: dict[str, Any], cookie: bytes = b"") -> None:
+        self.started = asyncio.Event()
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.body = b""
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "headers": [(b"host", b"testserver"), (b"content-type", b"application/json")]
+            + ([(b"cookie", cookie)] if cookie else []),
+            "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 80),
+        }
+        request = {"type": "http.request", "body": json.dumps(body).encode(), "more_body": False}
+        pending = iter([request])
+        never = asyncio.Event()
+
+        async def receive() -> dict[str, Any]:
+            for message in pending:
+                return message
+            await never.wait()
+            raise AssertionError("unreachable")
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                self.headers = message["headers"]
+                self.started.set()
+            else:
+                self.body += message.get("body", b"")
+
+        self.task = asyncio.ensure_future(handler(scope, receive, send))
+
+    def cookie(self) -> bytes:
+        """The session cookie it set, as the browser sends it back."""
+        return b"; ".join(
+            value.split(b";")[0] for name, value in self.headers if name.lower() == b"set-cookie"
+        )
+
+
+async def test_questions_that_supersede_answers_leave_the_pool_threads_to_end_them(
+    settings: SettingsWrapper,
+) -> None:
+    """Served by ``django_streaming.asgi``, a request waiting for the answer it supersedes
+    holds a thread of the pool, and that answer's on_finish() needs one: with one thread, a
+    question that waited would hold it until its ``supersede_timeout`` (60 s here)."""
+    settings.DJANGO_STREAMING = {**settings.DJANGO_STREAMING, "THREADS": 1}
+    handler = get_asgi_application()
+    first = Posted(handler, "/pool/", chat_body("chat-5", "hold"))
+    await first.started.wait()
+    await generating.wait()
+    second = Posted(handler, "/pool/", chat_body("chat-5", "hello"), first.cookie())
+    await asyncio.wait_for(second.task, 10)  # a liveness bound, well short of the 60 s
+    assert b"[DONE]" in second.body
+    await asyncio.wait_for(first.task, 10)
+    assert b"[DONE]" in first.body
+    assert happened.count("answer saved in the pool") == 2

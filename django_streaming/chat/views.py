@@ -7,8 +7,9 @@ import hashlib
 import json
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal
 
@@ -23,6 +24,7 @@ from django_streaming.conf import get_config
 from django_streaming.responses import SSEResponse, StreamItem, error_response
 from django_streaming.resumable import new_stream_id, tail
 from django_streaming.stores import EndStatus, StreamStore, get_store
+from django_streaming.threads import POOL
 from django_streaming.views import SSEView
 
 from .agent import AgentRun, stream_agent
@@ -363,19 +365,34 @@ class ChatStreamView(SSEView):
                 # A new question supersedes the answer in progress: stop paying for it, and
                 # let it end (and be saved) before this one's question is.
                 await store.request_stop(str(previous))
-                if not await _ended(store, str(previous), self.supersede_timeout):
-                    logger.warning(
-                        "Answer %s did not end within %s s of its stop (supersede_timeout): "
-                        "the answer superseding it starts all the same.",
-                        previous,
-                        self.supersede_timeout,
-                    )
+                await self._let_end(store, str(previous))
             await self.on_start()
         except BaseException:
             await store.finish(stream_id, "error", key=key)  # no answer will come
             raise
         self.start_generation(store, stream_id, self.message_stream(self.chat), key=key)
         return self.tail_response(store, stream_id, after=0)
+
+    async def _let_end(self, store: StreamStore, previous: str) -> None:
+        """Wait for the answer ``previous``, stopped, to end: up to ``supersede_timeout``
+        seconds, and only while fewer than half the pool's threads wait so. Served by
+        ``django_streaming.asgi``, a request holds one of them while it waits, and the answer
+        it waits for may need one to end (its ``on_finish()`` saving through the ORM): a pool
+        of waiting requests would have none left."""
+        with _WAITING.slot() as free:
+            if not free:
+                logger.warning(
+                    "Answer %s is stopped but not waited for: half the thread pool already "
+                    "waits for the answers its questions supersede.",
+                    previous,
+                )
+            elif not await _ended(store, previous, self.supersede_timeout):
+                logger.warning(
+                    "Answer %s did not end within %s s of its stop (supersede_timeout): the "
+                    "answer superseding it starts all the same.",
+                    previous,
+                    self.supersede_timeout,
+                )
 
     async def aresume(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         """Replay the chat's answer in progress from its start, or a 204 when there is none."""
@@ -507,6 +524,31 @@ class ChatStreamView(SSEView):
             message=answer.message,
             finish_reason=finish_reason,
         )
+
+
+class _Waiting:
+    """How many requests of this process wait for an answer they superseded to end."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.lock = threading.Lock()
+
+    @contextmanager
+    def slot(self) -> Iterator[bool]:
+        """Counted for the block, and True, while fewer than half the pool's threads wait."""
+        with self.lock:
+            free = self.count < POOL.size // 2
+            if free:
+                self.count += 1
+        try:
+            yield free
+        finally:
+            if free:
+                with self.lock:
+                    self.count -= 1
+
+
+_WAITING = _Waiting()
 
 
 async def _ended(store: StreamStore, stream_id: str, timeout: float) -> bool:
