@@ -33,6 +33,7 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 
 from django_streaming import ChatMessage, ChatStreamView, SSEResponse, SSEView, StreamItem
 from django_streaming.asgi import ASGIHandler, _closes_without_io, get_asgi_application
+from tests.support.asgi import http_scope, staying
 from tests.support.servers import uvicorn_server
 
 requests: list[weakref.ref[HttpRequest]] = []
@@ -90,19 +91,7 @@ urlpatterns = [
 
 
 def scope(path: str) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST" if path == "/chat" else "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "headers": [(b"host", b"testserver"), (b"content-type", b"application/json")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 80),
-    }
+    return http_scope(path, method="POST" if path == "/chat" else "GET")
 
 
 async def serve_until_the_client_leaves(handler: Any, path: str) -> bytes:
@@ -291,15 +280,8 @@ async def serve_to_the_end(
     handler: Any, path: str, messages: list[dict[str, Any]] | None = None
 ) -> list[dict[str, Any]]:
     """What ``handler`` sends for ``path``, the client staying to the end."""
-    pending = iter(messages or [{"type": "http.request", "body": b"", "more_body": False}])
+    receive = staying(messages or [{"type": "http.request", "body": b"", "more_body": False}])
     sent: list[dict[str, Any]] = []
-    never = asyncio.Event()
-
-    async def receive() -> dict[str, Any]:
-        for message in pending:
-            return message
-        await never.wait()
-        raise AssertionError("unreachable")
 
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)

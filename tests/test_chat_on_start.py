@@ -24,6 +24,7 @@ from django_streaming.asgi import get_asgi_application
 from django_streaming.backends.redis import RedisStore
 from django_streaming.chat.views import _ended
 from django_streaming.stores import get_store
+from tests.support.asgi import http_scope, staying
 from tests.support.chat import chat_body, response_parts
 from tests.support.redis_servers import shared_redis, unique_prefix
 
@@ -207,29 +208,8 @@ class Posted:
         self.started = asyncio.Event()
         self.headers: list[tuple[bytes, bytes]] = []
         self.body = b""
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "POST",
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "headers": [(b"host", b"testserver"), (b"content-type", b"application/json")]
-            + ([(b"cookie", cookie)] if cookie else []),
-            "client": ("127.0.0.1", 50000),
-            "server": ("127.0.0.1", 80),
-        }
+        scope = http_scope(path, method="POST", headers=[(b"cookie", cookie)] if cookie else [])
         request = {"type": "http.request", "body": json.dumps(body).encode(), "more_body": False}
-        pending = iter([request])
-        never = asyncio.Event()
-
-        async def receive() -> dict[str, Any]:
-            for message in pending:
-                return message
-            await never.wait()
-            raise AssertionError("unreachable")
 
         async def send(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
@@ -238,7 +218,7 @@ class Posted:
             else:
                 self.body += message.get("body", b"")
 
-        self.task = asyncio.ensure_future(handler(scope, receive, send))
+        self.task = asyncio.ensure_future(handler(scope, staying([request]), send))
 
     def cookie(self) -> bytes:
         """The session cookie it set, as the browser sends it back."""
