@@ -106,6 +106,8 @@ POOL = PoolExecutor()
 
 @receiver(setting_changed)
 def _resize_pool(*, setting: str, **kwargs: Any) -> None:
+    # After conf's own receiver, which clears the cached settings: it was connected first, when
+    # this module imported conf, and Django calls receivers in the order they were connected.
     if setting == "DJANGO_STREAMING":
         POOL.resize()
 
