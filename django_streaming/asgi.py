@@ -11,6 +11,12 @@ Two things change from Django's own handler:
   through ``async_to_sync``, as under WSGI, holding a thread of the pool while it runs. Once
   the response is returned no thread is held, and the request's database connections are
   closed (or given back to Django's psycopg pool) as ``request_finished`` would.
+* **No hop at all for a stream that needs none.** A GET of an ``SSEView`` that runs only
+  Django's code and ours until it streams, through middleware that does no I/O of its own
+  (``startproject``'s, which reads the session and the user only when something touches them)
+  runs on the event loop: no thread, no wait for one when the pool is busy. Any other request
+  (another view, middleware of the site's own, a receiver of ``request_started``, a host the
+  site does not serve, settings that make the middleware query) goes to the pool as above.
 * **No reference cycle per client that leaves** (Django 5.2 and 6.0). Django's
   ``ASGIHandler.handle()`` watches for the client's disconnect in a task that raises
   ``RequestAborted``, then re-raises that error to ignore it. The error's traceback holds
@@ -44,12 +50,14 @@ from asgiref.sync import sync_to_async
 from django.apps import apps
 from django.conf import settings
 from django.core import signals
-from django.core.exceptions import RequestAborted
+from django.core.exceptions import DisallowedHost, RequestAborted
 from django.core.handlers.asgi import ASGIHandler as DjangoASGIHandler
 from django.core.handlers.asgi import get_script_prefix
+from django.dispatch import Signal
 from django.http import FileResponse, HttpRequest
 from django.http.response import HttpResponseBase
-from django.urls import set_script_prefix
+from django.urls import Resolver404, ResolverMatch, get_resolver, set_script_prefix, set_urlconf
+from django.utils.log import log_response
 
 from .responses import SSEResponse
 from .threads import pool_context
@@ -59,6 +67,30 @@ __all__ = ["ASGIHandler", "get_asgi_application"]
 # Django versions whose handle() waits for the first task to finish (asyncio.wait).
 _DISCONNECT_NEEDS_NO_ERROR = django.VERSION < (6, 1)
 
+#: Django's middleware that does no I/O of its own (under ``_lazy_settings()``): what it reads
+#: (the session, the user, the messages) it reads when a view or a template first touches it.
+LAZY_MIDDLEWARE = frozenset(
+    {
+        "django.middleware.security.SecurityMiddleware",
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        "django.middleware.common.CommonMiddleware",
+        "django.middleware.csrf.CsrfViewMiddleware",
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+        "django.contrib.messages.middleware.MessageMiddleware",
+        "django.middleware.clickjacking.XFrameOptionsMiddleware",
+        "django.middleware.gzip.GZipMiddleware",
+        "django.middleware.http.ConditionalGetMiddleware",
+    }
+)
+LAZY_SESSION_ENGINES = frozenset(
+    f"django.contrib.sessions.backends.{name}"
+    for name in ("db", "cache", "cached_db", "signed_cookies")
+)
+LAZY_MESSAGE_STORAGES = frozenset(
+    f"django.contrib.messages.storage.{name}"
+    for name in ("fallback.FallbackStorage", "cookie.CookieStorage", "session.SessionStorage")
+)
+
 
 class ASGIHandler(DjangoASGIHandler):
     """Django's ASGI handler, with the middleware and view in one hop to a shared pool of
@@ -67,6 +99,7 @@ class ASGIHandler(DjangoASGIHandler):
     def __init__(self) -> None:
         # Not Django's __init__: it builds the async chain, one hop per sync middleware method.
         self.load_middleware(is_async=False)
+        self._lazy_middleware = all(path in LAZY_MIDDLEWARE for path in settings.MIDDLEWARE)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -77,8 +110,47 @@ class ASGIHandler(DjangoASGIHandler):
             await self.handle(scope, receive, send)
 
     async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
-        # The whole sync chain in one hop, as under WSGI.
+        # The whole sync chain in one hop, as under WSGI; or with no hop, when it does no I/O.
+        if self._runs_on_loop(request):
+            return await self._get_response_on_loop(request)
         return await sync_to_async(self.get_response)(request)
+
+    def _runs_on_loop(self, request: HttpRequest) -> bool:
+        """Whether ``request`` can run on the event loop, middleware, view and all: a GET of a
+        view that runs only Django's code and ours until it streams (``SSEView``'s
+        ``does_no_io``), through middleware that does no I/O of its own (``LAZY_MIDDLEWARE``,
+        under the settings it needs) to a host the site serves (a request for another makes
+        Django log an error, which may mean an e-mail)."""
+        if request.method != "GET" or not self._lazy_middleware or not _lazy_settings():
+            return False
+        try:
+            request.get_host()
+            match = get_resolver().resolve(request.path_info)
+        except (DisallowedHost, Resolver404):
+            return False
+        if not getattr(match.func, "does_no_io", False):
+            return False
+        request.resolver_match = match  # resolved once (resolve_request())
+        return True
+
+    async def _get_response_on_loop(self, request: HttpRequest) -> HttpResponseBase:
+        """Django's ``get_response_async()``, with the sync chain called in place."""
+        set_urlconf(settings.ROOT_URLCONF)
+        response: HttpResponseBase = self._middleware_chain(request)  # type: ignore[attr-defined]
+        response._resource_closers.append(request.close)  # type: ignore[attr-defined]
+        if response.status_code >= 400:  # logged in a thread, as Django's does
+            await sync_to_async(log_response)(
+                "%s: %s",
+                response.reason_phrase,
+                request.path,
+                response=response,  # type: ignore[arg-type]
+                request=request,
+            )
+        return response
+
+    def resolve_request(self, request: HttpRequest) -> ResolverMatch:
+        match = request.resolver_match  # set by _runs_on_loop(), or not yet
+        return super().resolve_request(request) if match is None else match
 
     def make_view_atomic(self, view: Any) -> Any:
         # An SSEView that does no I/O before it streams runs in this thread as it is, instead
@@ -132,7 +204,7 @@ class ASGIHandler(DjangoASGIHandler):
             set_script_prefix(get_script_prefix(scope))
 
             async def process_request() -> HttpResponseBase:
-                response = await self._respond_in_pool(scope, body_file)
+                response = await self._respond(scope, body_file)
                 with suppress(asyncio.CancelledError):  # the client left while it was sent
                     await self.send_response(response, send)
                 return response
@@ -167,16 +239,48 @@ class ASGIHandler(DjangoASGIHandler):
                     await sync_to_async(response.close)()
             body_file.close()
 
+        async def _respond(self, scope: dict[str, Any], body_file: IO[bytes]) -> HttpResponseBase:
+            """``request_started``, the request and its response: on the event loop when
+            they do no I/O (``_runs_on_loop()``), else in one hop to the pool."""
+            if scope["method"] != "GET" or not _only_djangos_receivers(
+                signals.request_started, self.__class__
+            ):
+                return await self._respond_in_pool(scope, body_file)
+            # Made before request_started is sent, to know where it goes: Django's receivers,
+            # the only ones, do nothing in a thread that holds no database connection.
+            request, response = self.create_request(scope, body_file)
+            if request is None:
+                return response  # type: ignore[return-value]
+            if not self._runs_on_loop(request):
+                return await self._response_in_pool(scope, request)
+            signals.request_started.send(sender=self.__class__, scope=scope)
+            response = await self._get_response_on_loop(request)
+            response._handler_class = self.__class__  # type: ignore[attr-defined]
+            return response
+
         @cached_property
         def _respond_in_pool(self) -> Callable[..., Awaitable[HttpResponseBase]]:
             # Made once, not per request (some 10 µs each).
-            return sync_to_async(self._respond)
+            return sync_to_async(self._respond_in_thread)
 
-        def _respond(self, scope: dict[str, Any], body_file: IO[bytes]) -> HttpResponseBase:
+        @cached_property
+        def _response_in_pool(self) -> Callable[..., Awaitable[HttpResponseBase]]:
+            return sync_to_async(self._response_in_thread)
+
+        def _respond_in_thread(
+            self, scope: dict[str, Any], body_file: IO[bytes]
+        ) -> HttpResponseBase:
             signals.request_started.send(sender=self.__class__, scope=scope)
             request, response = self.create_request(scope, body_file)
             if request is None:
                 return response  # type: ignore[return-value]
+            return self._response_in_thread(scope, request, started=True)
+
+        def _response_in_thread(
+            self, scope: dict[str, Any], request: HttpRequest, *, started: bool = False
+        ) -> HttpResponseBase:
+            if not started:
+                signals.request_started.send(sender=self.__class__, scope=scope)
             response = self.get_response(request)
             response._handler_class = self.__class__  # type: ignore[attr-defined]
             if isinstance(response, FileResponse):
@@ -194,16 +298,35 @@ def _closes_without_io(response: HttpResponseBase, sender: type) -> bool:
     """Whether ``response`` can be closed on the event loop rather than in a hop to a thread,
     which costs more than the close itself: an ``SSEResponse`` (its own ``close()``) whose only
     closer is its request's (uploaded files), with no receiver of ``request_finished`` but
-    Django's own, sync ones, which close the current thread's database connections (the loop's
-    thread has none: the ORM refuses to run there), the context's caches and its urlconf."""
+    Django's own."""
     if not isinstance(response, SSEResponse) or type(response).close is not SSEResponse.close:
         return False
     closers = response._resource_closers  # type: ignore[attr-defined]
     if not all(isinstance(getattr(close, "__self__", None), HttpRequest) for close in closers):
         return False
-    sync_receivers, async_receivers = signals.request_finished._live_receivers(sender)
+    return _only_djangos_receivers(signals.request_finished, sender)
+
+
+def _only_djangos_receivers(signal: Signal, sender: type) -> bool:
+    """Whether only Django's own receivers listen to ``signal`` (``request_started`` or
+    ``request_finished``), and ours: sync ones, which clean up the current thread's database
+    connections (the loop's thread has none: the ORM refuses to run there), the context's
+    caches and its urlconf, or note that the process serves requests (``apps.py``)."""
+    sync_receivers, async_receivers = signal._live_receivers(sender)
     return not async_receivers and all(
-        getattr(receiver, "__module__", "").startswith("django.") for receiver in sync_receivers
+        getattr(receiver, "__module__", "").startswith(("django.", "django_streaming."))
+        for receiver in sync_receivers
+    )
+
+
+def _lazy_settings() -> bool:
+    """Whether the settings leave ``LAZY_MIDDLEWARE`` without I/O of its own."""
+    return (
+        not settings.CSRF_USE_SESSIONS  # else every request reads the session
+        and settings.SESSION_ENGINE in LAZY_SESSION_ENGINES
+        and settings.MESSAGE_STORAGE in LAZY_MESSAGE_STORAGES
+        and not settings.DISALLOWED_USER_AGENTS  # else a 403 from an exception, and its handler
+        and not any(database.get("ATOMIC_REQUESTS") for database in settings.DATABASES.values())
     )
 
 

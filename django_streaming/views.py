@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import Any, ClassVar
+from urllib.parse import unquote_plus
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import ImproperlyConfigured
@@ -107,6 +109,9 @@ class SSEView(ResumableMixin, View):
             # Where the request is already in a thread (django_streaming.asgi), this view
             # runs there as it is, rather than going back to the event loop.
             wrapper.sync_view = view  # type: ignore[attr-defined]
+            # And where it runs only Django's code and ours before it streams, and the
+            # middleware too does no I/O, django_streaming.asgi runs the request on the loop.
+            wrapper.does_no_io = on_loop and _starts_streams_without_io(cls)  # type: ignore[attr-defined]
         return wrapper
 
     def stream(
@@ -155,6 +160,17 @@ class SSEView(ResumableMixin, View):
         return error_event(error)
 
 
+def _starts_streams_without_io(cls: type[SSEView]) -> bool:
+    """Whether a GET of ``cls`` runs nothing but Django's code and ours until its stream starts:
+    the view and its response are built by our own methods, and ``stream()`` is a generator
+    function, whose body waits for the stream."""
+    methods: list[Callable[..., Any]] = [cls.read_last_event_id, cls.stream_response]
+    methods += [cls.__init__, cls.response_class.__init__]
+    return all(_is_ours(method) for method in methods) and (
+        inspect.isasyncgenfunction(cls.stream) or inspect.isgeneratorfunction(cls.stream)
+    )
+
+
 def _is_ours(method: Callable[..., Any]) -> bool:
     return method.__module__ == "django.views.generic.base" or method.__module__.startswith(
         "django_streaming."
@@ -163,11 +179,18 @@ def _is_ours(method: Callable[..., Any]) -> bool:
 
 def _last_event_id(request: HttpRequest) -> str | None:
     # META and the raw query string, not request.headers and request.GET: building those costs
-    # more than the rest of this view, and most requests carry neither.
+    # more than the rest of this view, and most requests carry neither. And request.GET raises
+    # (TooManyFieldsSent) for a query of many fields, an error this view need not make.
     header: str | None = request.META.get("HTTP_LAST_EVENT_ID")
-    if header is not None or "lastEventId=" not in request.META.get("QUERY_STRING", ""):
+    query: str = request.META.get("QUERY_STRING", "")
+    if header is not None or "lastEventId=" not in query:
         return header
-    return request.GET.get("lastEventId")
+    value = None
+    for field in query.split("&"):  # as QueryDict reads it: the last one counts
+        name, _, raw = field.partition("=")
+        if name == "lastEventId":
+            value = raw
+    return None if value is None else unquote_plus(value, errors="replace")
 
 
 def last_event_id_problem(value: str, name: str = "Last-Event-ID") -> str | None:

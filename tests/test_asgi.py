@@ -277,7 +277,7 @@ big_urlpatterns = [
 
 
 async def serve_to_the_end(
-    handler: Any, path: str, messages: list[dict[str, Any]] | None = None
+    handler: Any, path: str, messages: list[dict[str, Any]] | None = None, method: str = "GET"
 ) -> list[dict[str, Any]]:
     """What ``handler`` sends for ``path``, the client staying to the end."""
     receive = staying(messages or [{"type": "http.request", "body": b"", "more_body": False}])
@@ -286,7 +286,7 @@ async def serve_to_the_end(
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    await asyncio.wait_for(handler(scope(path), receive, send), timeout=10)
+    await asyncio.wait_for(handler(http_scope(path, method=method), receive, send), timeout=10)
     return sent
 
 
@@ -355,8 +355,9 @@ async def test_a_client_gone_before_its_body_gets_nothing() -> None:
     assert sent == []
 
 
+@pytest.mark.parametrize("method", ["GET", "POST"])  # made on the loop, or in the pool
 async def test_a_request_django_cannot_build_gets_its_error_response(
-    settings: SettingsWrapper,
+    method: str, settings: SettingsWrapper
 ) -> None:
     settings.ROOT_URLCONF = "tests.test_asgi_urls"
 
@@ -364,7 +365,7 @@ async def test_a_request_django_cannot_build_gets_its_error_response(
         def create_request(self, scope: Any, body_file: Any) -> Any:
             return None, HttpResponseBadRequest()
 
-    sent = await serve_to_the_end(Refusing(), "/stream")
+    sent = await serve_to_the_end(Refusing(), "/stream", method=method)
     assert sent[0]["status"] == 400
 
 
