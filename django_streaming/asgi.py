@@ -43,7 +43,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing, suppress
 from functools import cached_property
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 import django
 from asgiref.sync import sync_to_async
@@ -63,6 +63,8 @@ from .responses import SSEResponse
 from .threads import pool_context
 
 __all__ = ["ASGIHandler", "get_asgi_application"]
+
+_OURS = ("django.", "django_streaming.")
 
 # Django versions whose handle() waits for the first task to finish (asyncio.wait).
 _DISCONNECT_NEEDS_NO_ERROR = django.VERSION < (6, 1)
@@ -242,18 +244,18 @@ class ASGIHandler(DjangoASGIHandler):
         async def _respond(self, scope: dict[str, Any], body_file: IO[bytes]) -> HttpResponseBase:
             """``request_started``, the request and its response: on the event loop when
             they do no I/O (``_runs_on_loop()``), else in one hop to the pool."""
-            if scope["method"] != "GET" or not _only_djangos_receivers(
-                signals.request_started, self.__class__
-            ):
+            listening = _receivers(signals.request_started, self.__class__)
+            if scope["method"] != "GET" or listening is None:
                 return await self._respond_in_pool(scope, body_file)
-            # Made before request_started is sent, to know where it goes: Django's receivers,
-            # the only ones, do nothing in a thread that holds no database connection.
+            # Made before request_started is sent, to know where it goes: Django's receivers
+            # do nothing in a thread that holds no database connection.
             request, response = self.create_request(scope, body_file)
             if request is None:
                 return response  # type: ignore[return-value]
             if not self._runs_on_loop(request):
                 return await self._response_in_pool(scope, request)
-            signals.request_started.send(sender=self.__class__, scope=scope)
+            if listening == "ours":  # apps.py's, which notes the process's first request
+                signals.request_started.send(sender=self.__class__, scope=scope)
             response = await self._get_response_on_loop(request)
             response._handler_class = self.__class__  # type: ignore[attr-defined]
             return response
@@ -304,19 +306,22 @@ def _closes_without_io(response: HttpResponseBase, sender: type) -> bool:
     closers = response._resource_closers  # type: ignore[attr-defined]
     if not all(isinstance(getattr(close, "__self__", None), HttpRequest) for close in closers):
         return False
-    return _only_djangos_receivers(signals.request_finished, sender)
+    return _receivers(signals.request_finished, sender) is not None
 
 
-def _only_djangos_receivers(signal: Signal, sender: type) -> bool:
-    """Whether only Django's own receivers listen to ``signal`` (``request_started`` or
-    ``request_finished``), and ours: sync ones, which clean up the current thread's database
+def _receivers(signal: Signal, sender: type) -> Literal["django's", "ours"] | None:
+    """Who listens to ``signal`` (``request_started`` or ``request_finished``), when only
+    Django and we do: Django's receivers alone, which clean up the current thread's database
     connections (the loop's thread has none: the ORM refuses to run there), the context's
-    caches and its urlconf, or note that the process serves requests (``apps.py``)."""
+    caches and its urlconf; or ours too (``apps.py``'s, which notes that the process serves
+    requests). None when anyone else's listens, or an async receiver."""
     sync_receivers, async_receivers = signal._live_receivers(sender)
-    return not async_receivers and all(
-        getattr(receiver, "__module__", "").startswith(("django.", "django_streaming."))
-        for receiver in sync_receivers
-    )
+    if async_receivers:
+        return None
+    modules = [getattr(receiver, "__module__", "") for receiver in sync_receivers]
+    if all(module.startswith("django.") for module in modules):
+        return "django's"
+    return "ours" if all(module.startswith(_OURS) for module in modules) else None
 
 
 def _lazy_settings() -> bool:

@@ -21,7 +21,9 @@ from django.urls import path
 from pytest_django.fixtures import Settings as SettingsWrapper
 
 from django_streaming import SSEResponse, SSEView, StreamItem
+from django_streaming.apps import _note_a_request
 from django_streaming.asgi import ASGIHandler
+from django_streaming.channels import publishing
 from django_streaming.threads import POOL
 from tests.support.asgi import http_scope, staying
 from tests.support.startproject import MIDDLEWARE as STARTPROJECT_MIDDLEWARE
@@ -274,3 +276,23 @@ async def test_a_response_made_for_django_s_own_handle_is_made_on_the_loop() -> 
     response = await asyncio.wait_for(ASGIHandler().get_response_async(request), timeout=10)
     assert isinstance(response, SSEResponse)
     response.close()
+
+
+@pytest.fixture
+def a_new_process() -> Iterator[None]:
+    """As in a process that has served no request yet: ``apps.py``'s receiver listening."""
+    signals.request_started.connect(_note_a_request, dispatch_uid="django_streaming_served")
+    publishing.served_a_request = False
+    try:
+        yield
+    finally:
+        signals.request_started.disconnect(dispatch_uid="django_streaming_served")
+        publishing.served_a_request = True
+
+
+@pytest.mark.usefixtures("busy_pool", "a_new_process")
+async def test_the_first_request_of_a_process_is_noted_on_the_loop() -> None:
+    """What ``publish()`` reads to warn of a memory store in a process that serves none."""
+    sent = await get("/tokens")
+    assert b"data: token\n\n" in body(sent)
+    assert publishing.served_a_request
