@@ -48,6 +48,8 @@ class SSEView(ResumableMixin, View):
     runs on the event loop when ``setup()``, ``dispatch()`` and the handlers are Django's or
     ours (they do no I/O); when a mixin or subclass overrides one, it may do sync I/O (loading
     the user, say), so Django runs it in a thread: one hop per request, never one per event.
+    Under ``django_streaming.asgi``, a GET of such a view whose ``stream()`` is a generator
+    makes no hop at all when its middleware does no I/O either (``startproject``'s).
 
     With ``resumable = True`` (ASGI only) the generator runs as a task of its own that writes
     each event, numbered in its id, to the stream store (``DJANGO_STREAMING["STORE"]``), and
