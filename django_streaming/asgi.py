@@ -130,10 +130,9 @@ class ASGIHandler(DjangoASGIHandler):
             match = get_resolver().resolve(request.path_info)
         except (DisallowedHost, Resolver404):
             return False
-        if not getattr(match.func, "does_no_io", False):
-            return False
-        request.resolver_match = match  # resolved once (resolve_request())
-        return True
+        # Resolved once (resolve_request()): none of that middleware sets request.urlconf.
+        request.resolver_match = match
+        return bool(getattr(match.func, "does_no_io", False))
 
     async def _get_response_on_loop(self, request: HttpRequest) -> HttpResponseBase:
         """Django's ``get_response_async()``, with the sync chain called in place."""
