@@ -64,8 +64,6 @@ from .threads import pool_context
 
 __all__ = ["ASGIHandler", "get_asgi_application"]
 
-_OURS = ("django.", "django_streaming.")
-
 # Django versions whose handle() waits for the first task to finish (asyncio.wait).
 _DISCONNECT_NEEDS_NO_ERROR = django.VERSION < (6, 1)
 
@@ -299,13 +297,16 @@ def _closes_without_io(response: HttpResponseBase, sender: type) -> bool:
     """Whether ``response`` can be closed on the event loop rather than in a hop to a thread,
     which costs more than the close itself: an ``SSEResponse`` (its own ``close()``) whose only
     closer is its request's (uploaded files), with no receiver of ``request_finished`` but
-    Django's own."""
+    Django's own (``_receivers()``)."""
     if not isinstance(response, SSEResponse) or type(response).close is not SSEResponse.close:
         return False
     closers = response._resource_closers  # type: ignore[attr-defined]
     if not all(isinstance(getattr(close, "__self__", None), HttpRequest) for close in closers):
         return False
     return _receivers(signals.request_finished, sender) is not None
+
+
+_OURS = ("django.", "django_streaming.")
 
 
 def _receivers(signal: Signal, sender: type) -> Literal["django's", "ours"] | None:
