@@ -166,16 +166,6 @@ async def test_a_view_that_runs_code_of_the_user_s_runs_in_the_pool(target: str)
     assert in_the_pool(threads[0])
 
 
-async def test_a_view_with_a_mixin_of_django_s_runs_in_the_pool(
-    logged: Callable[[str], list[logging.LogRecord]],
-) -> None:
-    """``LoginRequiredMixin`` loads the user: a query."""
-    sent = await get("/private")
-    assert sent[0]["status"] == 403
-    [record] = logged("django.request")
-    assert in_the_pool(record.threadName)
-
-
 def note_request_started(**kwargs: Any) -> None:
     note_the_thread()
 
@@ -191,34 +181,43 @@ async def test_a_receiver_of_request_started_of_the_user_s_runs_in_the_pool() ->
     assert in_the_pool(threads[0])
 
 
-async def test_a_host_the_site_does_not_serve_is_refused_in_the_pool(
+HOST = (b"host", b"testserver")
+
+
+@pytest.mark.parametrize(
+    ("target", "headers", "user_agents", "status", "logger"),
+    [
+        # LoginRequiredMixin loads the user: a query.
+        pytest.param("/private", [HOST], [], 403, "django.request", id="mixin"),
+        # An error, which startproject's logging mails to the ADMINS.
+        pytest.param(
+            "/tokens", [(b"host", b"elsewhere.example")], [], 400,
+            "django.security.DisallowedHost", id="host",
+        ),
+        pytest.param(
+            "/tokens", [HOST, (b"last-event-id", b"x" * 300)], [], 400, "django.request",
+            id="last-event-id",
+        ),
+        pytest.param(
+            "/tokens", [HOST, (b"user-agent", b"curl/8")], [re.compile("^curl")], 403,
+            "django.request", id="user-agent",
+        ),
+        pytest.param("/nowhere", [HOST], [], 404, "django.request", id="no-such-path"),
+    ],
+)  # fmt: skip
+async def test_a_refusal_is_made_and_logged_in_the_pool(
+    target: str,
+    headers: list[tuple[bytes, bytes]],
+    user_agents: list[re.Pattern[str]],
+    status: int,
+    logger: str,
+    settings: SettingsWrapper,
     logged: Callable[[str], list[logging.LogRecord]],
 ) -> None:
-    # Django logs an error (an e-mail to the ADMINS, with startproject's logging): not from the
-    # event loop.
-    sent = await get("/tokens", headers=[(b"host", b"elsewhere.example")])
-    assert sent[0]["status"] == 400
-    [record] = logged("django.security.DisallowedHost")
-    assert in_the_pool(record.threadName)
-
-
-async def test_a_refused_stream_is_logged_in_the_pool(
-    logged: Callable[[str], list[logging.LogRecord]],
-) -> None:
-    sent = await get("/tokens", headers=[(b"host", b"testserver"), (b"last-event-id", b"x" * 300)])
-    assert sent[0]["status"] == 400
-    [record] = logged("django.request")
-    assert record.getMessage() == "Bad Request: /tokens"
-    assert in_the_pool(record.threadName)
-
-
-async def test_a_forbidden_user_agent_is_refused_in_the_pool(
-    settings: SettingsWrapper, logged: Callable[[str], list[logging.LogRecord]]
-) -> None:
-    settings.DISALLOWED_USER_AGENTS = [re.compile(r"^curl")]
-    sent = await get("/tokens", headers=[(b"host", b"testserver"), (b"user-agent", b"curl/8")])
-    assert sent[0]["status"] == 403
-    [record] = logged("django.request")
+    settings.DISALLOWED_USER_AGENTS = user_agents
+    sent = await get(target, headers=headers)
+    assert sent[0]["status"] == status
+    [record] = logged(logger)
     assert in_the_pool(record.threadName)
 
 
@@ -258,15 +257,6 @@ async def test_a_site_whose_views_run_in_a_transaction_streams() -> None:
     sent = await get("/tokens")
     assert sent[0]["status"] == 200
     assert b"data: token\n\n" in body(sent)
-
-
-async def test_a_path_that_resolves_to_nothing_is_a_404_from_the_pool(
-    logged: Callable[[str], list[logging.LogRecord]],
-) -> None:
-    sent = await get("/nowhere")
-    assert sent[0]["status"] == 404
-    [record] = logged("django.request")
-    assert in_the_pool(record.threadName)
 
 
 @pytest.mark.usefixtures("busy_pool")
