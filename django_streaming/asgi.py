@@ -40,6 +40,7 @@ And one thing is added, for development: with ``DEBUG`` on, it serves the static
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing, suppress
 from functools import cached_property
@@ -108,6 +109,26 @@ class ASGIHandler(DjangoASGIHandler):
         # response: the request's sync work goes to the pool.
         with pool_context():
             await self.handle(scope, receive, send)
+
+    async def read_body(self, receive: Any) -> IO[bytes]:
+        """Django's, less its spooled temporary file for a body that comes in one message and
+        fits in memory (every GET's)."""
+        first = await receive()
+        if first["type"] == "http.request" and not first.get("more_body", False):
+            body = first.get("body", b"")
+            if len(body) <= settings.FILE_UPLOAD_MAX_MEMORY_SIZE:
+                return io.BytesIO(body)
+        replayed = False
+
+        async def receive_from_the_first() -> Any:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return first
+
+        body_file: IO[bytes] = await super().read_body(receive_from_the_first)
+        return body_file
 
     async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
         # The whole sync chain in one hop, as under WSGI; or with no hop, when it does no I/O.

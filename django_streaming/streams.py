@@ -419,8 +419,11 @@ class EventStream(AsyncIterator[bytes]):
         )
         try:
             try:
-                await release_request_thread()
-                use_pool()
+                if self._send is None:
+                    # Served (serve()), the stream is django_streaming.asgi's, whose requests'
+                    # calls go to the pool already, and hold no thread of their own.
+                    await release_request_thread()
+                    use_pool()
                 if pushing is not None:
                     pushing(self.push)
                 async for item in iterator:

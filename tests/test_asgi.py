@@ -423,3 +423,22 @@ async def test_a_stream_s_cookies_go_out_with_its_headers(settings: SettingsWrap
     sent = await serve_to_the_end(get_asgi_application(), "/cookie")
     assert (b"Set-Cookie", b"flavour=oat; Path=/") in sent[0]["headers"]
     assert (b"Content-Type", b"text/event-stream; charset=utf-8") in sent[0]["headers"]
+
+
+@pytest.mark.parametrize(
+    ("parts", "in_memory"),
+    [
+        ([b"a" * 10], True),  # every GET's, and most POSTs'
+        ([b"a" * 10, b"b" * 10], False),  # in two messages
+        ([b"c" * 3_000_000], False),  # larger than FILE_UPLOAD_MAX_MEMORY_SIZE (2.5 MB)
+    ],
+)
+async def test_a_body_is_read_whole(parts: list[bytes], in_memory: bool) -> None:
+    messages = [
+        {"type": "http.request", "body": part, "more_body": number < len(parts) - 1}
+        for number, part in enumerate(parts)
+    ]
+    body_file = await ASGIHandler().read_body(staying(messages))
+    assert body_file.read() == b"".join(parts)
+    assert isinstance(body_file, io.BytesIO) is in_memory
+    body_file.close()
