@@ -17,21 +17,21 @@ Two things change from Django's own handler:
   runs on the event loop: no thread, no wait for one when the pool is busy. Any other request
   (another view, middleware of the site's own, a receiver of ``request_started``, a host the
   site does not serve, settings that make the middleware query) goes to the pool as above.
-* **No reference cycle per client that leaves** (Django 5.2 and 6.0). Django's
+* **No reference cycle per client that leaves.** Django 5.2 and 6.0's
   ``ASGIHandler.handle()`` watches for the client's disconnect in a task that raises
   ``RequestAborted``, then re-raises that error to ignore it. The error's traceback holds
   ``handle()``'s frame, which holds the task, which holds the error: the request, the response
   and all they refer to wait for a full garbage collection, which with a thousand open
   streams stops the event loop for 200-300 ms every few seconds (`make soak`). ``handle()``
   only waits for the first of its two tasks to finish, so a watch that ends without an error
-  does the same job and leaves nothing behind. Django 6.1 rewrote ``handle()`` around a task
-  group that needs the error, and leaves no such cycle: there the watch is Django's.
+  does the same job and leaves nothing behind. (Django 6.1 rewrote ``handle()`` around a task
+  group; this one serves every version alike.)
 
-Per request, under Django 5.2 and 6.0, ``request_started`` goes in the same hop as the
-middleware and the view (Django makes it a hop and two tasks of its own), and an
-``SSEResponse`` is closed on the event loop when only Django's own receivers listen to
-``request_finished`` (a hop to a thread costs more than the close); per chunk, the response is
-sent without Django's generator and tuple per chunk.
+Per request, ``request_started`` goes in the same hop as the middleware and the view, or on
+the loop with them (Django sends it in a hop of its own), and an ``SSEResponse`` is closed on
+the event loop when only Django's own receivers listen to ``request_finished`` (a hop to a
+thread costs more than the close); per chunk, the response is sent without Django's generator
+and tuple per chunk.
 
 And one thing is added, for development: with ``DEBUG`` on, it serves the static files too, as
 ``manage.py runserver`` does.
@@ -65,9 +65,6 @@ from .threads import pool_context
 
 __all__ = ["ASGIHandler", "get_asgi_application"]
 
-# Django versions whose handle() waits for the first task to finish (asyncio.wait).
-_DISCONNECT_NEEDS_NO_ERROR = django.VERSION < (6, 1)
-
 #: Django's middleware that does no I/O of its own (under ``_lazy_settings()``): what it reads
 #: (the session, the user, the messages) it reads when a view or a template first touches it.
 LAZY_MIDDLEWARE = frozenset(
@@ -95,7 +92,7 @@ LAZY_MESSAGE_STORAGES = frozenset(
 
 class ASGIHandler(DjangoASGIHandler):
     """Django's ASGI handler, with the middleware and view in one hop to a shared pool of
-    threads, and (before Django 6.1) a disconnect watch that ends without an error."""
+    threads, and a disconnect watch that ends without an error."""
 
     def __init__(self) -> None:
         # Not Django's __init__: it builds the async chain, one hop per sync middleware method.
@@ -211,107 +208,102 @@ class ASGIHandler(DjangoASGIHandler):
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body"})
 
-    # One branch per Django version: a run of the tests takes only its own (make matrix runs both).
-    if _DISCONNECT_NEEDS_NO_ERROR:  # pragma: no branch
+    async def handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Django's, with ``request_started``, the request and its response in one hop to
+        the pool, as under WSGI, where Django makes two (and a task per signal)."""
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        set_script_prefix(get_script_prefix(scope))
 
-        async def handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-            """Django's, with ``request_started``, the request and its response in one hop to
-            the pool, as under WSGI, where Django makes two (and a task per signal)."""
-            try:
-                body_file = await self.read_body(receive)
-            except RequestAborted:
-                return
-            set_script_prefix(get_script_prefix(scope))
+        async def process_request() -> HttpResponseBase:
+            response = await self._respond(scope, body_file)
+            with suppress(asyncio.CancelledError):  # the client left while it was sent
+                await self.send_response(response, send)
+            return response
 
-            async def process_request() -> HttpResponseBase:
-                response = await self._respond(scope, body_file)
-                with suppress(asyncio.CancelledError):  # the client left while it was sent
-                    await self.send_response(response, send)
-                return response
-
-            # Watch for a disconnect while the response is made and sent.
-            tasks: list[asyncio.Task[Any]] = [
-                asyncio.create_task(self.listen_for_disconnect(receive)),
-                asyncio.create_task(process_request()),
-            ]
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for task in tasks:
-                if task.done():
-                    try:
-                        task.result()
-                    except AssertionError:
-                        body_file.close()
-                        raise
-                else:
-                    task.cancel()
-                    # Waited for, not awaited: awaiting it would raise its CancelledError
-                    # here, whose traceback holds this frame, which holds the task, which
-                    # keeps the error (a cycle per request, from Python 3.12 on).
-                    await asyncio.wait((task,))
-            try:
-                response: HttpResponseBase = tasks[1].result()
-            except asyncio.CancelledError:
-                await signals.request_finished.asend(sender=self.__class__)
+        # Watch for a disconnect while the response is made and sent.
+        tasks: list[asyncio.Task[Any]] = [
+            asyncio.create_task(self.listen_for_disconnect(receive)),
+            asyncio.create_task(process_request()),
+        ]
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in tasks:
+            if task.done():
+                try:
+                    task.result()
+                except AssertionError:
+                    body_file.close()
+                    raise
             else:
-                if _closes_without_io(response, self.__class__):
-                    response.close()
-                else:
-                    await sync_to_async(response.close)()
-            body_file.close()
+                task.cancel()
+                # Waited for, not awaited: awaiting it would raise its CancelledError
+                # here, whose traceback holds this frame, which holds the task, which
+                # keeps the error (a cycle per request, from Python 3.12 on).
+                await asyncio.wait((task,))
+        try:
+            response: HttpResponseBase = tasks[1].result()
+        except asyncio.CancelledError:
+            await signals.request_finished.asend(sender=self.__class__)
+        else:
+            if _closes_without_io(response, self.__class__):
+                response.close()
+            else:
+                await sync_to_async(response.close)()
+        body_file.close()
 
-        async def _respond(self, scope: dict[str, Any], body_file: IO[bytes]) -> HttpResponseBase:
-            """``request_started``, the request and its response: on the event loop when
-            they do no I/O (``_runs_on_loop()``), else in one hop to the pool."""
-            listening = _receivers(signals.request_started, self.__class__)
-            if scope["method"] != "GET" or listening is None:
-                return await self._respond_in_pool(scope, body_file)
-            # Made before request_started is sent, to know where it goes: Django's receivers
-            # do nothing in a thread that holds no database connection.
-            request, response = self.create_request(scope, body_file)
-            if request is None:
-                return response  # type: ignore[return-value]
-            if not self._runs_on_loop(request):
-                return await self._response_in_pool(scope, request)
-            if listening == "ours":  # apps.py's, which notes the process's first request
-                signals.request_started.send(sender=self.__class__, scope=scope)
-            response = await self._get_response_on_loop(request)
-            response._handler_class = self.__class__  # type: ignore[attr-defined]
-            return response
-
-        @cached_property
-        def _respond_in_pool(self) -> Callable[..., Awaitable[HttpResponseBase]]:
-            # Made once, not per request (some 10 µs each).
-            return sync_to_async(self._respond_in_thread)
-
-        @cached_property
-        def _response_in_pool(self) -> Callable[..., Awaitable[HttpResponseBase]]:
-            return sync_to_async(self._response_in_thread)
-
-        def _respond_in_thread(
-            self, scope: dict[str, Any], body_file: IO[bytes]
-        ) -> HttpResponseBase:
+    async def _respond(self, scope: dict[str, Any], body_file: IO[bytes]) -> HttpResponseBase:
+        """``request_started``, the request and its response: on the event loop when
+        they do no I/O (``_runs_on_loop()``), else in one hop to the pool."""
+        listening = _receivers(signals.request_started, self.__class__)
+        if scope["method"] != "GET" or listening is None:
+            return await self._respond_in_pool(scope, body_file)
+        # Made before request_started is sent, to know where it goes: Django's receivers
+        # do nothing in a thread that holds no database connection.
+        request, response = self.create_request(scope, body_file)
+        if request is None:
+            return response  # type: ignore[return-value]
+        if not self._runs_on_loop(request):
+            return await self._response_in_pool(scope, request)
+        if listening == "ours":  # apps.py's, which notes the process's first request
             signals.request_started.send(sender=self.__class__, scope=scope)
-            request, response = self.create_request(scope, body_file)
-            if request is None:
-                return response  # type: ignore[return-value]
-            return self._response_in_thread(scope, request, started=True)
+        response = await self._get_response_on_loop(request)
+        response._handler_class = self.__class__  # type: ignore[attr-defined]
+        return response
 
-        def _response_in_thread(
-            self, scope: dict[str, Any], request: HttpRequest, *, started: bool = False
-        ) -> HttpResponseBase:
-            if not started:
-                signals.request_started.send(sender=self.__class__, scope=scope)
-            response = self.get_response(request)
-            response._handler_class = self.__class__  # type: ignore[attr-defined]
-            if isinstance(response, FileResponse):
-                response.block_size = self.chunk_size
-            return response
+    @cached_property
+    def _respond_in_pool(self) -> Callable[..., Awaitable[HttpResponseBase]]:
+        # Made once, not per request (some 10 µs each).
+        return sync_to_async(self._respond_in_thread)
 
-        async def listen_for_disconnect(self, receive: Any) -> None:
-            message = await receive()
-            if message["type"] != "http.disconnect":
-                # As Django's: handle() lets this one through.
-                raise AssertionError(f"Invalid ASGI message after request body: {message['type']}")
+    @cached_property
+    def _response_in_pool(self) -> Callable[..., Awaitable[HttpResponseBase]]:
+        return sync_to_async(self._response_in_thread)
+
+    def _respond_in_thread(self, scope: dict[str, Any], body_file: IO[bytes]) -> HttpResponseBase:
+        signals.request_started.send(sender=self.__class__, scope=scope)
+        request, response = self.create_request(scope, body_file)
+        if request is None:
+            return response  # type: ignore[return-value]
+        return self._response_in_thread(scope, request, started=True)
+
+    def _response_in_thread(
+        self, scope: dict[str, Any], request: HttpRequest, *, started: bool = False
+    ) -> HttpResponseBase:
+        if not started:
+            signals.request_started.send(sender=self.__class__, scope=scope)
+        response = self.get_response(request)
+        response._handler_class = self.__class__  # type: ignore[attr-defined]
+        if isinstance(response, FileResponse):
+            response.block_size = self.chunk_size
+        return response
+
+    async def listen_for_disconnect(self, receive: Any) -> None:
+        message = await receive()
+        if message["type"] != "http.disconnect":
+            # As Django's: handle() lets this one through.
+            raise AssertionError(f"Invalid ASGI message after request body: {message['type']}")
 
 
 def _closes_without_io(response: HttpResponseBase, sender: type) -> bool:

@@ -260,8 +260,9 @@ async def test_a_site_whose_views_run_in_a_transaction_streams() -> None:
 
 
 @pytest.mark.usefixtures("busy_pool")
-async def test_a_response_made_for_django_s_own_handle_is_made_on_the_loop() -> None:
-    """Django 6.1's ``handle()``, which calls ``get_response_async()`` itself."""
+async def test_a_response_asked_for_asynchronously_is_made_on_the_loop() -> None:
+    """For a handler that calls ``get_response_async()`` itself, as Django's ``handle()``
+    does."""
     request = ASGIRequest(http_scope("/tokens"), io.BytesIO())
     response = await asyncio.wait_for(ASGIHandler().get_response_async(request), timeout=10)
     assert isinstance(response, SSEResponse)
