@@ -109,7 +109,7 @@ class ASGIHandler(DjangoASGIHandler):
 
     async def read_body(self, receive: Any) -> IO[bytes]:
         """Django's, less its spooled temporary file for a body that comes in one message and
-        fits in memory (every GET's)."""
+        fits in memory (that of every GET)."""
         first = await receive()
         if first["type"] == "http.request" and not first.get("more_body", False):
             body = first.get("body", b"")

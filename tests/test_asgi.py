@@ -422,7 +422,7 @@ async def test_a_stream_s_cookies_go_out_with_its_headers(settings: SettingsWrap
 @pytest.mark.parametrize(
     ("parts", "in_memory"),
     [
-        ([b"a" * 10], True),  # every GET's, and most POSTs'
+        ([b"a" * 10], True),  # that of every GET, and of most POSTs
         ([b"a" * 10, b"b" * 10], False),  # in two messages
         ([b"c" * 3_000_000], False),  # larger than FILE_UPLOAD_MAX_MEMORY_SIZE (2.5 MB)
     ],
