@@ -44,7 +44,7 @@ import io
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing, suppress
 from functools import cached_property
-from typing import IO, Any, Literal
+from typing import IO, Any
 
 import django
 from asgiref.sync import sync_to_async
@@ -54,40 +54,16 @@ from django.core import signals
 from django.core.exceptions import DisallowedHost, RequestAborted
 from django.core.handlers.asgi import ASGIHandler as DjangoASGIHandler
 from django.core.handlers.asgi import get_script_prefix
-from django.dispatch import Signal
 from django.http import FileResponse, HttpRequest
 from django.http.response import HttpResponseBase
 from django.urls import Resolver404, ResolverMatch, get_resolver, set_script_prefix, set_urlconf
 from django.utils.log import log_response
 
+from .on_loop import LAZY_MIDDLEWARE, lazy_settings, receivers
 from .responses import SSEResponse
 from .threads import pool_context
 
 __all__ = ["ASGIHandler", "get_asgi_application"]
-
-#: Django's middleware that does no I/O of its own (under ``_lazy_settings()``): what it reads
-#: (the session, the user, the messages) it reads when a view or a template first touches it.
-LAZY_MIDDLEWARE = frozenset(
-    {
-        "django.middleware.security.SecurityMiddleware",
-        "django.contrib.sessions.middleware.SessionMiddleware",
-        "django.middleware.common.CommonMiddleware",
-        "django.middleware.csrf.CsrfViewMiddleware",
-        "django.contrib.auth.middleware.AuthenticationMiddleware",
-        "django.contrib.messages.middleware.MessageMiddleware",
-        "django.middleware.clickjacking.XFrameOptionsMiddleware",
-        "django.middleware.gzip.GZipMiddleware",
-        "django.middleware.http.ConditionalGetMiddleware",
-    }
-)
-LAZY_SESSION_ENGINES = frozenset(
-    f"django.contrib.sessions.backends.{name}"
-    for name in ("db", "cache", "cached_db", "signed_cookies")
-)
-LAZY_MESSAGE_STORAGES = frozenset(
-    f"django.contrib.messages.storage.{name}"
-    for name in ("fallback.FallbackStorage", "cookie.CookieStorage", "session.SessionStorage")
-)
 
 
 class ASGIHandler(DjangoASGIHandler):
@@ -139,7 +115,7 @@ class ASGIHandler(DjangoASGIHandler):
         ``does_no_io``), through middleware that does no I/O of its own (``LAZY_MIDDLEWARE``,
         under the settings it needs) to a host the site serves (a request for another makes
         Django log an error, which may mean an e-mail)."""
-        if request.method != "GET" or not self._lazy_middleware or not _lazy_settings():
+        if request.method != "GET" or not self._lazy_middleware or not lazy_settings():
             return False
         try:
             request.get_host()
@@ -256,7 +232,7 @@ class ASGIHandler(DjangoASGIHandler):
     async def _respond(self, scope: dict[str, Any], body_file: IO[bytes]) -> HttpResponseBase:
         """``request_started``, the request and its response: on the event loop when
         they do no I/O (``_runs_on_loop()``), else in one hop to the pool."""
-        listening = _receivers(signals.request_started, self.__class__)
+        listening = receivers(signals.request_started, self.__class__)
         if scope["method"] != "GET" or listening is None:
             return await self._respond_in_pool(scope, body_file)
         # Made before request_started is sent, to know where it goes: Django's receivers
@@ -265,7 +241,8 @@ class ASGIHandler(DjangoASGIHandler):
         if request is None:
             return response  # type: ignore[return-value]
         if not self._runs_on_loop(request):
-            return await self._response_in_pool(scope, request)
+            # Made anew in the pool, after request_started, as any request that goes there.
+            return await self._respond_in_pool(scope, body_file)
         if listening == "ours":  # apps.py's, which notes the process's first request
             signals.request_started.send(sender=self.__class__, scope=scope)
         response = await self._get_response_on_loop(request)
@@ -277,22 +254,11 @@ class ASGIHandler(DjangoASGIHandler):
         # Made once, not per request (some 10 µs each).
         return sync_to_async(self._respond_in_thread)
 
-    @cached_property
-    def _response_in_pool(self) -> Callable[..., Awaitable[HttpResponseBase]]:
-        return sync_to_async(self._response_in_thread)
-
     def _respond_in_thread(self, scope: dict[str, Any], body_file: IO[bytes]) -> HttpResponseBase:
         signals.request_started.send(sender=self.__class__, scope=scope)
         request, response = self.create_request(scope, body_file)
         if request is None:
             return response  # type: ignore[return-value]
-        return self._response_in_thread(scope, request, started=True)
-
-    def _response_in_thread(
-        self, scope: dict[str, Any], request: HttpRequest, *, started: bool = False
-    ) -> HttpResponseBase:
-        if not started:
-            signals.request_started.send(sender=self.__class__, scope=scope)
         response = self.get_response(request)
         response._handler_class = self.__class__  # type: ignore[attr-defined]
         if isinstance(response, FileResponse):
@@ -310,42 +276,13 @@ def _closes_without_io(response: HttpResponseBase, sender: type) -> bool:
     """Whether ``response`` can be closed on the event loop rather than in a hop to a thread,
     which costs more than the close itself: an ``SSEResponse`` (its own ``close()``) whose only
     closer is its request's (uploaded files), with no receiver of ``request_finished`` but
-    Django's own (``_receivers()``)."""
+    Django's own (``on_loop.receivers()``)."""
     if not isinstance(response, SSEResponse) or type(response).close is not SSEResponse.close:
         return False
     closers = response._resource_closers  # type: ignore[attr-defined]
     if not all(isinstance(getattr(close, "__self__", None), HttpRequest) for close in closers):
         return False
-    return _receivers(signals.request_finished, sender) is not None
-
-
-_OURS = ("django.", "django_streaming.")
-
-
-def _receivers(signal: Signal, sender: type) -> Literal["django's", "ours"] | None:
-    """Who listens to ``signal`` (``request_started`` or ``request_finished``), when only
-    Django and we do: Django's receivers alone, which clean up the current thread's database
-    connections (the loop's thread has none: the ORM refuses to run there), the context's
-    caches and its urlconf; or ours too (``apps.py``'s, which notes that the process serves
-    requests). None when anyone else's listens, or an async receiver."""
-    sync_receivers, async_receivers = signal._live_receivers(sender)
-    if async_receivers:
-        return None
-    modules = [getattr(receiver, "__module__", "") for receiver in sync_receivers]
-    if all(module.startswith("django.") for module in modules):
-        return "django's"
-    return "ours" if all(module.startswith(_OURS) for module in modules) else None
-
-
-def _lazy_settings() -> bool:
-    """Whether the settings leave ``LAZY_MIDDLEWARE`` without I/O of its own."""
-    return (
-        not settings.CSRF_USE_SESSIONS  # else every request reads the session
-        and settings.SESSION_ENGINE in LAZY_SESSION_ENGINES
-        and settings.MESSAGE_STORAGE in LAZY_MESSAGE_STORAGES
-        and not settings.DISALLOWED_USER_AGENTS  # else a 403 from an exception, and its handler
-        and not any(database.get("ATOMIC_REQUESTS") for database in settings.DATABASES.values())
-    )
+    return receivers(signals.request_finished, sender) is not None
 
 
 def get_asgi_application() -> DjangoASGIHandler:

@@ -32,7 +32,7 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 
 from django_streaming import ChatMessage, ChatStreamView, SSEResponse, SSEView, StreamItem
 from django_streaming.asgi import ASGIHandler, _closes_without_io, get_asgi_application
-from tests.support.asgi import http_scope, staying
+from tests.support.asgi import http_scope, pool_at_rest, staying
 from tests.support.servers import uvicorn_server
 
 requests: list[weakref.ref[HttpRequest]] = []
@@ -160,6 +160,7 @@ async def test_a_client_that_leaves_leaves_no_reference_cycle(
     with without_the_collector():
         assert b"first" in await serve_until_the_client_leaves(handler, path)
         await asyncio.wait_for(finished[-1].wait(), timeout=10)
+        pool_at_rest()
         for _ in range(100):  # a resumable generation's task ends a few steps after it
             if requests[-1]() is None:
                 break
@@ -177,6 +178,7 @@ async def test_a_stream_that_ends_leaves_no_reference_cycle(settings: SettingsWr
     with without_the_collector():
         sent = await serve_to_the_end(handler, "/short")
         assert b"data: first" in b"".join(message.get("body", b"") for message in sent)
+        pool_at_rest()
         assert requests[-1]() is None
         assert responses[-1]() is None
 

@@ -122,19 +122,21 @@ def logged(caplog: pytest.LogCaptureFixture) -> Iterator[Callable[[str], list[lo
 
 
 @pytest.fixture
-def busy_pool(settings: SettingsWrapper) -> Iterator[None]:
-    """The pool's only thread busy until the test ends."""
-    settings.DJANGO_STREAMING = {**settings.DJANGO_STREAMING, "THREADS": 1}
+def busy_pool() -> Iterator[None]:
+    """Every thread of the pool busy until the test ends (the pool as it is: a pool started
+    anew would make threads of its own while later tests run)."""
     free = threading.Event()
-    busy = threading.Event()
+    busy = threading.Semaphore(0)
 
     def hold() -> None:
-        busy.set()
+        busy.release()
         free.wait()
 
-    POOL.submit(hold)
-    busy.wait(timeout=10)
+    for _ in range(POOL.size):
+        POOL.submit(hold)
     try:
+        for _ in range(POOL.size):
+            assert busy.acquire(timeout=10)
         yield
     finally:
         free.set()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -39,3 +40,16 @@ def staying(messages: Iterable[dict[str, Any]]) -> Callable[[], Awaitable[dict[s
         raise AssertionError("unreachable")
 
     return receive
+
+
+def pool_at_rest() -> None:
+    """Return once every thread of the pool has let go of what it last ran: a pool thread
+    drops its last call (and so its arguments and result) before it takes the next one, so
+    each taking one of these shows it did. (The response of a call can reach the event loop
+    a moment before the thread that made it lets go of it.)"""
+    from django_streaming.threads import POOL
+
+    everyone = threading.Barrier(POOL.size + 1)
+    for _ in range(POOL.size):
+        POOL.submit(everyone.wait, 10)
+    everyone.wait(10)
