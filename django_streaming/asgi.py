@@ -232,8 +232,10 @@ class ASGIHandler(DjangoASGIHandler):
     async def _respond(self, scope: dict[str, Any], body_file: IO[bytes]) -> HttpResponseBase:
         """``request_started``, the request and its response: on the event loop when
         they do no I/O (``_runs_on_loop()``), else in one hop to the pool."""
+        if scope["method"] != "GET" or not self._lazy_middleware:
+            return await self._respond_in_pool(scope, body_file)
         listening = receivers(signals.request_started, self.__class__)
-        if scope["method"] != "GET" or listening is None:
+        if listening is None:
             return await self._respond_in_pool(scope, body_file)
         # Made before request_started is sent, to know where it goes: Django's receivers
         # do nothing in a thread that holds no database connection.
@@ -241,8 +243,7 @@ class ASGIHandler(DjangoASGIHandler):
         if request is None:
             return response  # type: ignore[return-value]
         if not self._runs_on_loop(request):
-            # Made anew in the pool, after request_started, as any request that goes there.
-            return await self._respond_in_pool(scope, body_file)
+            return await self._respond_in_pool(scope, body_file, request)
         if listening == "ours":  # apps.py's, which notes the process's first request
             signals.request_started.send(sender=self.__class__, scope=scope)
         response = await self._get_response_on_loop(request)
@@ -254,11 +255,16 @@ class ASGIHandler(DjangoASGIHandler):
         # Made once, not per request (some 10 µs each).
         return sync_to_async(self._respond_in_thread)
 
-    def _respond_in_thread(self, scope: dict[str, Any], body_file: IO[bytes]) -> HttpResponseBase:
+    def _respond_in_thread(
+        self, scope: dict[str, Any], body_file: IO[bytes], request: HttpRequest | None = None
+    ) -> HttpResponseBase:
+        """``request_started``, then the response to ``request``, made here unless the loop
+        made it already (to learn it goes to the pool)."""
         signals.request_started.send(sender=self.__class__, scope=scope)
-        request, response = self.create_request(scope, body_file)
         if request is None:
-            return response  # type: ignore[return-value]
+            request, response = self.create_request(scope, body_file)
+            if request is None:
+                return response  # type: ignore[return-value]
         response = self.get_response(request)
         response._handler_class = self.__class__  # type: ignore[attr-defined]
         if isinstance(response, FileResponse):
