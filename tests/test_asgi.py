@@ -33,6 +33,7 @@ from pytest_django.fixtures import Settings as SettingsWrapper
 from django_streaming import ChatMessage, ChatStreamView, SSEResponse, SSEView, StreamItem
 from django_streaming.asgi import ASGIHandler, _closes_without_io, get_asgi_application
 from tests.support.asgi import http_scope, pool_at_rest, staying
+from tests.support.asgi import serve_to_the_end as serve_scope_to_the_end
 from tests.support.servers import uvicorn_server
 
 requests: list[weakref.ref[HttpRequest]] = []
@@ -276,14 +277,7 @@ async def serve_to_the_end(
     handler: Any, path: str, messages: list[dict[str, Any]] | None = None, method: str = "GET"
 ) -> list[dict[str, Any]]:
     """What ``handler`` sends for ``path``, the client staying to the end."""
-    receive = staying(messages or [{"type": "http.request", "body": b"", "more_body": False}])
-    sent: list[dict[str, Any]] = []
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await asyncio.wait_for(handler(http_scope(path, method=method), receive, send), timeout=10)
-    return sent
+    return await serve_scope_to_the_end(handler, http_scope(path, method=method), messages)
 
 
 @pytest.mark.parametrize(("url", "letter"), [("/big", b"x"), ("/big-plain", b"y")])

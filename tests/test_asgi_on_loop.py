@@ -24,8 +24,7 @@ from django_streaming import SSEResponse, SSEView, StreamItem
 from django_streaming.apps import _note_a_request
 from django_streaming.asgi import ASGIHandler
 from django_streaming.channels import publishing
-from django_streaming.threads import POOL
-from tests.support.asgi import http_scope, staying
+from tests.support.asgi import http_scope, pool_held, serve_to_the_end
 from tests.support.startproject import MIDDLEWARE as STARTPROJECT_MIDDLEWARE
 
 #: The names of the threads where the site's code ran, in order.
@@ -100,14 +99,7 @@ async def get(
     scope["query_string"] = query.encode()
     if headers is not None:
         scope["headers"] = headers
-    receive = staying([{"type": "http.request", "body": b"", "more_body": False}])
-    sent: list[dict[str, Any]] = []
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await asyncio.wait_for(ASGIHandler()(scope, receive, send), timeout=10)
-    return sent
+    return await serve_to_the_end(ASGIHandler(), scope)
 
 
 def body(sent: list[dict[str, Any]]) -> bytes:
@@ -125,21 +117,8 @@ def logged(caplog: pytest.LogCaptureFixture) -> Iterator[Callable[[str], list[lo
 def busy_pool() -> Iterator[None]:
     """Every thread of the pool busy until the test ends (the pool as it is: a pool started
     anew would make threads of its own while later tests run)."""
-    free = threading.Event()
-    busy = threading.Semaphore(0)
-
-    def hold() -> None:
-        busy.release()
-        free.wait()
-
-    for _ in range(POOL.size):
-        POOL.submit(hold)
-    try:
-        for _ in range(POOL.size):
-            assert busy.acquire(timeout=10)
+    with pool_held():
         yield
-    finally:
-        free.set()
 
 
 @pytest.mark.usefixtures("busy_pool")

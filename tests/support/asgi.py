@@ -1,10 +1,12 @@
-"""A server's side of a request served in process: its scope, and a client that stays."""
+"""A server's side of a request served in process: its scope, a client that stays, what is
+sent to it; and the pool its request may use, held or at rest."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -42,14 +44,46 @@ def staying(messages: Iterable[dict[str, Any]]) -> Callable[[], Awaitable[dict[s
     return receive
 
 
-def pool_at_rest() -> None:
-    """Return once every thread of the pool has let go of what it last ran: a pool thread
-    drops its last call (and so its arguments and result) before it takes the next one, so
-    each taking one of these shows it did. (The response of a call can reach the event loop
-    a moment before the thread that made it lets go of it.)"""
+async def serve_to_the_end(
+    handler: Any, scope: dict[str, Any], messages: Iterable[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """What ``handler`` sends for ``scope``, the client staying to the end: at most 10 s."""
+    receive = staying(messages or [{"type": "http.request", "body": b"", "more_body": False}])
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await asyncio.wait_for(handler(scope, receive, send), timeout=10)
+    return sent
+
+
+@contextmanager
+def pool_held() -> Iterator[None]:
+    """Every thread of the pool busy until the block ends. Each took one of these calls, so
+    each has let go of what it ran before: a pool thread drops its last call (its arguments
+    and its result) only before it takes the next one."""
     from django_streaming.threads import POOL
 
-    everyone = threading.Barrier(POOL.size + 1)
+    free = threading.Event()
+    busy = threading.Semaphore(0)
+
+    def hold() -> None:
+        busy.release()
+        free.wait()
+
     for _ in range(POOL.size):
-        POOL.submit(everyone.wait, 10)
-    everyone.wait(10)
+        POOL.submit(hold)
+    try:
+        for _ in range(POOL.size):
+            assert busy.acquire(timeout=10)
+        yield
+    finally:
+        free.set()
+
+
+def pool_at_rest() -> None:
+    """Return once every thread of the pool has let go of what it last ran. (The response of a
+    call can reach the event loop a moment before the thread that made it lets go of it.)"""
+    with pool_held():
+        pass
