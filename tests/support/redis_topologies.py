@@ -236,17 +236,21 @@ class SentinelGroup:
         return [self.master, self.replica]
 
     def master_address(self) -> tuple[str, int]:
-        """Where the sentinels say the master is now (the first that answers)."""
+        """Where the sentinels say the master is now: the answer of the newest configuration
+        epoch. Only the sentinel that led a failover knows of it at once; the others learn it
+        from its hello messages, up to seconds later, and name the old master meanwhile."""
+        views: list[tuple[int, str, int]] = []
         for address in self.sentinel_addresses:
             try:
                 with client(address, decode_responses=True) as connection:
-                    found = connection.sentinel_get_master_addr_by_name(self.service_name)
+                    fields = connection.sentinel_master(self.service_name)
             except redis.RedisError:
                 continue
-            if found:
-                host, port = found
-                return (str(host), int(port))
-        raise AssertionError("no sentinel answers")
+            views.append((int(fields["config-epoch"]), str(fields["ip"]), int(fields["port"])))
+        if not views:
+            raise AssertionError("no sentinel answers")
+        _, host, port = max(views)
+        return (host, port)
 
     def node_at(self, address: tuple[str, int]) -> PrivateRedis:
         for node in self.data_nodes:
