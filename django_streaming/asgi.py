@@ -22,10 +22,13 @@ Two things change from Django's own handler:
   ``RequestAborted``, then re-raises that error to ignore it. The error's traceback holds
   ``handle()``'s frame, which holds the task, which holds the error: the request, the response
   and all they refer to wait for a full garbage collection, which with a thousand open
-  streams stops the event loop for 200-300 ms every few seconds (`make soak`). ``handle()``
-  only waits for the first of its two tasks to finish, so a watch that ends without an error
-  does the same job and leaves nothing behind. (Django 6.1 rewrote ``handle()`` around a task
-  group; this one serves every version alike.)
+  streams stops the event loop for 200-300 ms every few seconds (`make soak`). Here the
+  watch ends without an error, and it is the one task a request adds to the server's: the
+  server's task makes the response and sends it, and a stream sent with ``serve()`` is told
+  that its client left (``EventStream.client_left()``) rather than cancelled. Only what must
+  be cancelled when the client leaves gets a task of its own: a hop to the pool, or a
+  response sent any other way. (Django makes two tasks per request; 6.1 rewrote ``handle()``
+  around a task group; this one serves every version alike.)
 
 Per request, ``request_started`` goes in the same hop as the middleware and the view, or on
 the loop with them (Django sends it in a hop of its own), and an ``SSEResponse`` is closed on
@@ -42,7 +45,7 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import aclosing, suppress
+from contextlib import aclosing
 from functools import cached_property
 from typing import IO, Any
 
@@ -68,7 +71,8 @@ __all__ = ["ASGIHandler", "get_asgi_application"]
 
 class ASGIHandler(DjangoASGIHandler):
     """Django's ASGI handler, with the middleware and view in one hop to a shared pool of
-    threads, and a disconnect watch that ends without an error."""
+    threads (or none), and one task per request besides the server's, which watches for a
+    disconnect and ends without an error."""
 
     def __init__(self) -> None:
         # Not Django's __init__: it builds the async chain, one hop per sync middleware method.
@@ -170,8 +174,8 @@ class ASGIHandler(DjangoASGIHandler):
         servable = response.servable_stream() if isinstance(response, SSEResponse) else None
         if servable is not None:
             # Each chunk sent where it is made, not woken for here (streams.py).
-            await servable.serve(send, self.chunk_size)
-            await send({"type": "http.response.body"})
+            if await servable.serve(send, self.chunk_size):
+                await send({"type": "http.response.body"})
             return
         chunk_size = self.chunk_size
         stream: AsyncIterator[bytes] = aiter(response)  # type: ignore[arg-type]
@@ -186,69 +190,83 @@ class ASGIHandler(DjangoASGIHandler):
 
     async def handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """Django's, with ``request_started``, the request and its response in one hop to
-        the pool, as under WSGI, where Django makes two (and a task per signal)."""
+        the pool, as under WSGI, where Django makes two (and a task per signal); and with one
+        task besides the server's, which watches for the client's disconnect, where Django
+        makes two."""
         try:
             body_file = await self.read_body(receive)
         except RequestAborted:
             return
         set_script_prefix(get_script_prefix(scope))
-
-        async def process_request() -> HttpResponseBase:
-            response = await self._respond(scope, body_file)
-            with suppress(asyncio.CancelledError):  # the client left while it was sent
-                await self.send_response(response, send)
-            return response
-
-        # Watch for a disconnect while the response is made and sent.
-        tasks: list[asyncio.Task[Any]] = [
-            asyncio.create_task(self.listen_for_disconnect(receive)),
-            asyncio.create_task(process_request()),
-        ]
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        for task in tasks:
-            if task.done():
-                try:
-                    task.result()
-                except AssertionError:
-                    body_file.close()
-                    raise
-            else:
-                task.cancel()
-                # Waited for, not awaited: awaiting it would raise its CancelledError
-                # here, whose traceback holds this frame, which holds the task, which
-                # keeps the error (a cycle per request, from Python 3.12 on).
-                await asyncio.wait((task,))
+        watch = asyncio.create_task(self.listen_for_disconnect(receive))
         try:
-            response: HttpResponseBase = tasks[1].result()
-        except asyncio.CancelledError:
+            response = await self._respond(scope, body_file, watch)
+            if response is not None and not watch.done():
+                await self._send_until_left(response, send, watch)
+        finally:
+            if not watch.done():
+                watch.cancel()
+                await asyncio.wait((watch,))
+            body_file.close()
+        if response is None:
             await signals.request_finished.asend(sender=self.__class__)
+        elif _closes_without_io(response, self.__class__):
+            response.close()
         else:
-            if _closes_without_io(response, self.__class__):
-                response.close()
-            else:
-                await sync_to_async(response.close)()
-        body_file.close()
+            await sync_to_async(response.close)()
+        error = None if watch.cancelled() else watch.exception()
+        if isinstance(error, AssertionError):  # (as Django's handle() raises it)
+            raise error
 
-    async def _respond(self, scope: dict[str, Any], body_file: IO[bytes]) -> HttpResponseBase:
-        """``request_started``, the request and its response: on the event loop when
-        they do no I/O (``_runs_on_loop()``), else in one hop to the pool."""
-        if scope["method"] != "GET" or not self._lazy_middleware:
-            return await self._respond_in_pool(scope, body_file)
-        listening = receivers(signals.request_started, self.__class__)
-        if listening is None:
-            return await self._respond_in_pool(scope, body_file)
-        # Made before request_started is sent, to know where it goes: Django's receivers
-        # do nothing in a thread that holds no database connection.
-        request, response = self.create_request(scope, body_file)
-        if request is None:
-            return response  # type: ignore[return-value]
-        if not self._runs_on_loop(request):
-            return await self._respond_in_pool(scope, body_file, request)
-        if listening == "ours":  # apps.py's, which notes the process's first request
-            signals.request_started.send(sender=self.__class__, scope=scope)
-        response = await self._get_response_on_loop(request)
-        response._handler_class = self.__class__  # type: ignore[attr-defined]
-        return response
+    async def _send_until_left(
+        self, response: HttpResponseBase, send: Any, watch: asyncio.Task[None]
+    ) -> None:
+        """Send ``response``, and stop when the client leaves (``watch`` ends): a served
+        stream is told so (no task of its own); anything else is sent in a task, cancelled."""
+        stream = response.servable_stream() if isinstance(response, SSEResponse) else None
+        if stream is not None:
+            watch.add_done_callback(stream.client_left)
+            await self.send_response(response, send)
+            return
+        sending = asyncio.create_task(self.send_response(response, send))
+        await asyncio.wait((watch, sending), return_when=asyncio.FIRST_COMPLETED)
+        if not sending.done():
+            sending.cancel()
+            # Waited for, not awaited: awaiting it would raise its CancelledError here,
+            # whose traceback holds this frame, which holds the task, which keeps the error
+            # (a cycle per request, from Python 3.12 on).
+            await asyncio.wait((sending,))
+        elif not sending.cancelled():
+            sending.result()  # (its error, raised)
+
+    async def _respond(
+        self, scope: dict[str, Any], body_file: IO[bytes], watch: asyncio.Task[None]
+    ) -> HttpResponseBase | None:
+        """``request_started``, the request and its response: on the event loop when they do
+        no I/O (``_runs_on_loop()``), else in one hop to the pool; None when the client left
+        (``watch`` ended) while the pool made it, which then goes on unwaited, as Django's."""
+        request = None
+        if scope["method"] == "GET" and self._lazy_middleware:
+            listening = receivers(signals.request_started, self.__class__)
+            if listening is not None:
+                # Made before request_started is sent, to know where it goes: Django's
+                # receivers do nothing in a thread that holds no database connection.
+                request, response = self.create_request(scope, body_file)
+                if request is None:
+                    return response
+                if self._runs_on_loop(request):
+                    if listening == "ours":  # apps.py's: it notes the process's first request
+                        signals.request_started.send(sender=self.__class__, scope=scope)
+                    response = await self._get_response_on_loop(request)
+                    response._handler_class = self.__class__  # type: ignore[attr-defined]
+                    return response
+        making = asyncio.ensure_future(self._respond_in_pool(scope, body_file, request))
+        await asyncio.wait((watch, making), return_when=asyncio.FIRST_COMPLETED)
+        if making.done():
+            return making.result()
+        making.cancel()
+        await asyncio.wait((making,))  # (not awaited: see _send_until_left())
+        return None
 
     @cached_property
     def _respond_in_pool(self) -> Callable[..., Awaitable[HttpResponseBase]]:

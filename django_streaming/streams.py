@@ -186,7 +186,7 @@ class EventStream(AsyncIterator[bytes]):
                 self._timer = loop.call_at(loop.time() + min(periods), self._tick)
         return loop
 
-    async def serve(self, send: Send, chunk_size: int | None = None) -> None:
+    async def serve(self, send: Send, chunk_size: int | None = None) -> bool:
         """Write the whole stream with the ASGI ``send`` (every message but the last, which
         is the caller's), in messages of at most ``chunk_size`` bytes, then close it, as
         iterating and closing it would; but the caller's task does not wake per chunk. What
@@ -194,7 +194,11 @@ class EventStream(AsyncIterator[bytes]):
         callback for every stream served on the loop (``_flush()``), each stream's chunks of
         the turn joined in one message. A send the server makes wait (its client reads
         slowly) is finished in a task of its own, the chunks meanwhile buffered, so that
-        whoever wrote never waits. Cancelled, it closes the stream."""
+        whoever wrote never waits.
+
+        True when the stream ended by itself, so the caller sends the last message; False
+        when it was abandoned (``client_left()``, a send timeout). Cancelled, it closes the
+        stream."""
         self._send = send
         self._sender = sender = _sends(send)
         next(sender)  # to its first yield
@@ -209,8 +213,19 @@ class EventStream(AsyncIterator[bytes]):
             else:  # closed before it started
                 done.set_result(None)
             await done
+            return not self._closed
         finally:
             await self.aclose()
+
+    def client_left(self, _: object = None) -> None:
+        """The client of a served stream went away (a done callback of whatever watched for
+        that): stop the source, and let ``serve()`` return without sending more; or, not
+        served yet, return at once."""
+        done = self._done
+        if done is None or not done.done():
+            self._abandon()
+        if done is not None and not done.done():
+            done.set_result(None)
 
     def push(self, chunk: bytes) -> bool:
         """Write ``chunk`` (events the source made, framed) as if the source had yielded it,
@@ -519,6 +534,9 @@ class EventStream(AsyncIterator[bytes]):
             "A client read nothing for %s s (SEND_TIMEOUT): its stream was ended.", send_timeout
         )
         self._reason = self._reason or "send_timeout"
+        if self._send is not None:  # served: serve() returns, its send task cancelled
+            self.client_left()
+            return
         self._abandon()
         if self._writer is not None:
             self._writer.cancel()

@@ -59,6 +59,19 @@ class Resumable(Stream):
     resumable = True
 
 
+async def first_then_forever(request: HttpRequest) -> AsyncIterator[str]:
+    try:
+        yield "first"
+        await asyncio.Event().wait()
+    finally:
+        finished[-1].set()
+
+
+class Forever(SSEView):
+    def stream(self, request: HttpRequest, *args: Any, **kwargs: Any) -> AsyncIterator[StreamItem]:
+        return first_then_forever(request)
+
+
 async def first_and_done(request: HttpRequest) -> AsyncIterator[str]:
     requests.append(weakref.ref(request))
     yield "first"
@@ -87,6 +100,7 @@ urlpatterns = [
     path("resumable", Resumable.as_view()),
     path("short", Short.as_view()),
     path("chat", Chat.as_view()),
+    path("forever", Forever.as_view()),
 ]
 
 
@@ -94,11 +108,11 @@ def scope(path: str) -> dict[str, Any]:
     return http_scope(path, method="POST" if path == "/chat" else "GET")
 
 
-async def serve_until_the_client_leaves(handler: Any, path: str) -> bytes:
+async def serve_until_the_client_leaves(handler: Any, path: str) -> list[dict[str, Any]]:
     """Serve ``path`` as a server would, the client leaving after the first text."""
     left = asyncio.Event()
     body = json.dumps({"messages": [{"role": "user", "content": "hi"}]}).encode()
-    received: list[bytes] = []
+    sent: list[dict[str, Any]] = []
     messages = iter([{"type": "http.request", "body": body, "more_body": False}])
 
     async def receive() -> dict[str, Any]:
@@ -108,13 +122,12 @@ async def serve_until_the_client_leaves(handler: Any, path: str) -> bytes:
         return {"type": "http.disconnect"}
 
     async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.body":
-            received.append(message["body"])
-            if b"first" in message["body"]:
-                left.set()
+        sent.append(message)
+        if b"first" in message.get("body", b""):
+            left.set()
 
     await asyncio.wait_for(handler(scope(path), receive, send), timeout=10)
-    return b"".join(received)
+    return sent
 
 
 def where_the_cycles_are_ours(test: Callable[..., Any]) -> Callable[..., Any]:
@@ -159,7 +172,8 @@ async def test_a_client_that_leaves_leaves_no_reference_cycle(
     finished.append(asyncio.Event())
     handler = get_asgi_application()
     with without_the_collector():
-        assert b"first" in await serve_until_the_client_leaves(handler, path)
+        sent = await serve_until_the_client_leaves(handler, path)
+        assert b"first" in b"".join(message.get("body", b"") for message in sent)
         await asyncio.wait_for(finished[-1].wait(), timeout=10)
         pool_at_rest()
         for _ in range(100):  # a resumable generation's task ends a few steps after it
@@ -167,6 +181,72 @@ async def test_a_client_that_leaves_leaves_no_reference_cycle(
                 break
             await asyncio.sleep(0)
         assert requests[-1]() is None
+
+
+async def test_a_stream_whose_client_left_is_stopped_and_sent_no_closing_message(
+    settings: SettingsWrapper,
+) -> None:
+    settings.ROOT_URLCONF = __name__
+    finished.append(asyncio.Event())
+    sent = await serve_until_the_client_leaves(get_asgi_application(), "/stream")
+    assert finished[-1].is_set()  # its generator was stopped (or it ended) before the return
+    assert sent[0]["type"] == "http.response.start"
+    assert all(message["more_body"] for message in sent[1:])
+
+
+GZIP = ["django.middleware.gzip.GZipMiddleware"]
+
+
+async def test_a_wrapped_stream_whose_client_left_is_cancelled_as_it_is_iterated(
+    settings: SettingsWrapper,
+) -> None:
+    """Compressed, a stream is iterated by a task of its own, which a disconnect cancels."""
+    settings.ROOT_URLCONF = __name__
+    settings.MIDDLEWARE = GZIP
+    finished.append(asyncio.Event())
+    handler = get_asgi_application()
+    left = asyncio.Event()
+    sent: list[Mapping[str, Any]] = []
+
+    async def send(message: Mapping[str, Any]) -> None:
+        sent.append(message)
+        if message.get("body"):  # the first event, compressed
+            left.set()
+
+    messages = iter([{"type": "http.request", "body": b"", "more_body": False}])
+
+    async def receive() -> dict[str, Any]:
+        for message in messages:
+            return message
+        await left.wait()
+        return {"type": "http.disconnect"}
+
+    gzipped = http_scope("/forever", headers=[(b"accept-encoding", b"gzip")])
+    await asyncio.wait_for(handler(gzipped, receive, send), timeout=10)
+    assert (b"Content-Encoding", b"gzip") in sent[0]["headers"]
+    assert finished[-1].is_set()
+
+
+async def test_a_wrapped_stream_whose_client_reads_nothing_ends_after_the_send_timeout(
+    settings: SettingsWrapper,
+) -> None:
+    """Its stream cancels the task that iterates it, stuck in a send: the handler returns."""
+    settings.ROOT_URLCONF = __name__
+    settings.MIDDLEWARE = GZIP
+    settings.DJANGO_STREAMING = {**settings.DJANGO_STREAMING, "SEND_TIMEOUT": 0.1}
+    finished.append(asyncio.Event())
+    stuck = asyncio.Event()
+
+    async def send(message: Mapping[str, Any]) -> None:
+        if message.get("body"):  # the client's window is full from the first event on
+            stuck.set()
+            await asyncio.Event().wait()
+
+    gzipped = http_scope("/forever", headers=[(b"accept-encoding", b"gzip")])
+    receive = staying([{"type": "http.request", "body": b"", "more_body": False}])
+    await asyncio.wait_for(get_asgi_application()(gzipped, receive, send), timeout=10)
+    assert stuck.is_set()
+    assert finished[-1].is_set()
 
 
 @where_the_cycles_are_ours

@@ -15,7 +15,7 @@ from django_streaming.backends.memory.channel_log import MemoryChannelLog
 from django_streaming.channels.signing import CursorKey
 from django_streaming.channels.subscription import read_cursor, subscribe
 from django_streaming.stores.channel_log import Entry
-from django_streaming.streams import HIGH_WATER_MARK, OPENING
+from django_streaming.streams import HIGH_WATER_MARK, OPENING, EventStream
 from tests.support.sse_parser import parse
 from tests.test_channel_log import deliveries_of
 from tests.test_streams_push import Pushing, stream
@@ -77,7 +77,7 @@ async def items(*values: Any, finished: asyncio.Event | None = None) -> AsyncIte
 async def test_what_is_ready_in_a_turn_is_sent_by_the_loop_in_one_message() -> None:
     """No task wakes to write: the turn's flush (a callback) sends each stream's chunks."""
     server = Server()
-    await stream(items("a", "b")).serve(server.send)
+    assert await stream(items("a", "b")).serve(server.send)  # ended by itself: True
     assert server.body == OPENING + b"data: a\n\ndata: b\n\n"
     assert len(server.messages) == 1  # the source made both before the loop's next turn
     assert server.senders == [None]  # sent from the flush, in no task
@@ -94,6 +94,57 @@ async def test_a_chunk_pushed_after_the_client_left_in_the_same_turn_is_not_sent
     with pytest.raises(asyncio.CancelledError):
         await serving
     assert b"late" not in server.body
+
+
+async def forever_until_closed(closed: asyncio.Event) -> AsyncIterator[str]:
+    try:
+        yield "x"
+        await asyncio.Event().wait()
+    finally:
+        closed.set()
+
+
+async def test_a_client_that_leaves_ends_serve_which_sends_no_more() -> None:
+    """The handler's disconnect watch calls ``client_left()``: no task is cancelled."""
+    server = Server()
+    closed = asyncio.Event()
+    events = stream(forever_until_closed(closed))
+    serving = asyncio.create_task(events.serve(server.send))
+    await server.until(lambda: server.body.endswith(b"data: x\n\n"))
+    events.client_left()
+    assert await serving is False  # abandoned: the caller sends no closing message
+    assert closed.is_set()
+    events.client_left()  # (again, as a watch cancelled later would: nothing happens)
+    assert server.body == OPENING + b"data: x\n\n"
+
+
+async def test_a_client_gone_before_its_stream_is_served_starts_nothing() -> None:
+    server = Server()
+    ran: list[bool] = []
+
+    async def source() -> AsyncIterator[str]:
+        ran.append(True)
+        yield "x"
+
+    events = stream(source())
+    events.client_left()  # while the handler sent the headers, say
+    assert await events.serve(server.send) is False
+    assert server.messages == []
+    assert ran == []
+
+
+async def test_a_served_client_that_reads_nothing_ends_serve_after_the_send_timeout() -> None:
+    """Its send waits for room in a task, which is cancelled; the task serving it is not."""
+    server = Server()
+    server.room.clear()
+    closed = asyncio.Event()
+    events = EventStream(
+        forever_until_closed(closed), heartbeat=None, on_error=lambda e: b"", send_timeout=0.05
+    )
+    assert await asyncio.wait_for(events.serve(server.send), 10) is False
+    assert closed.is_set()
+    assert server.cancelled == 1  # the send that waited
+    assert server.messages == []
 
 
 async def test_a_send_that_waits_is_finished_in_a_task_and_the_source_goes_on() -> None:
@@ -242,6 +293,7 @@ async def test_a_pushed_chunk_goes_out_without_the_source_waking(served: bool) -
     source = Pushing()
     server = Server()
     events = stream(source)
+    serving: asyncio.Task[Any]
     if served:
         serving = asyncio.create_task(events.serve(server.send))
     else:
