@@ -11,7 +11,7 @@ import re
 import sys
 import threading
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -104,12 +104,18 @@ urlpatterns = [
 ]
 
 
-def scope(path: str) -> dict[str, Any]:
-    return http_scope(path, method="POST" if path == "/chat" else "GET")
+def scope(path: str, headers: Iterable[tuple[bytes, bytes]] = ()) -> dict[str, Any]:
+    return http_scope(path, method="POST" if path == "/chat" else "GET", headers=headers)
 
 
-async def serve_until_the_client_leaves(handler: Any, path: str) -> list[dict[str, Any]]:
-    """Serve ``path`` as a server would, the client leaving after the first text."""
+async def serve_until_the_client_leaves(
+    handler: Any,
+    path: str,
+    headers: Iterable[tuple[bytes, bytes]] = (),
+    leaves_after: Callable[[bytes], bool] = lambda body: b"first" in body,
+) -> list[dict[str, Any]]:
+    """Serve ``path`` as a server would, the client leaving after the body that
+    ``leaves_after`` (the first text, by default)."""
     left = asyncio.Event()
     body = json.dumps({"messages": [{"role": "user", "content": "hi"}]}).encode()
     sent: list[dict[str, Any]] = []
@@ -123,10 +129,10 @@ async def serve_until_the_client_leaves(handler: Any, path: str) -> list[dict[st
 
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
-        if b"first" in message.get("body", b""):
+        if leaves_after(message.get("body", b"")):
             left.set()
 
-    await asyncio.wait_for(handler(scope(path), receive, send), timeout=10)
+    await asyncio.wait_for(handler(scope(path, headers), receive, send), timeout=10)
     return sent
 
 
@@ -204,25 +210,12 @@ async def test_a_wrapped_stream_whose_client_left_is_cancelled_as_it_is_iterated
     settings.ROOT_URLCONF = __name__
     settings.MIDDLEWARE = GZIP
     finished.append(asyncio.Event())
-    handler = get_asgi_application()
-    left = asyncio.Event()
-    sent: list[Mapping[str, Any]] = []
-
-    async def send(message: Mapping[str, Any]) -> None:
-        sent.append(message)
-        if message.get("body"):  # the first event, compressed
-            left.set()
-
-    messages = iter([{"type": "http.request", "body": b"", "more_body": False}])
-
-    async def receive() -> dict[str, Any]:
-        for message in messages:
-            return message
-        await left.wait()
-        return {"type": "http.disconnect"}
-
-    gzipped = http_scope("/forever", headers=[(b"accept-encoding", b"gzip")])
-    await asyncio.wait_for(handler(gzipped, receive, send), timeout=10)
+    sent = await serve_until_the_client_leaves(
+        get_asgi_application(),
+        "/forever",
+        headers=[(b"accept-encoding", b"gzip")],
+        leaves_after=bool,  # the first event, compressed
+    )
     assert (b"Content-Encoding", b"gzip") in sent[0]["headers"]
     assert finished[-1].is_set()
 
