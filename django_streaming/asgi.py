@@ -47,7 +47,7 @@ import io
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from functools import cached_property
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import django
 from asgiref.sync import sync_to_async
@@ -67,6 +67,8 @@ from .responses import SSEResponse
 from .threads import pool_context
 
 __all__ = ["ASGIHandler", "get_asgi_application"]
+
+_T = TypeVar("_T")
 
 
 class ASGIHandler(DjangoASGIHandler):
@@ -228,16 +230,7 @@ class ASGIHandler(DjangoASGIHandler):
             watch.add_done_callback(stream.client_left)
             await self.send_response(response, send)
             return
-        sending = asyncio.create_task(self.send_response(response, send))
-        await asyncio.wait((watch, sending), return_when=asyncio.FIRST_COMPLETED)
-        if not sending.done():
-            sending.cancel()
-            # Waited for, not awaited: awaiting it would raise its CancelledError here,
-            # whose traceback holds this frame, which holds the task, which keeps the error
-            # (a cycle per request, from Python 3.12 on).
-            await asyncio.wait((sending,))
-        elif not sending.cancelled():
-            sending.result()  # (its error, raised)
+        await _unless_left(watch, self.send_response(response, send))
 
     async def _respond(
         self, scope: dict[str, Any], body_file: IO[bytes], watch: asyncio.Task[None]
@@ -260,13 +253,7 @@ class ASGIHandler(DjangoASGIHandler):
                     response = await self._get_response_on_loop(request)
                     response._handler_class = self.__class__  # type: ignore[attr-defined]
                     return response
-        making = asyncio.ensure_future(self._respond_in_pool(scope, body_file, request))
-        await asyncio.wait((watch, making), return_when=asyncio.FIRST_COMPLETED)
-        if making.done():
-            return making.result()
-        making.cancel()
-        await asyncio.wait((making,))  # (not awaited: see _send_until_left())
-        return None
+        return await _unless_left(watch, self._respond_in_pool(scope, body_file, request))
 
     @cached_property
     def _respond_in_pool(self) -> Callable[..., Awaitable[HttpResponseBase]]:
@@ -294,6 +281,21 @@ class ASGIHandler(DjangoASGIHandler):
         if message["type"] != "http.disconnect":
             # As Django's: handle() lets this one through.
             raise AssertionError(f"Invalid ASGI message after request body: {message['type']}")
+
+
+async def _unless_left(watch: asyncio.Task[None], work: Awaitable[_T]) -> _T | None:
+    """``work``'s result, run in a task of its own that is cancelled if the client leaves
+    (``watch`` ends) first; None when it was cancelled (a stream may cancel the task that
+    iterates it: ``SEND_TIMEOUT``). Its error, raised."""
+    task = asyncio.ensure_future(work)
+    await asyncio.wait((watch, task), return_when=asyncio.FIRST_COMPLETED)
+    if not task.done():
+        task.cancel()
+        # Waited for, not awaited: awaiting it would raise its CancelledError here, whose
+        # traceback holds this frame, which holds the task, which keeps the error (a cycle
+        # per request, from Python 3.12 on).
+        await asyncio.wait((task,))
+    return None if task.cancelled() else task.result()
 
 
 def _closes_without_io(response: HttpResponseBase, sender: type) -> bool:

@@ -222,9 +222,10 @@ class EventStream(AsyncIterator[bytes]):
         that): stop the source, and let ``serve()`` return without sending more; or, not
         served yet, return at once."""
         done = self._done
-        if done is None or not done.done():
-            self._abandon()
-        if done is not None and not done.done():
+        if done is not None and done.done():
+            return  # serve() is over: nothing to stop
+        self._abandon()
+        if done is not None:
             done.set_result(None)
 
     def push(self, chunk: bytes) -> bool:
