@@ -205,18 +205,14 @@ GZIP = ["django.middleware.gzip.GZipMiddleware"]
 
 
 def gunzipped_has_first() -> Callable[[bytes], bool]:
-    """Whether the compressed bodies sent so far hold the first event: Django 5.2 compresses
-    each chunk in a gzip member of its own; 6.0 sends one member, its header first, on its
-    own, before the stream is iterated."""
-    members = [zlib.decompressobj(wbits=31)]
+    """Whether the compressed bodies sent so far hold the first event. (One gzip stream on
+    every Django version: ``SSEResponse`` compresses it itself before 6.1, and 6.1's
+    ``GZipMiddleware`` sends its header alone, before it iterates the stream.)"""
+    inflate = zlib.decompressobj(wbits=31)
     text = bytearray()
 
     def has_first(body: bytes) -> bool:
-        while body:
-            text.extend(members[-1].decompress(body))
-            body = members[-1].unused_data
-            if body:
-                members.append(zlib.decompressobj(wbits=31))
+        text.extend(inflate.decompress(body))
         return b"first" in text
 
     return has_first
