@@ -26,9 +26,15 @@ class Server:
     env: tuple[tuple[str, str], ...] = ()
 
 
+#: The cores this process may run on, read before any ``pin()``: a server started after the
+#: load client pinned itself inherits the client's one core, and must still get its own.
+CORES = sorted(os.sched_getaffinity(0))
+
+
 def pin(core: int) -> None:
-    if len(os.sched_getaffinity(0)) > 1:
-        os.sched_setaffinity(0, {core})
+    """Run this process on the ``core``-th of ``CORES`` alone, where there are two or more."""
+    if len(CORES) > 1:
+        os.sched_setaffinity(0, {CORES[core % len(CORES)]})
 
 
 def listening_socket() -> socket.socket:

@@ -43,6 +43,32 @@ def table_rows(*command: str) -> list[str]:
     return rows_of(run(*command))
 
 
+PINNED = """
+import os, subprocess, sys
+from benchmarks.serving import pin
+pin(1)  # the load client, as every benchmark's main() does first
+server = subprocess.run(
+    [sys.executable, "-c", "import os; print(*os.sched_getaffinity(0))"],
+    preexec_fn=lambda: pin(0), capture_output=True, text=True, check=True,
+)
+print(*os.sched_getaffinity(0), "/", server.stdout.strip())
+"""
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="pinning needs two cores")
+def test_a_server_started_after_the_client_pinned_itself_gets_a_core_of_its_own() -> None:
+    """The bug: ``pin(0)`` left alone a process that could run on one core only, and a server
+    inherits the client's one core, so each server shared it with its load client (and the
+    other core idled): its CPU per event counted the contention."""
+    completed = subprocess.run(
+        [sys.executable, "-c", PINNED], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    client, _, server = completed.stdout.partition("/")
+    assert len(client.split()) == len(server.split()) == 1, completed.stdout
+    assert client.split() != server.split(), completed.stdout
+
+
 def test_benchmark_smoke_run() -> None:
     shared_redis()  # the Redis rows need it
     output = run("benchmarks", "--scale", "0.02", "--repeat", "1")
