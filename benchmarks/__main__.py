@@ -8,7 +8,9 @@ through the in-memory store and through Redis (127.0.0.1:6379). Then
 the time to replay 1000 stored events to a reconnecting client, per store. Each runs under
 uvicorn pinned to one core, with this load client pinned to the other. Printed per row:
 server CPU microseconds per event, events/s, server RSS per open stream, time to first byte
-p50/p99, and the CPU ratio to the raw ASGI row.
+p50/p99, and the CPU ratio to the raw ASGI row: that of the rows' medians, and the median
+and range of each round's own ratio (rounds interleave the rows, so a round's ratio is free of
+the machine's drift from one round to the next, which on a virtual machine is large).
 
 The Django rows run unwatched by default, as a default install does (no ``prometheus_client``,
 no ``opentelemetry-api``, the logger at WARNING: no ``StreamWatch``); ``--watching`` serves
@@ -141,7 +143,17 @@ def median_row(rows: list[Row]) -> Row:
     )
 
 
-def print_table(scenario: Scenario, rows: list[Row]) -> None:
+def round_ratios(rounds: list[Row], floor_rounds: list[Row]) -> list[float]:
+    """Each round's CPU per event over the floor's in the same round: paired, the machine's
+    drift from round to round (a virtual machine's neighbours) cancels out of each."""
+    return [
+        row.cpu_us_per_event / max(floor.cpu_us_per_event, 1e-9)
+        for row, floor in zip(rounds, floor_rounds, strict=True)
+    ]
+
+
+def print_table(scenario: Scenario, rows: list[Row], ratios: list[list[float]]) -> None:
+    """``ratios``: each row's ratios to the floor, one per round (``round_ratios()``)."""
     floor = rows[0].cpu_us_per_event
     django = next(
         (row for row in rows if row.server.startswith("Django")), rows[0]
@@ -151,14 +163,15 @@ def print_table(scenario: Scenario, rows: list[Row]) -> None:
         f"{scenario.delay * 1000:g} ms apart\n"
     )
     print(
-        "| server | CPU µs/event | ratio to raw | ratio to Django | events/s | RSS KiB/stream "
-        "| TTFB p50 ms | TTFB p99 ms | failed streams |"
+        "| server | CPU µs/event | ratio to raw | per round: median (range) | ratio to Django "
+        "| events/s | RSS KiB/stream | TTFB p50 ms | TTFB p99 ms | failed streams |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for row in rows:
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for row, per_round in zip(rows, ratios, strict=True):
         ratio = row.cpu_us_per_event / max(floor, 1e-9)
+        paired = f"{statistics.median(per_round):.2f}x ({min(per_round):.2f}-{max(per_round):.2f})"
         print(
-            f"| {row.server} | {row.cpu_us_per_event:.1f} | {ratio:.2f}x "
+            f"| {row.server} | {row.cpu_us_per_event:.1f} | {ratio:.2f}x | {paired} "
             f"| {row.cpu_us_per_event / max(django, 1e-9):.2f}x "
             f"| {row.events_per_second:,.0f} | {row.rss_kib_per_stream:.1f} "
             f"| {row.ttfb_p50_ms:.1f} | {row.ttfb_p99_ms:.1f} | {row.failures} |"
@@ -245,7 +258,11 @@ def main() -> None:
         for scenario in scenarios
     }
     for scenario in scenarios:
-        print_table(scenario, results[scenario.name])
+        floor_rounds = runs[scenario.name, servers[0].name]
+        ratios = [
+            round_ratios(runs[scenario.name, server.name], floor_rounds) for server in servers
+        ]
+        print_table(scenario, results[scenario.name], ratios)
     print("\n### Resume: replaying 1000 stored events to a reconnecting client\n")
     print("| store | replay ms (median of 5) |")
     print("|---|---:|")
